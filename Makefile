@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` runs the main job on embedded defaults,
+# `make test` runs the test suite. Both create the virtualenv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format clean sandbox
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@$(BIN)/payflows demo
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check payflows tests bench
+	@$(BIN)/ruff format --check payflows tests bench
+
+format: $(STAMP)
+	@$(BIN)/ruff check --fix payflows tests bench
+	@$(BIN)/ruff format payflows tests bench
+
+sandbox: $(STAMP)
+	@$(BIN)/payflows sandbox
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache data/*.db data/out

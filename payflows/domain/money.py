@@ -1,0 +1,85 @@
+"""Money as integer minor units with an ISO 4217 currency.
+
+Floats never hold an amount: a float cannot represent R 0.10 exactly, and a rounding error in
+a refund or a partial capture is a real loss. Parsing and formatting go through ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+# Currencies whose minor unit is not 1/100. Everything else Precium settles (ZAR, USD, EUR,
+# MYR, GBP...) uses two decimals.
+_EXPONENT: dict[str, int] = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+_SYMBOL: dict[str, str] = {"ZAR": "R", "USD": "$", "EUR": "€", "GBP": "£", "MYR": "RM"}
+
+
+def validate_currency(code: str) -> str:
+    """Return ``code`` upper-cased when it looks like an ISO 4217 code, else raise ValueError."""
+    upper = code.strip().upper()
+    if not _CURRENCY.match(upper):
+        raise ValueError(f"currency must be a 3-letter ISO 4217 code, got {code!r}")
+    return upper
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENT.get(currency.upper(), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in minor units (cents) of one currency."""
+
+    cents: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cents, bool) or not isinstance(self.cents, int):
+            raise TypeError(f"Money.cents must be an int, got {type(self.cents).__name__}")
+        object.__setattr__(self, "currency", validate_currency(self.currency))
+
+    def _same(self, other: Money) -> None:
+        if self.currency != other.currency:
+            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.cents + other.cents, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.cents - other.cents, self.currency)
+
+    def __str__(self) -> str:
+        return format_amount(self.cents, self.currency)
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Parse a human amount such as ``"1 234.56"`` or ``"299"`` into minor units.
+
+    Refuses more decimals than the currency has rather than rounding them away.
+    """
+    cleaned = text.strip().replace(" ", "").replace(",", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation as exc:
+        raise ValueError(f"not an amount: {text!r}") from exc
+    scaled = value.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{text!r} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def format_amount(cents: int, currency: str) -> str:
+    """Format minor units for people: ``R 1 234.56``, ``-R 10.00``, ``JPY 500``."""
+    exp = exponent(currency)
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 10**exp) if exp else (abs(cents), 0)
+    grouped = f"{whole:,}".replace(",", " ")
+    body = f"{grouped}.{frac:0{exp}d}" if exp else grouped
+    symbol = _SYMBOL.get(currency.upper(), currency.upper())
+    return f"{sign}{symbol} {body}"
