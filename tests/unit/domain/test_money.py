@@ -1,0 +1,43 @@
+import pytest
+
+from payflows.domain.money import Money, format_amount, parse_amount
+
+
+def test_money_refuses_floats_and_bools():
+    with pytest.raises(TypeError):
+        Money(12.5, "ZAR")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Money(True, "ZAR")  # type: ignore[arg-type]
+
+
+def test_money_normalises_currency_and_refuses_nonsense():
+    assert Money(100, "zar").currency == "ZAR"
+    with pytest.raises(ValueError):
+        Money(100, "RAND")
+
+
+def test_money_arithmetic_stays_in_one_currency():
+    assert Money(100, "ZAR") + Money(250, "ZAR") == Money(350, "ZAR")
+    with pytest.raises(ValueError):
+        Money(100, "ZAR") - Money(1, "USD")
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "cents"),
+    [("299", "ZAR", 29900), ("1 234.56", "ZAR", 123456), ("0.10", "USD", 10), ("500", "JPY", 500)],
+)
+def test_parse_amount(text, currency, cents):
+    assert parse_amount(text, currency) == cents
+
+
+def test_parse_amount_refuses_extra_decimals_instead_of_rounding():
+    with pytest.raises(ValueError, match="more decimals"):
+        parse_amount("1.005", "ZAR")
+
+
+@pytest.mark.parametrize(
+    ("cents", "currency", "text"),
+    [(123456, "ZAR", "R 1 234.56"), (-1000, "ZAR", "-R 10.00"), (5, "USD", "$ 0.05"), (500, "JPY", "JPY 500")],
+)
+def test_format_amount(cents, currency, text):
+    assert format_amount(cents, currency) == text

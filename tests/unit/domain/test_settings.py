@@ -1,0 +1,44 @@
+import pytest
+
+from payflows.settings import ConfigurationError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    for name in ("PRECIUM_BASE_URL", "PRECIUM_API_KEY", "PRECIUM_S2S_API_KEY", "PRECIUM_BRAND_ID", "PAYFLOWS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults_point_at_the_local_sandbox():
+    s = load_settings()
+    assert s.uses_local_sandbox
+    assert s.precium_base_url == "http://127.0.0.1:8400/api/v1/"
+    assert s.database_url.startswith("sqlite:///")
+
+
+def test_keys_never_show_in_repr(monkeypatch):
+    monkeypatch.setenv("PRECIUM_API_KEY", "sk_live_supersecret")
+    assert "sk_live_supersecret" not in repr(load_settings())
+
+
+def test_malformed_setting_fails_with_one_line_naming_it(monkeypatch):
+    monkeypatch.setenv("PRECIUM_BRAND_ID", "not-a-uuid")
+    with pytest.raises(ConfigurationError) as err:
+        load_settings()
+    assert str(err.value).startswith("PRECIUM_BRAND_ID:")
+    assert "\n" not in str(err.value)
+
+
+def test_real_gateway_without_real_keys_is_refused(monkeypatch):
+    monkeypatch.setenv("PRECIUM_BASE_URL", "https://gate.reviopay.com/api/v1/")
+    with pytest.raises(ConfigurationError, match="PRECIUM_API_KEY"):
+        load_settings()
+    monkeypatch.setenv("PRECIUM_API_KEY", "live-key")
+    monkeypatch.setenv("PRECIUM_S2S_API_KEY", "live-s2s-key")
+    assert not load_settings().uses_local_sandbox
+
+
+def test_plain_postgresql_url_gets_the_psycopg_driver(monkeypatch):
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", "postgresql://u@127.0.0.1/db")
+    assert load_settings().database_url == "postgresql+psycopg://u@127.0.0.1/db"
