@@ -4,16 +4,16 @@ Nothing here does I/O or imports Prefect; the gateway client, the sandbox and th
 speak in these terms so that a status or an amount means the same thing everywhere.
 """
 
-from payflows.domain.cards import CardData, BrowserFingerprint, card_brand, luhn_valid, mask_pan
+from payflows.domain.cards import BrowserFingerprint, CardData, card_brand, luhn_valid, mask_pan
 from payflows.domain.declines import DeclineInfo, classify_decline
 from payflows.domain.money import Money, format_amount, parse_amount
 from payflows.domain.states import (
     PREVIOUS,
+    TRANSITIONS,
     InvalidTransition,
     Op,
     Result,
     Status,
-    TRANSITIONS,
     can_reach,
     next_status,
 )

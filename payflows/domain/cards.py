@@ -44,7 +44,7 @@ def card_brand(number: str) -> str:
         return "amex"
     if n[:2] in {"51", "52", "53", "54", "55"} or (len(n) >= 4 and 2221 <= int(n[:4]) <= 2720):
         return "mastercard"
-    if n[:2] in {"50", "56", "57", "58", "63", "67"} or n[:1] == "6" and n[:4] in {"6759", "6761"}:
+    if n[:2] in {"50", "56", "57", "58", "63", "67"} or n[:4] in {"6759", "6761"}:
         return "maestro"
     if n.startswith(("6011", "65")):
         return "discover"

@@ -55,13 +55,13 @@ class DeclineInfo:
         return not self.hard
 
 
-def classify_decline(code: str, network_code: str | None = None, advice_code: str | None = None) -> bool:
+def classify_decline(
+    code: str, network_code: str | None = None, advice_code: str | None = None
+) -> bool:
     """True when the decline is soft (a later attempt is allowed), False when it is hard."""
     if network_code and network_code.upper() in VISA_NEVER_RETRY:
         return False
     if advice_code and advice_code in MASTERCARD_STOP_ADVICE:
         return False
-    if code in HARD_CODES:
-        return False
     # Unknown codes are treated as soft: the network caps on attempts still bound the retries.
-    return True
+    return code not in HARD_CODES

@@ -78,7 +78,9 @@ _PAID_LIKE = (S.PAID, S.CLEARED, S.SETTLED)
 
 
 def _rows() -> dict[tuple[Status, Op, Result], Status | str]:
-    t: dict[tuple[Status, Op, Result], Status | str] = {(S.CREATED, Op.VIEW, Result.APPROVED): S.VIEWED}
+    t: dict[tuple[Status, Op, Result], Status | str] = {
+        (S.CREATED, Op.VIEW, Result.APPROVED): S.VIEWED
+    }
     for op, approved in ((Op.PAY, S.PAID), (Op.AUTHORIZE, S.HOLD), (Op.VERIFY, S.PREAUTHORIZED)):
         for state in _PAYABLE:
             t[(state, op, Result.STARTED)] = S.PENDING_EXECUTE
@@ -152,7 +154,7 @@ def next_status(
 
 
 def allowed(status: Status | str, op: Op, result: Result = Result.STARTED) -> bool:
-    """Whether the table has a row for ``op`` from ``status`` (STARTED or, failing that, APPROVED)."""
+    """Whether the table has a row for ``op`` from ``status`` (STARTED, else APPROVED)."""
     current = Status(status)
     return (current, op, result) in TRANSITIONS or (current, op, Result.APPROVED) in TRANSITIONS
 
@@ -162,6 +164,25 @@ def _graph() -> dict[Status, frozenset[Status]]:
     for (src, _op, _res), dst in TRANSITIONS.items():
         if dst != PREVIOUS:
             edges[src].add(Status(dst))
+    preds: dict[Status, set[Status]] = {s: set() for s in Status}
+    for src, dsts in edges.items():
+        for dst in dsts:
+            if dst != src:
+                preds[dst].add(src)
+
+    def before(status: Status, seen: frozenset[Status] = frozenset()) -> set[Status]:
+        # What "previous" can be: the statuses that lead here, looking through pending_* steps.
+        found: set[Status] = set()
+        for p in preds[status] - seen:
+            if p.value.startswith("pending_"):
+                found |= before(p, seen | {status})
+            else:
+                found.add(p)
+        return found
+
+    for (src, _op, _res), dst in TRANSITIONS.items():
+        if dst == PREVIOUS:
+            edges[src] |= before(src)
     return {s: frozenset(d) for s, d in edges.items()}
 
 
@@ -169,11 +190,13 @@ _EDGES: Final = _graph()
 
 
 def can_reach(src: Status | str, dst: Status | str) -> bool:
-    """Whether ``dst`` lies strictly ahead of ``src``: news to a ledger that holds ``src``.
+    """Whether ``dst`` lies ahead of ``src``: news to a ledger that holds ``src``.
 
     Webhooks arrive at least once and may arrive late; a ledger applies a reported status only
     when the table can get there from what it already knows, so an old ``hold`` never overwrites
-    a newer ``paid``.
+    a newer ``paid``. Rows that return to :data:`PREVIOUS` (a partial refund, a failed release)
+    count as edges back to the statuses that lead into them, so the table has a few cycles
+    (``paid -> pending_refund -> paid``); within a cycle the ledger orders by event time.
     """
     start, goal = Status(src), Status(dst)
     seen: set[Status] = set()

@@ -50,7 +50,12 @@ def test_s2s_fields_is_the_one_way_out():
 
 @pytest.mark.parametrize(
     ("number", "expires", "cvc", "name"),
-    [("41111", "12/30", "123", "a"), (PAN, "13/30", "123", "a"), (PAN, "12/30", "12", "a"), (PAN, "12/30", "123", " ")],
+    [
+        ("41111", "12/30", "123", "a"),
+        (PAN, "13/30", "123", "a"),
+        (PAN, "12/30", "12", "a"),
+        (PAN, "12/30", "123", " "),
+    ],
 )
 def test_malformed_card_is_refused_without_echoing_it(number, expires, cvc, name):
     with pytest.raises(ValueError) as err:

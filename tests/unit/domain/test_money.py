@@ -37,7 +37,12 @@ def test_parse_amount_refuses_extra_decimals_instead_of_rounding():
 
 @pytest.mark.parametrize(
     ("cents", "currency", "text"),
-    [(123456, "ZAR", "R 1 234.56"), (-1000, "ZAR", "-R 10.00"), (5, "USD", "$ 0.05"), (500, "JPY", "JPY 500")],
+    [
+        (123456, "ZAR", "R 1 234.56"),
+        (-1000, "ZAR", "-R 10.00"),
+        (5, "USD", "$ 0.05"),
+        (500, "JPY", "JPY 500"),
+    ],
 )
 def test_format_amount(cents, currency, text):
     assert format_amount(cents, currency) == text

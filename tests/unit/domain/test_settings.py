@@ -5,7 +5,13 @@ from payflows.settings import ConfigurationError, load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
-    for name in ("PRECIUM_BASE_URL", "PRECIUM_API_KEY", "PRECIUM_S2S_API_KEY", "PRECIUM_BRAND_ID", "PAYFLOWS_DATABASE_URL"):
+    for name in (
+        "PRECIUM_BASE_URL",
+        "PRECIUM_API_KEY",
+        "PRECIUM_S2S_API_KEY",
+        "PRECIUM_BRAND_ID",
+        "PAYFLOWS_DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
 

@@ -1,0 +1,357 @@
+"""The ledger's tables: what the merchant knows about customers, cards, subscriptions and money.
+
+The ledger is the merchant's source of truth, so the database enforces the rules that keep it
+honest rather than trusting every caller: a business key names at most one payment attempt, a
+purchase id belongs to at most one attempt, hold, or refund, a webhook is stored at most once.
+Amounts are integer cents beside an ISO currency column, timestamps are UTC, and no column can
+hold a PAN, a CVC or anything like them (only the masked PAN the gateway returns).
+
+The tables live on their own ``MetaData`` (with a naming convention, so that every constraint
+has the same name in the models, the migrations and the database) rather than on the global
+``SQLModel.metadata``, which other packages may fill with tables of their own.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, MetaData, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from payflows.domain.states import Status
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AttemptKind",
+    "AttemptState",
+    "Customer",
+    "Hold",
+    "HoldDecision",
+    "IntervalUnit",
+    "LedgerModel",
+    "PaymentAttempt",
+    "PaymentMethod",
+    "Refund",
+    "RefundStatus",
+    "StrEnumType",
+    "Subscription",
+    "SubscriptionStatus",
+    "UTCDateTime",
+    "WebhookEvent",
+    "metadata",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both backends.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as naive
+    UTC and made aware again on the way out. A naive datetime on the way in is refused: it is
+    almost always ``datetime.utcnow()`` or local time by mistake, and guessing would shift money
+    deadlines by hours.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the ledger stores aware datetimes only (use datetime.now(UTC))")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class StrEnumType(TypeDecorator[StrEnum]):
+    """A ``StrEnum`` stored as plain ``VARCHAR(20)``.
+
+    Plain strings rather than native PostgreSQL enums keep migrations simple (adding a value is
+    not an ``ALTER TYPE``) and identical on SQLite; the Python side still refuses unknown values.
+    """
+
+    impl = String(20)
+    cache_ok = True
+
+    def __init__(self, enum_cls: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum_cls = enum_cls
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_cls(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum_cls(value)
+
+
+#: JSON on SQLite, JSONB on PostgreSQL (indexable, and compact on disk).
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class AttemptKind(StrEnum):
+    ZERO_AUTH = "zero_auth"  # card verification for a zero amount
+    PREAUTH = "preauth"  # a hold (skip_capture)
+    CIT = "cit"  # customer-initiated payment, captured at once
+    MIT = "mit"  # merchant-initiated charge with a recurring token
+    CAPTURE = "capture"
+    VOID = "void"  # release (or cancel) of a hold
+    CANCEL = "cancel"  # cancel of an unpaid or uncleared purchase
+    REFUND = "refund"
+    REFUND_CANCEL = "refund_cancel"
+
+
+class AttemptState(StrEnum):
+    """Where our side of one attempt stands; the purchase status is kept beside it.
+
+    ``intent`` is durable before anything is sent; ``created`` means the purchase id is stored;
+    ``submitted`` means the pay/charge/capture request may have reached the gateway. ``unknown``
+    (a timeout, a lost response) is settled only by reading the purchase back.
+    """
+
+    INTENT = "intent"
+    CREATED = "created"
+    SUBMITTED = "submitted"
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+
+
+class IntervalUnit(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class HoldDecision(StrEnum):
+    NONE = "none"
+    CAPTURE = "capture"
+    VOID = "void"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+def _ts(*, nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
+
+
+def _enum(enum_cls: type[StrEnum], **kw: Any) -> Any:
+    return Field(sa_type=StrEnumType(enum_cls), **kw)  # type: ignore[call-overload]
+
+
+class LedgerModel(SQLModel, registry=registry(metadata=metadata)):
+    """Base of every ledger table; binds them to the ledger's own metadata."""
+
+
+class Customer(LedgerModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("external_id"),
+        UniqueConstraint("precium_client_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=128)
+    precium_client_id: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=254)
+    full_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class PaymentMethod(LedgerModel, table=True):
+    """A stored card as the gateway knows it: a recurring token and what may be shown of it."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (UniqueConstraint("recurring_token"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    recurring_token: str = Field(max_length=64)
+    network_transaction_id: str | None = Field(default=None, max_length=64)
+    #: Amount of the first (customer-initiated) payment, sent again with every MIT.
+    original_amount_cents: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str | None = Field(default=None, max_length=3)
+    brand: str | None = Field(default=None, max_length=20)
+    masked_pan: str | None = Field(default=None, max_length=19)
+    expiry_month: int | None = None
+    expiry_year: int | None = None
+    #: Set when the gateway reports the token deleted; a deleted token is never charged.
+    deleted_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Subscription(LedgerModel, table=True):
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("external_id"),
+        Index("ix_subscriptions_due", "status", "next_billing_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=128)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    payment_method_id: int | None = Field(default=None, foreign_key="payment_methods.id")
+    plan: str = Field(max_length=64)
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    interval_unit: IntervalUnit = _enum(IntervalUnit)
+    interval_count: int = 1
+    next_billing_at: datetime = _ts()
+    status: SubscriptionStatus = _enum(SubscriptionStatus, default=SubscriptionStatus.ACTIVE)
+    # Dunning.
+    failed_attempts: int = 0
+    last_decline_code: str | None = Field(default=None, max_length=64)
+    retry_at: datetime | None = _ts(nullable=True, default=None)
+    # Lease taken by one billing worker so that two never charge the same period.
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class PaymentAttempt(LedgerModel, table=True):
+    """One thing we asked (or are about to ask) the gateway to do, named by a business key.
+
+    ``purchase_id`` is the purchase this attempt created (unique: one attempt per purchase);
+    ``related_purchase_id`` is the existing purchase a capture, void or refund acts on.
+    """
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        UniqueConstraint("business_key"),
+        UniqueConstraint("purchase_id"),
+        Index("ix_payment_attempts_state", "state", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_key: str = Field(max_length=200)
+    kind: AttemptKind = _enum(AttemptKind)
+    state: AttemptState = _enum(AttemptState, default=AttemptState.INTENT)
+    purchase_id: str | None = Field(default=None, max_length=64)
+    related_purchase_id: str | None = Field(default=None, max_length=64, index=True)
+    purchase_status: Status | None = _enum(Status, default=None, nullable=True)
+    #: When the gateway reported ``purchase_status`` (webhook or read-back).
+    status_at: datetime | None = _ts(nullable=True, default=None)
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id")
+    subscription_id: int | None = Field(default=None, foreign_key="subscriptions.id", index=True)
+    payment_method_id: int | None = Field(default=None, foreign_key="payment_methods.id")
+    decline_code: str | None = Field(default=None, max_length=64)
+    network_code: str | None = Field(default=None, max_length=16)
+    advice_code: str | None = Field(default=None, max_length=16)
+    brand: str | None = Field(default=None, max_length=20)
+    masked_pan: str | None = Field(default=None, max_length=19)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    resolved_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class Hold(LedgerModel, table=True):
+    """Authorised money waiting for a decision, with the deadline after which it is lost."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        UniqueConstraint("purchase_id"),
+        Index("ix_holds_due", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    purchase_id: str = Field(max_length=64)
+    attempt_id: int | None = Field(default=None, foreign_key="payment_attempts.id")
+    customer_id: int | None = Field(default=None, foreign_key="customers.id")
+    authorised_cents: int = Field(sa_type=BigInteger)
+    captured_cents: int = Field(default=0, sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    brand: str | None = Field(default=None, max_length=20)
+    is_mit: bool = False
+    authorised_at: datetime = _ts()
+    #: When the authorisation lapses at the card network (Visa 7 / 5 days MIT, Mastercard 30...).
+    expires_at: datetime = _ts()
+    decision: HoldDecision = _enum(HoldDecision, default=HoldDecision.NONE)
+    decision_cents: int | None = Field(default=None, sa_type=BigInteger)
+    decided_at: datetime | None = _ts(nullable=True, default=None)
+    #: The purchase status (``hold``, ``pending_capture``, ``paid``, ``released``, ``expired``...).
+    status: Status = _enum(Status, default=Status.HOLD)
+    status_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Refund(LedgerModel, table=True):
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("refund_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    refund_id: str = Field(max_length=64)
+    purchase_id: str = Field(max_length=64, index=True)
+    attempt_id: int | None = Field(default=None, foreign_key="payment_attempts.id")
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    status: RefundStatus = _enum(RefundStatus, default=RefundStatus.PENDING)
+    created_at: datetime = _ts(default_factory=utcnow)
+    settled_at: datetime | None = _ts(nullable=True, default=None)
+    cancelled_at: datetime | None = _ts(nullable=True, default=None)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class WebhookEvent(LedgerModel, table=True):
+    """A webhook as received, stored once (at-least-once delivery makes duplicates normal)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: sha256 of the raw body, or event type + purchase id + status + timestamp.
+    dedupe_key: str = Field(max_length=128)
+    event_type: str = Field(max_length=64)
+    purchase_id: str | None = Field(default=None, max_length=64, index=True)
+    #: Kept as the gateway spelled it: an unknown status must not make us drop the event.
+    status: str | None = Field(default=None, max_length=32)
+    event_at: datetime | None = _ts(nullable=True, default=None)
+    received_at: datetime = _ts(default_factory=utcnow)
+    applied: bool = False
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSONType)

@@ -1,0 +1,34 @@
+from typer.testing import CliRunner
+
+from payflows.cli import app
+
+runner = CliRunner()
+
+
+def test_malformed_setting_stops_with_one_line_and_exit_2(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PRECIUM_BRAND_ID", "nope")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [lines[0]] and "PRECIUM_BRAND_ID" in lines[0]
+
+
+def test_config_masks_keys(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PRECIUM_API_KEY", "sandbox-api-key")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0
+    assert "sandbox-api-key" not in result.output
+    assert "PRECIUM_BASE_URL" in result.output
+
+
+def test_db_upgrade_creates_the_ledger(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "ledger at revision" in result.output
+    assert (tmp_path / "ledger.db").exists()
+    again = runner.invoke(app, ["db", "current"])
+    assert again.exit_code == 0 and "empty" not in again.output
