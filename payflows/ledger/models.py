@@ -42,6 +42,7 @@ __all__ = [
     "StrEnumType",
     "Subscription",
     "SubscriptionStatus",
+    "ThreeDSChallenge",
     "UTCDateTime",
     "WebhookEvent",
     "metadata",
@@ -355,3 +356,25 @@ class WebhookEvent(LedgerModel, table=True):
     received_at: datetime = _ts(default_factory=utcnow)
     applied: bool = False
     payload: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+
+
+class ThreeDSChallenge(LedgerModel, table=True):
+    """A 3-D Secure challenge waiting for the shopper, so the payment can finish in any process.
+
+    The shopper's bank answers at our TermUrl, maybe minutes later and maybe after a restart of
+    the web process; what the answer needs (the gateway's callback URL for this ``md``) is kept
+    here rather than in any process's memory. Nothing here is card data: ``md`` and the callback
+    URL are the gateway's handles, and the PaReq is not stored.
+    """
+
+    __tablename__ = "three_ds_challenges"
+    __table_args__ = (UniqueConstraint("md"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    md: str = Field(max_length=255)
+    business_key: str = Field(max_length=200, index=True)
+    purchase_id: str = Field(max_length=64, index=True)
+    acs_url: str = Field(max_length=1000)
+    callback_url: str = Field(max_length=1000)
+    created_at: datetime = _ts(default_factory=utcnow)
+    completed_at: datetime | None = _ts(nullable=True, default=None)

@@ -55,6 +55,7 @@ from payflows.ledger.models import (
     RefundStatus,
     Subscription,
     SubscriptionStatus,
+    ThreeDSChallenge,
     WebhookEvent,
     utcnow,
 )
@@ -1094,3 +1095,76 @@ def mark_webhook_applied(uow: UnitOfWork, dedupe_key: str) -> bool:
         .execution_options(synchronize_session="fetch")
     )
     return result.rowcount == 1
+
+
+# -- intents the gateway refused ------------------------------------------------------------
+
+
+def withdraw_intent(uow: UnitOfWork, business_key: str) -> bool:
+    """Forget an attempt the gateway refused outright (a 4xx: nothing happened).
+
+    Only an attempt that moved no money may go: one still in ``intent`` or ``created`` (the
+    purchase exists but nothing was paid on it), or ``submitted`` when the caller holds a 4xx
+    answer for the submission. Freeing the key lets the merchant try again with corrected input
+    (a smaller capture, a valid refund amount) under the same business key. Returns whether a
+    row was removed.
+    """
+    attempt = get_attempt(uow, business_key=business_key)
+    if attempt is None:
+        return False
+    if attempt.state not in {AttemptState.INTENT, AttemptState.CREATED, AttemptState.SUBMITTED}:
+        raise LedgerError(
+            f"attempt {business_key!r} is {attempt.state.value}: only an attempt that moved no "
+            "money can be withdrawn"
+        )
+    uow.session.delete(attempt)
+    uow.session.flush()
+    return True
+
+
+# -- 3-D Secure challenges ------------------------------------------------------------------
+
+
+def record_challenge(
+    uow: UnitOfWork,
+    *,
+    md: str,
+    business_key: str,
+    purchase_id: str,
+    acs_url: str,
+    callback_url: str,
+) -> ThreeDSChallenge:
+    """Remember a challenge until the shopper's bank answers at the TermUrl (stored once)."""
+    uow.session.exec(
+        _insert(uow, ThreeDSChallenge.__table__)  # type: ignore[arg-type]
+        .values(
+            md=md,
+            business_key=business_key,
+            purchase_id=purchase_id,
+            acs_url=acs_url,
+            callback_url=callback_url,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["md"])
+    )
+    challenge = get_challenge(uow, md)
+    assert challenge is not None
+    return challenge
+
+
+def get_challenge(uow: UnitOfWork, md: str) -> ThreeDSChallenge | None:
+    return uow.session.exec(
+        select(ThreeDSChallenge)
+        .where(ThreeDSChallenge.md == md)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def complete_challenge(uow: UnitOfWork, md: str) -> bool:
+    """Mark the challenge answered; False when it already was (a second PaRes is ignored)."""
+    challenge = get_challenge(uow, md)
+    if challenge is None or challenge.completed_at is not None:
+        return False
+    challenge.completed_at = utcnow()
+    uow.session.flush()
+    return True
