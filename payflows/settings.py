@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     sandbox_host: str = Field(default="127.0.0.1", alias="PAYFLOWS_SANDBOX_HOST")
     sandbox_port: int = Field(default=SANDBOX_PORT, ge=1, le=65535, alias="PAYFLOWS_SANDBOX_PORT")
     sandbox_state_file: str | None = Field(default=None, alias="PAYFLOWS_SANDBOX_STATE_FILE")
+    sandbox_seed: int | None = Field(default=None, alias="PAYFLOWS_SANDBOX_SEED")
 
     @field_validator("precium_base_url")
     @classmethod

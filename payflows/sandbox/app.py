@@ -1,0 +1,532 @@
+"""The sandbox as an ASGI app: the routes of docs/gateway-wire.md over the engine.
+
+Handlers stay thin: authenticate, parse, call one engine method, render. The engine is
+synchronous and runs on the event loop, so each request's state change is atomic; the only
+slow things (RSA key generation, webhook signing and sending, the state file) happen off the
+request path: in a thread, in the dispatcher's workers, in the persister's task.
+
+The whole app is wrapped in :class:`~payflows.sandbox.faults.FaultMiddleware`, outermost, so an
+injected fault hits a request before anything else sees it (``/_sandbox/`` is never faulted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import html
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from string import Template
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from payflows.sandbox import signing
+from payflows.sandbox.clock import SandboxClock
+from payflows.sandbox.config import SandboxConfig
+from payflows.sandbox.engine import Answer, Engine, GatewayError, NotFound
+from payflows.sandbox.faults import FaultInjector, FaultMiddleware
+from payflows.sandbox.state import StatePersister, load_state
+from payflows.sandbox.webhooks import WebhookDispatcher
+
+__all__ = ["Sandbox", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+_TEMPLATES = resources.files("payflows.sandbox") / "templates"
+_ACS_PAGE = Template((_TEMPLATES / "acs.html").read_text(encoding="utf-8"))
+_ACS_RETURN = Template((_TEMPLATES / "acs_return.html").read_text(encoding="utf-8"))
+_ERROR_PAGE = Template((_TEMPLATES / "error.html").read_text(encoding="utf-8"))
+_UNAUTHORIZED = {"detail": "Invalid API key"}
+_SWITCHES = ("allow_non_3ds", "allow_external_3ds", "timeout_seconds")
+
+
+class Sandbox:
+    """One running sandbox: state, clock, engine, webhook dispatcher, persister, faults."""
+
+    def __init__(
+        self, config: SandboxConfig, *, webhook_transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        # A copy: the run-time switches (PUT /_sandbox/config/) must not edit the caller's object.
+        self.config = dataclasses.replace(config, faults=list(config.faults))
+        self.state = load_state(self.config.state_file)
+        self.clock = SandboxClock(self.state.clock_offset)
+        self.dispatcher = WebhookDispatcher(
+            self.clock.now,
+            backoff_base=self.config.webhook_backoff_base,
+            transport=webhook_transport,
+        )
+        self.engine = Engine(self.state, self.clock, self.config, self.dispatcher)
+        self.injector = FaultInjector(self.config.faults, seed=self.config.seed)
+        self.persister = StatePersister(self.state, self.config.state_file)
+        self.started = False
+
+    async def start(self) -> None:
+        """Start the background work. Idempotent: the lifespan or the first request calls it."""
+        if self.started:
+            return
+        self.started = True
+        await self.dispatcher.start()
+        self.persister.start()
+        # What fell due while the sandbox was down. The company key is made on first need
+        # (GET /public_key/ off the loop, or the first success callback), not here.
+        self.engine.run_due()
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        await self.persister.stop()
+        await self.dispatcher.stop()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+try:  # orjson (a dependency of Prefect) encodes three times faster than the stdlib
+    import orjson
+
+    def _encode(body: Any) -> bytes:
+        return orjson.dumps(body)
+
+except ImportError:  # pragma: no cover
+
+    def _encode(body: Any) -> bytes:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json")
+
+
+def _origin(request: Request) -> str:
+    """``scheme://host[:port][root_path]`` of the request: the URLs handed out must work both
+    in-process (``http://testserver``) and over loopback, whatever the port."""
+    scope = request.scope
+    host = request.headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}".rstrip("/")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """A JSON object body (empty means ``{}``), or the 400 CHIP gives for anything else."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise GatewayError.field("__all__", "invalid", "Malformed JSON body.") from None
+    if not isinstance(data, dict):
+        raise GatewayError.field("__all__", "invalid", "The body must be a JSON object.")
+    return data
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A form-urlencoded body, read with urllib (python-multipart is not a dependency)."""
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+
+
+def _page(template: Template, status: int = 200, **values: str) -> HTMLResponse:
+    escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
+    return HTMLResponse(template.substitute(escaped), status_code=status)
+
+
+def _answer(answer: Answer) -> JSONResponse:
+    return _json(answer.body, answer.status_code)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Api:
+    """The route handlers, bound to one :class:`Sandbox`."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.engine = sandbox.engine
+        self.config = sandbox.config
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def guard(self, handler: Handler, key: str | None) -> Handler:
+        """Check the route's key (``"api"``, ``"s2s"`` or none) and render GatewayError."""
+        config = self.config
+
+        async def endpoint(request: Request) -> Response:
+            if key is not None:
+                expected = config.api_key if key == "api" else config.s2s_api_key
+                if request.headers.get("authorization") != f"Bearer {expected}":
+                    return _json(_UNAUTHORIZED, 401)
+            try:
+                return await handler(request)
+            except GatewayError as exc:
+                return _json(exc.body, exc.status)
+
+        return endpoint
+
+    async def _hold_back(self) -> None:
+        """The always-times-out card: the payment is committed, the answer comes too late."""
+        await asyncio.sleep(self.config.timeout_seconds)
+
+    # -- clients -----------------------------------------------------------------------------
+
+    async def clients(self, request: Request) -> Response:
+        if request.method == "POST":
+            return _json(self.engine.create_client(await _body(request)), 201)
+        email = request.query_params.get("email")
+        try:
+            page = int(request.query_params.get("page", "1"))
+        except ValueError:
+            page = 0
+        if page < 1:
+            raise GatewayError.field("page", "invalid", "Must be a page number from 1.")
+        results, more = self.engine.list_clients(email, page)
+        return _json(
+            {
+                "results": results,
+                "next": str(request.url.include_query_params(page=page + 1)) if more else None,
+                "previous": (
+                    str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+                ),
+            }
+        )
+
+    async def client(self, request: Request) -> Response:
+        client_id = request.path_params["client_id"]
+        if request.method == "GET":
+            return _json(self.engine.get_client(client_id))
+        if request.method == "DELETE":
+            self.engine.delete_client(client_id)
+            return Response(status_code=204)
+        body = await _body(request)
+        partial = request.method == "PATCH"
+        return _json(self.engine.update_client(client_id, body, partial=partial))
+
+    async def client_tokens(self, request: Request) -> Response:
+        tokens = self.engine.client_tokens(request.path_params["client_id"])
+        return _json({"results": tokens, "next": None, "previous": None})
+
+    # -- purchases ---------------------------------------------------------------------------
+
+    async def create_purchase(self, request: Request) -> Response:
+        body = await _body(request)
+        origin = _origin(request)
+        p = self.engine.create_purchase(body, origin)
+        return _json(self.engine.purchase_wire(p, origin), 201)
+
+    async def purchase(self, request: Request) -> Response:
+        p = self.engine.get_purchase(request.path_params["purchase_id"])
+        return _json(self.engine.purchase_wire(p, _origin(request)))
+
+    async def capture(self, request: Request) -> Response:
+        purchase_id = request.path_params["purchase_id"]
+        self.engine.get_purchase(purchase_id)
+        p = self.engine.capture(purchase_id, await _body(request))
+        return _json(self.engine.purchase_wire(p, _origin(request)))
+
+    async def release(self, request: Request) -> Response:
+        p = self.engine.release(request.path_params["purchase_id"])
+        return _json(self.engine.purchase_wire(p, _origin(request)))
+
+    async def cancel(self, request: Request) -> Response:
+        p = self.engine.cancel(request.path_params["purchase_id"])
+        return _json(self.engine.purchase_wire(p, _origin(request)))
+
+    async def refund(self, request: Request) -> Response:
+        purchase_id = request.path_params["purchase_id"]
+        self.engine.get_purchase(purchase_id)
+        return _json(self.engine.refund(purchase_id, await _body(request)))
+
+    async def cancel_refund(self, request: Request) -> Response:
+        params = request.path_params
+        return _json(self.engine.cancel_refund(params["purchase_id"], params["refund_id"]))
+
+    async def charge(self, request: Request) -> Response:
+        purchase_id = request.path_params["purchase_id"]
+        self.engine.get_purchase(purchase_id)
+        answer = self.engine.charge(purchase_id, await _body(request))
+        if answer.hold_back:
+            await self._hold_back()
+        if answer.status_code == 200:  # re-render: the purchase may have moved meanwhile
+            p = self.engine.get_purchase(purchase_id)
+            return _json(self.engine.purchase_wire(p, _origin(request)))
+        return _answer(answer)
+
+    async def delete_recurring_token(self, request: Request) -> Response:
+        p = self.engine.delete_recurring_token(request.path_params["purchase_id"])
+        return _json(self.engine.purchase_wire(p, _origin(request)))
+
+    async def public_key(self, request: Request) -> Response:
+        if not self.engine.has_company_key():
+            key = await asyncio.to_thread(signing.generate_key)
+            if not self.engine.has_company_key():
+                self.engine.set_company_key(key)
+        return _json(self.engine.public_key())
+
+    # -- webhooks ----------------------------------------------------------------------------
+
+    async def webhooks(self, request: Request) -> Response:
+        if request.method == "GET":
+            hooks = [self.engine.webhook_wire(w) for w in self.engine.state.webhooks.values()]
+            return _json({"results": hooks, "next": None, "previous": None})
+        body = await _body(request)
+        self.engine.check_webhook(body)
+        key = await asyncio.to_thread(signing.generate_key)  # ~50 ms of CPU: not on the loop
+        return _json(self.engine.webhook_wire(self.engine.create_webhook(body, key)), 201)
+
+    async def webhook(self, request: Request) -> Response:
+        webhook_id = request.path_params["webhook_id"]
+        if request.method == "GET":
+            return _json(self.engine.webhook_wire(self.engine.get_webhook(webhook_id)))
+        if request.method == "DELETE":
+            self.engine.delete_webhook(webhook_id)
+            return Response(status_code=204)
+        self.engine.get_webhook(webhook_id)
+        body = await _body(request)
+        partial = request.method == "PATCH"
+        return _json(
+            self.engine.webhook_wire(self.engine.update_webhook(webhook_id, body, partial=partial))
+        )
+
+    # -- S2S and 3-D Secure ------------------------------------------------------------------
+
+    async def direct_post(self, request: Request) -> Response:
+        purchase_id = request.path_params["purchase_id"]
+        self.engine.get_purchase(purchase_id)
+        if request.query_params.get("s2s") != "true":
+            raise GatewayError.field("s2s", "required", "Card data is accepted with ?s2s=true.")
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            body: dict[str, Any] = dict(await _form(request))
+        else:
+            body = await _body(request)
+        answer = self.engine.submit_card(purchase_id, body, _origin(request))
+        if answer.hold_back:
+            await self._hold_back()
+        return _answer(answer)
+
+    async def acs(self, request: Request) -> Response:
+        md = request.path_params["md"]
+        try:
+            view = self.engine.acs_view(md)
+        except NotFound:
+            return _page(_ERROR_PAGE, 404, message="No such 3-D Secure session.")
+        form = await _form(request) if request.method == "POST" else dict(request.query_params)
+        if form.get("MD", md) != md:
+            return _page(_ERROR_PAGE, 400, message="MD does not match this page.")
+        term_url = form.get("TermUrl", "")
+        pareq = form.get("PaReq", view["pareq"])
+        decision = form.get("decision")
+        if decision is None:
+            return _page(
+                _ACS_PAGE,
+                merchant=view["merchant"],
+                amount=view["amount"],
+                brand=view["brand"].capitalize(),
+                masked_pan=view["masked_pan"],
+                action=f"{_origin(request)}/acs/{md}/",
+                md=md,
+                pareq=pareq,
+                term_url=term_url,
+            )
+        if decision not in ("approve", "fail"):
+            return _page(_ERROR_PAGE, 400, message="decision must be approve or fail.")
+        if not term_url.startswith(("http://", "https://")):
+            return _page(_ERROR_PAGE, 400, message="TermUrl must be an http(s) URL.")
+        try:
+            pares = self.engine.acs_decide(md, pareq, approve=decision == "approve")
+        except GatewayError:
+            return _page(_ERROR_PAGE, 400, message="PaReq does not belong to this session.")
+        return _page(_ACS_RETURN, term_url=term_url, pares=pares, md=md)
+
+    async def callback_3ds(self, request: Request) -> Response:
+        md = request.path_params["md"]
+        if request.headers.get("content-type", "").startswith("application/json"):
+            raw = await _body(request)
+            form = {k: v for k, v in raw.items() if isinstance(v, str)}
+        else:
+            form = await _form(request)
+        return _answer(self.engine.complete_3ds(md, form.get("MD"), form.get("PaRes")))
+
+    # -- /_sandbox/ --------------------------------------------------------------------------
+
+    async def inspect_purchases(self, request: Request) -> Response:
+        params = request.query_params
+        results = self.engine.inspect_purchases(
+            params.get("reference"), params.get("status"), _origin(request)
+        )
+        return _json({"results": results})
+
+    def _clock(self) -> dict[str, Any]:
+        now = self.sandbox.clock.now()
+        return {
+            "now": int(now),
+            "iso": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+            "offset_seconds": self.sandbox.clock.offset,
+        }
+
+    async def clock(self, request: Request) -> Response:
+        return _json(self._clock())
+
+    async def advance(self, request: Request) -> Response:
+        seconds = (await _body(request)).get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise GatewayError.field("seconds", "invalid", "A number of seconds >= 0 is required.")
+        self.engine.advance(seconds)
+        self.sandbox.dispatcher.retry_now()
+        return _json(self._clock())
+
+    async def faults(self, request: Request) -> Response:
+        injector = self.sandbox.injector
+        if request.method == "PUT":
+            rules = (await _body(request)).get("rules")
+            if not isinstance(rules, list):
+                raise GatewayError.field("rules", "required", "A list of rules is required.")
+            try:
+                injector.set_rules(rules)
+            except ValueError as exc:
+                raise GatewayError.field("rules", "invalid", str(exc)) from None
+        elif request.method == "DELETE":
+            injector.clear()
+        return _json({"rules": injector.rules()})
+
+    async def deliveries(self, request: Request) -> Response:
+        return _json({"results": self.sandbox.dispatcher.deliveries()})
+
+    async def flush(self, request: Request) -> Response:
+        await self.sandbox.dispatcher.flush()
+        return _json({"results": self.sandbox.dispatcher.deliveries()})
+
+    async def switches(self, request: Request) -> Response:
+        config = self.config
+        if request.method == "PUT":
+            body = await _body(request)
+            errors: dict[str, list[dict[str, str]]] = {}
+            for key, value in body.items():
+                if key not in _SWITCHES:
+                    errors[key] = [{"message": "Unknown setting.", "code": "invalid"}]
+                elif key == "timeout_seconds":
+                    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                        errors[key] = [{"message": "A number >= 0.", "code": "invalid"}]
+                elif not isinstance(value, bool):
+                    errors[key] = [{"message": "Must be true or false.", "code": "invalid"}]
+            if errors:
+                raise GatewayError.fields(errors)
+            for key, value in body.items():
+                setattr(config, key, float(value) if key == "timeout_seconds" else value)
+        return _json({key: getattr(config, key) for key in _SWITCHES})
+
+
+class _LazyStart:
+    """Starts the sandbox on its first request when no lifespan ran (httpx.ASGITransport)."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.sandbox.started:
+            await self.sandbox.start()
+        await self.app(scope, receive, send)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _json({"detail": "No such object"}, 404)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    headers = getattr(exc, "headers", None)
+    return JSONResponse({"detail": "Method not allowed"}, status_code=405, headers=headers)
+
+
+def create_app(
+    config: SandboxConfig | None = None,
+    *,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> ASGIApp:
+    """The sandbox app. ``webhook_transport`` lets a test receive webhooks in-process.
+
+    The returned app carries the running :class:`Sandbox` as ``app.sandbox`` (for tests and
+    the CLI; HTTP clients use ``/_sandbox/``).
+    """
+    sandbox = Sandbox(config or SandboxConfig(), webhook_transport=webhook_transport)
+    api = _Api(sandbox)
+    g = api.guard
+    v1 = "/api/v1"
+    purchase = v1 + "/purchases/{purchase_id}"
+    routes = [
+        Route(f"{v1}/clients/", g(api.clients, "api"), methods=["GET", "POST"]),
+        Route(
+            v1 + "/clients/{client_id}/",
+            g(api.client, "api"),
+            methods=["GET", "PUT", "PATCH", "DELETE"],
+        ),
+        Route(
+            v1 + "/clients/{client_id}/recurring_tokens/",
+            g(api.client_tokens, "api"),
+            methods=["GET"],
+        ),
+        Route(f"{v1}/purchases/", g(api.create_purchase, "api"), methods=["POST"]),
+        Route(purchase + "/", g(api.purchase, "api"), methods=["GET"]),
+        Route(purchase + "/capture/", g(api.capture, "api"), methods=["POST"]),
+        Route(purchase + "/release/", g(api.release, "api"), methods=["POST"]),
+        Route(purchase + "/cancel/", g(api.cancel, "api"), methods=["POST"]),
+        Route(purchase + "/refund/", g(api.refund, "api"), methods=["POST"]),
+        Route(
+            purchase + "/refund/{refund_id}/cancel/", g(api.cancel_refund, "api"), methods=["POST"]
+        ),
+        Route(purchase + "/charge/", g(api.charge, "api"), methods=["POST"]),
+        Route(
+            purchase + "/delete_recurring_token/",
+            g(api.delete_recurring_token, "api"),
+            methods=["POST"],
+        ),
+        Route(f"{v1}/public_key/", g(api.public_key, "api"), methods=["GET"]),
+        Route(f"{v1}/webhooks/", g(api.webhooks, "api"), methods=["GET", "POST"]),
+        Route(
+            v1 + "/webhooks/{webhook_id}/",
+            g(api.webhook, "api"),
+            methods=["GET", "PUT", "PATCH", "DELETE"],
+        ),
+        Route("/p/{purchase_id}/", g(api.direct_post, "s2s"), methods=["POST"]),
+        Route("/3ds/callback/{md}/", g(api.callback_3ds, None), methods=["POST"]),
+        Route("/acs/{md}/", g(api.acs, None), methods=["GET", "POST"]),
+        Route("/_sandbox/purchases/", g(api.inspect_purchases, "api"), methods=["GET"]),
+        Route("/_sandbox/clock/", g(api.clock, "api"), methods=["GET"]),
+        Route("/_sandbox/clock/advance/", g(api.advance, "api"), methods=["POST"]),
+        Route("/_sandbox/faults/", g(api.faults, "api"), methods=["GET", "PUT", "DELETE"]),
+        Route("/_sandbox/webhooks/deliveries/", g(api.deliveries, "api"), methods=["GET"]),
+        Route("/_sandbox/webhooks/flush/", g(api.flush, "api"), methods=["POST"]),
+        Route("/_sandbox/config/", g(api.switches, "api"), methods=["GET", "PUT"]),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await sandbox.start()
+        try:
+            yield
+        finally:
+            await sandbox.stop()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: _not_found, 405: _method_not_allowed},
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+    outer = FaultMiddleware(_LazyStart(app, sandbox), sandbox.injector)
+    outer.sandbox = sandbox  # type: ignore[attr-defined]
+    return outer
