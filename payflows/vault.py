@@ -48,6 +48,7 @@ class CardVault:
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._secrets: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
 
     def put(self, card: CardData) -> str:
@@ -73,9 +74,19 @@ class CardVault:
 
     def take(self, ref: str) -> CardData:
         """Return the card and destroy the entry: a reference works once."""
+        card = self.get(ref)
+        self.discard(ref)
+        return card
+
+    def get(self, ref: str) -> CardData:
+        """Return the card but keep the entry, for a submission that may be retried.
+
+        The submitting task reads the card with ``get`` and calls :meth:`discard` once the
+        gateway has answered (or the answer is unknown); a retry after a refusal that changed
+        nothing (rate limit, gateway unavailable) can read it again until the entry expires.
+        """
         with self._lock:
             entry = self._live_locked(ref)
-            del self._entries[ref]
         try:
             fields = json.loads(self._fernet.decrypt(entry.ciphertext))
         except InvalidToken:  # pragma: no cover - only if memory was tampered with
@@ -86,6 +97,19 @@ class CardVault:
     def discard(self, ref: str) -> None:
         with self._lock:
             self._entries.pop(ref, None)
+            self._secrets.pop(ref, None)
+
+    def put_secret(self, key: str, value: str) -> None:
+        """Keep a short-lived secret that is not a card (a 3DS PaReq can embed the PAN)."""
+        with self._lock:
+            self._secrets[key] = (self._fernet.encrypt(value.encode()), self._clock() + self._ttl)
+
+    def pop_secret(self, key: str) -> str | None:
+        with self._lock:
+            item = self._secrets.pop(key, None)
+        if item is None or item[1] <= self._clock():
+            return None
+        return self._fernet.decrypt(item[0]).decode()
 
     def __len__(self) -> int:
         with self._lock:
@@ -105,6 +129,8 @@ class CardVault:
         now = self._clock()
         for ref in [r for r, e in self._entries.items() if e.expires_at <= now]:
             del self._entries[ref]
+        for key in [k for k, (_, exp) in self._secrets.items() if exp <= now]:
+            del self._secrets[key]
 
     def __repr__(self) -> str:
         return f"CardVault(entries={len(self._entries)})"

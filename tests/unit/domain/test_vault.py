@@ -40,3 +40,24 @@ def test_vault_memory_holds_no_plaintext():
     vault.put(CardData(PAN, "12/30", "123", "Jo"))
     entry = next(iter(vault._entries.values()))
     assert PAN.encode() not in entry.ciphertext
+
+
+def test_get_keeps_the_entry_until_discarded():
+    vault = CardVault()
+    ref = vault.put(CardData(PAN, "12/30", "123", "Jo"))
+    assert vault.get(ref).last_4 == "0002"
+    assert vault.get(ref).last_4 == "0002"
+    vault.discard(ref)
+    with pytest.raises(VaultError):
+        vault.get(ref)
+
+
+def test_secrets_are_popped_once_and_expire():
+    clock = FakeClock()
+    vault = CardVault(ttl_seconds=60, clock=clock)
+    vault.put_secret("md-1", "pareq-blob")
+    assert vault.pop_secret("md-1") == "pareq-blob"
+    assert vault.pop_secret("md-1") is None
+    vault.put_secret("md-2", "x")
+    clock.now += 61
+    assert vault.pop_secret("md-2") is None
