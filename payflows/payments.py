@@ -490,10 +490,14 @@ async def _submit(
         )
         return PaymentOutcome.of(current, three_ds=info)
     # executed / authorized / pending: the purchase itself is the record.
-    outcome = await settle_by_read_back(ctx, key)
-    if outcome.succeeded:
-        return outcome.model_copy(update={"recurring_token": await _token_of(ctx, outcome)})
-    return outcome
+    return await settle_by_read_back(ctx, key)
+
+
+async def _with_token(ctx: PaymentContext, outcome: PaymentOutcome) -> PaymentOutcome:
+    """The outcome with the recurring token the payment stored, however it was reached."""
+    if not outcome.succeeded or outcome.recurring_token:
+        return outcome
+    return outcome.model_copy(update={"recurring_token": await _token_of(ctx, outcome)})
 
 
 async def _token_of(ctx: PaymentContext, outcome: PaymentOutcome) -> str | None:
@@ -569,7 +573,7 @@ async def pay_with_card(
         card_flags=card_flags,
     )
     attempt = await open_purchase(ctx, business_key, kind, request, customer_id=customer.id)
-    return await _submit(
+    outcome = await _submit(
         ctx,
         attempt,
         card,
@@ -577,6 +581,7 @@ async def pay_with_card(
         remember_card=force_recurring,
         browser=browser,
     )
+    return await _with_token(ctx, outcome)
 
 
 async def authorize_card(
@@ -614,7 +619,7 @@ async def complete_three_ds(ctx: PaymentContext, md: str, pares: str) -> Payment
     key = challenge.business_key
     attempt: PaymentAttempt = await ctx.ledger(lambda uow: get_attempt(uow, business_key=key))
     if attempt.state in _RESOLVED:
-        return PaymentOutcome.of(attempt)
+        return await _with_token(ctx, PaymentOutcome.of(attempt))
     try:
         await ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
     except CardDeclinedError as exc:
@@ -623,10 +628,7 @@ async def complete_three_ds(ctx: PaymentContext, md: str, pares: str) -> Payment
     except OutcomeUnknownError:
         return await _mark_unknown(ctx, key)
     await ctx.ledger(lambda uow: complete_challenge(uow, md))
-    outcome = await settle_by_read_back(ctx, key)
-    if outcome.succeeded:
-        return outcome.model_copy(update={"recurring_token": await _token_of(ctx, outcome)})
-    return outcome
+    return await _with_token(ctx, await settle_by_read_back(ctx, key))
 
 
 # -- merchant-initiated charges -------------------------------------------------------------

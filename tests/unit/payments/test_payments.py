@@ -387,3 +387,11 @@ async def test_read_back_of_an_unknown_attempt(world: World):
     )
     assert outcome.succeeded  # settled at once by reading the purchase back
     assert (await settle_by_read_back(world.ctx, "cit:o-10")).succeeded
+
+
+async def test_a_repeated_zero_auth_still_reports_its_token(world: World):
+    cust = await customer(world)
+    kwargs = dict(amount_cents=0, currency="ZAR", product="v", force_recurring=True)
+    first = await authorize_card(world.ctx, "zero:again", cust, card(), **kwargs)
+    second = await authorize_card(world.ctx, "zero:again", cust, card(), **kwargs)
+    assert first.recurring_token and second.recurring_token == first.recurring_token
