@@ -421,7 +421,7 @@ async def _declined(
 
 
 async def _may_act(
-    ctx: PaymentContext, attempt: PaymentAttempt
+    ctx: PaymentContext, attempt: PaymentAttempt, *, need_purchase: bool = False
 ) -> tuple[PaymentOutcome | None, Purchase | None]:
     """Before a money-moving request, make sure no earlier one for this attempt landed.
 
@@ -430,6 +430,9 @@ async def _may_act(
     """
     if attempt.state in _RESOLVED:
         return PaymentOutcome.of(attempt), None
+    if attempt.state is AttemptState.CREATED and not need_purchase:
+        # Nothing that moves money was ever sent for this attempt: no read-back needed.
+        return None, None
     assert attempt.purchase_id is not None
     purchase = await ctx.gateway.get_purchase(attempt.purchase_id)
     if purchase.status in _NOT_ARRIVED:
@@ -449,7 +452,7 @@ async def _submit(
     remember_card: bool,
     browser: BrowserFingerprint | None,
 ) -> PaymentOutcome:
-    done, purchase = await _may_act(ctx, attempt)
+    done, purchase = await _may_act(ctx, attempt, need_purchase=True)
     if done is not None:
         return done
     assert purchase is not None
