@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     sandbox_state_file: str | None = Field(default=None, alias="PAYFLOWS_SANDBOX_STATE_FILE")
     sandbox_seed: int | None = Field(default=None, alias="PAYFLOWS_SANDBOX_SEED")
 
+    #: The merchant's web app (``payflows web serve``): webhook receiver, TermUrl, checkout.
+    web_host: str = Field(default="127.0.0.1", alias="PAYFLOWS_WEB_HOST")
+    web_port: int = Field(default=8500, ge=1, le=65535, alias="PAYFLOWS_WEB_PORT")
+    #: Where shoppers' browsers and the gateway reach the web app (the TermUrl is built on it);
+    #: empty means ``http://PAYFLOWS_WEB_HOST:PAYFLOWS_WEB_PORT``.
+    public_url: str | None = Field(default=None, alias="PAYFLOWS_PUBLIC_URL")
+    #: Public keys of the webhooks registered with ``payflows web register-webhook`` (JSON).
+    webhook_keys_file: str = Field(
+        default="data/webhook-keys.json", alias="PAYFLOWS_WEBHOOK_KEYS_FILE"
+    )
+    #: Currency of the checkout form's amounts.
+    checkout_currency: str = Field(default="ZAR", alias="PAYFLOWS_CHECKOUT_CURRENCY")
+
     @field_validator("precium_base_url")
     @classmethod
     def _url(cls, value: str) -> str:

@@ -226,6 +226,10 @@ class FaultMiddleware:
             return
         decision = self.injector.decide(scope.get("method", "GET"), scope.get("path", "/"))
         if decision.latency_ms:
+            # The request has arrived; only the gateway is slow. Read it before waiting, so a
+            # client that gives up meanwhile makes the outcome unknown, not the request lost:
+            # a body read after the disconnect would come back empty (ClientDisconnect).
+            receive = await _buffered(receive)
             await asyncio.sleep(decision.latency_ms / 1000)
         rule = decision.rule
         if rule is None:
@@ -251,6 +255,26 @@ class FaultMiddleware:
 
 async def _swallow(message: Message) -> None:
     """The `send` of a request whose answer is lost on the way back."""
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """A `receive` that replays the whole request body, read now, then defers to the server."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive  # already gone: let the app see the disconnect itself
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    pending: list[Message] = [
+        {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+    ]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _drain(receive: Receive) -> None:
