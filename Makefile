@@ -18,6 +18,7 @@ demo: $(STAMP)
 	@$(BIN)/payflows demo
 
 test: $(STAMP)
+	@bash scripts/install-test-browser.sh || echo "make test: chromium unavailable, the browser test will be skipped" >&2
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
