@@ -26,6 +26,19 @@ db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+def _add_run_commands() -> None:
+    from payflows.cli_run import app as run_app
+    from payflows.web.cli import app as web_app
+
+    app.add_typer(run_app, name="run")
+    app.add_typer(
+        web_app, name="web", help="The merchant's web app: webhooks, 3DS return, checkout."
+    )
+
+
+_add_run_commands()
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -45,7 +58,7 @@ def config() -> None:
     """Show the effective configuration (keys masked)."""
     settings = _settings()
     for name, value in settings.model_dump().items():
-        shown = "********" if "key" in name and not name.endswith("_block") and value else value
+        shown = "********" if name.endswith("_key") and value else value
         typer.echo(f"{name.upper():34} {shown}")
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from prefect.events import emit_event
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -169,8 +170,6 @@ def _emit(delivery: Delivery) -> None:
         else f"precium.webhook.{delivery.dedupe_key[:16]}"
     )
     try:
-        from prefect.events import emit_event
-
         emit_event(
             event=f"payflows.{event.event_type}",
             resource={"prefect.resource.id": resource_id},

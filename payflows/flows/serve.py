@@ -1,0 +1,30 @@
+"""Serve every scenario flow as a deployment, so the Prefect UI can start any of them.
+
+``payflows run serve`` keeps one process polling the Prefect server; each flow appears in the UI
+with a form generated from its parameters model. From the UI a card can only be a sandbox test
+card's NAME (a ``card_ref`` lives in the memory of the process that created it: the checkout or
+a CLI prompt), so card flows run from the UI against the local sandbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DEPLOYMENT_NAME", "deployments", "serve_flows"]
+
+DEPLOYMENT_NAME = "payflows"
+
+
+def deployments() -> list[Any]:
+    from payflows.flows import ALL_FLOWS
+
+    return [
+        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"]) for flow in ALL_FLOWS.values()
+    ]
+
+
+def serve_flows(limit: int = 4) -> None:
+    """Serve until interrupted; at most ``limit`` flow runs at once."""
+    from prefect import serve
+
+    serve(*deployments(), limit=limit)

@@ -1,0 +1,124 @@
+"""``payflows run ...`` against the sandbox: the scenario flows from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from payflows.cli import app
+from tests.flows.support import Ledger
+
+
+@pytest.fixture
+def run(flow_env: Callable[[str], None], ledger: Ledger) -> Callable[..., Result]:
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(app, ["run", *args], input=input)
+
+    return invoke
+
+
+def as_json(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output[result.output.index("{") :])  # type: ignore[no-any-return]
+
+
+def test_cit_with_a_sandbox_card_and_auto_3ds(run: Callable[..., Result], key: str) -> None:
+    result = run(
+        "cit", "--order", key, "--amount", "299.00", "--email", "a@b.test",
+        "--sandbox-card", "visa_3ds_challenge", "--auto-3ds", "approve",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "400000******0002" in result.output and "R 299.00" in result.output
+    assert "4000000000000002" not in result.output
+
+
+def test_preauth_partial_capture_and_refund_as_json(run: Callable[..., Result], key: str) -> None:
+    held = as_json(
+        run("preauth", "--booking", key, "--amount", "500", "--email", "a@b.test",
+            "--sandbox-card", "mastercard_approved", "--json")
+    )  # fmt: skip
+    assert held["state"] == "succeeded" and held["amount_cents"] == 50_000
+    assert held["hold_expires_at"]
+
+    captured = as_json(
+        run("capture", "--purchase", held["purchase_id"], "--amount", "350.00", "--json")
+    )
+    refunded = as_json(
+        run("refund", "--purchase", held["purchase_id"], "--amount", "150", "--ref", "R1", "--json")
+    )
+
+    assert captured["purchase_status"] == "paid" and captured["amount_cents"] == 35_000
+    assert refunded["state"] == "succeeded" and refunded["amount_cents"] == 15_000
+
+
+def test_card_prompt_takes_the_card_hidden(run: Callable[..., Result], key: str) -> None:
+    result = run(
+        "non-3ds", "--order", key, "--amount", "12.50", "--email", "a@b.test", "--card-prompt",
+        input="5100 0000 0000 0008\n11/31\n321\nThandi Nkosi\n",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "510000******0008" in result.output
+    assert "5100 0000 0000 0008" not in result.output and "321" not in result.output
+
+
+def test_a_bad_card_at_the_prompt_is_refused_without_echoing_it(
+    run: Callable[..., Result], key: str
+) -> None:
+    result = run(
+        "cit", "--order", key, "--amount", "1", "--email", "a@b.test", "--card-prompt",
+        input="4111 1111 11\n11/31\n321\nThandi\n",
+    )  # fmt: skip
+
+    assert result.exit_code == 2 and "card number must be 12 to 19 digits" in result.output
+    assert "4111 1111 11" not in result.output
+
+
+def test_a_decline_exits_1(run: Callable[..., Result], key: str) -> None:
+    result = run(
+        "cit", "--order", key, "--amount", "10", "--email", "a@b.test",
+        "--sandbox-card", "visa_insufficient_funds",
+    )  # fmt: skip
+
+    assert result.exit_code == 1 and "declined insufficient_funds" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--amount", "1.234"], "more decimals than ZAR allows"),
+        (["--amount", "abc"], "not an amount"),
+        (["--amount", "0"], "more than zero"),
+        (["--amount", "1", "--sandbox-card", "nope"], "unknown test card 'nope'"),
+        (["--amount", "1", "--auto-3ds", "maybe"], "--auto-3ds must be approve or fail"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_runs(
+    run: Callable[..., Result], key: str, args: list[str], message: str, ledger: Ledger
+) -> None:
+    if "--sandbox-card" not in args:
+        args = [*args, "--sandbox-card", "visa_approved"]
+    before = ledger.fingerprint()
+
+    result = run("cit", "--order", key, "--email", "a@b.test", *args)
+
+    assert result.exit_code == 2 and message in result.output
+    assert ledger.fingerprint() == before
+
+
+def test_capture_above_the_hold_exits_2(run: Callable[..., Result], key: str) -> None:
+    held = as_json(
+        run("preauth", "--booking", key, "--amount", "100", "--email", "a@b.test",
+            "--sandbox-card", "visa_approved", "--json")
+    )  # fmt: skip
+
+    result = run("capture", "--purchase", held["purchase_id"], "--amount", "100.01")
+
+    assert result.exit_code == 2 and "refused, nothing was charged" in result.output
