@@ -28,8 +28,12 @@ app.add_typer(db_app, name="db")
 
 def _add_run_commands() -> None:
     from payflows.cli_run import app as run_app
+    from payflows.imports.cli import import_command
     from payflows.web.cli import app as web_app
 
+    app.command("import", help="Import customers, cards, subscriptions or charges from a CSV.")(
+        import_command
+    )
     app.add_typer(run_app, name="run")
     app.add_typer(
         web_app, name="web", help="The merchant's web app: webhooks, 3DS return, checkout."

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# Plain decimals only: no exponents, NaN or Infinity (Decimal would accept all three).
+_AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 # Currencies whose minor unit is not 1/100. Everything else Precium settles (ZAR, USD, EUR,
 # MYR, GBP...) uses two decimals.
@@ -64,9 +66,11 @@ def parse_amount(text: str, currency: str) -> int:
     Refuses more decimals than the currency has rather than rounding them away.
     """
     cleaned = text.strip().replace(" ", "").replace(",", "")
+    if not _AMOUNT.match(cleaned):
+        raise ValueError(f"not an amount: {text!r}")
     try:
         value = Decimal(cleaned)
-    except InvalidOperation as exc:
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already refused it
         raise ValueError(f"not an amount: {text!r}") from exc
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():

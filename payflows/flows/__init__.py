@@ -46,6 +46,7 @@ from payflows.flows._models import (
     ZeroAuthRequest,
 )
 from payflows.flows.after_payment import cancel_purchase, cancel_refund, refund
+from payflows.flows.csv_import import csv_billing_import
 from payflows.flows.customer_initiated import customer_initiated_payment
 from payflows.flows.external_3ds import external_3ds_payment
 from payflows.flows.holds import capture_hold, void_hold
@@ -76,6 +77,7 @@ ALL_FLOWS = {
         refund,
         cancel_refund,
         complete_3ds,
+        csv_billing_import,
     )
 }
 
@@ -107,6 +109,7 @@ __all__ = [
     "cancel_refund",
     "capture_hold",
     "complete_3ds",
+    "csv_billing_import",
     "customer_initiated_payment",
     "external_3ds_payment",
     "mit_charge",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from payflows.domain.declines import classify_decline
 from payflows.flows._cards import SANDBOX_NETWORK_TOKEN, sandbox_card_data, sandbox_only
-from payflows.flows._models import Auto3DS, CardInput, PaymentResult
+from payflows.flows._models import Auto3DS, CardInput, PaymentResult, Shopper
 from payflows.ledger import AttemptState
 from payflows.payments import PaymentOutcome
 from payflows.settings import Settings, load_settings
@@ -104,3 +105,31 @@ async def result_of(flow: str, outcome: PaymentOutcome, **extra: object) -> Paym
         if stored is not None:
             extra["network_transaction_id"] = stored.network_transaction_id
     return PaymentResult.of(flow, outcome, message=_message(outcome), **extra)
+
+
+async def pay_by_card(
+    business_key: str,
+    shopper: Shopper,
+    card: CardInput,
+    *,
+    cvc: str = "123",
+    auto_3ds: Auto3DS | None = None,
+    **submit: Any,
+) -> PaymentOutcome:
+    """The steps every card flow shares: the customer, the card out of the vault, then 3DS.
+
+    The vault entry is discarded once the gateway has answered, whatever the answer; ``submit``
+    carries what differs between scenarios (mode, amount, flags, browser...).
+    """
+    check_sandbox_options(card, auto_3ds)
+    card_ref = card_reference(card, cvc=cvc)
+    try:
+        customer = await tasks.ensure_customer(
+            shopper.external_id, shopper.email, shopper.full_name
+        )
+        outcome = await tasks.submit_card(business_key, customer, card_ref, **submit)
+    finally:
+        default_vault.discard(card_ref)
+    if auto_3ds is not None:
+        outcome = await shopper_completes_3ds(outcome, auto_3ds)
+    return outcome

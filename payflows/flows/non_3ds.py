@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from payflows.flows._common import card_reference, check_sandbox_options, result_of
+from payflows.flows._common import pay_by_card, result_of
 from payflows.flows._models import Non3DSPaymentRequest, PaymentResult
-from payflows.tasks import payments as tasks
 from payflows.tasks.runtime import payment_context
-from payflows.vault import default_vault
 
 __all__ = ["non_3ds_payment"]
 
@@ -23,23 +21,15 @@ NAME = "non-3ds-payment"
 async def non_3ds_payment(params: Non3DSPaymentRequest) -> PaymentResult:
     """Charge an order without 3-D Secure; once per order id."""
     async with payment_context():
-        check_sandbox_options(params.card, None)
-        card_ref = card_reference(params.card)
-        try:
-            customer = await tasks.ensure_customer(
-                params.shopper.external_id, params.shopper.email, params.shopper.full_name
-            )
-            outcome = await tasks.submit_card(
-                f"non-3ds:{params.order_id}",
-                customer,
-                card_ref,
-                mode="payment",
-                amount_cents=params.amount_cents,
-                currency=params.currency,
-                product=params.product,
-                browser=None,
-                remote_ip=params.remote_ip,
-            )
-        finally:
-            default_vault.discard(card_ref)
+        outcome = await pay_by_card(
+            f"non-3ds:{params.order_id}",
+            params.shopper,
+            params.card,
+            mode="payment",
+            amount_cents=params.amount_cents,
+            currency=params.currency,
+            product=params.product,
+            browser=None,
+            remote_ip=params.remote_ip,
+        )
         return await result_of(NAME, outcome)

@@ -13,7 +13,7 @@ has the same name in the models, the migrations and the database) rather than on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +35,8 @@ __all__ = [
     "HoldDecision",
     "IntervalUnit",
     "LedgerModel",
+    "OneOffCharge",
+    "OneOffChargeStatus",
     "PaymentAttempt",
     "PaymentMethod",
     "Refund",
@@ -166,6 +168,13 @@ class HoldDecision(StrEnum):
     VOID = "void"
 
 
+class OneOffChargeStatus(StrEnum):
+    PLANNED = "planned"
+    CHARGED = "charged"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class RefundStatus(StrEnum):
     PENDING = "pending"
     SETTLED = "settled"
@@ -197,6 +206,9 @@ class Customer(LedgerModel, table=True):
     precium_client_id: str | None = Field(default=None, max_length=64)
     email: str | None = Field(default=None, max_length=254)
     full_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    #: ISO 3166-1 alpha-2.
+    country: str | None = Field(default=None, max_length=2)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
 
@@ -378,3 +390,32 @@ class ThreeDSChallenge(LedgerModel, table=True):
     callback_url: str = Field(max_length=1000)
     created_at: datetime = _ts(default_factory=utcnow)
     completed_at: datetime | None = _ts(nullable=True, default=None)
+
+
+class OneOffCharge(LedgerModel, table=True):
+    """A single charge the merchant planned on a stored card (an imported invoice line).
+
+    Stored as a plan, keyed by the merchant's external id, so that importing the same file again
+    changes nothing; the charge itself goes through the MIT path later, under the business key
+    ``oneoff:{external_id}``, and ``attempt_id`` points at that attempt once it exists. A plan
+    that was charged (or cancelled) no longer changes on re-import.
+    """
+
+    __tablename__ = "one_off_charges"
+    __table_args__ = (
+        UniqueConstraint("external_id"),
+        Index("ix_one_off_charges_due", "status", "charge_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=128)
+    customer_id: int = Field(foreign_key="customers.id", index=True)
+    payment_method_id: int = Field(foreign_key="payment_methods.id")
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    description: str = Field(max_length=200)
+    charge_on: date
+    status: OneOffChargeStatus = _enum(OneOffChargeStatus, default=OneOffChargeStatus.PLANNED)
+    attempt_id: int | None = Field(default=None, foreign_key="payment_attempts.id")
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)

@@ -29,7 +29,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, or_, select, update
@@ -49,6 +49,8 @@ from payflows.ledger.models import (
     Hold,
     HoldDecision,
     IntervalUnit,
+    OneOffCharge,
+    OneOffChargeStatus,
     PaymentAttempt,
     PaymentMethod,
     Refund,
@@ -165,6 +167,8 @@ def upsert_customer(
     precium_client_id: str | None = None,
     email: str | None = None,
     full_name: str | None = None,
+    phone: str | None = None,
+    country: str | None = None,
 ) -> Customer:
     """The customer with ``external_id``, created or updated; running it again changes nothing."""
     now = utcnow()
@@ -175,6 +179,8 @@ def upsert_customer(
             precium_client_id=precium_client_id,
             email=email,
             full_name=full_name,
+            phone=phone,
+            country=country,
             created_at=now,
             updated_at=now,
         )
@@ -185,7 +191,15 @@ def upsert_customer(
         .where(Customer.external_id == external_id)
         .execution_options(populate_existing=True)
     ).scalar_one()
-    _set(customer, now, precium_client_id=precium_client_id, email=email, full_name=full_name)
+    _set(
+        customer,
+        now,
+        precium_client_id=precium_client_id,
+        email=email,
+        full_name=full_name,
+        phone=phone,
+        country=country,
+    )
     uow.session.flush()
     return customer
 
@@ -306,6 +320,67 @@ def upsert_subscription(
     )
     uow.session.flush()
     return sub
+
+
+def upsert_one_off_charge(
+    uow: UnitOfWork,
+    external_id: str,
+    *,
+    customer_id: int,
+    payment_method_id: int,
+    amount_cents: int,
+    currency: str,
+    description: str,
+    charge_on: date,
+) -> OneOffCharge:
+    """The planned one-off charge ``external_id``; changing a charged or cancelled one is refused."""
+    now = utcnow()
+    _cents(amount_cents)
+    currency = validate_currency(currency)
+    uow.session.exec(
+        _insert(uow, OneOffCharge.__table__)  # type: ignore[arg-type]
+        .values(
+            external_id=external_id,
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            amount_cents=amount_cents,
+            currency=currency,
+            description=description,
+            charge_on=charge_on,
+            status=OneOffChargeStatus.PLANNED,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["external_id"])
+    )
+    charge = get_one_off_charge(uow, external_id)
+    assert charge is not None
+    if charge.customer_id != customer_id:
+        raise LedgerError(f"one-off charge {external_id} belongs to another customer")
+    fields = {
+        "payment_method_id": payment_method_id,
+        "amount_cents": amount_cents,
+        "currency": currency,
+        "description": description,
+        "charge_on": charge_on,
+    }
+    if charge.status is not OneOffChargeStatus.PLANNED:
+        if any(getattr(charge, name) != value for name, value in fields.items()):
+            raise LedgerError(
+                f"one-off charge {external_id} is {charge.status.value}; it can no longer change"
+            )
+    else:
+        _set(charge, now, **fields)
+    uow.session.flush()
+    return charge
+
+
+def get_one_off_charge(uow: UnitOfWork, external_id: str) -> OneOffCharge | None:
+    return uow.session.exec(
+        select(OneOffCharge)
+        .where(OneOffCharge.external_id == external_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 # --------------------------------------------------------------------------- exactly once

@@ -46,3 +46,9 @@ def test_parse_amount_refuses_extra_decimals_instead_of_rounding():
 )
 def test_format_amount(cents, currency, text):
     assert format_amount(cents, currency) == text
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-inf", "1e3", "12..5", "", "R10"])
+def test_parse_amount_accepts_plain_decimals_only(text):
+    with pytest.raises(ValueError, match="not an amount"):
+        parse_amount(text, "ZAR")

@@ -1,0 +1,200 @@
+"""Streaming a billing CSV into the ledger, chunk by chunk, with every bad row reported.
+
+The file is read with the ``csv`` module straight off the open file, never loaded whole: rows
+are parsed and validated one at a time and handed to the ledger in chunks (1,000 rows by
+default), each chunk one unit of work. Memory therefore depends on the chunk size, not on the
+file, and a crash half way leaves whole chunks behind; importing again finishes the job because
+every write is an upsert on the merchant's external ids.
+
+A bad row never stops the import: it becomes a :class:`RowError` (physical line, column,
+reason), written at once to the error CSV and kept in the result up to ``max_errors``. What
+stops it is a :class:`FileError`: a header that is not one of the formats, a column that looks
+like card data, a file that is not UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.engine import Engine
+
+from payflows.imports._store import WRITERS
+from payflows.imports.formats import (
+    FORMATS,
+    CellError,
+    FileError,
+    ImportKind,
+    check_header,
+    detect_kind,
+    redact,
+    refuse_card_columns,
+)
+from payflows.imports.results import ImportResult, RowError
+from payflows.ledger import UnitOfWork
+
+__all__ = ["CHUNK_ROWS", "ERROR_COLUMNS", "error_file_for", "import_csv", "iter_rows"]
+
+CHUNK_ROWS = 1000
+ERROR_COLUMNS = ("line", "column", "reason")
+
+
+def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
+    """``<error_dir or the file's folder>/<name>.errors.csv``."""
+    return (error_dir or path.parent) / f"{path.name}.errors.csv"
+
+
+def iter_rows(
+    handle: IO[str], kind: ImportKind | None = None
+) -> tuple[ImportKind, Iterator[tuple[int, Any | RowError]]]:
+    """The file's kind, and its rows as ``(line, record or RowError)``, lazily.
+
+    ``line`` is where the record starts in the file (a quoted cell may span lines), the header
+    being line 1. Blank lines are skipped and not counted.
+    """
+    reader = csv.reader(handle, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileError("the file is empty (no header line)") from None
+    except csv.Error as exc:
+        raise FileError(f"line 1: not a readable CSV header ({exc})") from None
+    refuse_card_columns(header)
+    if kind is None:
+        kind = detect_kind(header)
+    elif kind not in FORMATS:
+        raise FileError(f"unknown kind {kind!r}; one of: {', '.join(FORMATS)}")
+    fmt = FORMATS[kind]
+    names = check_header(header, fmt)
+    parse = fmt.parse
+
+    def rows() -> Iterator[tuple[int, Any | RowError]]:
+        last = reader.line_num
+        while True:
+            start = last + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise FileError(f"line {start}: broken CSV ({redact(str(exc))})") from None
+            last = reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(cells) != len(names):
+                yield (
+                    start,
+                    RowError(
+                        line=start,
+                        column="",
+                        reason=f"expected {len(names)} fields, found {len(cells)}",
+                    ),
+                )
+                continue
+            try:
+                yield start, parse(dict(zip(names, cells, strict=True)))  # type: ignore[operator]
+            except CellError as exc:
+                yield start, RowError(line=start, column=exc.column, reason=exc.reason)
+
+    return kind, rows()
+
+
+class _Errors:
+    """Rejected rows: streamed to the error CSV (opened at the first one), the first N kept."""
+
+    def __init__(self, result: ImportResult, path: Path | None, keep: int, stack: ExitStack):
+        self.result, self.path, self.keep, self.stack = result, path, keep, stack
+        self.writer: Any = None
+
+    def add(self, error: RowError) -> None:
+        self.result.rejected += 1
+        if len(self.result.errors) < self.keep:
+            self.result.errors.append(error)
+        else:
+            self.result.errors_truncated = True
+        if self.path is not None:
+            if self.writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                handle = self.stack.enter_context(self.path.open("w", newline="", encoding="utf-8"))
+                self.writer = csv.writer(handle)
+                self.writer.writerow(ERROR_COLUMNS)
+                self.result.error_file = str(self.path)
+            self.writer.writerow((error.line, error.column, error.reason))
+
+
+def import_csv(
+    path: Path,
+    engine: Engine,
+    *,
+    kind: ImportKind | None = None,
+    error_path: Path | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    max_errors: int = 100,
+) -> ImportResult:
+    """Import one CSV file into the ledger; see the module docstring.
+
+    Raises :class:`FileError` when the file cannot be imported at all (then nothing was written,
+    unless the file breaks after its first chunks: those chunks stay, and a re-import after the
+    fix is harmless). An error file left by an earlier run of the same path is replaced.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    if error_path is not None and error_path.exists():
+        error_path.unlink()
+    with ExitStack() as stack:
+        try:
+            handle = stack.enter_context(path.open(newline="", encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise FileError(f"no such file: {path}") from None
+        except IsADirectoryError:
+            raise FileError(f"{path} is a folder, not a CSV file") from None
+        try:
+            detected, rows = iter_rows(handle, kind)
+            result = ImportResult(file=str(path), kind=detected)
+            errors = _Errors(result, error_path, max_errors, stack)
+            write = WRITERS[detected]
+            chunk: list[tuple[int, Any]] = []
+            rejected: list[RowError] = []
+            read = 0
+            for line, item in rows:
+                read += 1
+                if isinstance(item, RowError):
+                    rejected.append(item)
+                    continue
+                chunk.append((line, item))
+                if len(chunk) >= chunk_rows:
+                    result.rows_read = read
+                    _flush(engine, write, chunk, rejected, result, errors)
+                    chunk, rejected = [], []
+            result.rows_read = read
+            _flush(engine, write, chunk, rejected, result, errors)
+        except UnicodeDecodeError:
+            raise FileError("the file is not UTF-8 text") from None
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _flush(
+    engine: Engine,
+    write: Any,
+    chunk: list[tuple[int, Any]],
+    rejected: list[RowError],
+    result: ImportResult,
+    errors: _Errors,
+) -> None:
+    """Write one chunk in one unit of work, then report its rejected rows in line order."""
+    if chunk:
+        with UnitOfWork(engine) as uow:
+            counts, refused = write(uow, chunk)
+            uow.commit()
+        result.chunks += 1
+        result.inserted += counts.inserted
+        result.updated += counts.updated
+        result.unchanged += counts.unchanged
+        rejected = [*rejected, *refused]
+    for error in sorted(rejected, key=lambda e: e.line):
+        errors.add(error)
