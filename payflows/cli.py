@@ -27,10 +27,14 @@ app.add_typer(db_app, name="db")
 
 
 def _add_run_commands() -> None:
+    from payflows.billing.cli import bill_command
     from payflows.cli_run import app as run_app
     from payflows.imports.cli import import_command
     from payflows.web.cli import app as web_app
 
+    app.command("bill", help="Charge every due subscription once (MIT), with dunning.")(
+        bill_command
+    )
     app.command("import", help="Import customers, cards, subscriptions or charges from a CSV.")(
         import_command
     )

@@ -46,6 +46,7 @@ from payflows.flows._models import (
     ZeroAuthRequest,
 )
 from payflows.flows.after_payment import cancel_purchase, cancel_refund, refund
+from payflows.flows.billing import subscription_billing
 from payflows.flows.csv_import import csv_billing_import
 from payflows.flows.customer_initiated import customer_initiated_payment
 from payflows.flows.external_3ds import external_3ds_payment
@@ -78,6 +79,7 @@ ALL_FLOWS = {
         cancel_refund,
         complete_3ds,
         csv_billing_import,
+        subscription_billing,
     )
 }
 
@@ -118,6 +120,7 @@ __all__ = [
     "preauthorize",
     "recurring_preauth",
     "refund",
+    "subscription_billing",
     "void_hold",
     "zero_auth_validation",
 ]

@@ -333,7 +333,7 @@ def upsert_one_off_charge(
     description: str,
     charge_on: date,
 ) -> OneOffCharge:
-    """The planned one-off charge ``external_id``; changing a charged or cancelled one is refused."""
+    """The planned one-off charge ``external_id``; a charged or cancelled one cannot change."""
     now = utcnow()
     _cents(amount_cents)
     currency = validate_currency(currency)

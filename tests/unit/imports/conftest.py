@@ -38,11 +38,19 @@ def engine(ledger_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def write_csv(tmp_path: Path):
-    """Write text to a CSV file in the test's folder and return its path."""
+    """Write text to a CSV file in the test's folder and return its path.
+
+    The input files are removed afterwards: some carry a test PAN on purpose (to prove it is
+    refused), and the session's card-data scan must only see what payflows itself left behind.
+    """
+    written: list[Path] = []
 
     def write(name: str, text: str) -> Path:
         path = tmp_path / name
         path.write_text(text, encoding="utf-8", newline="")
+        written.append(path)
         return path
 
-    return write
+    yield write
+    for path in written:
+        path.unlink(missing_ok=True)

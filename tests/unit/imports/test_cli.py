@@ -50,6 +50,8 @@ def test_rejected_rows_exit_1_with_line_column_reason(env: None, tmp_path: Path)
     data = json.loads(as_json.output)
     assert data["rejected"] == 3 and data["errors"][0]["line"] == 3
     assert errors.exists()
+    # The input carries a test PAN on purpose; only what payflows wrote may stay for the scan.
+    source.unlink()
 
 
 def test_file_level_errors_exit_2(env: None, tmp_path: Path) -> None:

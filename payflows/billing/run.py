@@ -1,0 +1,911 @@
+"""The nightly billing run: every due subscription period charged exactly once, fast.
+
+Exactly once rests on the ledger, as in :mod:`payflows.payments`: the business key is the
+subscription and its period (``sub:{id}:{period}``, ``...:try{n}`` for a dunning retry); the
+attempt is committed before the purchase is created, and the purchase id before the charge is
+sent; a lost answer is settled by reading the purchase back, never by charging again. One
+purchase per key (the ledger refuses a second) and one payment per purchase (the gateway refuses
+a second) make a double charge impossible even when two runs or a crash get in the way.
+
+Speed comes from doing per charge only the two gateway calls (create purchase, charge) and
+grouping the ledger writes of all charges in flight into shared commits: intents are committed
+with the claim of their batch; purchase ids, and then outcomes with their effect on the
+subscription, go through a :class:`_Committer` that commits whatever accumulated while the
+previous commit ran. A charge waits for *its* purchase id to be durable before it is sent.
+Concurrency is a sliding window: the next batch is claimed while the last one is still in
+flight, so the gateway never sees the pipeline drain at batch boundaries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import bindparam, func, or_, select, update
+
+from payflows.billing.dunning import DunningPolicy
+from payflows.billing.schedule import CatchUp, add_interval, period_key, period_to_bill
+from payflows.domain.states import Status
+from payflows.gateway import (
+    CardDeclinedError,
+    CardFlags,
+    OutcomeUnknownError,
+    PreciumError,
+    Product,
+    Purchase,
+    PurchaseRequest,
+    RateLimitedError,
+    RequestRejected,
+)
+from payflows.ledger import (
+    AttemptKind,
+    AttemptState,
+    Customer,
+    Intent,
+    IntervalUnit,
+    Outcome,
+    PaymentAttempt,
+    PaymentMethod,
+    PurchaseConflict,
+    Subscription,
+    SubscriptionStatus,
+    UnitOfWork,
+    claim_due_subscriptions,
+    record_intents,
+    release_claim,
+)
+from payflows.ledger.models import utcnow
+from payflows.payments import PaymentContext, settle_by_read_back
+
+__all__ = [
+    "BillingSummary",
+    "bill_due",
+    "business_key",
+    "reconcile",
+]
+
+_SUCCESS = {
+    Status.PAID,
+    Status.CLEARED,
+    Status.SETTLED,
+    Status.PENDING_REFUND,
+    Status.REFUNDED,
+    Status.CHARGEBACK,
+}
+_DECLINED = {Status.ERROR, Status.BLOCKED}
+_NOT_ARRIVED = {Status.CREATED, Status.VIEWED}
+_RESOLVED = {AttemptState.SUCCEEDED, AttemptState.DECLINED, AttemptState.FAILED}
+#: In-run retries of a request the gateway said changed nothing (429, unreachable).
+_SAFE_TRIES = 4
+_MAX_BACKOFF = 2.0
+
+
+class BillingSummary(BaseModel):
+    """What one run did. Amounts are integer cents per currency (paid charges only)."""
+
+    as_of: datetime
+    worker_id: str
+    reconciled: int = 0
+    claimed: int = 0
+    charged: int = 0
+    succeeded: int = 0
+    declined: int = 0
+    unknown: int = 0
+    failed: int = 0
+    retry_scheduled: int = 0
+    suspended: int = 0
+    skipped_periods: int = 0
+    amounts_cents: dict[str, int] = Field(default_factory=dict)
+    declines_by_code: dict[str, int] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def settled(self) -> int:
+        return self.succeeded + self.declined + self.failed
+
+
+def business_key(subscription_id: int, period: str, failed_attempts: int = 0) -> str:
+    """``sub:{id}:{period}``, then ``sub:{id}:{period}:try{n}`` for the n-th dunning attempt.
+
+    A retry gets a new key (its own purchase) only once the previous attempt is resolved as
+    declined: the key is derived from the subscription's ``failed_attempts``, which moves in the
+    same commit as that decline.
+    """
+    base = f"sub:{subscription_id}:{period}"
+    return base if failed_attempts == 0 else f"{base}:try{failed_attempts + 1}"
+
+
+def _expected_key(sub: Any) -> str:
+    assert sub.id is not None
+    return business_key(sub.id, period_key(sub.next_billing_at), sub.failed_attempts)
+
+
+# --------------------------------------------------------------------------- work items
+
+
+@dataclass(slots=True)
+class _Item:
+    sub_id: int
+    key: str
+    state: AttemptState
+    purchase_id: str | None
+    amount_cents: int
+    currency: str
+    request: PurchaseRequest | None
+    token: str | None
+    brand: str | None
+
+
+@dataclass(slots=True)
+class _Finish:
+    """An attempt's outcome and, in the same commit, its effect on the subscription."""
+
+    sub_id: int
+    key: str
+    outcome: Outcome | None  # None: already recorded (a resolved attempt found again)
+    release: bool = True
+
+
+@dataclass
+class _Run:
+    ctx: PaymentContext
+    as_of: datetime
+    worker_id: str
+    policy: DunningPolicy
+    catch_up: CatchUp
+    lease_seconds: float
+    summary: BillingSummary
+    product: str
+    deferred: list[int] = field(default_factory=list)
+    codes: Counter[str] = field(default_factory=Counter)
+
+
+# --------------------------------------------------------------------------- grouped commits
+
+
+class _Committer:
+    """Commits the ledger writes of many concurrent charges together.
+
+    Whatever is submitted while a commit runs goes into the next one, so the number of commits
+    adapts to the load: one per charge when idle, one per hundreds under full concurrency.
+    """
+
+    #: How long a commit waits for more writes to join it: fewer, larger commits.
+    gather_seconds = 0.0
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._attach: dict[str, str] = {}
+        self._submit: list[str] = []
+        self._finish: list[_Finish] = []
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, key: str, purchase_id: str) -> Awaitable[None]:
+        self._attach[key] = purchase_id
+        return self._wait()
+
+    def submit(self, key: str) -> Awaitable[None]:
+        self._submit.append(key)
+        return self._wait()
+
+    def finish(self, item: _Finish) -> Awaitable[None]:
+        self._finish.append(item)
+        return self._wait()
+
+    def _wait(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        while self._waiters:
+            await asyncio.sleep(self.gather_seconds)  # let more charges add their writes
+            attach, self._attach = self._attach, {}
+            submit, self._submit = self._submit, []
+            finish, self._finish = self._finish, []
+            waiters, self._waiters = self._waiters, []
+            try:
+                await asyncio.to_thread(self._commit, attach, submit, finish)
+            except BaseException as exc:
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
+
+    def _commit(self, attach: dict[str, str], submit: list[str], finish: list[_Finish]) -> None:
+        with UnitOfWork(self._run.ctx.engine) as uow:
+            if attach or submit:
+                _attach_and_submit(uow, attach, submit)
+            if finish:
+                _finish_all(uow, self._run, finish)
+            uow.commit()
+
+
+_ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
+_SUBS = Subscription.__table__  # type: ignore[attr-defined]
+_UNRESOLVED_STATES = [
+    AttemptState.INTENT,
+    AttemptState.CREATED,
+    AttemptState.SUBMITTED,
+    AttemptState.UNKNOWN,
+]
+
+
+def _state_in(*states: AttemptState) -> Any:
+    # Plain comparisons: an expanding IN cannot be used in an executemany.
+    return or_(*(_ATTEMPTS.c.state == state for state in states))
+
+
+def _attach_and_submit(uow: UnitOfWork, attach: dict[str, str], submit: list[str]) -> set[str]:
+    """Store new purchase ids and mark the attempts submitted, in bulk statements.
+
+    The same rules as :func:`payflows.ledger.attach_purchases` and ``mark_submitted``, without
+    loading ORM objects: a purchase id is written only where the attempt has none yet (the
+    unique constraint on ``purchase_id`` refuses one purchase for two keys). Returns the keys
+    whose purchase could not be attached (someone else attached another): those are not charged.
+    """
+    now = utcnow()
+    if attach:
+        uow.session.execute(
+            update(_ATTEMPTS)
+            .where(
+                _ATTEMPTS.c.business_key == bindparam("k"),
+                _ATTEMPTS.c.purchase_id.is_(None),
+                _state_in(AttemptState.INTENT, AttemptState.UNKNOWN),
+            )
+            .values(purchase_id=bindparam("p"), state=AttemptState.SUBMITTED, updated_at=now),
+            [{"k": k, "p": p} for k, p in attach.items()],
+            execution_options={"synchronize_session": False},
+        )
+    if submit:
+        uow.session.execute(
+            update(_ATTEMPTS)
+            .where(
+                _ATTEMPTS.c.business_key == bindparam("k"),
+                _ATTEMPTS.c.state == AttemptState.CREATED,
+                _ATTEMPTS.c.purchase_id.is_not(None),
+            )
+            .values(state=AttemptState.SUBMITTED, updated_at=now),
+            [{"k": k} for k in submit],
+            execution_options={"synchronize_session": False},
+        )
+    conflicts: set[str] = set()
+    if attach:
+        rows = uow.session.execute(
+            select(_ATTEMPTS.c.business_key, _ATTEMPTS.c.purchase_id).where(
+                _ATTEMPTS.c.business_key.in_(list(attach))
+            )
+        ).all()
+        found = dict(rows)
+        conflicts = {k for k, p in attach.items() if found.get(k) != p}
+    if conflicts:
+        raise PurchaseConflict(f"purchase ids not attached for {sorted(conflicts)[:5]}")
+    return conflicts
+
+
+def _finish_all(uow: UnitOfWork, run: _Run, items: Sequence[_Finish]) -> None:
+    """Outcomes, their effect on each subscription and the release of its lease: one commit."""
+    now = utcnow()
+    observed = run.ctx.now()
+    new = [f for f in items if f.outcome is not None]
+    if new:
+        # Only unresolved attempts move: a resolved one is the truth already recorded.
+        uow.session.execute(
+            update(_ATTEMPTS)
+            .where(
+                _ATTEMPTS.c.business_key == bindparam("k"),
+                _state_in(*_UNRESOLVED_STATES),
+            )
+            .values(
+                state=bindparam("state"),
+                purchase_status=bindparam("status"),
+                status_at=bindparam("at"),
+                decline_code=bindparam("code"),
+                network_code=bindparam("net"),
+                advice_code=bindparam("advice"),
+                brand=func.coalesce(_ATTEMPTS.c.brand, bindparam("brand")),
+                masked_pan=func.coalesce(_ATTEMPTS.c.masked_pan, bindparam("pan")),
+                resolved_at=bindparam("resolved"),
+                updated_at=now,
+            ),
+            [_outcome_params(f.key, f.outcome, now, observed) for f in new],  # type: ignore[arg-type]
+            execution_options={"synchronize_session": False},
+        )
+    keys = [f.key for f in items]
+    attempts = {
+        row.business_key: row
+        for row in uow.session.execute(
+            select(
+                _ATTEMPTS.c.business_key,
+                _ATTEMPTS.c.state,
+                _ATTEMPTS.c.amount_cents,
+                _ATTEMPTS.c.currency,
+                _ATTEMPTS.c.decline_code,
+                _ATTEMPTS.c.network_code,
+                _ATTEMPTS.c.advice_code,
+                _ATTEMPTS.c.brand,
+            ).where(_ATTEMPTS.c.business_key.in_(keys))
+        )
+    }
+    subs = {
+        row.id: row
+        for row in uow.session.execute(
+            select(
+                _SUBS.c.id,
+                _SUBS.c.next_billing_at,
+                _SUBS.c.failed_attempts,
+                _SUBS.c.interval_unit,
+                _SUBS.c.interval_count,
+                _SUBS.c.claimed_by,
+            ).where(_SUBS.c.id.in_([f.sub_id for f in items]))
+        )
+    }
+    states = {f.key: AttemptState(attempts[f.key].state) for f in items}
+    declined = [f.sub_id for f in items if states[f.key] is AttemptState.DECLINED]
+    history = _recent_attempts(uow, declined, run.as_of) if declined else {}
+    paid = [subs[f.sub_id] for f in items if states[f.key] is AttemptState.SUCCEEDED]
+    anchors = _anchor_days(uow, paid) if paid else {}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for f in items:
+        sub, attempt = subs[f.sub_id], attempts[f.key]
+        values: dict[str, Any] = {}
+        if _expected_key(sub) == f.key:
+            values = _effect(run, sub, attempt, history.get(f.sub_id, []), anchors.get(f.sub_id))
+        due_again = values.get("next_billing_at") is not None and (
+            values["next_billing_at"] <= run.as_of
+        )
+        if due_again:
+            # Catching up: one period per run. Keep the lease so this run does not claim the
+            # next missed period; it is given back when the run ends.
+            run.deferred.append(f.sub_id)
+        elif f.release and sub.claimed_by == run.worker_id:
+            values.update(claimed_by=None, claimed_until=None)
+        if values:
+            groups.setdefault(tuple(sorted(values)), []).append({"sid": f.sub_id, **values})
+    for names, rows in groups.items():
+        # One statement per shape of change (paid, retry, suspend, release only).
+        uow.session.execute(
+            update(_SUBS)
+            .where(_SUBS.c.id == bindparam("sid"))
+            .values({**{name: bindparam(name) for name in names}, "updated_at": now}),
+            rows,
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _outcome_params(key: str, o: Outcome, now: datetime, observed: datetime) -> dict[str, Any]:
+    state = AttemptState(o.state)
+    declined = state in (AttemptState.DECLINED, AttemptState.FAILED)
+    return {
+        "k": key,
+        "state": state,
+        "status": Status(o.purchase_status) if o.purchase_status is not None else None,
+        "at": o.observed_at or observed,
+        "code": o.decline_code if declined else None,
+        "net": o.network_code if declined else None,
+        "advice": o.advice_code if declined else None,
+        "brand": o.brand,
+        "pan": o.masked_pan,
+        "resolved": now if state in _RESOLVED else None,
+    }
+
+
+def _effect(
+    run: _Run,
+    sub: Any,
+    attempt: Any,
+    history: list[datetime],
+    anchor: int | None,
+) -> dict[str, Any]:
+    """The effect of a resolved attempt on its subscription (only for its current key)."""
+    s = run.summary
+    state = AttemptState(attempt.state)
+    if state is AttemptState.SUCCEEDED:
+        s.succeeded += 1
+        s.amounts_cents[attempt.currency] = (
+            s.amounts_cents.get(attempt.currency, 0) + attempt.amount_cents
+        )
+        return {
+            "next_billing_at": add_interval(
+                sub.next_billing_at, sub.interval_unit, sub.interval_count, anchor_day=anchor
+            ),
+            "status": SubscriptionStatus.ACTIVE,
+            "failed_attempts": 0,
+            "last_decline_code": None,
+            "retry_at": None,
+        }
+    if state is AttemptState.DECLINED:
+        failed = sub.failed_attempts + 1
+        decision = run.policy.decide(
+            now=run.as_of,
+            failed_attempts=failed,
+            decline_code=attempt.decline_code,
+            network_code=attempt.network_code,
+            advice_code=attempt.advice_code,
+            brand=attempt.brand,
+            recent_attempts=history,
+        )
+        s.declined += 1
+        s.retry_scheduled += decision.retries
+        s.suspended += not decision.retries
+        code = attempt.decline_code or "unknown"
+        s.declines_by_code[code] = s.declines_by_code.get(code, 0) + 1
+        return {
+            "failed_attempts": failed,
+            "last_decline_code": attempt.decline_code,
+            "status": decision.status,
+            "retry_at": decision.retry_at,
+        }
+    if state is AttemptState.FAILED:
+        # The gateway refused the charge itself (an invalid token...): a person must look.
+        s.failed += 1
+        s.suspended += 1
+        return {
+            "status": SubscriptionStatus.SUSPENDED,
+            "last_decline_code": attempt.decline_code or "charge_failed",
+            "retry_at": None,
+        }
+    return {}
+
+
+def _recent_attempts(
+    uow: UnitOfWork, sub_ids: list[int], as_of: datetime
+) -> dict[int, list[datetime]]:
+    """When each subscription's card was charged in the 30 days before ``as_of``."""
+    rows = uow.session.exec(
+        select(PaymentAttempt.subscription_id, PaymentAttempt.status_at).where(
+            PaymentAttempt.subscription_id.in_(sub_ids),  # type: ignore[union-attr]
+            PaymentAttempt.kind == AttemptKind.MIT,
+            PaymentAttempt.state.in_([AttemptState.DECLINED, AttemptState.SUCCEEDED]),  # type: ignore[attr-defined]
+            PaymentAttempt.status_at > as_of - timedelta(days=30),  # type: ignore[operator]
+        )
+    ).all()
+    found: dict[int, list[datetime]] = {}
+    for sub_id, at in rows:
+        found.setdefault(sub_id, []).append(at)
+    return found
+
+
+def _anchor_days(uow: UnitOfWork, subs: Sequence[Any]) -> dict[int, int]:
+    """The day of month each monthly/yearly subscription was first billed on.
+
+    Only dates that a short month may have clamped (the 28th or later) need it; it is the
+    period of the subscription's first MIT attempt.
+    """
+    ids = [
+        s.id
+        for s in subs
+        if s.id is not None
+        and s.interval_unit in (IntervalUnit.MONTH, IntervalUnit.YEAR)
+        and s.next_billing_at.day >= 28
+    ]
+    if not ids:
+        return {}
+    rows = uow.session.exec(
+        select(PaymentAttempt.subscription_id, PaymentAttempt.business_key)
+        .where(
+            PaymentAttempt.subscription_id.in_(ids),  # type: ignore[union-attr]
+            PaymentAttempt.kind == AttemptKind.MIT,
+        )
+        .order_by(PaymentAttempt.id)
+    ).all()
+    anchors: dict[int, int] = {}
+    for sub_id, key in rows:
+        if sub_id in anchors:
+            continue
+        parts = key.split(":")
+        if len(parts) >= 3 and len(parts[2]) == 10:
+            anchors[sub_id] = int(parts[2][-2:])
+    return {i: max(anchors.get(i, 0), s.next_billing_at.day) for s in subs if (i := s.id) in ids}
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def _claim(run: _Run, limit: int) -> list[_Item]:
+    """Lease a batch, move skipped periods on, and commit the intents, all in one commit."""
+    with UnitOfWork(run.ctx.engine) as uow:
+        subs = claim_due_subscriptions(uow, run.as_of, run.worker_id, limit, run.lease_seconds)
+        if not subs:
+            uow.commit()
+            return []
+        run.summary.claimed += len(subs)
+        existing = {
+            a.business_key: a
+            for a in uow.session.exec(
+                select(PaymentAttempt).where(
+                    PaymentAttempt.business_key.in_([_expected_key(s) for s in subs])  # type: ignore[attr-defined]
+                )
+            ).scalars()
+        }
+        anchors = _anchor_days(uow, subs)
+        customers = _by_id(uow, Customer, {s.customer_id for s in subs})
+        methods = _by_id(uow, PaymentMethod, {s.payment_method_id for s in subs} - {None})
+        intents: list[Intent] = []
+        plans: list[tuple[Subscription, Customer | None, PaymentMethod]] = []
+        now = run.ctx.now()
+        for sub in subs:
+            assert sub.id is not None
+            key = _expected_key(sub)
+            if key not in existing and sub.failed_attempts == 0:
+                period = period_to_bill(
+                    sub.next_billing_at,
+                    run.as_of,
+                    sub.interval_unit,
+                    sub.interval_count,
+                    anchor_day=anchors.get(sub.id),
+                    policy=run.catch_up,
+                )
+                if period is not None and period != sub.next_billing_at:
+                    run.summary.skipped_periods += 1
+                    sub.next_billing_at = period
+                    sub.updated_at = now
+                    key = _expected_key(sub)
+            method = methods.get(sub.payment_method_id) if sub.payment_method_id else None
+            customer = customers.get(sub.customer_id)
+            unusable = method is None or method.deleted_at is not None or customer is None
+            if unusable and key not in existing:
+                sub.status = SubscriptionStatus.SUSPENDED
+                sub.last_decline_code = "no_payment_method"
+                sub.claimed_by = sub.claimed_until = None
+                run.summary.suspended += 1
+                continue
+            intents.append(
+                Intent(
+                    key,
+                    AttemptKind.MIT,
+                    sub.amount_cents,
+                    sub.currency,
+                    customer_id=sub.customer_id,
+                    subscription_id=sub.id,
+                    payment_method_id=sub.payment_method_id,
+                )
+            )
+            plans.append((sub, customer, method))  # type: ignore[arg-type]
+        attempts = record_intents(uow, intents)
+        uow.session.flush()
+        uow.commit()
+    items = []
+    for attempt, (sub, customer, method) in zip(attempts, plans, strict=True):
+        request = None
+        if customer is not None and customer.precium_client_id and method is not None:
+            request = PurchaseRequest(
+                client_id=customer.precium_client_id,
+                currency=attempt.currency,
+                products=[Product(name=f"{run.product} {sub.plan}", price=attempt.amount_cents)],
+                reference=attempt.business_key[:128],
+                card=CardFlags(
+                    is_recurring=True,
+                    previous_network_transaction_id=method.network_transaction_id,
+                    original_amount_cents=method.original_amount_cents,
+                ),
+                payment_method_whitelist=["visa", "mastercard", "maestro"],
+                success_redirect=run.ctx.success_redirect,
+                failure_redirect=run.ctx.failure_redirect,
+            )
+        items.append(
+            _Item(
+                sub_id=sub.id,  # type: ignore[arg-type]
+                key=attempt.business_key,
+                state=attempt.state,
+                purchase_id=attempt.purchase_id,
+                amount_cents=attempt.amount_cents,
+                currency=attempt.currency,
+                request=request,
+                token=method.recurring_token if method is not None else None,
+                brand=method.brand if method is not None else None,
+            )
+        )
+    return items
+
+
+def _by_id(uow: UnitOfWork, model: Any, ids: set[Any]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    rows = uow.session.exec(select(model).where(model.id.in_(list(ids)))).scalars()
+    return {row.id: row for row in rows}
+
+
+# --------------------------------------------------------------------------- one charge
+
+
+def _outcome_of(key: str, purchase: Purchase, now: datetime) -> Outcome | None:
+    """The attempt's outcome from a purchase as the gateway shows it (None: not arrived)."""
+    status = purchase.status
+    if status in _NOT_ARRIVED:
+        return None
+    if status in _SUCCESS:
+        state = AttemptState.SUCCEEDED
+    elif status in _DECLINED:
+        state = AttemptState.DECLINED
+    elif status.value.startswith("pending_"):
+        state = AttemptState.UNKNOWN
+    else:
+        state = AttemptState.FAILED
+    decline = purchase.last_error if state is AttemptState.DECLINED else None
+    return Outcome(
+        state,
+        business_key=key,
+        purchase_status=status,
+        decline_code=decline.code if decline else None,
+        network_code=decline.network_code if decline else None,
+        advice_code=decline.advice_code if decline else None,
+        brand=purchase.card_brand,
+        masked_pan=purchase.masked_pan,
+        observed_at=now,
+    )
+
+
+async def _safely(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Send a request again while the gateway says it changed nothing (429, unreachable)."""
+    for attempt in range(_SAFE_TRIES):
+        try:
+            return await call()
+        except PreciumError as exc:
+            if not exc.retry_safe or attempt == _SAFE_TRIES - 1:
+                raise
+            wait = min(_MAX_BACKOFF, 0.05 * 2**attempt)
+            if isinstance(exc, RateLimitedError) and exc.retry_after:
+                wait = min(_MAX_BACKOFF, float(exc.retry_after))
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+class _Gate:
+    """Bounded concurrency plus an optional calls-per-second limit toward the gateway."""
+
+    def __init__(self, concurrency: int, rate: float | None) -> None:
+        self._sem = asyncio.Semaphore(concurrency)
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+
+    async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        async with self._sem:
+            if self._interval:
+                now = time.monotonic()
+                slot = max(now, self._next)
+                self._next = slot + self._interval
+                if slot > now:
+                    await asyncio.sleep(slot - now)
+            return await fn()
+
+
+async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> None:
+    gw = run.ctx.gateway
+    key = item.key
+    if item.state in _RESOLVED:
+        await commits.finish(_Finish(item.sub_id, key, None))
+        return
+    if item.request is None or item.token is None:
+        run.deferred.append(item.sub_id)  # customer without a gateway client: nothing to send
+        return
+    token = item.token
+    if item.state in (AttemptState.SUBMITTED, AttemptState.UNKNOWN):
+        # Left by a crash or a lost answer: the charge may have landed. Read, never resend blind.
+        assert item.purchase_id is not None
+        pid = item.purchase_id
+        try:
+            purchase = await gate.call(lambda: _safely(lambda: gw.get_purchase(pid)))
+        except PreciumError:
+            run.deferred.append(item.sub_id)
+            run.summary.unknown += 1
+            return
+        outcome = _outcome_of(key, purchase, run.ctx.now())
+        if outcome is not None:
+            await _settle(run, commits, item, outcome)
+            return
+    elif item.state is AttemptState.INTENT:
+        request = item.request
+        try:
+            purchase = await gate.call(
+                lambda: _create_retrying(lambda: gw.create_purchase(request))
+            )
+        except PreciumError:
+            run.deferred.append(item.sub_id)  # no purchase yet: the next run creates one
+            return
+        item.purchase_id = purchase.id
+        await commits.attach(key, purchase.id)  # durable before the charge is sent
+    else:  # created: the purchase id is stored, the charge never went out
+        await commits.submit(key)
+    pid = item.purchase_id
+    assert pid is not None
+    run.summary.charged += 1
+    now = run.ctx.now
+    try:
+        purchase = await gate.call(lambda: _safely(lambda: gw.charge(pid, token)))
+    except CardDeclinedError as exc:
+        d = exc.decline
+        outcome = Outcome(
+            AttemptState.DECLINED,
+            business_key=key,
+            purchase_status=Status.ERROR,
+            decline_code=d.code,
+            network_code=d.network_code,
+            advice_code=d.advice_code,
+            brand=item.brand,
+            observed_at=now(),
+        )
+    except (OutcomeUnknownError, RequestRejected, PreciumError) as exc:
+        # Lost answer, a refusal ("already paid"?) or still throttled: the purchase says.
+        try:
+            fresh = await gate.call(lambda: _safely(lambda: gw.get_purchase(pid)))
+            outcome = _outcome_of(key, fresh, now())
+        except PreciumError:
+            outcome = None
+        if outcome is None and isinstance(exc, RequestRejected):
+            outcome = Outcome(AttemptState.FAILED, business_key=key, decline_code=exc.code)
+        if outcome is None:
+            outcome = Outcome(AttemptState.UNKNOWN, business_key=key)
+    else:
+        outcome = _outcome_of(key, purchase, now()) or Outcome(
+            AttemptState.UNKNOWN, business_key=key
+        )
+    await _settle(run, commits, item, outcome)
+
+
+async def _create_retrying(call: Callable[[], Awaitable[Purchase]]) -> Purchase:
+    """Creating a purchase moves no money: after a lost answer, simply create another.
+
+    The lost one stays an unpaid orphan with the same reference; only the purchase whose id
+    is committed is ever charged.
+    """
+    for attempt in range(_SAFE_TRIES):
+        try:
+            return await _safely(call)
+        except OutcomeUnknownError:
+            if attempt == _SAFE_TRIES - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def _settle(run: _Run, commits: _Committer, item: _Item, outcome: Outcome) -> None:
+    if AttemptState(outcome.state) in _RESOLVED:
+        await commits.finish(_Finish(item.sub_id, item.key, outcome))
+    else:
+        run.summary.unknown += 1
+        run.deferred.append(item.sub_id)
+        await commits.finish(_Finish(item.sub_id, item.key, outcome, release=False))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def reconcile(
+    ctx: PaymentContext, *, worker_id: str, concurrency: int = 16, limit: int = 100_000
+) -> int:
+    """Read back MIT attempts a crash left in flight; returns how many were settled.
+
+    Attempts whose subscription another worker holds are skipped: that worker is still acting
+    on them. Settling here only records what the gateway says; the subscription's billing date
+    and dunning follow when the billing loop meets the resolved attempt.
+    """
+
+    def find(uow: UnitOfWork) -> list[str]:
+        now = ctx.now()
+        rows = uow.session.exec(
+            select(PaymentAttempt.business_key)
+            .join(Subscription, Subscription.id == PaymentAttempt.subscription_id)  # type: ignore[arg-type]
+            .where(
+                PaymentAttempt.kind == AttemptKind.MIT,
+                PaymentAttempt.state.in_([AttemptState.SUBMITTED, AttemptState.UNKNOWN]),  # type: ignore[attr-defined]
+                (Subscription.claimed_until.is_(None))  # type: ignore[union-attr]
+                | (Subscription.claimed_until <= now)  # type: ignore[operator]
+                | (Subscription.claimed_by == worker_id),
+            )
+            .order_by(PaymentAttempt.id)
+            .limit(limit)
+        ).all()
+        return [r[0] for r in rows]
+
+    keys: list[str] = await ctx.ledger(find)
+    sem = asyncio.Semaphore(concurrency)
+    settled = 0
+
+    async def one(key: str) -> None:
+        nonlocal settled
+        async with sem:
+            try:
+                outcome = await settle_by_read_back(ctx, key)
+            except PreciumError:
+                return
+            settled += outcome.state in _RESOLVED
+
+    await asyncio.gather(*(one(k) for k in keys))
+    return settled
+
+
+async def bill_due(
+    ctx: PaymentContext,
+    *,
+    as_of: datetime,
+    worker_id: str,
+    batch_size: int = 500,
+    concurrency: int = 32,
+    policy: DunningPolicy | None = None,
+    catch_up: CatchUp | str = CatchUp.SKIP,
+    lease_seconds: float = 900.0,
+    rate_per_second: float | None = None,
+    product: str = "Subscription",
+    reconcile_first: bool = True,
+    on_progress: Callable[[BillingSummary], Awaitable[None] | None] | None = None,
+) -> BillingSummary:
+    """Bill every subscription due at ``as_of``; safe to run again, and alongside another run.
+
+    It starts by reconciling what a crash left in flight (``reconcile_first=False`` when the
+    caller did it already). A worker that restarts under the same ``worker_id`` takes its own
+    leases back at once; another worker waits ``lease_seconds`` for a crashed one's leases to
+    lapse.
+    """
+    started = time.perf_counter()
+    run = _Run(
+        ctx=ctx,
+        as_of=as_of,
+        worker_id=worker_id,
+        policy=policy or DunningPolicy(),
+        catch_up=CatchUp(catch_up),
+        lease_seconds=lease_seconds,
+        summary=BillingSummary(as_of=as_of, worker_id=worker_id),
+        product=product,
+    )
+    await ctx.ledger(lambda uow: _release_own(uow, worker_id))
+    if reconcile_first:
+        run.summary.reconciled = await reconcile(ctx, worker_id=worker_id, concurrency=concurrency)
+    gate = _Gate(concurrency, rate_per_second)
+    commits = _Committer(run)
+    low_water = max(2 * concurrency, 1)
+    pending: set[asyncio.Task[None]] = set()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) <= low_water:
+                items = await asyncio.to_thread(_claim, run, batch_size)
+                if not items:
+                    exhausted = True
+                for item in items:
+                    pending.add(asyncio.create_task(_process(run, gate, commits, item)))
+            if not pending:
+                break
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            if on_progress is not None and done:
+                result = on_progress(run.summary)
+                if asyncio.iscoroutine(result):
+                    await result
+    finally:
+        for task in pending:
+            task.cancel()
+        deferred = list(dict.fromkeys(run.deferred))
+        if deferred:
+            await ctx.ledger(lambda uow: release_claim(uow, deferred, worker_id))
+    run.summary.seconds = round(time.perf_counter() - started, 3)
+    if on_progress is not None:
+        result = on_progress(run.summary)
+        if asyncio.iscoroutine(result):
+            await result
+    return run.summary
+
+
+def _release_own(uow: UnitOfWork, worker_id: str) -> int:
+    result = uow.session.exec(
+        update(Subscription)
+        .where(Subscription.claimed_by == worker_id)
+        .values(claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -1,0 +1,79 @@
+"""The ``subscription-billing`` flow on the session's Prefect server, sandbox over loopback."""
+
+from __future__ import annotations
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from payflows.flows.billing import BillingRunRequest, subscription_billing
+from payflows.gateway import PreciumClient
+from payflows.ledger import make_engine
+from payflows.payments import PaymentContext
+from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
+from payflows.tasks.billing import summary_rows
+
+from .conftest import FIRST, World
+
+
+async def test_flow_bills_and_publishes_artifacts(sandbox, ledger, sandbox_url):
+    engine = make_engine(ledger.url)
+    async with PreciumClient(
+        sandbox_url, SANDBOX_API_KEY, SANDBOX_S2S_API_KEY, SANDBOX_BRAND_ID
+    ) as gateway:
+        world = World(
+            ctx=PaymentContext(gateway=gateway, engine=engine), http=sandbox.http, tokens={}
+        )
+        paid = await world.subscribe(5, prefix=f"flow-{id(world)}")
+        [declined] = await world.subscribe(1, "4000000000000085", prefix=f"flowd-{id(world)}")
+    engine.dispose()
+    summary = await subscription_billing(
+        BillingRunRequest(as_of=FIRST.replace(hour=7), concurrency=4, worker_id="flow-test")
+    )
+    assert summary.succeeded == 5 and summary.declined == 1
+    assert summary.declines_by_code == {"insufficient_funds": 1}
+    rows = {r["item"]: r["value"] for r in summary_rows(summary)}
+    assert rows["succeeded"] == "5" and rows["declined insufficient_funds"] == "1"
+    assert "495" in rows["paid ZAR"]
+    for sub in paid:
+        assert (
+            len(
+                [
+                    p
+                    for p in await sandbox.purchases(f"sub:{sub}:2026-01-31")
+                    if p["status"] == "paid"
+                ]
+            )
+            == 1
+        )
+    assert declined
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["billing-summary", "billing-progress"])
+            )
+        )
+    assert {a.key for a in artifacts} >= {"billing-summary", "billing-progress"}
+
+
+async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_url, capsys):
+    import asyncio
+    import json
+
+    from payflows.billing.cli import bill_command
+
+    engine = make_engine(ledger.url)
+    async with PreciumClient(
+        sandbox_url, SANDBOX_API_KEY, SANDBOX_S2S_API_KEY, SANDBOX_BRAND_ID
+    ) as gateway:
+        world = World(
+            ctx=PaymentContext(gateway=gateway, engine=engine), http=sandbox.http, tokens={}
+        )
+        await world.subscribe(2, prefix=f"cli-{id(world)}")
+    engine.dispose()
+    code = await asyncio.to_thread(
+        bill_command, as_of="2026-01-31T07:00:00", json_out=True, worker_id="cli-test"
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") :])
+    assert summary["succeeded"] == 2 and summary["amounts_cents"] == {"ZAR": 19800}
