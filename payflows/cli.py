@@ -27,14 +27,10 @@ app.add_typer(db_app, name="db")
 
 
 def _add_run_commands() -> None:
-    from payflows.billing.cli import bill_command
     from payflows.cli_run import app as run_app
     from payflows.imports.cli import import_command
     from payflows.web.cli import app as web_app
 
-    app.command("bill", help="Charge every due subscription once (MIT), with dunning.")(
-        bill_command
-    )
     app.command("import", help="Import customers, cards, subscriptions or charges from a CSV.")(
         import_command
     )
@@ -112,6 +108,40 @@ def sandbox(
     bind_port = port or settings.sandbox_port
     typer.echo(f"Precium sandbox on http://{bind_host}:{bind_port}/api/v1/ (Ctrl-C stops it)")
     serve(config, host=bind_host, port=bind_port)
+
+
+@app.command()
+def bill(
+    as_of: Annotated[
+        str | None, typer.Option(help="Bill what is due at this time (ISO; default now, UTC).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Subscriptions claimed per batch.")] = 500,
+    concurrency: Annotated[int, typer.Option(help="Charges in flight at once.")] = 32,
+    catch_up: Annotated[
+        bool, typer.Option(help="Bill each missed period in turn instead of the latest only.")
+    ] = False,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Stable id of this billing worker (claims are leased).")
+    ] = None,
+    rate_per_second: Annotated[
+        float | None, typer.Option(help="Cap on charges per second toward the gateway.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Charge every due subscription once (MIT), with dunning. Exit 1 if outcomes stay unknown."""
+    from payflows.billing.cli import bill_command
+
+    _settings()
+    code = bill_command(
+        as_of=as_of,
+        json_out=as_json,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        catch_up=catch_up,
+        worker_id=worker_id,
+        rate_per_second=rate_per_second,
+    )
+    raise typer.Exit(code)
 
 
 @db_app.command("upgrade")
