@@ -30,8 +30,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from payflows.domain.cards import BrowserFingerprint, CardData
+from payflows.domain.declines import classify_decline
 from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.states import Status
 from payflows.gateway import (
@@ -156,8 +158,6 @@ class PaymentOutcome(BaseModel):
     def of(cls, attempt: PaymentAttempt, **extra: Any) -> PaymentOutcome:
         soft = None
         if attempt.decline_code:
-            from payflows.domain.declines import classify_decline
-
             soft = classify_decline(attempt.decline_code, attempt.network_code, attempt.advice_code)
         return cls(
             business_key=attempt.business_key,
@@ -508,8 +508,6 @@ async def _token_of(ctx: PaymentContext, outcome: PaymentOutcome) -> str | None:
         return None
 
     def find(uow: UnitOfWork) -> str | None:
-        from sqlmodel import select
-
         method = uow.session.exec(
             select(PaymentMethod).where(PaymentMethod.recurring_token == outcome.purchase_id)
         ).first()
@@ -793,15 +791,6 @@ async def _close(ctx: PaymentContext, business_key: str, purchase: Purchase) -> 
     return PaymentOutcome.of(attempt)
 
 
-async def _hold_of(ctx: PaymentContext, purchase_id: str) -> Hold | None:
-    def find(uow: UnitOfWork) -> Hold | None:
-        from sqlmodel import select
-
-        return uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).first()
-
-    return await ctx.ledger(find)
-
-
 async def capture_hold(
     ctx: PaymentContext, purchase_id: str, amount_cents: int | None = None
 ) -> PaymentOutcome:
@@ -877,8 +866,6 @@ async def cancel_purchase(ctx: PaymentContext, purchase_id: str) -> PaymentOutco
 
 def _refunded_per_ledger(uow: UnitOfWork, purchase_id: str, except_key: str) -> int:
     """Cents the ledger knows were refunded on ``purchase_id`` (other refunds, not cancelled)."""
-    from sqlmodel import select
-
     attempts = uow.session.exec(
         select(PaymentAttempt).where(
             PaymentAttempt.related_purchase_id == purchase_id,
@@ -959,8 +946,6 @@ async def cancel_refund(ctx: PaymentContext, purchase_id: str, refund_id: str) -
     """Cancel a refund before it settles. Cancelling it again is harmless."""
 
     def find(uow: UnitOfWork) -> LedgerRefund | None:
-        from sqlmodel import select
-
         return uow.session.exec(
             select(LedgerRefund).where(LedgerRefund.refund_id == refund_id)
         ).first()
