@@ -403,6 +403,10 @@ class _Api:
             injector.clear()
         return _json({"rules": injector.rules()})
 
+    async def import_token(self, request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        return _json(self.engine.import_token(token_id, await _body(request)))
+
     async def deliveries(self, request: Request) -> Response:
         return _json({"results": self.sandbox.dispatcher.deliveries()})
 
@@ -511,6 +515,9 @@ def create_app(
         Route("/_sandbox/webhooks/deliveries/", g(api.deliveries, "api"), methods=["GET"]),
         Route("/_sandbox/webhooks/flush/", g(api.flush, "api"), methods=["POST"]),
         Route("/_sandbox/config/", g(api.switches, "api"), methods=["GET", "PUT"]),
+        Route(
+            "/_sandbox/recurring_tokens/{token_id}/", g(api.import_token, "api"), methods=["PUT"]
+        ),
     ]
 
     @asynccontextmanager

@@ -1353,6 +1353,62 @@ class Engine:
             "updated_on": webhook.updated_on,
         }
 
+    # -- migrated tokens (sandbox only) ---------------------------------------------------------
+
+    def import_token(self, token_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A recurring token migrated from another processor, bound to a test card by NAME.
+
+        A merchant moving to Precium brings its customers' stored cards as tokens; the sandbox
+        cannot know those, so this lets a test or the demo teach it one, with the test card
+        that decides how charges on it behave. A card number is never accepted here.
+        """
+        errors = _Errors()
+        if not token_id or len(token_id) > 64:
+            errors.add("recurring_token", "invalid", "1 to 64 characters.")
+        key = body.get("card")
+        try:
+            card = card_by_key(key) if isinstance(key, str) else None
+        except KeyError:
+            card = None
+        if card is None:
+            errors.add("card", "invalid", "The name of a sandbox test card is required.")
+        client_id = body.get("client_id")
+        if client_id is not None and not isinstance(client_id, str):
+            errors.add("client_id", "invalid", "A client id or null.")
+        nti = body.get("network_transaction_id")
+        if nti is not None and (not isinstance(nti, str) or len(nti) > 64):
+            errors.add("network_transaction_id", "invalid", "Up to 64 characters.")
+        errors.raise_if_any()
+        assert card is not None
+        now = self.now()
+        existing = self.state.tokens.get(token_id)
+        if existing is None or existing.deleted:
+            year = _today(now).year + 3
+            self.state.tokens[token_id] = RecurringToken(
+                id=token_id,
+                client_id=client_id,
+                card=MaskedCard(
+                    key=card.key,
+                    brand=card.brand,
+                    masked_pan=card.masked_pan,
+                    last_4=card.last_4,
+                    exp_month=12,
+                    exp_year=year,
+                    cardholder_name="",
+                ),
+                network_transaction_id=nti,
+                created_on=now,
+            )
+            self.state.changed("tokens", token_id)
+        token = self.state.tokens[token_id]
+        return {
+            "recurring_token": token.id,
+            "client_id": token.client_id,
+            "card_brand": token.card.brand,
+            "masked_pan": token.card.masked_pan,
+            "created_on": token.created_on,
+        }
+
     # -- inspection ----------------------------------------------------------------------------
 
     def inspect_purchases(
