@@ -67,12 +67,21 @@ def config() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Run the main job on embedded defaults: sandbox, ledger and the first payments."""
-    from payflows.demo import run_demo
+def demo(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the day's ledger, inbox and reports (default: a new one)."),
+    ] = None,
+) -> None:
+    """The main job: a whole business day on the built-in sandbox, step by step.
+
+    Imports the sample CSVs, runs every S2S scenario, bills due subscriptions, sweeps holds,
+    moves the sandbox clock so the day settles, and builds the settlement report.
+    """
+    from payflows.business_day import run_business_day
 
     settings = _settings()
-    sys.exit(run_demo(settings))
+    sys.exit(run_business_day(settings, workspace))
 
 
 @app.command()

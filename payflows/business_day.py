@@ -1,0 +1,536 @@
+"""``payflows demo``: one whole business day of a merchant, on embedded defaults.
+
+The main job shows every part of payflows doing its real work, in the order a merchant's day
+has them: the sample CSVs are imported, every S2S scenario runs as its Prefect flow, due
+subscriptions are billed, holds are swept, the sandbox clock moves on so the day's payments
+settle, and the settlement report is built. Nothing here is staged: each step is the same flow
+a deployment runs, against the built-in sandbox over loopback and a SQLite ledger.
+
+A day gets a workspace of its own (``data/out/days/<run>/``: ledger, sandbox state, inbox,
+reports) because the embedded sandbox is born with the day: a ledger that outlived it would
+point at purchases no gateway knows. The flows are recorded by a Prefect server (the one
+``PREFECT_API_URL`` names when it answers, else a local one started for the day, whose UI shows
+the runs while the day goes on). Prefect's console chatter is kept to warnings so that the
+day's own lines are what a person reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from payflows.domain.money import format_amount
+from payflows.local_prefect import prefect_api
+from payflows.settings import Settings
+
+__all__ = ["DayWorkspace", "run_business_day"]
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+#: The sample files, in the order their rows depend on each other.
+IMPORTS = (
+    "customers.csv",
+    "payment_methods.csv",
+    "subscriptions.csv",
+    "one_off_charges.csv",
+    "subscriptions_bad_rows.csv",
+)
+CURRENCY = "ZAR"
+DAY = 86_400
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+@dataclass(frozen=True)
+class DayWorkspace:
+    """Where one business day keeps what it makes."""
+
+    root: Path
+
+    @property
+    def ledger_url(self) -> str:
+        return f"sqlite:///{self.root / 'ledger.db'}"
+
+    @property
+    def sandbox_state(self) -> Path:
+        return self.root / "sandbox-state.json"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @classmethod
+    def new(cls, base: Path) -> DayWorkspace:
+        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+        root = base / run
+        for folder in (root, root / "inbox", root / "reports"):
+            folder.mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+
+@dataclass
+class DayTally:
+    """What the day did, for the closing summary."""
+
+    scenarios: list[tuple[str, str, str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Point the in-process flows at the day's sandbox and ledger (they read the environment)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _quiet_prefect_console() -> None:
+    """Prefect's INFO lines for every flow and task run would bury the day's own output.
+
+    Only the console handler is turned down: the runs' logs still reach the Prefect server.
+    """
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging(incremental=False)
+
+
+class _SandboxOps:
+    """The sandbox-only routes the day uses: its clock and migrated tokens."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        origin = base_url.split("/api/v1/")[0]
+        self.http = httpx.AsyncClient(
+            base_url=origin, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        )
+
+    async def now(self) -> datetime:
+        response = await self.http.get("/_sandbox/clock/")
+        response.raise_for_status()
+        return datetime.fromtimestamp(response.json()["now"], UTC)
+
+    async def advance(self, seconds: int) -> datetime:
+        response = await self.http.post("/_sandbox/clock/advance/", json={"seconds": seconds})
+        response.raise_for_status()
+        await self.http.post("/_sandbox/webhooks/flush/")
+        return datetime.fromtimestamp(response.json()["now"], UTC)
+
+    async def import_token(self, token: str, card: str) -> None:
+        response = await self.http.put(f"/_sandbox/recurring_tokens/{token}/", json={"card": card})
+        response.raise_for_status()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _sandbox_cards() -> dict[str, str]:
+    """Which test card each sample token stands for (``data/samples/sandbox_tokens.csv``)."""
+    with (SAMPLES / "sandbox_tokens.csv").open(newline="") as handle:
+        return {row["recurring_token"]: row["sandbox_card"] for row in csv.DictReader(handle)}
+
+
+# -- the steps ----------------------------------------------------------------------------------
+
+
+async def _import_samples(ws: DayWorkspace) -> list[Any]:
+    from payflows.flows import csv_billing_import
+
+    results = []
+    for name in IMPORTS:
+        dropped = ws.inbox / name
+        shutil.copyfile(SAMPLES / name, dropped)
+        results.append(await csv_billing_import(str(dropped)))
+    return results
+
+
+async def _onboard_imported(ops: _SandboxOps) -> tuple[int, int]:
+    """Give imported customers a gateway client and teach the sandbox their migrated tokens.
+
+    A merchant moving to Precium brings customers and card tokens from its old processor; the
+    customers need a Precium client before anything is charged, and the sandbox (unlike the
+    real gateway, which migrates them) has to be told which test card each token stands for.
+    """
+    from sqlmodel import select
+
+    from payflows.ledger import Customer, PaymentMethod
+    from payflows.payments import ensure_customer
+    from payflows.tasks.runtime import payment_context
+
+    async with payment_context() as ctx:
+
+        def imported(uow: Any) -> tuple[list[tuple[str, str | None, str | None]], list[Any]]:
+            customers = [
+                (c.external_id, c.email, c.full_name)
+                for c in uow.session.exec(
+                    select(Customer).where(Customer.precium_client_id.is_(None))  # type: ignore[union-attr]
+                ).all()
+            ]
+            methods = [
+                (m.recurring_token, m.masked_pan)
+                for m in uow.session.exec(select(PaymentMethod)).all()
+            ]
+            return customers, methods
+
+        customers, methods = await ctx.ledger(imported)
+        clients = 0
+        for external_id, email, full_name in customers:
+            if email:
+                await ensure_customer(ctx, external_id, email=email, full_name=full_name)
+                clients += 1
+        tokens = 0
+        cards = _sandbox_cards()
+        for token, _masked_pan in methods:
+            card = cards.get(token)
+            if card is not None:
+                await ops.import_token(token, card)
+                tokens += 1
+        return clients, tokens
+
+
+def _card(name: str) -> Any:
+    from payflows.flows import CardInput, SandboxCard
+
+    return CardInput(sandbox_card=SandboxCard(name), cardholder_name="Thandi Nkosi")
+
+
+def _shopper(run: str, tag: str) -> Any:
+    from payflows.flows import Shopper
+
+    return Shopper(
+        email=f"{tag}@example.co.za", customer_id=f"walk-in-{tag}-{run}", full_name="Thandi Nkosi"
+    )
+
+
+def _line(tally: DayTally, title: str, result: Any) -> Any:
+    card = f"{result.brand or ''} {result.masked_pan or ''}".strip() or "-"
+    status = result.purchase_status or result.state.value
+    if result.decline_code:
+        status = f"{status} ({result.decline_code})"
+    amount = format_amount(result.amount_cents, result.currency)
+    tally.scenarios.append((title, amount, card, status))
+    _say(f"   {title:<42} {amount:>13}  {card:<24} {status}")
+    return result
+
+
+async def _scenarios(run: str, tally: DayTally) -> dict[str, Any]:
+    """Every scenario of the S2S guide, each as its flow; returns the holds left for the sweep."""
+    from payflows import flows as f
+
+    ok = _line
+    zero = ok(
+        tally,
+        "zero-auth card validation",
+        await f.zero_auth_validation(
+            f.ZeroAuthRequest(
+                reference=f"card-{run}",
+                shopper=_shopper(run, "thandi"),
+                card=_card("visa_approved"),
+            )
+        ),
+    )
+    customer = _shopper(run, "thandi").external_id
+    cit = ok(
+        tally,
+        "customer-initiated, 3-D Secure challenge",
+        await f.customer_initiated_payment(
+            f.CustomerInitiatedPaymentRequest(
+                order_id=f"order-{run}",
+                amount_cents=29_900,
+                shopper=_shopper(run, "thandi"),
+                card=_card("visa_3ds_challenge"),
+                auto_3ds="approve",
+            )
+        ),
+    )
+    ok(
+        tally,
+        "external 3-D Secure (own MPI)",
+        await f.external_3ds_payment(
+            f.External3DSPaymentRequest(
+                order_id=f"mpi-{run}",
+                amount_cents=25_000,
+                shopper=_shopper(run, "pieter"),
+                card=_card("guide_visa_3ds"),
+                cavv="AAABBBCCCdddEEEfff111222333=",
+                xid="MDAwMDAwMDAwMDAwMDAwMzIyNzY=",
+                eci_raw="05",
+                authentication_transaction_id=f"3ds-{run}",
+            )
+        ),
+    )
+    ok(
+        tally,
+        "network token payment",
+        await f.network_token_payment(
+            f.NetworkTokenPaymentRequest(
+                order_id=f"nt-{run}",
+                amount_cents=18_500,
+                shopper=_shopper(run, "lerato"),
+                sandbox_token=True,
+                token_requestor_id="50110030273",
+            )
+        ),
+    )
+    ok(
+        tally,
+        "non-3DS payment",
+        await f.non_3ds_payment(
+            f.Non3DSPaymentRequest(
+                order_id=f"n3ds-{run}",
+                amount_cents=5_000,
+                shopper=_shopper(run, "sipho"),
+                card=_card("visa_approved"),
+            )
+        ),
+    )
+    ok(
+        tally,
+        "customer-initiated, declined",
+        await f.customer_initiated_payment(
+            f.CustomerInitiatedPaymentRequest(
+                order_id=f"declined-{run}",
+                amount_cents=7_500,
+                shopper=_shopper(run, "naledi"),
+                card=_card("visa_insufficient_funds"),
+            )
+        ),
+    )
+    if zero.recurring_token:
+        ok(
+            tally,
+            "merchant-initiated charge (stored card)",
+            await f.mit_charge(
+                f.MITChargeRequest(
+                    subscription_id=f"addon-{run}",
+                    amount_cents=9_900,
+                    customer_id=customer,
+                    recurring_token=zero.recurring_token,
+                    product="Streaming add-on",
+                )
+            ),
+        )
+    # Holds: one captured in part now, one voided now, two left to the sweep.
+    stay = ok(
+        tally,
+        "pre-authorisation (hotel stay)",
+        await f.preauthorize(
+            f.PreauthRequest(
+                booking_id=f"stay-{run}",
+                amount_cents=450_000,
+                shopper=_shopper(run, "thandi"),
+                card=_card("visa_approved"),
+            )
+        ),
+    )
+    if stay.purchase_id:
+        ok(
+            tally,
+            "  partial capture of the stay",
+            await f.capture_hold(
+                f.CaptureRequest(purchase_id=stay.purchase_id, amount_cents=380_000)
+            ),
+        )
+    car = ok(
+        tally,
+        "pre-authorisation (car hire deposit)",
+        await f.preauthorize(
+            f.PreauthRequest(
+                booking_id=f"car-{run}",
+                amount_cents=120_000,
+                shopper=_shopper(run, "pieter"),
+                card=_card("mastercard_approved"),
+            )
+        ),
+    )
+    if car.purchase_id:
+        ok(
+            tally,
+            "  void of the deposit",
+            await f.void_hold(f.VoidRequest(purchase_id=car.purchase_id)),
+        )
+    holds: dict[str, Any] = {}
+    if zero.recurring_token:
+        holds["fulfilled"] = ok(
+            tally,
+            "recurring pre-auth on the stored card",
+            await f.recurring_preauth(
+                f.RecurringPreauthRequest(
+                    booking_id=f"return-stay-{run}",
+                    amount_cents=500_000,
+                    customer_id=customer,
+                    recurring_token=zero.recurring_token,
+                    card=_card("visa_approved"),
+                )
+            ),
+        )
+    holds["undecided"] = ok(
+        tally,
+        "pre-authorisation (equipment, undecided)",
+        await f.preauthorize(
+            f.PreauthRequest(
+                booking_id=f"equipment-{run}",
+                amount_cents=80_000,
+                shopper=_shopper(run, "lerato"),
+                card=_card("maestro_approved"),
+            )
+        ),
+    )
+    # After the payment: a cancel before settlement, refunds in part, and a refund cancelled.
+    cancelled = await f.customer_initiated_payment(
+        f.CustomerInitiatedPaymentRequest(
+            order_id=f"changed-mind-{run}",
+            amount_cents=12_000,
+            shopper=_shopper(run, "sipho"),
+            card=_card("mastercard_approved"),
+            save_card=False,
+        )
+    )
+    if cancelled.purchase_id:
+        ok(
+            tally,
+            "cancel before settlement",
+            await f.cancel_purchase(f.PurchaseCancelRequest(purchase_id=cancelled.purchase_id)),
+        )
+    if cit.purchase_id and cit.succeeded:
+        ok(
+            tally,
+            "partial refund of the 3-D Secure order",
+            await f.refund(
+                f.RefundRequest(purchase_id=cit.purchase_id, refund_ref="R1", amount_cents=10_000)
+            ),
+        )
+        mistaken = await f.refund(
+            f.RefundRequest(purchase_id=cit.purchase_id, refund_ref="R2", amount_cents=5_000)
+        )
+        if mistaken.refund_id:
+            ok(
+                tally,
+                "refund made by mistake, cancelled",
+                await f.cancel_refund(
+                    f.RefundCancelRequest(purchase_id=cit.purchase_id, refund_id=mistaken.refund_id)
+                ),
+            )
+    return holds
+
+
+async def _bill(as_of: datetime) -> Any:
+    from payflows.flows.billing import BillingRunRequest, subscription_billing
+
+    return await subscription_billing(BillingRunRequest(as_of=as_of))
+
+
+def _print_billing(summary: Any) -> None:
+    paid = ", ".join(format_amount(c, cur) for cur, c in sorted(summary.amounts_cents.items()))
+    _say(f"   {summary.succeeded} paid ({paid or 'nothing'}), {summary.declined} declined")
+    for code, count in sorted(summary.declines_by_code.items()):
+        _say(f"     declined {code}: {count}")
+    if summary.retry_scheduled or summary.suspended:
+        _say(f"   dunning: {summary.retry_scheduled} to retry, {summary.suspended} suspended")
+
+
+async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
+    ops = _SandboxOps(settings.precium_base_url, settings.precium_api_key.get_secret_value())
+    tally = DayTally()
+    run = ws.root.name
+    try:
+        today = await ops.now()
+        _say(f"   day      {today:%A %d %B %Y, %H:%M} UTC on the sandbox clock")
+        _say()
+        _say("1. Import the sample CSVs (customers, stored cards, subscriptions, one-off charges)")
+        for result in await _import_samples(ws):
+            landed = result.inserted + result.updated + result.unchanged
+            line = f"   {Path(result.file).name:<28} {landed:>3} rows landed"
+            if result.rejected:
+                line += f", {result.rejected} refused (line, column and reason in "
+                line += f"{Path(result.error_file or '').name})"
+            _say(line)
+            for error in result.errors[:3]:
+                _say(f"     line {error.line}, {error.column}: {error.reason}")
+        clients, tokens = await _onboard_imported(ops)
+        _say(f"   {clients} gateway clients created; {tokens} migrated card tokens known")
+        _say()
+
+        _say("2. Every S2S scenario, each a Prefect flow")
+        holds = await _scenarios(run, tally)
+        _say()
+
+        _say("3. Bill due subscriptions (merchant-initiated, once per period)")
+        _print_billing(await _bill(await ops.now()))
+        _say()
+
+        await _after_billing(ops, holds, tally, ws)
+    finally:
+        await ops.aclose()
+    _say()
+    _say(f"Prefect runs: {prefect_url.removesuffix('/api')}")
+    _say(f"Workspace:    {ws.root}")
+    for problem in tally.problems:
+        _say(f"problem: {problem}")
+    return 1 if tally.problems else 0
+
+
+async def _after_billing(
+    ops: _SandboxOps, holds: dict[str, Any], tally: DayTally, ws: DayWorkspace
+) -> None:
+    """Let the day end: the clock moves on so the day's payments clear and settle."""
+    later = await ops.advance(2 * DAY + 3_600)
+    _say(f"4. The sandbox clock moves to {later:%d %B %H:%M} UTC: the day's payments settle")
+
+
+def run_business_day(settings: Settings, workspace: Path | None = None) -> int:
+    """Run the day; returns the process exit code."""
+    from payflows.ledger.migrate import upgrade
+    from payflows.sandbox import SandboxConfig, running_sandbox
+
+    if not settings.uses_local_sandbox:
+        _say(
+            "payflows demo plays a business day on the built-in sandbox (it moves the sandbox's "
+            f"clock); PRECIUM_BASE_URL points at {settings.precium_base_url}"
+        )
+        return 2
+    ws = DayWorkspace(workspace) if workspace else DayWorkspace.new(Path("data/out/days"))
+    for folder in (ws.root, ws.inbox, ws.reports):
+        folder.mkdir(parents=True, exist_ok=True)
+    _say("payflows demo: one business day of a merchant, on embedded defaults")
+    upgrade(ws.ledger_url)
+    config = SandboxConfig.from_settings(settings)
+    config.state_file = ws.sandbox_state
+    with running_sandbox(config) as base_url, prefect_api(Path("data/prefect")) as prefect_url:
+        _say(f"   gateway  {base_url} (built-in sandbox)")
+        _say(f"   ledger   {ws.ledger_url}")
+        _say(f"   Prefect  {prefect_url.removesuffix('/api')} (the runs appear there as they go)")
+        env = {
+            "PRECIUM_BASE_URL": base_url,
+            "PAYFLOWS_DATABASE_URL": ws.ledger_url,
+            "PAYFLOWS_REPORTS_DIR": str(ws.reports),
+        }
+        with _environment(env):
+            _quiet_prefect_console()
+            effective = settings.model_copy(update={"precium_base_url": base_url})
+            return asyncio.run(_walk(effective, ws, prefect_url))
