@@ -45,6 +45,7 @@ from payflows.ledger import UnitOfWork, get_challenge, make_engine
 from payflows.settings import ConfigurationError, Settings
 from payflows.vault import default_vault
 from payflows.web import pages
+from payflows.web.holds import hold_routes
 from payflows.web.webhooks import Delivery, WebhookKeyStore, event_payload, store_and_apply
 
 __all__ = ["MAX_BODY_BYTES", "create_web_app", "public_url"]
@@ -111,6 +112,7 @@ def create_web_app(
             Route("/checkout", web.checkout_submit, methods=["POST"]),
             Route("/", lambda _r: RedirectResponse("/checkout", 303), methods=["GET"]),
             Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
+            *hold_routes(settings, engine),
         ],
         lifespan=lifespan,
     )
