@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.money import parse_amount
