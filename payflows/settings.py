@@ -8,13 +8,14 @@ failing halfway through a billing run.
 
 from __future__ import annotations
 
+import json
 import uuid
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Local defaults shared by the sandbox and the client, documented in the README. They are only
 #: accepted while the client points at a loopback sandbox.
@@ -90,9 +91,19 @@ class Settings(BaseSettings):
         default=24.0, ge=0, le=24 * 29, alias="PAYFLOWS_HOLD_SAFETY_MARGIN_HOURS"
     )
     #: Per-network authorisation windows in days, JSON: {"visa_cit": 7, "mastercard_preauth": 30}.
-    hold_windows_days: dict[str, float] = Field(
+    hold_windows_days: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=dict, alias="PAYFLOWS_HOLD_WINDOWS_DAYS"
     )
+
+    @field_validator("hold_windows_days", mode="before")
+    @classmethod
+    def _windows_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('must be JSON such as {"visa_cit": 10}') from None
+        return value
 
     @field_validator("hold_windows_days")
     @classmethod
