@@ -163,3 +163,16 @@ async def world(tmp_path) -> AsyncIterator[World]:
                 db_url=db_url,
             )
     engine.dispose()
+
+
+@pytest.fixture
+def flow_world(world: World, prefect_api, monkeypatch) -> World:
+    """The flows read their settings from the environment: point them at this world."""
+    from payflows.tasks.runtime import dispose_engines
+
+    monkeypatch.setenv("PRECIUM_BASE_URL", world.base_url)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", world.db_url)
+    monkeypatch.setenv("PRECIUM_TIMEOUT_SECONDS", "5")
+    monkeypatch.setenv("PAYFLOWS_PUBLIC_URL", "http://merchant.test")
+    yield world
+    dispose_engines()
