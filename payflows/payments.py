@@ -792,18 +792,10 @@ async def _close(ctx: PaymentContext, business_key: str, purchase: Purchase) -> 
 
 
 async def capture_hold(
-    ctx: PaymentContext,
-    purchase_id: str,
-    amount_cents: int | None = None,
-    *,
-    purchase: Purchase | None = None,
+    ctx: PaymentContext, purchase_id: str, amount_cents: int | None = None
 ) -> PaymentOutcome:
-    """Capture all or part of a hold (the remainder is released). Once per hold.
-
-    ``purchase`` is the purchase as just read back by the caller (the sweep), saving a read.
-    """
-    if purchase is None or purchase.id != purchase_id:
-        purchase = await ctx.gateway.get_purchase(purchase_id)
+    """Capture all or part of a hold (the remainder is released). Once per hold."""
+    purchase = await ctx.gateway.get_purchase(purchase_id)
     authorised = purchase.total or 0
     amount = authorised if amount_cents is None else amount_cents
     if amount <= 0 or amount > authorised:
@@ -827,18 +819,10 @@ async def capture_hold(
 
 
 async def void_hold(
-    ctx: PaymentContext,
-    purchase_id: str,
-    *,
-    via: str = "release",
-    purchase: Purchase | None = None,
+    ctx: PaymentContext, purchase_id: str, *, via: str = "release"
 ) -> PaymentOutcome:
-    """Release a hold the merchant no longer needs (``via="cancel"`` voids as the guide does).
-
-    ``purchase`` is the purchase as just read back by the caller (the sweep), saving a read.
-    """
-    if purchase is None or purchase.id != purchase_id:
-        purchase = await ctx.gateway.get_purchase(purchase_id)
+    """Release a hold the merchant no longer needs (``via="cancel"`` voids as the guide does)."""
+    purchase = await ctx.gateway.get_purchase(purchase_id)
     key = f"void:{purchase_id}"
     existing = await ctx.ledger(lambda uow: get_attempt(uow, business_key=key))
     if existing is None and purchase.status not in {Status.HOLD, Status.PREAUTHORIZED}:

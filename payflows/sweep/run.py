@@ -13,9 +13,12 @@ One run, for a business time ``as_of``:
    gateway's back office, or an expiry, is recorded as such (``reconciled`` / ``expired``) and the
    hold is not acted on; a capture or void of ours whose answer was lost is settled here.
 3. **Act** on the holds the gateway still shows as held, per :func:`~payflows.sweep.plan_for`,
-   through the exactly-once :func:`payflows.payments.capture_hold` / ``void_hold`` (business keys
-   ``capture:<purchase>`` / ``void:<purchase>``: intent first, a lost answer settled by reading
-   the purchase back, never resent blind). Concurrency toward the gateway is bounded.
+   with the exactly-once protocol of :mod:`payflows.payments` (business keys
+   ``capture:<purchase>`` / ``void:<purchase>``): the attempt is durable as ``submitted`` before
+   the request leaves, a lost answer is settled by reading the purchase back and never resent
+   blind, a refusal of a first request withdraws its intent. The ledger writes of all holds in
+   flight are grouped into shared commits (as the billing run does), and concurrency toward the
+   gateway is bounded.
 4. **Record** every action and its reason (``hold_actions``, and the hold's ``last_*`` columns),
    in grouped commits, and release the claim. What a person must look at (alert policy, expired,
    outcome still unknown, refused) is in :attr:`SweepSummary.unresolved`.
@@ -40,6 +43,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -48,11 +52,20 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from payflows.domain.holds import AuthorisationWindows
 from payflows.domain.states import Status
-from payflows.gateway import PreciumError, Purchase, RateLimitedError
+from payflows.gateway import (
+    OutcomeUnknownError,
+    PreciumError,
+    Purchase,
+    RateLimitedError,
+    RequestRejected,
+)
 from payflows.ledger import (
+    AttemptKind,
     AttemptState,
     Hold,
     HoldDecision,
@@ -61,8 +74,8 @@ from payflows.ledger import (
     UnitOfWork,
     apply_gateway_statuses,
 )
-from payflows.ledger.models import HoldAction, HoldPolicy, UTCDateTime, utcnow
-from payflows.payments import OperationRejected, PaymentContext, capture_hold, void_hold
+from payflows.ledger.models import HoldAction, HoldPolicy, StrEnumType, UTCDateTime, utcnow
+from payflows.payments import PaymentContext
 from payflows.sweep.policy import PlanAction, plan_for
 
 __all__ = ["SweepSummary", "UnresolvedHold", "count_due", "sweep_holds"]
@@ -155,6 +168,10 @@ class _Result:
     amount_cents: int | None = None
     alert: bool = False
     report: StatusReport | None = None
+    #: Our capture / void attempt's outcome: (business key, state, purchase status).
+    attempt: tuple[str, AttemptState, Status | None] | None = None
+    #: A first request the gateway refused outright: forget its intent (nothing happened).
+    withdraw: str | None = None
 
 
 @dataclass
@@ -168,7 +185,7 @@ class _Run:
     reconcile_all: bool
     summary: SweepSummary
     cursor: tuple[datetime, int] | None = None
-    seen: int = 0
+    writer: _Writer = None  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- selection
@@ -305,11 +322,22 @@ class _Writer:
     def __init__(self, run: _Run) -> None:
         self._run = run
         self._pending: list[_Result] = []
+        self._intents: list[dict[str, Any]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
 
     def add(self, result: _Result) -> Awaitable[None]:
         self._pending.append(result)
+        return self._wait()
+
+    def intend(self, key: str, kind: AttemptKind, amount: int, currency: str, pid: str) -> Any:
+        """The attempt, durable as ``submitted`` (it may reach the gateway) before it is sent."""
+        self._intents.append(
+            {"k": key, "kind": kind, "amount": amount, "currency": currency, "pid": pid}
+        )
+        return self._wait()
+
+    def _wait(self) -> Awaitable[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         if self._task is None or self._task.done():
@@ -320,9 +348,10 @@ class _Writer:
         while self._waiters:
             await asyncio.sleep(0)
             results, self._pending = self._pending, []
+            intents, self._intents = self._intents, []
             waiters, self._waiters = self._waiters, []
             try:
-                await asyncio.to_thread(self._commit, results)
+                await asyncio.to_thread(self._commit, results, intents)
             except BaseException as exc:
                 for w in waiters:
                     if not w.done():
@@ -334,10 +363,49 @@ class _Writer:
                 if not w.done():
                     w.set_result(None)
 
-    def _commit(self, results: Sequence[_Result]) -> None:
+    def _commit(self, results: Sequence[_Result], intents: Sequence[dict[str, Any]]) -> None:
         run = self._run
         now = utcnow()
         with UnitOfWork(run.ctx.engine) as uow:
+            if intents:
+                _record_submitted(uow, intents, now)
+            withdrawn = [r.withdraw for r in results if r.withdraw is not None]
+            if withdrawn:
+                uow.session.execute(
+                    delete(_ATTEMPTS).where(
+                        _ATTEMPTS.c.business_key.in_(withdrawn),
+                        _ATTEMPTS.c.state.in_([*_UNSENT, AttemptState.SUBMITTED]),
+                    )
+                )
+            outcomes = [r.attempt for r in results if r.attempt is not None]
+            if outcomes:
+                observed = run.ctx.now()
+                uow.session.execute(
+                    update(_ATTEMPTS)
+                    .where(
+                        _ATTEMPTS.c.business_key == bindparam("k"),
+                        # Plain comparisons: an expanding IN cannot be used in an executemany.
+                        or_(*(_ATTEMPTS.c.state == st for st in (*_UNSENT, *_SENT))),
+                    )
+                    .values(
+                        state=bindparam("state"),
+                        purchase_status=func.coalesce(
+                            bindparam("status", type_=StrEnumType(Status)),
+                            _ATTEMPTS.c.purchase_status,
+                        ),
+                        status_at=observed,
+                        resolved_at=case(
+                            (bindparam("resolved", type_=Boolean()), literal(now, UTCDateTime())),
+                            else_=null(),
+                        ),
+                        updated_at=now,
+                    ),
+                    [
+                        {"k": k, "state": st, "status": ps, "resolved": st in _RESOLVED}
+                        for k, st, ps in outcomes
+                    ],
+                    execution_options={"synchronize_session": False},
+                )
             reports = [r.report for r in results if r.report is not None]
             if reports:
                 apply_gateway_statuses(uow, reports)
@@ -386,14 +454,49 @@ class _Writer:
                         for r in acted
                     ],
                 )
-            uow.session.execute(
-                update(_HOLDS)
-                .where(_HOLDS.c.id == bindparam("hid"), _HOLDS.c.claimed_by == run.worker_id)
-                .values(claimed_by=None, claimed_until=None),
-                [{"hid": r.item.hold_id} for r in results],
-                execution_options={"synchronize_session": False},
-            )
+            if results:
+                uow.session.execute(
+                    update(_HOLDS)
+                    .where(_HOLDS.c.id == bindparam("hid"), _HOLDS.c.claimed_by == run.worker_id)
+                    .values(claimed_by=None, claimed_until=None),
+                    [{"hid": r.item.hold_id} for r in results],
+                    execution_options={"synchronize_session": False},
+                )
             uow.commit()
+
+
+_ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
+_UNSENT = [AttemptState.INTENT, AttemptState.CREATED]
+_SENT = [AttemptState.SUBMITTED, AttemptState.UNKNOWN]
+
+
+def _record_submitted(uow: UnitOfWork, intents: Sequence[dict[str, Any]], now: datetime) -> None:
+    """New capture / void attempts, and ones a crash left before sending, as ``submitted``."""
+    insert_stmt = (
+        pg_insert(_ATTEMPTS) if uow.dialect == "postgresql" else sqlite_insert(_ATTEMPTS)
+    ).on_conflict_do_nothing(index_elements=["business_key"])
+    uow.session.execute(
+        insert_stmt,
+        [
+            {
+                "business_key": i["k"],
+                "kind": i["kind"],
+                "state": AttemptState.SUBMITTED,
+                "amount_cents": i["amount"],
+                "currency": i["currency"],
+                "related_purchase_id": i["pid"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in intents
+        ],
+    )
+    uow.session.execute(
+        update(_ATTEMPTS)
+        .where(_ATTEMPTS.c.business_key.in_([i["k"] for i in intents]))
+        .where(_ATTEMPTS.c.state.in_(_UNSENT))
+        .values(state=AttemptState.SUBMITTED, updated_at=now)
+    )
 
 
 # --------------------------------------------------------------------------- one hold
@@ -418,6 +521,9 @@ def _report(purchase: Purchase, as_of: datetime) -> StatusReport:
     paid = purchase.payment.amount if purchase.payment is not None else None
     observed = purchase.updated_on or as_of
     return StatusReport(purchase.id, purchase.status, observed, paid)
+
+
+_CAPTURE, _VOID = AttemptKind.CAPTURE, AttemptKind.VOID
 
 
 def _in_flight(attempt: tuple[AttemptState, int] | None) -> bool:
@@ -452,9 +558,7 @@ async def _process(run: _Run, item: _Item) -> _Result:
     status = purchase.status
     if status in _CAPTURED:
         if _sent(item.capture):
-            return await _capture(
-                run, item, purchase, item.capture[1], "capture settled by read-back"
-            )  # type: ignore[index]
+            return await _action(run, item, purchase, _CAPTURE, 0, "capture in flight")
         paid = purchase.payment.amount if purchase.payment else None
         where = "by payflows" if item.capture is not None else "outside the sweep (back office?)"
         return _Result(
@@ -466,7 +570,7 @@ async def _process(run: _Run, item: _Item) -> _Result:
         )
     if status in _VOIDED:
         if _sent(item.void):
-            return await _void(run, item, purchase, "void settled by read-back")
+            return await _action(run, item, purchase, _VOID, 0, "void in flight")
         where = "by payflows" if item.void is not None else "outside the sweep (back office?)"
         return _Result(
             item,
@@ -495,92 +599,143 @@ async def _process(run: _Run, item: _Item) -> _Result:
         return _Result(item, "failed", f"purchase is {status.value}, not a hold", alert=True)
     # Ours first: an action in flight is finished before any other is considered.
     if _in_flight(item.capture):
-        return await _capture(run, item, purchase, item.capture[1], "resuming capture in flight")  # type: ignore[index]
+        return await _action(run, item, purchase, _CAPTURE, 0, "resuming capture in flight")
     if _in_flight(item.void):
-        return await _void(run, item, purchase, "resuming void in flight")
+        return await _action(run, item, purchase, _VOID, 0, "resuming void in flight")
     plan = plan_for(item, run.as_of, windows=run.windows, default_policy=run.default_policy)
     if plan.action is PlanAction.WAIT:
         return _Result(item, None)
     if plan.action is PlanAction.ALERT:
         return _Result(item, "alerted", plan.reason, item.authorised_cents, alert=True)
     if plan.action is PlanAction.VOID:
-        return await _void(run, item, purchase, plan.reason)
+        return await _action(run, item, purchase, _VOID, item.authorised_cents, plan.reason)
     amount = plan.amount_cents or item.authorised_cents
-    return await _capture(run, item, purchase, amount, plan.reason)
+    return await _action(run, item, purchase, _CAPTURE, amount, plan.reason)
 
 
-async def _act(
-    run: _Run, call: Callable[[Purchase | None], Awaitable[Any]], purchase: Purchase
-) -> Any:
-    """One exactly-once action; a retry-safe refusal (429, unreachable) is tried again, each
-    time from a fresh read-back (the payments service reads the purchase itself)."""
-    for attempt in range(_SAFE_TRIES):
-        try:
-            return await call(purchase if attempt == 0 else None)
-        except PreciumError as exc:
-            if not exc.retry_safe or attempt == _SAFE_TRIES - 1:
-                raise
-            wait = min(_MAX_BACKOFF, 0.05 * 2**attempt)
-            if isinstance(exc, RateLimitedError) and exc.retry_after:
-                wait = min(_MAX_BACKOFF, float(exc.retry_after))
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
+async def _send(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Send again while the gateway says the request changed nothing (429, unreachable)."""
+    return await _safely(call)
 
 
-async def _after_refusal(run: _Run, item: _Item, what: str, exc: Exception) -> _Result:
+async def _read(run: _Run, pid: str) -> Purchase | None:
     try:
-        fresh: Purchase = await _safely(lambda: run.ctx.gateway.get_purchase(item.purchase_id))
+        purchase: Purchase = await _safely(lambda: run.ctx.gateway.get_purchase(pid))
     except PreciumError:
-        fresh = None  # type: ignore[assignment]
-    if fresh is not None and fresh.status is Status.EXPIRED:
+        return None
+    return purchase
+
+
+async def _action(
+    run: _Run,
+    item: _Item,
+    purchase: Purchase,
+    kind: AttemptKind,
+    amount: int,
+    reason: str,
+) -> _Result:
+    """Capture or void one hold, exactly once: the protocol of :mod:`payflows.payments`.
+
+    The attempt (``capture:<purchase>`` / ``void:<purchase>``) is durable as ``submitted``
+    before the request is sent; one already sent is resent only when the purchase, just read
+    back, shows it did not land (still ``hold``, nothing pending); a lost answer is settled by
+    reading the purchase back, never by sending again in this run.
+    """
+    gw, pid = run.ctx.gateway, item.purchase_id
+    capture = kind is AttemptKind.CAPTURE
+    what = "capture" if capture else "void"
+    key = f"{what}:{pid}"
+    existing = item.capture if capture else item.void
+    landed = _CAPTURED if capture else _VOIDED
+    if existing is not None and existing[0] in _RESOLVED:
+        return _Result(
+            item, "failed", f"{what} already {existing[0].value}: decide again", alert=True
+        )
+    if existing is not None:
+        amount = existing[1]
+    retrying = existing is not None and existing[0] in _SENT
+    if retrying and purchase.status in landed:
+        return _closed(run, item, key, purchase, amount, f"{reason}; settled by read-back")
+    if not retrying or existing is None or existing[0] in _UNSENT:
+        await run.writer.intend(key, kind, amount, item.currency, pid)
+    try:
+        if capture:
+            partial = None if amount >= item.authorised_cents else amount
+            answer = await _send(lambda: gw.capture(pid, partial))
+        else:
+            answer = await _send(lambda: gw.release(pid))
+    except OutcomeUnknownError:
+        fresh = await _read(run, pid)
+        if fresh is not None and fresh.status in landed:
+            return _closed(run, item, key, fresh, amount, f"{reason}; settled by read-back")
         return _Result(
             item,
-            "expired",
-            f"{what} refused: the authorisation had lapsed",
-            item.authorised_cents,
+            "unknown",
+            f"{what} outcome unknown ({reason}); next sweep reads it back",
+            amount,
             alert=True,
-            report=_report(fresh, run.as_of),
+            attempt=(key, AttemptState.UNKNOWN, None),
         )
-    return _Result(item, "failed", f"{what} refused: {exc}", alert=True)
-
-
-async def _capture(run: _Run, item: _Item, purchase: Purchase, amount: int, reason: str) -> _Result:
-    ctx, pid = run.ctx, item.purchase_id
-    try:
-        outcome = await _act(run, lambda p: capture_hold(ctx, pid, amount, purchase=p), purchase)
-    except OperationRejected as exc:
-        return await _after_refusal(run, item, "capture", exc)
+    except RequestRejected as exc:
+        fresh = await _read(run, pid)
+        if fresh is not None and fresh.status in landed:
+            return _closed(run, item, key, fresh, amount, f"{reason}; settled by read-back")
+        withdraw = None if retrying else key
+        outcome = None if withdraw else (key, AttemptState.FAILED, None)
+        if fresh is not None and fresh.status is Status.EXPIRED:
+            return _Result(
+                item,
+                "expired",
+                f"{what} refused: the authorisation had lapsed",
+                item.authorised_cents,
+                alert=True,
+                report=_report(fresh, run.as_of),
+                attempt=outcome,  # type: ignore[arg-type]
+                withdraw=withdraw,
+            )
+        return _Result(
+            item,
+            "failed",
+            f"{what} refused: {exc}",
+            alert=True,
+            attempt=outcome,  # type: ignore[arg-type]
+            withdraw=withdraw,
+        )
     except PreciumError as exc:
-        return _Result(item, "unknown", f"capture: {type(exc).__name__}; next sweep", alert=True)
-    if outcome.state is AttemptState.SUCCEEDED:
-        partial = outcome.amount_cents < item.authorised_cents
-        action = "partially_captured" if partial else "captured"
-        return _Result(item, action, reason, outcome.amount_cents)
-    if outcome.state in _RESOLVED:
-        return _Result(item, "failed", f"capture {outcome.state.value}: {reason}", alert=True)
+        # Still throttled or unreachable after in-run retries: nothing landed, the attempt
+        # stays submitted and the next sweep reads the purchase back before sending again.
+        return _Result(
+            item, "unknown", f"{what}: {type(exc).__name__}; next sweep", amount, alert=True
+        )
+    fresh = answer if isinstance(answer, Purchase) and answer.id == pid else await _read(run, pid)
+    if fresh is not None and fresh.status in landed:
+        return _closed(run, item, key, fresh, amount, reason)
     return _Result(
         item,
         "unknown",
-        f"capture outcome unknown ({reason}); next sweep reads it back",
+        f"{what} answered but not final yet ({reason}); next sweep reads it back",
         amount,
         alert=True,
+        attempt=(key, AttemptState.UNKNOWN, fresh.status if fresh else None),
     )
 
 
-async def _void(run: _Run, item: _Item, purchase: Purchase, reason: str) -> _Result:
-    ctx, pid = run.ctx, item.purchase_id
-    try:
-        outcome = await _act(run, lambda p: void_hold(ctx, pid, purchase=p), purchase)
-    except OperationRejected as exc:
-        return await _after_refusal(run, item, "void", exc)
-    except PreciumError as exc:
-        return _Result(item, "unknown", f"void: {type(exc).__name__}; next sweep", alert=True)
-    if outcome.state is AttemptState.SUCCEEDED:
-        return _Result(item, "voided", reason, item.authorised_cents)
-    if outcome.state in _RESOLVED:
-        return _Result(item, "failed", f"void {outcome.state.value}: {reason}", alert=True)
+def _closed(
+    run: _Run, item: _Item, key: str, purchase: Purchase, amount: int, reason: str
+) -> _Result:
+    if key.startswith("void:"):
+        action, cents = "voided", item.authorised_cents
+    else:
+        paid = purchase.payment.amount if purchase.payment is not None else None
+        cents = paid if paid is not None else amount
+        action = "partially_captured" if cents < item.authorised_cents else "captured"
     return _Result(
-        item, "unknown", f"void outcome unknown ({reason}); next sweep reads it back", alert=True
+        item,
+        action,
+        reason,
+        cents,
+        report=_report(purchase, run.as_of),
+        attempt=(key, AttemptState.SUCCEEDED, purchase.status),
     )
 
 
@@ -655,7 +810,7 @@ async def sweep_holds(
         summary=SweepSummary(as_of=as_of, worker_id=worker_id),
     )
     gate = _Gate(concurrency)
-    writer = _Writer(run)
+    writer = run.writer = _Writer(run)
     low_water = max(2 * concurrency, 1)
     pending: set[asyncio.Task[None]] = set()
     exhausted = False
