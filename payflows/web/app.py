@@ -13,6 +13,8 @@ One Starlette app, served by uvicorn beside the shop (``payflows web serve``):
 - ``GET/POST /checkout``: a card form. The card goes straight into the process's encrypted vault
   and the flow gets an opaque one-time reference; the page that comes back never repeats a card
   field. When the issuer wants 3-D Secure, the page hands the browser to its ACS.
+- ``POST /holds/{purchase_id}/decision``, ``GET /holds``: the merchant's decisions on
+  pre-authorisation holds (:mod:`payflows.web.holds`), behind the operator bearer token.
 - ``GET /healthz``.
 
 Prefect is imported lazily, only by the routes that run a flow or emit an event.
