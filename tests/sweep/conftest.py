@@ -143,7 +143,33 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path) -> AsyncIterator[World]:
-    db_url = f"sqlite:///{tmp_path}/ledger.db"
+    async for w in _world(f"sqlite:///{tmp_path}/ledger.db"):
+        yield w
+
+
+@pytest.fixture
+async def pg_world() -> AsyncIterator[World]:
+    """The same on PostgreSQL at 127.0.0.1:5432, in a schema of its own (skipped without it)."""
+    import psycopg
+
+    dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=2"
+    try:
+        psycopg.connect(dsn).close()
+    except psycopg.Error:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    schema = f"payflows_sweep_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+        async for w in _world(url):
+            yield w
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def _world(db_url: str) -> AsyncIterator[World]:
     upgrade(db_url)
     engine = make_engine(db_url)
     with running_sandbox(SandboxConfig(seed=5)) as base_url:
