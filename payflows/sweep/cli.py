@@ -182,7 +182,7 @@ def decide_command(
                 from sqlalchemy import select
 
                 hold = (
-                    uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id))
+                    uow.session.execute(select(Hold).where(Hold.purchase_id == purchase_id))
                     .scalars()
                     .first()
                 )
