@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -143,3 +144,15 @@ def test_default_policy_setting_is_checked():
     assert load_settings().hold_default_policy == "capture"
     with pytest.raises(ConfigurationError, match="PAYFLOWS_HOLD_DEFAULT_POLICY"):
         load_settings(PAYFLOWS_HOLD_DEFAULT_POLICY="maybe")
+
+
+def test_the_sweep_is_served_hourly_with_a_form() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from payflows.flows import ALL_FLOWS
+    from payflows.flows.serve import deployments
+
+    [sweep] = [d for d in deployments() if d.flow_name == "preauth-sweep"]
+    assert [s.schedule.cron for s in sweep.schedules] == ["0 * * * *"]
+    schema = json.dumps(parameter_schema(ALL_FLOWS["preauth-sweep"]).model_dump())
+    assert "as_of" in schema and "reconcile_all" in schema
