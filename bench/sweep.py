@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from payflows.domain.cards import BrowserFingerprint, CardData
 from payflows.domain.holds import DEFAULT_WINDOWS
 from payflows.domain.states import Status
-from payflows.gateway import PreciumClient
+from payflows.gateway import PreciumClient, PreciumError
 from payflows.ledger import Hold, HoldDecision, UnitOfWork, make_engine
 from payflows.ledger.migrate import upgrade
 from payflows.ledger.models import HoldPolicy
@@ -80,6 +80,16 @@ async def real_holds(ctx: PaymentContext, n: int, tag: str, concurrency: int = 1
     sem = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> str:
+        for attempt in range(5):
+            try:
+                return await attempt_one(i)
+            except PreciumError:  # a dropped connection under load: same key, no double hold
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    async def attempt_one(i: int) -> str:
         async with sem:
             outcome = await authorize_card(
                 ctx,
