@@ -171,5 +171,46 @@ def db_current() -> None:
     typer.echo(current(_settings().database_url) or "empty (run: payflows db upgrade)")
 
 
+@app.command()
+def sweep(
+    as_of: Annotated[
+        str | None, typer.Option(help="Act on holds due at this time (ISO; default now, UTC).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Holds in flight at once.")] = 16,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many holds this run (the rest: next run).")
+    ] = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Stable id of this sweeper (claims on holds are leased).")
+    ] = None,
+    reconcile_all: Annotated[
+        bool, typer.Option(help="Read back every open hold, not only the due ones.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Capture or void every due hold once, before it lapses. Exit 1 if some need a person."""
+    from payflows.sweep.cli import sweep_command
+
+    _settings()
+    code = sweep_command(
+        as_of=as_of,
+        json_out=as_json,
+        concurrency=concurrency,
+        limit=limit,
+        worker_id=worker_id,
+        reconcile_all=reconcile_all,
+    )
+    raise typer.Exit(code)
+
+
+def _add_holds_commands() -> None:
+    from payflows.sweep.cli import holds_app
+
+    app.add_typer(holds_app, name="holds")
+
+
+_add_holds_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

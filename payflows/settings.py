@@ -8,12 +8,14 @@ failing halfway through a billing run.
 
 from __future__ import annotations
 
+import json
 import uuid
 from functools import lru_cache
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Local defaults shared by the sandbox and the client, documented in the README. They are only
 #: accepted while the client points at a loopback sandbox.
@@ -23,6 +25,18 @@ SANDBOX_BRAND_ID = "7a1e3c1e-5b1d-4c8a-9d8e-0d2b6f1b4a01"
 SANDBOX_PORT = 8400
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+#: The windows PAYFLOWS_HOLD_WINDOWS_DAYS may override (payflows.domain.holds.AuthorisationWindows).
+HOLD_WINDOW_NAMES = (
+    "visa_cit",
+    "visa_mit",
+    "mastercard_final",
+    "mastercard_preauth",
+    "maestro",
+    "amex",
+    "extended",
+    "default",
+)
 
 
 class ConfigurationError(Exception):
@@ -64,6 +78,45 @@ class Settings(BaseSettings):
     )
     #: Currency of the checkout form's amounts.
     checkout_currency: str = Field(default="ZAR", alias="PAYFLOWS_CHECKOUT_CURRENCY")
+
+    #: Bearer token of the operator endpoints (``POST /holds/{id}/decision``); none: refused.
+    operator_token: SecretStr | None = Field(default=None, alias="PAYFLOWS_OPERATOR_TOKEN")
+    #: What the sweep does with an undecided hold at its act-by time: capture (in full), void,
+    #: or alert (leave it and ask a person). See docs/sweeps.md for why capture is the default.
+    hold_default_policy: Literal["capture", "void", "alert"] = Field(
+        default="capture", alias="PAYFLOWS_HOLD_DEFAULT_POLICY"
+    )
+    #: Act at least this long before a hold's deadline (networks want 24 hours).
+    hold_safety_margin_hours: float = Field(
+        default=24.0, ge=0, le=24 * 29, alias="PAYFLOWS_HOLD_SAFETY_MARGIN_HOURS"
+    )
+    #: Per-network authorisation windows in days, JSON: {"visa_cit": 7, "mastercard_preauth": 30}.
+    hold_windows_days: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict, alias="PAYFLOWS_HOLD_WINDOWS_DAYS"
+    )
+
+    @field_validator("hold_windows_days", mode="before")
+    @classmethod
+    def _windows_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('must be JSON such as {"visa_cit": 10}') from None
+        return value
+
+    @field_validator("hold_windows_days")
+    @classmethod
+    def _windows(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(HOLD_WINDOW_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown window {unknown[0]!r}; one of: {', '.join(HOLD_WINDOW_NAMES)}"
+            )
+        bad = [k for k, days in value.items() if not 0 < days <= 31]
+        if bad:
+            raise ValueError(f"{bad[0]}: a window is between 0 and 31 days")
+        return value
 
     @field_validator("precium_base_url")
     @classmethod

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DEPLOYMENT_NAME", "deployments", "serve_flows"]
+__all__ = ["DEPLOYMENT_NAME", "SCHEDULES", "deployments", "serve_flows"]
 
 DEPLOYMENT_NAME = "payflows"
+
+#: Flows that run on a schedule when served (cron, UTC): the hold sweep every hour.
+SCHEDULES = {"preauth-sweep": "0 * * * *"}
 
 
 def deployments() -> list[Any]:
     from payflows.flows import ALL_FLOWS
 
     return [
-        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"]) for flow in ALL_FLOWS.values()
+        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"], cron=SCHEDULES.get(name))
+        for name, flow in ALL_FLOWS.items()
     ]
 
 

@@ -32,7 +32,9 @@ __all__ = [
     "AttemptState",
     "Customer",
     "Hold",
+    "HoldAction",
     "HoldDecision",
+    "HoldPolicy",
     "IntervalUnit",
     "LedgerModel",
     "OneOffCharge",
@@ -166,6 +168,14 @@ class HoldDecision(StrEnum):
     NONE = "none"
     CAPTURE = "capture"
     VOID = "void"
+
+
+class HoldPolicy(StrEnum):
+    """What the sweep does with an undecided hold that reaches its act-by time."""
+
+    CAPTURE = "capture"  # capture in full
+    VOID = "void"
+    ALERT = "alert"  # leave it and ask a person
 
 
 class OneOffChargeStatus(StrEnum):
@@ -332,6 +342,44 @@ class Hold(LedgerModel, table=True):
     status_at: datetime | None = _ts(nullable=True, default=None)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
+    # -- pre-authorisation sweeps (migration 0004) --
+    #: This hold's own policy when undecided at its act-by time; None: the merchant's default.
+    policy: HoldPolicy | None = Field(
+        default=None,
+        sa_type=StrEnumType(HoldPolicy),  # type: ignore[call-overload]
+        nullable=True,
+    )
+    #: An extended authorisation (the acquirer grants up to 30 days).
+    extended: bool = False
+    #: The gateway's own expiry, when it reports one (it wins over the network table).
+    gateway_expires_at: datetime | None = _ts(nullable=True, default=None)
+    #: What the last sweep did with the hold, why, and when (every action is in hold_actions).
+    last_action: str | None = Field(default=None, max_length=20)
+    last_reason: str | None = Field(default=None, max_length=200)
+    acted_at: datetime | None = _ts(nullable=True, default=None)
+    #: Set while a person must look (alert policy, expired, outcome unknown); cleared when done.
+    alerted_at: datetime | None = _ts(nullable=True, default=None)
+    #: The sweep worker acting on the hold, until when (a crashed sweep's lease lapses).
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = _ts(nullable=True, default=None)
+
+
+class HoldAction(LedgerModel, table=True):
+    """One thing a sweep did (or found) for a hold, with its reason: the audit trail."""
+
+    __tablename__ = "hold_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hold_id: int = Field(foreign_key="holds.id", index=True)
+    purchase_id: str = Field(max_length=64)
+    #: captured, partially_captured, voided, reconciled, expired, alerted, unknown, failed.
+    action: str = Field(max_length=20)
+    reason: str = Field(max_length=200)
+    amount_cents: int | None = Field(default=None, sa_type=BigInteger)
+    #: The sweep's ``as_of`` (the business time it acted for).
+    as_of: datetime = _ts()
+    worker_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _ts(default_factory=utcnow)
 
 
 class Refund(LedgerModel, table=True):

@@ -27,6 +27,7 @@ from payflows.gateway import PreciumClient
 from payflows.ledger import make_engine
 from payflows.payments import PaymentContext
 from payflows.settings import Settings, load_settings
+from payflows.sweep.policy import windows_from_settings
 from payflows.tasks.secrets import aresolve_secret_blocks
 
 __all__ = [
@@ -108,6 +109,7 @@ async def payment_context(settings: Settings | None = None) -> AsyncIterator[Pay
             gateway=gateway,
             engine=engine_for(settings.database_url),
             term_url=term_url(settings),
+            windows=windows_from_settings(settings),
         )
         token = _current.set(FlowRuntime(settings, ctx))
         try:

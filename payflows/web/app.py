@@ -13,6 +13,8 @@ One Starlette app, served by uvicorn beside the shop (``payflows web serve``):
 - ``GET/POST /checkout``: a card form. The card goes straight into the process's encrypted vault
   and the flow gets an opaque one-time reference; the page that comes back never repeats a card
   field. When the issuer wants 3-D Secure, the page hands the browser to its ACS.
+- ``POST /holds/{purchase_id}/decision``, ``GET /holds``: the merchant's decisions on
+  pre-authorisation holds (:mod:`payflows.web.holds`), behind the operator bearer token.
 - ``GET /healthz``.
 
 Prefect is imported lazily, only by the routes that run a flow or emit an event.
@@ -45,6 +47,7 @@ from payflows.ledger import UnitOfWork, get_challenge, make_engine
 from payflows.settings import ConfigurationError, Settings
 from payflows.vault import default_vault
 from payflows.web import pages
+from payflows.web.holds import hold_routes
 from payflows.web.webhooks import Delivery, WebhookKeyStore, event_payload, store_and_apply
 
 __all__ = ["MAX_BODY_BYTES", "create_web_app", "public_url"]
@@ -111,6 +114,7 @@ def create_web_app(
             Route("/checkout", web.checkout_submit, methods=["POST"]),
             Route("/", lambda _r: RedirectResponse("/checkout", 303), methods=["GET"]),
             Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
+            *hold_routes(settings, engine),
         ],
         lifespan=lifespan,
     )
