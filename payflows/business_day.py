@@ -495,12 +495,50 @@ async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
     return 1 if tally.problems else 0
 
 
+async def _decide_and_sweep(holds: dict[str, Any], as_of: datetime) -> Any:
+    """The merchant fulfils one hold for less than was held; the sweep captures it now.
+
+    The undecided hold is left alone: its act-by time (deadline less the safety margin) has
+    not come, and the sweep acts on undecided holds only then.
+    """
+    from payflows.flows.sweep import SweepRequest, preauth_sweep
+    from payflows.sweep.decisions import decide
+    from payflows.tasks.runtime import payment_context
+
+    fulfilled = holds.get("fulfilled")
+    if fulfilled is not None and fulfilled.purchase_id:
+        async with payment_context() as ctx:
+            await ctx.ledger(lambda uow: decide(uow, fulfilled.purchase_id, "capture", 420_000))
+    return await preauth_sweep(SweepRequest(as_of=as_of))
+
+
+def _print_sweep(summary: Any, holds: dict[str, Any]) -> None:
+    captured = ", ".join(format_amount(c, cur) for cur, c in sorted(summary.captured_cents.items()))
+    released = ", ".join(format_amount(c, cur) for cur, c in sorted(summary.released_cents.items()))
+    _say(
+        f"   {summary.selected} due: {summary.captured + summary.partially_captured} captured"
+        f" ({captured or 'nothing'}; {released or 'nothing'} released to the shopper),"
+        f" {summary.voided} voided, {summary.unresolved_count} need a person"
+    )
+    undecided = holds.get("undecided")
+    if undecided is not None and undecided.hold_expires_at is not None:
+        _say(
+            f"   undecided hold {undecided.purchase_id} lapses {undecided.hold_expires_at:%d %B}:"
+            " the sweep acts a day before unless the merchant decides first"
+        )
+
+
 async def _after_billing(
     ops: _SandboxOps, holds: dict[str, Any], tally: DayTally, ws: DayWorkspace
 ) -> None:
-    """Let the day end: the clock moves on so the day's payments clear and settle."""
+    _say("4. Sweep the holds (the merchant fulfilled the return stay for R 4 200.00)")
+    summary = await _decide_and_sweep(holds, await ops.now())
+    _print_sweep(summary, holds)
+    if summary.unknown or summary.failed:
+        tally.problems.append(f"the sweep left {summary.unknown + summary.failed} holds unsettled")
+    _say()
     later = await ops.advance(2 * DAY + 3_600)
-    _say(f"4. The sandbox clock moves to {later:%d %B %H:%M} UTC: the day's payments settle")
+    _say(f"5. The sandbox clock moves to {later:%d %B %H:%M} UTC: the day's payments settle")
 
 
 def run_business_day(settings: Settings, workspace: Path | None = None) -> int:

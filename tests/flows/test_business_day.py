@@ -40,6 +40,7 @@ def test_the_business_day_runs_every_step_and_leaves_no_card_data(tmp_path: Path
         "1. Import the sample CSVs",
         "2. Every S2S scenario",
         "3. Bill due subscriptions",
+        "4. Sweep the holds",
         "The sandbox clock moves",
     ):
         assert heading in out
