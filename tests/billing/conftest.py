@@ -35,6 +35,7 @@ ORIGIN = "http://sandbox.test"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=2"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST = datetime(2026, 1, 31, 6, 0, tzinfo=UTC)
+FIRST_DAY = FIRST.date()
 
 
 def pg_available() -> bool:
@@ -135,7 +136,7 @@ class World:
         *,
         amount_cents: int = 25000,
         currency: str = "ZAR",
-        charge_on: date = FIRST.date(),
+        charge_on: date = FIRST_DAY,
         prefix: str = "inv",
     ) -> list[str]:
         """``n`` planned one-off charges on the stored card for ``number``; their external ids."""

@@ -165,7 +165,7 @@ async def test_hard_decline_fails_the_plan_at_once(world: World, card, code, rea
 
 async def test_a_deleted_card_is_never_charged(world: World):
     [ext] = await world.plan_one_offs(1)
-    customer_id, method_id = world.tokens["4111111111111111"]
+    _, method_id = world.tokens["4111111111111111"]
     with UnitOfWork(world.ctx.engine) as uow:
         uow.session.exec(
             update(PaymentMethod)
