@@ -25,15 +25,22 @@ async def test_flow_bills_and_publishes_artifacts(sandbox, ledger, sandbox_url):
         )
         paid = await world.subscribe(5, prefix=f"flow-{id(world)}")
         [declined] = await world.subscribe(1, "4000000000000085", prefix=f"flowd-{id(world)}")
+        one_offs = await world.plan_one_offs(2, amount_cents=5000, prefix=f"flowo-{id(world)}")
     engine.dispose()
     summary = await subscription_billing(
         BillingRunRequest(as_of=FIRST.replace(hour=7), concurrency=4, worker_id="flow-test")
     )
-    assert summary.succeeded == 5 and summary.declined == 1
+    assert summary.succeeded == 7 and summary.declined == 1
+    assert summary.one_off_succeeded == 2
     assert summary.declines_by_code == {"insufficient_funds": 1}
     rows = {r["item"]: r["value"] for r in summary_rows(summary)}
-    assert rows["succeeded"] == "5" and rows["declined insufficient_funds"] == "1"
-    assert "495" in rows["paid ZAR"]
+    assert rows["succeeded"] == "7" and rows["declined insufficient_funds"] == "1"
+    assert rows["one_off_succeeded"] == "2" and "100" in rows["one-off paid ZAR"]
+    assert rows["dunning: soft decline insufficient_funds"] == "1"
+    assert "595" in rows["paid ZAR"]
+    for ext in one_offs:
+        [p] = await sandbox.purchases(f"oneoff:{ext}")
+        assert p["status"] == "paid"
     for sub in paid:
         assert (
             len(
