@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,8 +44,8 @@ from payflows.gateway import (
     OutcomeUnknownError,
     PreciumError,
     Product,
-    Purchase,
     PurchaseRequest,
+    PurchaseState,
     RateLimitedError,
     RequestRejected,
 )
@@ -158,7 +158,7 @@ class _Item:
     purchase_id: str | None
     amount_cents: int
     currency: str
-    request: PurchaseRequest | None
+    body: dict[str, Any] | None  # the create-purchase body, None when nothing can be sent
     token: str | None
     brand: str | None
     one_off: bool = False
@@ -189,6 +189,8 @@ class _Run:
     deferred: list[int] = field(default_factory=list)
     deferred_one_offs: list[int] = field(default_factory=list)
     codes: Counter[str] = field(default_factory=Counter)
+    #: Validated purchase bodies by what they contain but the reference (bounded, LRU).
+    bodies: OrderedDict[tuple[Any, ...], dict[str, Any]] = field(default_factory=OrderedDict)
 
     def defer(self, item: _Item | _Finish) -> None:
         """Keep the lease until the run ends (a retry within this run is not wanted)."""
@@ -811,22 +813,18 @@ def _item(
     *,
     one_off: bool = False,
 ) -> _Item:
-    request = None
+    body = None
     if customer is not None and customer.precium_client_id and method is not None:
-        request = PurchaseRequest(
-            client_id=customer.precium_client_id,
-            currency=attempt.currency,
-            products=[Product(name=product, price=attempt.amount_cents)],
-            reference=attempt.business_key[:128],
-            card=CardFlags(
-                is_recurring=True,
-                previous_network_transaction_id=method.network_transaction_id,
-                original_amount_cents=method.original_amount_cents,
-            ),
-            payment_method_whitelist=["visa", "mastercard", "maestro"],
-            success_redirect=run.ctx.success_redirect,
-            failure_redirect=run.ctx.failure_redirect,
+        body = _body(
+            run,
+            customer.precium_client_id,
+            attempt.currency,
+            product,
+            attempt.amount_cents,
+            method.network_transaction_id,
+            method.original_amount_cents,
         )
+        body = {**body, "reference": attempt.business_key[:128]}
     return _Item(
         owner_id=owner_id,
         key=attempt.business_key,
@@ -834,11 +832,41 @@ def _item(
         purchase_id=attempt.purchase_id,
         amount_cents=attempt.amount_cents,
         currency=attempt.currency,
-        request=request,
+        body=body,
         token=method.recurring_token if method is not None else None,
         brand=method.brand if method is not None else None,
         one_off=one_off,
     )
+
+
+_BODIES = 4096
+
+
+def _body(run: _Run, *key: Any) -> dict[str, Any]:
+    """The create-purchase body for a charge, validated as a :class:`PurchaseRequest` once per
+    distinct content (customers with several subscriptions share it); read-only."""
+    found = run.bodies.get(key)
+    if found is not None:
+        run.bodies.move_to_end(key)
+        return found
+    client_id, currency, product, amount, network_transaction_id, original_amount = key
+    request = PurchaseRequest(
+        client_id=client_id,
+        currency=currency,
+        products=[Product(name=product, price=amount)],
+        card=CardFlags(
+            is_recurring=True,
+            previous_network_transaction_id=network_transaction_id,
+            original_amount_cents=original_amount,
+        ),
+        payment_method_whitelist=["visa", "mastercard", "maestro"],
+        success_redirect=run.ctx.success_redirect,
+        failure_redirect=run.ctx.failure_redirect,
+    )
+    body = run.bodies[key] = run.ctx.gateway.purchase_body(request)
+    if len(run.bodies) > _BODIES:
+        run.bodies.popitem(last=False)
+    return body
 
 
 def _by_id(uow: UnitOfWork, model: Any, ids: set[Any]) -> dict[int, Any]:
@@ -851,7 +879,7 @@ def _by_id(uow: UnitOfWork, model: Any, ids: set[Any]) -> dict[int, Any]:
 # --------------------------------------------------------------------------- one charge
 
 
-def _outcome_of(key: str, purchase: Purchase, now: datetime) -> Outcome | None:
+def _outcome_of(key: str, purchase: PurchaseState, now: datetime) -> Outcome | None:
     """The attempt's outcome from a purchase as the gateway shows it (None: not arrived)."""
     status = purchase.status
     if status in _NOT_ARRIVED:
@@ -918,7 +946,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
     if item.state in _RESOLVED:
         await commits.finish(_Finish(item.owner_id, key, None, one_off=item.one_off))
         return
-    if item.request is None or item.token is None:
+    if item.body is None or item.token is None:
         run.defer(item)  # customer without a gateway client: nothing to send
         return
     token = item.token
@@ -927,7 +955,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
         assert item.purchase_id is not None
         pid = item.purchase_id
         try:
-            purchase = await gate.call(lambda: _safely(lambda: gw.get_purchase(pid)))
+            purchase = await gate.call(lambda: _safely(lambda: gw.get_purchase_state(pid)))
         except PreciumError:
             run.defer(item)
             run.summary.unknown += 1
@@ -937,10 +965,10 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
             await _settle(run, commits, item, outcome)
             return
     elif item.state is AttemptState.INTENT:
-        request = item.request
+        body = item.body
         try:
             purchase = await gate.call(
-                lambda: _create_retrying(lambda: gw.create_purchase(request))
+                lambda: _create_retrying(lambda: gw.create_purchase_state(body))
             )
         except PreciumError:
             run.defer(item)  # no purchase yet: the next run creates one
@@ -954,7 +982,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
     run.summary.charged += 1
     now = run.ctx.now
     try:
-        purchase = await gate.call(lambda: _safely(lambda: gw.charge(pid, token)))
+        purchase = await gate.call(lambda: _safely(lambda: gw.charge_state(pid, token)))
     except CardDeclinedError as exc:
         d = exc.decline
         outcome = Outcome(
@@ -970,7 +998,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
     except (OutcomeUnknownError, RequestRejected, PreciumError) as exc:
         # Lost answer, a refusal ("already paid"?) or still throttled: the purchase says.
         try:
-            fresh = await gate.call(lambda: _safely(lambda: gw.get_purchase(pid)))
+            fresh = await gate.call(lambda: _safely(lambda: gw.get_purchase_state(pid)))
             outcome = _outcome_of(key, fresh, now())
         except PreciumError:
             outcome = None
@@ -985,7 +1013,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
     await _settle(run, commits, item, outcome)
 
 
-async def _create_retrying(call: Callable[[], Awaitable[Purchase]]) -> Purchase:
+async def _create_retrying(call: Callable[[], Awaitable[PurchaseState]]) -> PurchaseState:
     """Creating a purchase moves no money: after a lost answer, simply create another.
 
     The lost one stays an unpaid orphan with the same reference; only the purchase whose id
