@@ -282,6 +282,46 @@ def _state_in(*states: AttemptState) -> Any:
     return or_(*(_ATTEMPTS.c.state == state for state in states))
 
 
+# Built once: the commits of a run execute them thousands of times.
+_BULK = {"synchronize_session": False}
+_ATTACH = (
+    update(_ATTEMPTS)
+    .where(
+        _ATTEMPTS.c.business_key == bindparam("k"),
+        _ATTEMPTS.c.purchase_id.is_(None),
+        _state_in(AttemptState.INTENT, AttemptState.UNKNOWN),
+    )
+    .values(purchase_id=bindparam("p"), state=AttemptState.SUBMITTED, updated_at=bindparam("now"))
+)
+_SUBMIT = (
+    update(_ATTEMPTS)
+    .where(
+        _ATTEMPTS.c.business_key == bindparam("k"),
+        _ATTEMPTS.c.state == AttemptState.CREATED,
+        _ATTEMPTS.c.purchase_id.is_not(None),
+    )
+    .values(state=AttemptState.SUBMITTED, updated_at=bindparam("now"))
+)
+# Only unresolved attempts move: a resolved one is the truth already recorded.
+_RECORD = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.business_key == bindparam("k"), _state_in(*_UNRESOLVED_STATES))
+    .values(
+        state=bindparam("state"),
+        purchase_status=bindparam("status"),
+        status_at=bindparam("at"),
+        decline_code=bindparam("code"),
+        network_code=bindparam("net"),
+        advice_code=bindparam("advice"),
+        brand=func.coalesce(_ATTEMPTS.c.brand, bindparam("brand")),
+        masked_pan=func.coalesce(_ATTEMPTS.c.masked_pan, bindparam("pan")),
+        resolved_at=bindparam("resolved"),
+        updated_at=bindparam("now"),
+    )
+)
+_UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
 def _attach_and_submit(uow: UnitOfWork, attach: dict[str, str], submit: list[str]) -> set[str]:
     """Store new purchase ids and mark the attempts submitted, in bulk statements.
 
@@ -293,27 +333,13 @@ def _attach_and_submit(uow: UnitOfWork, attach: dict[str, str], submit: list[str
     now = utcnow()
     if attach:
         uow.session.execute(
-            update(_ATTEMPTS)
-            .where(
-                _ATTEMPTS.c.business_key == bindparam("k"),
-                _ATTEMPTS.c.purchase_id.is_(None),
-                _state_in(AttemptState.INTENT, AttemptState.UNKNOWN),
-            )
-            .values(purchase_id=bindparam("p"), state=AttemptState.SUBMITTED, updated_at=now),
-            [{"k": k, "p": p} for k, p in attach.items()],
-            execution_options={"synchronize_session": False},
+            _ATTACH,
+            [{"k": k, "p": p, "now": now} for k, p in attach.items()],
+            execution_options=_BULK,
         )
     if submit:
         uow.session.execute(
-            update(_ATTEMPTS)
-            .where(
-                _ATTEMPTS.c.business_key == bindparam("k"),
-                _ATTEMPTS.c.state == AttemptState.CREATED,
-                _ATTEMPTS.c.purchase_id.is_not(None),
-            )
-            .values(state=AttemptState.SUBMITTED, updated_at=now),
-            [{"k": k} for k in submit],
-            execution_options={"synchronize_session": False},
+            _SUBMIT, [{"k": k, "now": now} for k in submit], execution_options=_BULK
         )
     conflicts: set[str] = set()
     if attach:
@@ -336,27 +362,10 @@ def _finish_all(uow: UnitOfWork, run: _Run, items: Sequence[_Finish]) -> None:
     observed = run.ctx.now()
     new = [f for f in items if f.outcome is not None]
     if new:
-        # Only unresolved attempts move: a resolved one is the truth already recorded.
         uow.session.execute(
-            update(_ATTEMPTS)
-            .where(
-                _ATTEMPTS.c.business_key == bindparam("k"),
-                _state_in(*_UNRESOLVED_STATES),
-            )
-            .values(
-                state=bindparam("state"),
-                purchase_status=bindparam("status"),
-                status_at=bindparam("at"),
-                decline_code=bindparam("code"),
-                network_code=bindparam("net"),
-                advice_code=bindparam("advice"),
-                brand=func.coalesce(_ATTEMPTS.c.brand, bindparam("brand")),
-                masked_pan=func.coalesce(_ATTEMPTS.c.masked_pan, bindparam("pan")),
-                resolved_at=bindparam("resolved"),
-                updated_at=now,
-            ),
+            _RECORD,
             [_outcome_params(f.key, f.outcome, now, observed) for f in new],  # type: ignore[arg-type]
-            execution_options={"synchronize_session": False},
+            execution_options=_BULK,
         )
     attempts = {
         row.business_key: row
@@ -385,14 +394,19 @@ def _update_grouped(
     uow: UnitOfWork, table: Any, groups: dict[tuple[str, ...], list[dict[str, Any]]], now: datetime
 ) -> None:
     for names, rows in groups.items():
-        # One statement per shape of change (paid, retry, suspend, release only).
-        uow.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("sid"))
-            .values({**{name: bindparam(name) for name in names}, "updated_at": now}),
-            rows,
-            execution_options={"synchronize_session": False},
-        )
+        # One statement per shape of change (paid, retry, suspend, release only), built once.
+        stmt = _UPDATES.get((table.name, names))
+        if stmt is None:
+            stmt = _UPDATES[(table.name, names)] = (
+                update(table)
+                .where(table.c.id == bindparam("sid"))
+                .values(
+                    {**{name: bindparam(name) for name in names}, "updated_at": bindparam("now")}
+                )
+            )
+        for row in rows:
+            row["now"] = now
+        uow.session.execute(stmt, rows, execution_options=_BULK)
 
 
 def _finish_subscriptions(
@@ -549,6 +563,7 @@ def _outcome_params(key: str, o: Outcome, now: datetime, observed: datetime) -> 
     declined = state in (AttemptState.DECLINED, AttemptState.FAILED)
     return {
         "k": key,
+        "now": now,
         "state": state,
         "status": Status(o.purchase_status) if o.purchase_status is not None else None,
         "at": o.observed_at or observed,
@@ -674,14 +689,13 @@ def _claim(run: _Run, limit: int) -> list[_Item] | None:
             uow.commit()
             return None
         run.summary.claimed += len(subs)
-        existing = {
-            a.business_key: a
-            for a in uow.session.exec(
-                select(PaymentAttempt).where(
+        existing = set(
+            uow.session.exec(
+                select(PaymentAttempt.business_key).where(
                     PaymentAttempt.business_key.in_([_expected_key(s) for s in subs])  # type: ignore[attr-defined]
                 )
             ).scalars()
-        }
+        )
         customers = _by_id(uow, Customer, {s.customer_id for s in subs})
         methods = _by_id(uow, PaymentMethod, {s.payment_method_id for s in subs} - {None})
         intents: list[Intent] = []
