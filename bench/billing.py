@@ -167,6 +167,17 @@ async def setup(ctx: PaymentContext, n: int) -> list[tuple[str, str]]:
 
 
 async def run_billing(ctx: PaymentContext, concurrency: int, batch_size: int) -> float:
+    gc.collect()
+    before = high = rss_mb()
+
+    last = 0.0
+
+    def sample(_summary: object) -> None:
+        nonlocal high, last
+        if time.monotonic() - last > 0.25:  # reading /proc costs CPU: a few times a second
+            last = time.monotonic()
+            high = max(high, rss_mb())
+
     started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     summary = await bill_due(
         ctx,
@@ -174,13 +185,15 @@ async def run_billing(ctx: PaymentContext, concurrency: int, batch_size: int) ->
         worker_id="bench",
         concurrency=concurrency,
         batch_size=batch_size,
+        on_progress=sample,
     )
     elapsed = time.perf_counter() - started
     print(
         f"  billing: {summary.succeeded} paid, {summary.declined} declined, "
         f"{summary.unknown} unknown in {elapsed:.2f}s "
         f"(CPU {time.process_time() - cpu:.2f}s, "
-        f"of which event loop {time.thread_time() - loop_cpu:.2f}s)"
+        f"of which event loop {time.thread_time() - loop_cpu:.2f}s); "
+        f"RSS {before:.0f} MB at the start, at most {high:.0f} MB during the run"
     )
     return elapsed
 

@@ -207,8 +207,10 @@ class _Committer:
     adapts to the load: one per charge when idle, one per hundreds under full concurrency.
     """
 
-    #: How long a commit waits for more writes to join it: fewer, larger commits.
-    gather_seconds = 0.0
+    #: How long a commit waits for more writes to join it: fewer, larger commits. 3 ms cut
+    #: the ledger thread's CPU by about a quarter in bench/billing.py (64 charges in flight,
+    #: 50 ms per gateway call) at no cost in wall time; an idle run pays 3 ms per write.
+    gather_seconds = 0.003
 
     def __init__(self, run: _Run) -> None:
         self._run = run
