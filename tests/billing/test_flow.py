@@ -76,6 +76,7 @@ async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_u
             ctx=PaymentContext(gateway=gateway, engine=engine), http=sandbox.http, tokens={}
         )
         await world.subscribe(2, prefix=f"cli-{id(world)}")
+        await world.plan_one_offs(1, amount_cents=5000, prefix=f"clio-{id(world)}")
     engine.dispose()
     code = await asyncio.to_thread(
         bill_command, as_of="2026-01-31T07:00:00", json_out=True, worker_id="cli-test"
@@ -83,4 +84,6 @@ async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_u
     assert code == 0
     out = capsys.readouterr().out
     summary = json.loads(out[out.index("{") :])
-    assert summary["succeeded"] == 2 and summary["amounts_cents"] == {"ZAR": 19800}
+    assert summary["succeeded"] == 3 and summary["amounts_cents"] == {"ZAR": 24800}
+    assert summary["one_off_succeeded"] == 1
+    assert summary["one_off_amounts_cents"] == {"ZAR": 5000}
