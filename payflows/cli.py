@@ -137,7 +137,7 @@ def bill(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Charge every due subscription once (MIT), with dunning. Exit 1 if outcomes stay unknown."""
+    """Charge due subscriptions and one-off charges once (MIT), with dunning; exit 1 if unknown."""
     from payflows.billing.cli import bill_command
 
     _settings()

@@ -1,4 +1,4 @@
-"""``payflows bill``: run the subscription billing flow once, in this process.
+"""``payflows bill``: run the billing flow (subscriptions and one-off charges) once, here.
 
 Kept a plain function so the CLI module only has to register it. Exit code 0 when every due
 period was settled (paid, declined with dunning), 1 when some outcomes are still unknown (the
@@ -58,6 +58,16 @@ def bill_command(
         )
         for currency, cents in sorted(summary.amounts_cents.items()):
             print(f"  paid {format_amount(cents, currency)}")
+        if summary.one_off_claimed:
+            print(
+                f"  of which one-off charges: {summary.one_off_succeeded} paid, "
+                f"{summary.one_off_declined} declined ({summary.one_off_retry_scheduled} to "
+                f"retry), {summary.one_off_failed} failed"
+            )
+            for currency, cents in sorted(summary.one_off_amounts_cents.items()):
+                print(f"  one-off paid {format_amount(cents, currency)}")
         for code, n in sorted(summary.declines_by_code.items()):
             print(f"  declined {code}: {n}")
+        for reason, n in sorted(summary.dunning_reasons.items()):
+            print(f"  {reason}: {n}")
     return 1 if summary.unknown else 0

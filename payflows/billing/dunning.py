@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from payflows.domain.declines import classify_decline
+from payflows.domain.declines import MASTERCARD_STOP_ADVICE, classify_decline
 from payflows.ledger.models import SubscriptionStatus
 
 __all__ = [
@@ -51,7 +51,12 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The policy's answer, with the reason that goes on the subscription."""
+    """The policy's answer, with the reason that goes on the subscription.
+
+    ``reason`` is short and has no timestamps (``retry_at`` says when), so that a run's summary
+    can count subscriptions per reason: "hard decline expired_card", "mastercard advice 21",
+    "retries exhausted", "visa 30-day retry cap", "soft decline insufficient_funds".
+    """
 
     action: Action
     status: SubscriptionStatus
@@ -105,42 +110,35 @@ class DunningPolicy:
         included) that the networks' rolling caps count.
         """
         code = decline_code or "unknown"
-        tag = _reason(code, network_code, advice_code)
-        if not classify_decline(code, network_code, advice_code):
-            return _suspend(f"hard decline {tag}: never retried")
         mastercard = (brand or "").lower() in self.mastercard_brands
+        if not classify_decline(code, network_code, advice_code):
+            if advice_code in MASTERCARD_STOP_ADVICE:
+                return _suspend(f"mastercard advice {advice_code}")
+            return _suspend(_tag("hard decline", code, network_code))
         delay: timedelta | None = None
+        reason = _tag("soft decline", code, None)
         if self.honour_advice_codes and mastercard and advice_code in MASTERCARD_ADVICE_DELAYS:
             delay = MASTERCARD_ADVICE_DELAYS[advice_code]
+            reason = f"mastercard advice {advice_code}"
         elif failed_attempts <= len(self.schedule):
             delay = self.schedule[max(failed_attempts, 1) - 1]
         if delay is None or failed_attempts > len(self.schedule):
-            return _suspend(f"soft decline {tag}: retries exhausted after {failed_attempts}")
+            return _suspend("retries exhausted")
         retry_at = now + delay
         in_30d = sum(1 for t in recent_attempts if t > retry_at - timedelta(days=30))
         if in_30d + 1 > self._cap_30d(brand):
-            return _suspend(f"soft decline {tag}: 30-day retry cap of {brand or 'card'} reached")
+            return _suspend(f"{(brand or 'card').lower()} 30-day retry cap")
         if mastercard:
             window = sorted(t for t in recent_attempts if t > retry_at - timedelta(hours=24))
             excess = len(window) + 1 - self.mastercard_cap_24h
             if excess > 0:
                 # Wait until enough of the last day's attempts have left the 24-hour window.
                 retry_at = window[excess - 1] + timedelta(hours=24)
-        return Decision(
-            Action.RETRY,
-            SubscriptionStatus.PAST_DUE,
-            retry_at,
-            f"soft decline {tag}: retry {failed_attempts} at {retry_at.isoformat()}",
-        )
+        return Decision(Action.RETRY, SubscriptionStatus.PAST_DUE, retry_at, reason)
 
 
-def _reason(code: str, network_code: str | None, advice_code: str | None) -> str:
-    parts = [code]
-    if network_code:
-        parts.append(f"network {network_code}")
-    if advice_code:
-        parts.append(f"advice {advice_code}")
-    return " / ".join(parts)
+def _tag(prefix: str, code: str, network_code: str | None) -> str:
+    return f"{prefix} {code}" + (f" network {network_code}" if network_code else "")
 
 
 def _suspend(reason: str) -> Decision:

@@ -1,8 +1,9 @@
 """The nightly subscription billing run as a Prefect flow (``subscription-billing``).
 
 Reads like the business process: settle what a crash left in flight, bill every due period
-once, show the summary. The exactly-once work lives in :mod:`payflows.billing`; running the flow
-twice (or two of them at once) bills each subscription period once.
+and every due one-off charge once, show the summary. The exactly-once work lives in
+:mod:`payflows.billing`; running the flow twice (or two of them at once) bills each
+subscription period and each one-off charge once.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class BillingRunRequest(BaseModel):
 
 @flow(name=NAME, persist_result=False)
 async def subscription_billing(params: BillingRunRequest | None = None) -> BillingSummary:
-    """Bill every due subscription period exactly once, with dunning for declines."""
+    """Bill every due subscription period and one-off charge exactly once, with dunning."""
     params = params or BillingRunRequest()
     as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
     worker_id = params.worker_id or default_worker_id()

@@ -46,6 +46,7 @@ from payflows.gateway._models import (
     WebhookEvent,
 )
 from payflows.gateway._signature import require_valid_signature, verify_signature
+from payflows.gateway._state import PurchaseState
 
 __all__ = [
     "Attempt",
@@ -68,6 +69,7 @@ __all__ = [
     "Product",
     "Purchase",
     "PurchaseRequest",
+    "PurchaseState",
     "RateLimitedError",
     "RecurringToken",
     "Refund",

@@ -12,6 +12,7 @@ changes), applied in bulk.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -238,6 +239,7 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
                 counts,
                 customer_id=customer.id,
                 next_billing_at=row.first_billing_at,
+                anchor_day=row.first_billing_at.astimezone(UTC).day,
                 status=SubscriptionStatus.ACTIVE,
                 failed_attempts=0,
                 **fields,
@@ -295,20 +297,28 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
                     reason="this charge belongs to another customer",
                 )
             )
-        elif _get(existing, "status") != OneOffChargeStatus.PLANNED and any(
-            _get(existing, k) != v for k, v in fields.items()
-        ):
+        elif _frozen(existing) and any(_get(existing, k) != v for k, v in fields.items()):
             errors.append(
                 RowError(
                     line=line,
                     column="external_id",
-                    reason=f"this charge is already {existing.status}; it can no longer change",
+                    reason=f"this charge is already {_frozen(existing)}; it can no longer change",
                 )
             )
         else:
             _apply(existing, fields, counts)
     new.flush(uow)
     return counts, errors
+
+
+def _frozen(charge: Any) -> str | None:
+    """Why a one-off charge may no longer change: charged, failed, cancelled, or the billing
+    run has an attempt for it (its amount stands); None while it is only planned."""
+    status = OneOffChargeStatus(_get(charge, "status"))
+    if status is not OneOffChargeStatus.PLANNED:
+        return status.value
+    attempt = charge.get("attempt_id") if isinstance(charge, dict) else charge.attempt_id
+    return "being charged" if attempt is not None else None
 
 
 WRITERS: dict[str, Writer] = {

@@ -273,6 +273,12 @@ class Subscription(LedgerModel, table=True):
     claimed_until: datetime | None = _ts(nullable=True, default=None)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
+    #: The day of month the schedule keeps (set at creation from the first billing date), so a
+    #: date clamped to a short month returns to it: Jan 31 -> Feb 28 -> Mar 31.
+    anchor_day: int | None = None
+    #: Why the subscription is past due or suspended ("hard decline do_not_honour",
+    #: "retries exhausted", "mastercard advice 21"...); cleared by a successful charge.
+    dunning_reason: str | None = Field(default=None, max_length=120)
 
 
 class PaymentAttempt(LedgerModel, table=True):
@@ -467,3 +473,10 @@ class OneOffCharge(LedgerModel, table=True):
     attempt_id: int | None = Field(default=None, foreign_key="payment_attempts.id")
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
+    # Billing: the same dunning state and lease as a subscription's (see Subscription).
+    failed_attempts: int = 0
+    last_decline_code: str | None = Field(default=None, max_length=64)
+    dunning_reason: str | None = Field(default=None, max_length=120)
+    retry_at: datetime | None = _ts(nullable=True, default=None)
+    claimed_by: str | None = Field(default=None, max_length=128)
+    claimed_until: datetime | None = _ts(nullable=True, default=None)

@@ -29,7 +29,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, or_, select, update
@@ -282,6 +282,7 @@ def upsert_subscription(
     unit = IntervalUnit(interval_unit)
     if interval_count < 1:
         raise ValueError("interval_count must be at least 1")
+    first = _aware(next_billing_at, "next_billing_at")
     uow.session.exec(
         _insert(uow, Subscription.__table__)  # type: ignore[arg-type]
         .values(
@@ -293,7 +294,8 @@ def upsert_subscription(
             currency=currency,
             interval_unit=unit,
             interval_count=interval_count,
-            next_billing_at=_aware(next_billing_at, "next_billing_at"),
+            next_billing_at=first,
+            anchor_day=first.astimezone(UTC).day,
             status=SubscriptionStatus.ACTIVE,
             failed_attempts=0,
             created_at=now,
@@ -333,7 +335,8 @@ def upsert_one_off_charge(
     description: str,
     charge_on: date,
 ) -> OneOffCharge:
-    """The planned one-off charge ``external_id``; a charged or cancelled one cannot change."""
+    """The planned one-off charge ``external_id``; a charged or cancelled one cannot change,
+    nor one the billing run has started to charge (``attempt_id`` set: the amount stands)."""
     now = utcnow()
     _cents(amount_cents)
     currency = validate_currency(currency)
@@ -364,10 +367,12 @@ def upsert_one_off_charge(
         "description": description,
         "charge_on": charge_on,
     }
-    if charge.status is not OneOffChargeStatus.PLANNED:
+    if charge.status is not OneOffChargeStatus.PLANNED or charge.attempt_id is not None:
         if any(getattr(charge, name) != value for name, value in fields.items()):
+            state = "being charged" if charge.status is OneOffChargeStatus.PLANNED else None
             raise LedgerError(
-                f"one-off charge {external_id} is {charge.status.value}; it can no longer change"
+                f"one-off charge {external_id} is {state or charge.status.value}; "
+                "it can no longer change"
             )
     else:
         _set(charge, now, **fields)

@@ -1,5 +1,7 @@
 """Prefect tasks of the billing run: count what is due, reconcile, bill, report.
 
+Subscription periods and one-off charges are billed by the same task (and counted together).
+
 The charging itself is one task around :func:`payflows.billing.bill_due`, not a task per
 charge or per batch: Prefect costs milliseconds and tens of kilobytes per task run, and a chain
 of batch tasks drains the gateway pipeline at every boundary. Progress reaches the UI through a
@@ -24,6 +26,7 @@ from sqlalchemy import func, or_, select
 
 from payflows.billing import BillingSummary, CatchUp, DunningPolicy, bill_due
 from payflows.billing import reconcile as _reconcile
+from payflows.billing.one_off import due_one_offs
 from payflows.domain.money import format_amount
 from payflows.ledger import Subscription, SubscriptionStatus, UnitOfWork
 from payflows.tasks.runtime import RETRY_POLICY, payment_context
@@ -35,21 +38,28 @@ _OPTIONS = {"persist_result": False, "cache_policy": NO_CACHE}
 
 @task(name="count-due-subscriptions", **_OPTIONS)
 async def count_due(as_of: datetime) -> int:
-    """How many subscriptions are due at ``as_of`` (the progress bar's 100 %)."""
+    """How many subscriptions and one-off charges are due at ``as_of`` (the progress bar's
+    100 %)."""
     async with payment_context() as ctx:
 
         def count(uow: UnitOfWork) -> int:
-            return uow.session.exec(
-                select(func.count())
-                .select_from(Subscription)
-                .where(
-                    Subscription.status.in_(  # type: ignore[attr-defined]
-                        [SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]
-                    ),
-                    Subscription.next_billing_at <= as_of,
-                    or_(Subscription.retry_at.is_(None), Subscription.retry_at <= as_of),  # type: ignore[union-attr]
-                )
+            one_offs = uow.session.exec(
+                select(func.count()).select_from(due_one_offs(as_of, as_of).subquery())
             ).one()[0]
+            return (
+                one_offs
+                + uow.session.exec(
+                    select(func.count())
+                    .select_from(Subscription)
+                    .where(
+                        Subscription.status.in_(  # type: ignore[attr-defined]
+                            [SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]
+                        ),
+                        Subscription.next_billing_at <= as_of,
+                        or_(Subscription.retry_at.is_(None), Subscription.retry_at <= as_of),  # type: ignore[union-attr]
+                    )
+                ).one()[0]
+            )
 
         return int(await ctx.ledger(count))
 
@@ -118,6 +128,11 @@ def summary_rows(summary: BillingSummary) -> list[dict[str, str]]:
             "suspended",
             "skipped_periods",
             "reconciled",
+            "one_off_claimed",
+            "one_off_succeeded",
+            "one_off_declined",
+            "one_off_retry_scheduled",
+            "one_off_failed",
         )
     ]
     rows += [
@@ -125,8 +140,16 @@ def summary_rows(summary: BillingSummary) -> list[dict[str, str]]:
         for currency, cents in sorted(summary.amounts_cents.items())
     ]
     rows += [
+        {"item": f"one-off paid {currency}", "value": format_amount(cents, currency)}
+        for currency, cents in sorted(summary.one_off_amounts_cents.items())
+    ]
+    rows += [
         {"item": f"declined {code}", "value": str(n)}
         for code, n in sorted(summary.declines_by_code.items())
+    ]
+    rows += [
+        {"item": f"dunning: {reason}", "value": str(n)}
+        for reason, n in sorted(summary.dunning_reasons.items())
     ]
     rows.append({"item": "seconds", "value": f"{summary.seconds:.1f}"})
     return rows

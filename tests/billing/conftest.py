@@ -6,7 +6,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -18,10 +18,12 @@ from sqlmodel import select
 from payflows.domain.cards import CardData
 from payflows.gateway import PreciumClient
 from payflows.ledger import (
+    OneOffCharge,
     PaymentAttempt,
     Subscription,
     UnitOfWork,
     make_engine,
+    upsert_one_off_charge,
     upsert_subscription,
 )
 from payflows.ledger.migrate import upgrade
@@ -33,6 +35,7 @@ ORIGIN = "http://sandbox.test"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=2"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIRST = datetime(2026, 1, 31, 6, 0, tzinfo=UTC)
+FIRST_DAY = FIRST.date()
 
 
 def pg_available() -> bool:
@@ -125,6 +128,42 @@ class World:
             ]
 
         return await self.ctx.ledger(create)
+
+    async def plan_one_offs(
+        self,
+        n: int,
+        number: str = "4111111111111111",
+        *,
+        amount_cents: int = 25000,
+        currency: str = "ZAR",
+        charge_on: date = FIRST_DAY,
+        prefix: str = "inv",
+    ) -> list[str]:
+        """``n`` planned one-off charges on the stored card for ``number``; their external ids."""
+        customer_id, method_id = await self.stored_card(number)
+        ids = [f"{prefix}-{number[-4:]}-{i}" for i in range(n)]
+
+        def create(uow: UnitOfWork) -> None:
+            for ext in ids:
+                upsert_one_off_charge(
+                    uow,
+                    ext,
+                    customer_id=customer_id,
+                    payment_method_id=method_id,
+                    amount_cents=amount_cents,
+                    currency=currency,
+                    description=f"Invoice {ext}",
+                    charge_on=charge_on,
+                )
+
+        await self.ctx.ledger(create)
+        return ids
+
+    def one_off(self, external_id: str) -> OneOffCharge:
+        with UnitOfWork(self.ctx.engine) as uow:
+            return uow.session.exec(
+                select(OneOffCharge).where(OneOffCharge.external_id == external_id)
+            ).one()
 
     def subscription(self, sub_id: int) -> Subscription:
         with UnitOfWork(self.ctx.engine) as uow:

@@ -25,15 +25,22 @@ async def test_flow_bills_and_publishes_artifacts(sandbox, ledger, sandbox_url):
         )
         paid = await world.subscribe(5, prefix=f"flow-{id(world)}")
         [declined] = await world.subscribe(1, "4000000000000085", prefix=f"flowd-{id(world)}")
+        one_offs = await world.plan_one_offs(2, amount_cents=5000, prefix=f"flowo-{id(world)}")
     engine.dispose()
     summary = await subscription_billing(
         BillingRunRequest(as_of=FIRST.replace(hour=7), concurrency=4, worker_id="flow-test")
     )
-    assert summary.succeeded == 5 and summary.declined == 1
+    assert summary.succeeded == 7 and summary.declined == 1
+    assert summary.one_off_succeeded == 2
     assert summary.declines_by_code == {"insufficient_funds": 1}
     rows = {r["item"]: r["value"] for r in summary_rows(summary)}
-    assert rows["succeeded"] == "5" and rows["declined insufficient_funds"] == "1"
-    assert "495" in rows["paid ZAR"]
+    assert rows["succeeded"] == "7" and rows["declined insufficient_funds"] == "1"
+    assert rows["one_off_succeeded"] == "2" and "100" in rows["one-off paid ZAR"]
+    assert rows["dunning: soft decline insufficient_funds"] == "1"
+    assert "595" in rows["paid ZAR"]
+    for ext in one_offs:
+        [p] = await sandbox.purchases(f"oneoff:{ext}")
+        assert p["status"] == "paid"
     for sub in paid:
         assert (
             len(
@@ -69,6 +76,7 @@ async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_u
             ctx=PaymentContext(gateway=gateway, engine=engine), http=sandbox.http, tokens={}
         )
         await world.subscribe(2, prefix=f"cli-{id(world)}")
+        await world.plan_one_offs(1, amount_cents=5000, prefix=f"clio-{id(world)}")
     engine.dispose()
     code = await asyncio.to_thread(
         bill_command, as_of="2026-01-31T07:00:00", json_out=True, worker_id="cli-test"
@@ -76,4 +84,6 @@ async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_u
     assert code == 0
     out = capsys.readouterr().out
     summary = json.loads(out[out.index("{") :])
-    assert summary["succeeded"] == 2 and summary["amounts_cents"] == {"ZAR": 19800}
+    assert summary["succeeded"] == 3 and summary["amounts_cents"] == {"ZAR": 24800}
+    assert summary["one_off_succeeded"] == 1
+    assert summary["one_off_amounts_cents"] == {"ZAR": 5000}

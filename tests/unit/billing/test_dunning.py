@@ -42,7 +42,8 @@ def test_custom_schedule():
 @pytest.mark.parametrize("code", ["04", "07", "12", "14", "15", "41", "43", "46", "57", "R0", "R1"])
 def test_visa_category_1_never_retried(code):
     decision = decide(decline_code="authorization_failed", network_code=code, brand="visa")
-    assert decision.action is Action.SUSPEND and "never retried" in decision.reason
+    assert decision.action is Action.SUSPEND
+    assert decision.reason == f"hard decline authorization_failed network {code}"
 
 
 @pytest.mark.parametrize("code", ["expired_card", "stolen_card", "recurring_token_expired"])
@@ -97,3 +98,25 @@ def test_mastercard_10_per_24h_pushes_the_retry():
     assert decision.retry_at == oldest + timedelta(hours=24)
     window = [t for t in history if t > decision.retry_at - timedelta(hours=24)]
     assert len(window) + 1 <= 10
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        (
+            {"decline_code": "do_not_honour", "advice_code": "21", "brand": "mastercard"},
+            "mastercard advice 21",
+        ),
+        ({"decline_code": "expired_card"}, "hard decline expired_card"),
+        ({"failed_attempts": 5, "brand": "visa"}, "retries exhausted"),
+        ({"brand": "visa", "recent_attempts": [NOW] * 15}, "visa 30-day retry cap"),
+        ({"brand": "visa"}, "soft decline insufficient_funds"),
+        (
+            {"network_code": "51", "advice_code": "24", "brand": "mastercard"},
+            "mastercard advice 24",
+        ),
+    ],
+)
+def test_reasons_are_short_and_countable(kwargs, reason):
+    # No timestamps or counters in a reason: the billing summary counts subscriptions by it.
+    assert decide(**kwargs).reason == reason

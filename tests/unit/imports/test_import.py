@@ -14,6 +14,7 @@ from payflows.ledger import (
     Customer,
     OneOffCharge,
     OneOffChargeStatus,
+    PaymentAttempt,
     PaymentMethod,
     Subscription,
     UnitOfWork,
@@ -272,3 +273,35 @@ def test_a_utf8_bom_and_crlf_line_ends_are_fine(engine: Engine, tmp_path: Path) 
     )
     result = import_csv(path, engine)
     assert (result.inserted, result.rejected) == (1, 0)
+
+
+def test_a_one_off_charge_being_charged_no_longer_changes(engine: Engine, write_csv) -> None:
+    # Once the billing run recorded an attempt for the plan, its amount stands.
+    _import_samples(engine)
+    with UnitOfWork(engine) as uow:
+        charge = uow.session.execute(
+            select(OneOffCharge).where(OneOffCharge.external_id == "inv-5001")
+        ).scalar_one()
+        attempt = PaymentAttempt(
+            business_key="oneoff:inv-5001", kind="mit", amount_cents=1, currency="ZAR"
+        )
+        uow.session.add(attempt)
+        uow.session.flush()
+        charge.attempt_id = attempt.id
+        uow.commit()
+    same = import_csv(SAMPLES / "one_off_charges.csv", engine)
+    assert (same.unchanged, same.rejected) == (12, 0)
+    header = (SAMPLES / "one_off_charges.csv").read_text().splitlines()[0]
+    path = write_csv(
+        "o.csv", header + "\ninv-5001,cust-0001,tok_7f3a1c0001,900.00,ZAR,Router,2026-12-02\n"
+    )
+    changed = import_csv(path, engine)
+    assert [(e.line, e.column) for e in changed.errors] == [(2, "external_id")]
+    assert "being charged" in changed.errors[0].reason
+
+
+def test_subscriptions_get_their_anchor_day_at_import(engine: Engine) -> None:
+    _import_samples(engine)
+    with UnitOfWork(engine) as uow:
+        subs = uow.session.execute(select(Subscription)).scalars().all()
+    assert subs and all(s.anchor_day == s.next_billing_at.day for s in subs)
