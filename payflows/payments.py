@@ -72,6 +72,7 @@ from payflows.ledger import (
 )
 from payflows.ledger.models import Customer
 from payflows.ledger.models import Refund as LedgerRefund
+from payflows.ledger.settlement import SettlementReport, record_settlements
 
 __all__ = [
     "ChallengeInfo",
@@ -89,6 +90,7 @@ __all__ = [
     "pay_with_card",
     "refund_purchase",
     "settle_by_read_back",
+    "settlement_of",
     "void_hold",
 ]
 
@@ -312,6 +314,7 @@ async def _record_purchase(
             masked_pan=purchase.masked_pan,
             observed_at=observed,
         )
+        record_settlements(uow, [settlement_of(purchase)])
         if state is AttemptState.SUCCEEDED:
             _remember_card(uow, updated, purchase)
             if purchase.status is Status.HOLD:
@@ -369,6 +372,26 @@ def _status_time(purchase: Purchase, status: Status) -> datetime | None:
         if change.status == status and change.timestamp is not None:
             return change.timestamp
     return None
+
+
+def settlement_of(purchase: Purchase) -> SettlementReport:
+    """The money side of a purchase as the gateway reports it (``payment`` and settlement).
+
+    Only a payment that came in counts (``payment_type`` purchase, not outgoing); a purchase
+    that was never paid reports nothing.
+    """
+    payment = purchase.payment
+    incoming = payment is not None and not payment.is_outgoing and payment.amount is not None
+    if not incoming or payment is None:
+        return SettlementReport(purchase.id, settled_at=purchase.settled_on)
+    return SettlementReport(
+        purchase.id,
+        paid_cents=payment.amount,
+        fee_cents=payment.fee_amount,
+        net_cents=payment.net_amount,
+        paid_at=payment.paid_on,
+        settled_at=purchase.settled_on,
+    )
 
 
 def _is_recurring(purchase: Purchase) -> bool:
@@ -777,18 +800,23 @@ def _submit_related(uow: UnitOfWork, business_key: str) -> None:
 
 
 async def _close(ctx: PaymentContext, business_key: str, purchase: Purchase) -> PaymentOutcome:
-    attempt = await ctx.ledger(
-        lambda uow: record_outcome(
+    observed = ctx.now()
+
+    def write(uow: UnitOfWork) -> PaymentAttempt:
+        attempt = record_outcome(
             uow,
             business_key=business_key,
             state=AttemptState.SUCCEEDED,
             purchase_status=purchase.status,
             brand=purchase.card_brand,
             masked_pan=purchase.masked_pan,
-            observed_at=ctx.now(),
+            observed_at=observed,
         )
-    )
-    return PaymentOutcome.of(attempt)
+        # A capture pays the purchase it acts on: its paid amount and fee go on that purchase.
+        record_settlements(uow, [settlement_of(purchase)])
+        return attempt
+
+    return PaymentOutcome.of(await ctx.ledger(write))
 
 
 async def capture_hold(

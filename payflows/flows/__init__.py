@@ -20,6 +20,7 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 | refund | :func:`refund` | :class:`RefundRequest` |
 | cancel-refund | :func:`cancel_refund` | :class:`RefundCancelRequest` |
 | complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
+| settlement-report | :func:`settlement_report` | :class:`ReportRequest` |
 """  # noqa: E501
 
 from payflows.flows._cards import SandboxCard
@@ -56,6 +57,7 @@ from payflows.flows.network_token import network_token_payment
 from payflows.flows.non_3ds import non_3ds_payment
 from payflows.flows.preauthorization import preauthorize
 from payflows.flows.recurring_preauth import recurring_preauth
+from payflows.flows.report import ReportRequest, settlement_report
 from payflows.flows.three_ds import complete_3ds
 from payflows.flows.zero_auth import zero_auth_validation
 from payflows.payments import OperationRejected
@@ -80,6 +82,7 @@ ALL_FLOWS = {
         complete_3ds,
         csv_billing_import,
         subscription_billing,
+        settlement_report,
     )
 }
 
@@ -101,6 +104,7 @@ __all__ = [
     "RecurringPreauthRequest",
     "RefundCancelRequest",
     "RefundRequest",
+    "ReportRequest",
     "SandboxCard",
     "Shopper",
     "ThreeDSCompletionRequest",
@@ -120,6 +124,7 @@ __all__ = [
     "preauthorize",
     "recurring_preauth",
     "refund",
+    "settlement_report",
     "subscription_billing",
     "void_hold",
     "zero_auth_validation",
