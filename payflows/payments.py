@@ -425,8 +425,15 @@ async def _mark_unknown(ctx: PaymentContext, business_key: str) -> PaymentOutcom
 
 
 async def _declined(
-    ctx: PaymentContext, business_key: str, exc: CardDeclinedError
+    ctx: PaymentContext,
+    business_key: str,
+    exc: CardDeclinedError,
+    *,
+    brand: str | None = None,
+    masked_pan: str | None = None,
 ) -> PaymentOutcome:
+    """Record a decline; ``brand``/``masked_pan`` (of the card submitted, or the stored card)
+    keep declines countable per card brand."""
     decline = exc.decline
     attempt = await ctx.ledger(
         lambda uow: record_outcome(
@@ -437,6 +444,8 @@ async def _declined(
             decline_code=decline.code,
             network_code=decline.network_code,
             advice_code=decline.advice_code,
+            brand=brand,
+            masked_pan=masked_pan,
             observed_at=ctx.now(),
         )
     )
@@ -494,7 +503,9 @@ async def _submit(
             browser=browser,
         )
     except CardDeclinedError as exc:
-        return await _declined(ctx, key, exc)
+        brand = card.brand if card is not None else None
+        masked = card.masked_pan if card is not None else None
+        return await _declined(ctx, key, exc, brand=brand, masked_pan=masked)
     except OutcomeUnknownError:
         return await _mark_unknown(ctx, key)
     if answer.requires_3ds and answer.three_ds is not None:
@@ -704,7 +715,9 @@ async def charge_stored_card(
     try:
         purchase = await ctx.gateway.charge(attempt.purchase_id, method.recurring_token)
     except CardDeclinedError as exc:
-        return await _declined(ctx, business_key, exc)
+        return await _declined(
+            ctx, business_key, exc, brand=method.brand, masked_pan=method.masked_pan
+        )
     except OutcomeUnknownError:
         return await _mark_unknown(ctx, business_key)
     except RequestRejected as exc:

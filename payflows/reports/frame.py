@@ -30,13 +30,16 @@ __all__ = [
     "CHUNK_ROWS",
     "INITIATING",
     "LedgerFrames",
+    "activity_frame",
     "empty_activity",
+    "empty_frame",
     "load_activity",
     "load_frames",
     "load_holds",
     "load_refunds",
     "load_settlement",
     "load_subscriptions",
+    "settlement_frame",
     "sql_bound",
 ]
 
@@ -47,7 +50,7 @@ INITIATING = ("cit", "mit", "preauth", "zero_auth")
 
 _ACTIVITY_SQL = """
 SELECT a.kind, a.state, a.amount_cents, a.currency,
-       COALESCE(a.brand, o.brand) AS brand, a.decline_code, a.created_at,
+       COALESCE(a.brand, o.brand, pm.brand) AS brand, a.decline_code, a.created_at,
        o.kind AS owner_kind,
        CASE WHEN a.kind IN ('cit', 'mit') THEN a.fee_cents
             WHEN a.kind = 'capture' THEN o.fee_cents END AS fee_cents,
@@ -59,6 +62,7 @@ SELECT a.kind, a.state, a.amount_cents, a.currency,
 FROM payment_attempts a
 LEFT JOIN payment_attempts o ON o.purchase_id = a.related_purchase_id
 LEFT JOIN holds h ON h.purchase_id = a.related_purchase_id
+LEFT JOIN payment_methods pm ON pm.id = a.payment_method_id
 WHERE a.created_at >= :start AND a.created_at < :end
 """
 
@@ -211,6 +215,32 @@ def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
 
 def empty_activity() -> pd.DataFrame:
     return empty_frame(ACTIVITY_COLUMNS)
+
+
+def activity_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """An activity frame from plain records (missing keys are NULL), typed as the loader does.
+
+    For callers that build frames by hand (tests, benchmarks): the summaries then see exactly
+    what they would see from the database.
+    """
+    if not records:
+        return empty_activity()
+    raw = pd.DataFrame.from_records(records)
+    for name in ACTIVITY_COLUMNS:
+        if name not in raw:
+            raw[name] = None
+    return _typed(raw, ACTIVITY_COLUMNS)
+
+
+def settlement_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A settlement frame from plain records, typed as :func:`load_settlement` returns it."""
+    if not records:
+        return empty_frame(_SETTLEMENT_COLUMNS)
+    raw = pd.DataFrame.from_records(records)
+    for name in _SETTLEMENT_COLUMNS:
+        if name not in raw:
+            raw[name] = None
+    return _typed(raw, _SETTLEMENT_COLUMNS)
 
 
 def _concat(chunks: Iterable[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
