@@ -13,14 +13,15 @@ No card data is read: not even the masked PAN.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
-from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from payflows.reports.period import Period
@@ -39,6 +40,7 @@ __all__ = [
     "load_refunds",
     "load_settlement",
     "load_subscriptions",
+    "paid_in_period",
     "settlement_frame",
     "sql_bound",
 ]
@@ -48,37 +50,46 @@ CHUNK_ROWS = 200_000
 #: Kinds that start a payment (each one is a purchase of its own).
 INITIATING = ("cit", "mit", "preauth", "zero_auth")
 
-_ACTIVITY_SQL = """
+_SELECT = """
 SELECT a.kind, a.state, a.amount_cents, a.currency,
-       COALESCE(a.brand, o.brand, pm.brand) AS brand, a.decline_code, a.created_at,
-       o.kind AS owner_kind,
-       CASE WHEN a.kind IN ('cit', 'mit') THEN a.fee_cents
-            WHEN a.kind = 'capture' THEN o.fee_cents END AS fee_cents,
-       CASE WHEN a.kind IN ('cit', 'mit') THEN a.net_cents
-            WHEN a.kind = 'capture' THEN o.net_cents END AS net_cents,
+       COALESCE(a.brand, o.brand,
+                (SELECT pm.brand FROM payment_methods pm WHERE pm.id = a.payment_method_id))
+       AS brand,
+       a.decline_code, a.created_at, o.kind AS owner_kind,
+       CASE WHEN a.kind = 'capture' THEN o.fee_cents ELSE a.fee_cents END AS fee_cents,
+       CASE WHEN a.kind = 'capture' THEN o.net_cents ELSE a.net_cents END AS net_cents,
        CASE WHEN a.kind = 'refund'
-            THEN COALESCE(o.paid_cents, NULLIF(h.captured_cents, 0), o.amount_cents)
-       END AS owner_paid_cents
+            THEN COALESCE(o.paid_cents,
+                          (SELECT NULLIF(h.captured_cents, 0) FROM holds h
+                           WHERE h.purchase_id = a.related_purchase_id),
+                          o.amount_cents)
+       END AS owner_paid_cents,
+       a.purchase_status,
+       CASE WHEN a.kind IN ('cit', 'mit', 'preauth') AND a.state = 'succeeded'
+            THEN COALESCE(a.paid_cents,
+                          CASE WHEN a.kind IN ('cit', 'mit') THEN a.amount_cents END,
+                          (SELECT NULLIF(hp.captured_cents, 0) FROM holds hp
+                           WHERE hp.purchase_id = a.purchase_id))
+       END AS paid_cents,
+       a.paid_at, a.settled_at
 FROM payment_attempts a
 LEFT JOIN payment_attempts o ON o.purchase_id = a.related_purchase_id
-LEFT JOIN holds h ON h.purchase_id = a.related_purchase_id
-LEFT JOIN payment_methods pm ON pm.id = a.payment_method_id
-WHERE a.created_at >= :start AND a.created_at < :end
 """
+# (The lookups that only some rows need are scalar subqueries inside COALESCE, evaluated only
+# when the values before them are NULL, rather than joins evaluated for every row.)
 
-_SETTLEMENT_SQL = """
-SELECT a.kind, a.purchase_status, a.currency, a.brand,
-       COALESCE(a.paid_cents,
-                CASE WHEN a.kind IN ('cit', 'mit') THEN a.amount_cents END,
-                NULLIF(h.captured_cents, 0)) AS paid_cents,
-       a.fee_cents, a.net_cents,
-       COALESCE(a.paid_at, a.created_at) AS paid_at, a.settled_at
-FROM payment_attempts a
-LEFT JOIN holds h ON h.purchase_id = a.purchase_id
-WHERE a.kind IN ('cit', 'mit', 'preauth') AND a.state = 'succeeded'
-  AND COALESCE(a.paid_at, a.created_at) >= :start
-  AND COALESCE(a.paid_at, a.created_at) < :end
-"""
+_ACTIVITY_SQL = _SELECT + "WHERE a.created_at >= :start AND a.created_at < :end"
+
+#: Purchases made before the period and paid in it (a hold captured days later): a hold lasts
+#: at most 30 days at the networks, so the window before the period is bounded.
+_PAID_LATER_SQL = (
+    _SELECT
+    + """WHERE a.created_at >= :before AND a.created_at < :start
+  AND a.kind IN ('cit', 'mit', 'preauth') AND a.state = 'succeeded'
+  AND a.paid_at >= :start AND a.paid_at < :end"""
+)
+#: How far before the period a purchase paid in it may have been made.
+PAID_LATER_WINDOW = timedelta(days=35)
 
 _HOLDS_SQL = """
 SELECT purchase_id, authorised_cents, currency, brand, is_mit, authorised_at, expires_at,
@@ -112,6 +123,10 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "fee_cents": "Int64",
     "net_cents": "Int64",
     "owner_paid_cents": "Int64",
+    "purchase_status": "category",
+    "paid_cents": "Int64",
+    "paid_at": "datetime64[us, UTC]",
+    "settled_at": "datetime64[us, UTC]",
 }
 _SETTLEMENT_COLUMNS: dict[str, str] = {
     "kind": "category",
@@ -181,23 +196,39 @@ def sql_bound(conn: Connection, value: datetime) -> Any:
     return value
 
 
+def _column(values: Sequence[Any], dtype: str) -> Any:
+    """One column from the driver's Python values, typed without a detour through floats."""
+    if dtype.startswith("datetime64"):
+        arr = np.array(values, dtype=object)
+        return pd.to_datetime(arr, utc=True, format="ISO8601").as_unit("us")
+    if dtype == "category":
+        return pd.Categorical(np.array(values, dtype=object))
+    if dtype == "int64":
+        arr = np.array(values, dtype=object)
+        return np.where(arr == None, 0, arr).astype(np.int64)  # noqa: E711 (elementwise)
+    if dtype == "Int64":
+        # Exact for any 64-bit amount: ints and None straight into a masked array.
+        arr = np.array(values, dtype=object)
+        mask = arr == None  # noqa: E711 (elementwise)
+        return pd.arrays.IntegerArray(np.where(mask, 0, arr).astype(np.int64), mask)
+    if dtype == "bool":
+        return np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+    return np.array(values, dtype=object)
+
+
+def _typed_columns(columns: dict[str, str], data: dict[str, Sequence[Any]], n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {name: _column(data[name], dtype) for name, dtype in columns.items()},
+        index=pd.RangeIndex(n),
+    )
+
+
 def _typed(chunk: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
-    out: dict[str, Any] = {}
-    for name, dtype in columns.items():
-        col = chunk[name]
-        if dtype.startswith("datetime64"):
-            out[name] = pd.to_datetime(col, utc=True, format="ISO8601").astype(dtype)
-        elif dtype == "category":
-            out[name] = col.astype("category")
-        elif dtype == "int64":
-            out[name] = col.fillna(0).astype("int64")
-        elif dtype == "bool":
-            out[name] = col.fillna(False).astype(bool)
-        elif dtype == "str":
-            out[name] = col.astype(object).where(col.notna(), None)
-        else:
-            out[name] = col.astype(dtype)
-    return pd.DataFrame(out, index=pd.RangeIndex(len(chunk)))
+    def plain(name: str) -> list[Any]:
+        col = chunk[name].astype(object)
+        return [None if pd.isna(v) else v for v in col.tolist()]
+
+    return _typed_columns(columns, {name: plain(name) for name in columns}, len(chunk))
 
 
 def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
@@ -265,11 +296,30 @@ def _read(
     params: dict[str, Any] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> pd.DataFrame:
-    def chunks() -> Iterator[pd.DataFrame]:
-        for chunk in pd.read_sql(text(sql), conn, params=params or {}, chunksize=chunk_rows):
-            yield _typed(chunk, columns)
+    """Run ``sql`` on the driver's own cursor and build typed columns chunk by chunk.
 
-    return _concat(chunks(), columns)
+    The DBAPI cursor rather than SQLAlchemy's result or ``pandas.read_sql``: a row object per
+    row costs more than the query itself at a million rows.
+    """
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    if conn.dialect.name != "sqlite":  # psycopg: pyformat parameters
+        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql, params or {})
+        names = [d[0] for d in cursor.description]
+        wanted = [names.index(name) for name in columns]
+
+        def chunks() -> Iterator[pd.DataFrame]:
+            while rows := cursor.fetchmany(chunk_rows):
+                cols = list(zip(*rows, strict=True))
+                data = {name: cols[i] for name, i in zip(columns, wanted, strict=True)}
+                yield _typed_columns(columns, data, len(rows))
+
+        return _concat(chunks(), columns)
+    finally:
+        cursor.close()
 
 
 def _period(conn: Connection, period: Period) -> dict[str, Any]:
@@ -282,11 +332,35 @@ def load_activity(engine: Engine, period: Period, *, chunk_rows: int = CHUNK_ROW
         return _read(conn, _ACTIVITY_SQL, ACTIVITY_COLUMNS, _period(conn, period), chunk_rows)
 
 
-def load_settlement(engine: Engine, period: Period) -> pd.DataFrame:
-    """Succeeded purchases paid in the period, with what the gateway reported of them."""
+def paid_in_period(activity: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """The purchases among ``activity`` that were paid in the period, as a settlement frame.
+
+    A purchase whose payment time the gateway never reported counts as paid when it was made.
+    """
+    paid = activity["paid_cents"].fillna(0) > 0
+    start, end = pd.Timestamp(period.start_utc), pd.Timestamp(period.end_utc)
+    chosen = activity.loc[paid, list(_SETTLEMENT_COLUMNS)]
+    when = chosen["paid_at"].fillna(activity.loc[paid, "created_at"])
+    chosen = chosen.assign(paid_at=when)
+    return chosen[(when >= start) & (when < end)].reset_index(drop=True)
+
+
+def load_settlement(
+    engine: Engine, period: Period, activity: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Succeeded purchases paid in the period, with what the gateway reported of them.
+
+    Those made in the period come from ``activity`` when it is given (no second read); those
+    made before it and paid in it (a hold captured later) from one bounded query.
+    """
     with engine.connect() as conn:
-        frame = _read(conn, _SETTLEMENT_SQL, _SETTLEMENT_COLUMNS, _period(conn, period))
-    return frame[frame["paid_cents"].fillna(0) > 0].reset_index(drop=True)
+        params = _period(conn, period)
+        params["before"] = sql_bound(conn, period.start_utc - PAID_LATER_WINDOW)
+        earlier = _read(conn, _PAID_LATER_SQL, ACTIVITY_COLUMNS, params)
+        if activity is None:
+            activity = _read(conn, _ACTIVITY_SQL, ACTIVITY_COLUMNS, _period(conn, period))
+    parts = [paid_in_period(activity, period), paid_in_period(earlier, period)]
+    return _concat([p for p in parts if not p.empty], _SETTLEMENT_COLUMNS)
 
 
 def load_refunds(engine: Engine, period: Period) -> pd.DataFrame:
@@ -305,10 +379,11 @@ def load_subscriptions(engine: Engine) -> pd.DataFrame:
 
 
 def load_frames(engine: Engine, period: Period) -> LedgerFrames:
-    """Everything a report reads, in five queries."""
+    """Everything a report reads: the period's attempts once, and four small queries."""
+    activity = load_activity(engine, period)
     return LedgerFrames(
-        activity=load_activity(engine, period),
-        settlement=load_settlement(engine, period),
+        activity=activity,
+        settlement=load_settlement(engine, period, activity),
         refunds=load_refunds(engine, period),
         holds=load_holds(engine),
         subscriptions=load_subscriptions(engine),
