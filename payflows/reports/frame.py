@@ -14,7 +14,7 @@ No card data is read: not even the masked PAN.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,27 +196,26 @@ def sql_bound(conn: Connection, value: datetime) -> Any:
     return value
 
 
-def _column(values: Sequence[Any], dtype: str) -> Any:
+def _column(values: Any, dtype: str) -> Any:
     """One column from the driver's Python values, typed without a detour through floats."""
+    arr = values if isinstance(values, np.ndarray) else np.array(values, dtype=object)
     if dtype.startswith("datetime64"):
-        arr = np.array(values, dtype=object)
         return pd.to_datetime(arr, utc=True, format="ISO8601").as_unit("us")
     if dtype == "category":
-        return pd.Categorical(np.array(values, dtype=object))
+        codes, uniques = pd.factorize(arr)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))
     if dtype == "int64":
-        arr = np.array(values, dtype=object)
         return np.where(arr == None, 0, arr).astype(np.int64)  # noqa: E711 (elementwise)
     if dtype == "Int64":
         # Exact for any 64-bit amount: ints and None straight into a masked array.
-        arr = np.array(values, dtype=object)
         mask = arr == None  # noqa: E711 (elementwise)
         return pd.arrays.IntegerArray(np.where(mask, 0, arr).astype(np.int64), mask)
     if dtype == "bool":
-        return np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
-    return np.array(values, dtype=object)
+        return np.where(arr == None, False, arr).astype(bool)  # noqa: E711 (elementwise)
+    return arr
 
 
-def _typed_columns(columns: dict[str, str], data: dict[str, Sequence[Any]], n: int) -> pd.DataFrame:
+def _typed_columns(columns: dict[str, str], data: dict[str, Any], n: int) -> pd.DataFrame:
     return pd.DataFrame(
         {name: _column(data[name], dtype) for name, dtype in columns.items()},
         index=pd.RangeIndex(n),
@@ -313,8 +312,9 @@ def _read(
 
         def chunks() -> Iterator[pd.DataFrame]:
             while rows := cursor.fetchmany(chunk_rows):
-                cols = list(zip(*rows, strict=True))
-                data = {name: cols[i] for name, i in zip(columns, wanted, strict=True)}
+                table = np.empty((len(rows), len(names)), dtype=object)
+                table[:] = rows
+                data = {name: table[:, i] for name, i in zip(columns, wanted, strict=True)}
                 yield _typed_columns(columns, data, len(rows))
 
         return _concat(chunks(), columns)
