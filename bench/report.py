@@ -103,7 +103,9 @@ def build(path: Path, n: int, seed: int = 7) -> None:
     created = _stamps(seconds)
     settled_at = _stamps(seconds + 2 * 86_400)
     paid = ok & np.isin(kind, [0, 1, 2])
-    fee = (amount * 25 + 500) // 1000
+    # A pre-auth is paid what its capture took (60 %), fees on that, as the gateway reports.
+    paid_amount = np.where(kind == 2, (amount * 0.6).astype(np.int64), amount)
+    fee = (paid_amount * 25 + 500) // 1000
     rows = (
         (
             f"k{i:08d}",
@@ -118,9 +120,9 @@ def build(path: Path, n: int, seed: int = 7) -> None:
             decline[i],
             created[i],
             created[i],
-            int(amount[i]) if paid[i] else None,
+            int(paid_amount[i]) if paid[i] else None,
             int(fee[i]) if paid[i] else None,
-            int(amount[i] - fee[i]) if paid[i] else None,
+            int(paid_amount[i] - fee[i]) if paid[i] else None,
             created[i] if paid[i] else None,
             settled_at[i] if paid[i] and status[i] == "settled" else None,
         )

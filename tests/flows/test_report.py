@@ -325,3 +325,52 @@ async def test_an_empty_period_gives_an_empty_valid_report(
         assert len(lines) == 1 and lines[0], name  # the header, no rows
     html = Path(result.html_path).read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "Nothing in this period" in html
+
+
+async def test_the_ui_gets_a_summary_tables_and_a_link_to_the_html(
+    own_sandbox: Sandbox, ledger: Ledger, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    result = await settlement_report(
+        ReportRequest(date_from=date(2020, 2, 1), output_dir=str(tmp_path))
+    )
+
+    keys = ["settlement-report-summary", "settlement-report-totals", "settlement-report-html"]
+    keys += ["settlement-report-mismatches", "settlement-report-daily"]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    links = [a for a in artifacts if a.key == "settlement-report-html"]
+    assert any(result.html_url in str(a.data) for a in links)
+    assert result.html_url.startswith("file://")
+    assert {a.key for a in artifacts} >= set(keys)
+    summaries = [a for a in artifacts if a.key == "settlement-report-summary"]
+    assert any("2020-02-01 to 2020-02-01" in str(a.data) for a in summaries)
+
+
+def test_the_command_prints_json_and_refuses_a_bad_date(
+    flow_env: Callable[[str], None], ledger: Ledger, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from payflows.cli import app
+
+    runner = CliRunner()
+    args = ["report", "--from", "2020-03-01", "--to", "2020-03-02", "--output-dir", str(tmp_path)]
+
+    printed = runner.invoke(app, [*args, "--json"])
+    plain = runner.invoke(app, [*args, "--no-reconcile"])
+    bad = runner.invoke(app, ["report", "--from", "01/03/2020"])
+
+    assert printed.exit_code == 0, printed.output
+    result = json.loads(printed.output[printed.output.index("{") :])
+    assert result["date_from"] == "2020-03-01" and result["mismatches"] == 0
+    assert Path(result["html_path"]).is_file()
+    assert plain.exit_code == 0 and "nothing in this period" in plain.output
+    assert "reconciliation: not run" in plain.output and "report.html" in plain.output
+    assert bad.exit_code == 2 and "--from must be a date as YYYY-MM-DD" in bad.output
