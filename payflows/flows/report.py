@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from prefect import flow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from payflows.reports import ReportResult, resolve_period
+from payflows.reports.period import zone
 from payflows.reports.reconcile import empty_mismatches
 from payflows.settings import load_settings
 from payflows.tasks import reports as tasks
@@ -56,6 +57,19 @@ class ReportRequest(BaseModel):
         default=None, description="Base folder; default PAYFLOWS_REPORTS_DIR (data/out/reports)."
     )
     concurrency: int = Field(default=16, ge=1, le=256, description="Read-backs in flight.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> ReportRequest:
+        if self.date_from and self.date_to and self.date_to < self.date_from:
+            raise ValueError("date_to is before date_from")
+        return self
 
 
 @flow(name=NAME, persist_result=False)
