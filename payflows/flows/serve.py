@@ -17,9 +17,14 @@ DEPLOYMENT_NAME = "payflows"
 
 def deployments() -> list[Any]:
     from payflows.flows import ALL_FLOWS
+    from payflows.flows.report import NAME as REPORT
+    from payflows.flows.report import daily_schedule
 
+    #: Flows that also run on a schedule when served (the daily settlement report).
+    schedules = {REPORT: {"schedule": daily_schedule()}}
     return [
-        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"]) for flow in ALL_FLOWS.values()
+        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"], **schedules.get(name, {}))
+        for name, flow in ALL_FLOWS.items()
     ]
 
 
