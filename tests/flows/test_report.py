@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -186,9 +187,17 @@ def no_card_numbers(folder: Path) -> None:
 async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
     own_sandbox: Sandbox, ledger: Ledger, key: str, tmp_path: Path
 ) -> None:
+    started = datetime.now(UTC)
     ids = await build_ledger(key)
     now = datetime.now(UTC)
-    request = ReportRequest(as_of=now, timezone=TZ, output_dir=str(tmp_path))
+    # Every day the ledger was written on (two if the test ran across the merchant's midnight).
+    request = ReportRequest(
+        date_from=started.astimezone(ZoneInfo(TZ)).date(),
+        date_to=now.astimezone(ZoneInfo(TZ)).date(),
+        as_of=now,
+        timezone=TZ,
+        output_dir=str(tmp_path),
+    )
 
     before = await settlement_report(request)
 
@@ -202,7 +211,7 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
     # Mastercard is B alone: its two partial refunds, one of them cancelled.
     daily = read_csv(before, "daily")
     (mc,) = [r for r in daily if r["brand"] == "mastercard"]
-    assert mc["scenario"] == "cit" and mc["day"] == now.astimezone(before_tz()).date().isoformat()
+    assert mc["scenario"] == "cit" and mc["day"] == now.astimezone(ZoneInfo(TZ)).date().isoformat()
     assert ints(mc, "paid_cents", "refunded_count", "refunded_cents", "refunds_partial_count") == {
         "paid_cents": 12_345,
         "refunded_count": 2,
@@ -299,12 +308,6 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
     no_card_numbers(Path(planted.folder))
-
-
-def before_tz():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(TZ)
 
 
 async def test_an_empty_period_gives_an_empty_valid_report(
