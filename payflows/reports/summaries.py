@@ -257,6 +257,8 @@ def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
         "awaiting_cents",
         "not_settling_count",
         "not_settling_cents",
+        "charged_back_count",
+        "charged_back_cents",
         "mean_lag_hours",
     ]
     if settlement.empty:
@@ -266,6 +268,7 @@ def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
     status = s["purchase_status"].astype(object)
     awaiting = ~settled & status.isin(["paid", "cleared", "pending_refund"])
     closed = ~settled & ~awaiting
+    charged_back = status == "chargeback"
     paid = s["paid_cents"].fillna(0).astype("int64")
     lag = (s["settled_at"] - s["paid_at"]).dt.total_seconds() / 3600.0
     work = pd.DataFrame(
@@ -285,6 +288,8 @@ def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
             "awaiting_cents": paid.where(awaiting, 0),
             "not_settling_count": closed.astype("int64"),
             "not_settling_cents": paid.where(closed, 0),
+            "charged_back_count": charged_back.astype("int64"),
+            "charged_back_cents": paid.where(charged_back, 0),
             "lag": lag,
         }
     )

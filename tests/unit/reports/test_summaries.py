@@ -168,6 +168,15 @@ def test_settlement_settled_awaiting_and_closed() -> None:
                 "paid_at": paid,
             },
             {
+                "kind": "mit",
+                "purchase_status": "chargeback",
+                "currency": "ZAR",
+                "brand": "visa",
+                "paid_cents": 700,
+                "paid_at": paid,
+                "settled_at": paid + timedelta(days=2),
+            },
+            {
                 "kind": "cit",
                 "purchase_status": "refunded",
                 "currency": "ZAR",
@@ -184,21 +193,23 @@ def test_settlement_settled_awaiting_and_closed() -> None:
 
     totals = out.drop(columns=[*out.columns[:4], "mean_lag_hours"]).sum().to_dict()
     assert totals == {
-        "paid_count": 3,
-        "paid_cents": 4_500,
+        "paid_count": 4,
+        "paid_cents": 5_200,
         "fee_cents": 38,
         "net_cents": 1_462,
         "fees_reported_count": 2,
-        "settled_count": 1,
-        "settled_cents": 1_000,
+        "settled_count": 2,
+        "settled_cents": 1_700,
         "awaiting_count": 1,
         "awaiting_cents": 3_000,
         "not_settling_count": 1,
         "not_settling_cents": 500,
+        "charged_back_count": 1,
+        "charged_back_cents": 700,
     }
     cit = out[out["scenario"] == "cit"].iloc[0]
     assert cit["mean_lag_hours"] == 48.0
-    assert settlement_lag(frame).values.tolist() == [[2, "ZAR", 1, 1_000]]
+    assert settlement_lag(frame).values.tolist() == [[2, "ZAR", 2, 1_700]]
 
 
 def test_open_holds_soonest_first_with_hours_left() -> None:
