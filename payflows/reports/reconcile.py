@@ -72,6 +72,11 @@ ACTIONS: dict[str, str] = {
         "taken outside payflows). Find out who changed it (Precium portal), then record it by "
         "replaying the webhook or reading the purchase back."
     ),
+    "hold_expired": (
+        "The authorisation lapsed at the card network before it was captured or voided (the "
+        "gateway sends no event for it): the money can no longer be captured. Read the purchase "
+        "back to record it; if the goods went out, charge again with the customer's consent."
+    ),
     "status_conflict": (
         "The ledger and the gateway disagree in a way the state table cannot explain. Do not "
         "touch either: raise it with Precium with both statuses and the purchase id."
@@ -309,7 +314,12 @@ def compare(
             continue
         mine = purchase.get("purchase_status") or "created"
         theirs = view.status or "created"
-        if mine != theirs:
+        lapsed = mine in ("hold", "preauthorized") and theirs == "expired"
+        if lapsed and purchase.get("kind") == "zero_auth":
+            pass  # a card validation's authorisation is meant to lapse: nothing to do
+        elif lapsed:
+            rows.append(_row(purchase, "hold_expired", mine, theirs))
+        elif mine != theirs:
             if purchase.get("state") in _UNRESOLVED:
                 kind = "unresolved"
             elif can_reach(mine, theirs):

@@ -59,6 +59,14 @@ def test_each_kind_of_mismatch_is_listed_with_its_action() -> None:
             purchase(
                 "lost", state="unknown", purchase_status="pending_execute", expected_paid_cents=0
             ),
+            purchase("lapsed", kind="preauth", purchase_status="hold", expected_paid_cents=0),
+            purchase(
+                "checked",
+                kind="zero_auth",
+                purchase_status="preauthorized",
+                amount_cents=0,
+                expected_paid_cents=0,
+            ),
         ]
     )
     views = [
@@ -70,6 +78,8 @@ def test_each_kind_of_mismatch_is_listed_with_its_action() -> None:
         view("short", paid_cents=9_000, refundable_cents=9_000),
         view("refunded", refundable_cents=7_000),
         view("lost", status="paid"),
+        view("lapsed", status="expired", paid_cents=None, refundable_cents=0),
+        view("checked", status="expired", total_cents=0, paid_cents=None, refundable_cents=0),
     ]
     unknown = pd.DataFrame(
         [{"purchase_id": "stranger", "event_type": "purchase.paid", "status": "paid"}]
@@ -88,8 +98,9 @@ def test_each_kind_of_mismatch_is_listed_with_its_action() -> None:
         "short": "amount_mismatch",
         "refunded": "refund_mismatch",
         "lost": "unresolved",
+        "lapsed": "hold_expired",
         "stranger": "unknown_to_ledger",
-    }
+    }  # a zero-auth's validation lapsing ("checked") is no mismatch
     diffs = dict(zip(out["purchase_id"], out["difference_cents"], strict=True))
     assert diffs["short"] == -1_000 and diffs["refunded"] == 1_000
     assert all(out["action"] == out["mismatch"].map(ACTIONS))
