@@ -375,15 +375,19 @@ def _status_time(purchase: Purchase, status: Status) -> datetime | None:
 
 
 def settlement_of(purchase: Purchase) -> SettlementReport:
-    """The money side of a purchase as the gateway reports it (``payment`` and settlement).
+    """The money side of a purchase as the gateway reports it (``payment`` and settlement),
+    with the card's brand and masked PAN.
 
     Only a payment that came in counts (``payment_type`` purchase, not outgoing); a purchase
-    that was never paid reports nothing.
+    that was never paid reports no amounts.
     """
     payment = purchase.payment
     incoming = payment is not None and not payment.is_outgoing and payment.amount is not None
+    brand, masked = purchase.card_brand, purchase.masked_pan
     if not incoming or payment is None:
-        return SettlementReport(purchase.id, settled_at=purchase.settled_on)
+        return SettlementReport(
+            purchase.id, settled_at=purchase.settled_on, brand=brand, masked_pan=masked
+        )
     return SettlementReport(
         purchase.id,
         paid_cents=payment.amount,
@@ -391,6 +395,8 @@ def settlement_of(purchase: Purchase) -> SettlementReport:
         net_cents=payment.net_amount,
         paid_at=payment.paid_on,
         settled_at=purchase.settled_on,
+        brand=brand,
+        masked_pan=masked,
     )
 
 

@@ -9,7 +9,8 @@ They arrive from webhooks (``purchase.paid``, ``purchase.captured``, ``purchase.
 from reading purchases back. :func:`record_settlements` only ever *fills in* what the ledger
 lacks or moves a figure forward (a later settlement date never replaces an earlier one, an
 unknown fee never erases a known one); it never touches the attempt's state or status, which
-belong to :func:`payflows.ledger.repo.apply_gateway_status` and the state table.
+belong to :func:`payflows.ledger.repo.apply_gateway_status` and the state table. The card's
+brand and masked PAN come along when the ledger has none (never a full PAN: it is refused).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import select
 
 from payflows.ledger.db import UnitOfWork
 from payflows.ledger.models import PaymentAttempt, utcnow
+from payflows.ledger.repo import _masked
 
 __all__ = ["SettlementReport", "record_settlements"]
 
@@ -38,6 +40,10 @@ class SettlementReport:
     net_cents: int | None = None
     paid_at: datetime | None = None
     settled_at: datetime | None = None
+    #: The card as the gateway shows it (brand, masked PAN), kept when the ledger lacks it: a
+    #: webhook that resolves an attempt before its own read-back would otherwise leave it blank.
+    brand: str | None = None
+    masked_pan: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -49,6 +55,8 @@ class SettlementReport:
                 self.net_cents,
                 self.paid_at,
                 self.settled_at,
+                self.brand,
+                self.masked_pan,
             )
         )
 
@@ -100,6 +108,10 @@ def record_settlements(uow: UnitOfWork, reports: Iterable[SettlementReport]) -> 
             if value is not None and getattr(attempt, name) is None:
                 setattr(attempt, name, value)
                 moved = True
+        if report.brand is not None and attempt.brand is None:
+            attempt.brand, moved = report.brand, True
+        if report.masked_pan is not None and attempt.masked_pan is None:
+            attempt.masked_pan, moved = _masked(report.masked_pan), True
         if moved:
             attempt.updated_at = now
             if report.purchase_id not in changed:

@@ -62,3 +62,15 @@ def test_bad_values_are_refused(engine: Engine) -> None:
         settle(engine, SettlementReport("p-2", fee_cents=2.5))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="aware"):
         settle(engine, SettlementReport("p-2", paid_at=datetime(2026, 12, 1)))
+
+
+def test_the_card_is_kept_when_missing_and_a_pan_is_refused(engine: Engine) -> None:
+    seed(engine, "p-3")
+
+    assert settle(engine, SettlementReport("p-3", brand="visa", masked_pan="411111******1111"))
+    assert settle(engine, SettlementReport("p-3", brand="mastercard")) == []  # kept, not replaced
+    row = attempt(engine, "p-3")
+    assert (row.brand, row.masked_pan) == ("visa", "411111******1111")
+    seed(engine, "p-4")
+    with pytest.raises(ValueError, match="full card number"):
+        settle(engine, SettlementReport("p-4", masked_pan="4111111111111111"))
