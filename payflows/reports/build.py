@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
 from payflows.gateway import PreciumClient
@@ -81,7 +81,7 @@ class ReportResult(BaseModel):
     reconciled: bool
     reconciled_purchases: int = 0
     mismatches: int = 0
-    mismatches_by_kind: dict[str, int] = {}
+    mismatches_by_kind: dict[str, int] = Field(default_factory=dict)
     settlement_updates: int = 0
     open_holds: int = 0
 
@@ -89,7 +89,7 @@ class ReportResult(BaseModel):
 class Readback(BaseModel):
     """The gateway's view of the period's purchases, and the ledger's expectations of them."""
 
-    model_config = {"arbitrary_types_allowed": True}
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     ledger: pd.DataFrame
     views: list[GatewayView]

@@ -29,7 +29,6 @@ from payflows.reports.period import Period
 __all__ = [
     "ACTIVITY_COLUMNS",
     "CHUNK_ROWS",
-    "INITIATING",
     "LedgerFrames",
     "activity_frame",
     "empty_activity",
@@ -46,9 +45,6 @@ __all__ = [
 ]
 
 CHUNK_ROWS = 200_000
-
-#: Kinds that start a payment (each one is a purchase of its own).
-INITIATING = ("cit", "mit", "preauth", "zero_auth")
 
 _SELECT = """
 SELECT a.kind, a.state, a.amount_cents, a.currency,
