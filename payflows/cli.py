@@ -153,6 +153,54 @@ def bill(
     raise typer.Exit(code)
 
 
+@app.command()
+def report(
+    date_from: Annotated[
+        str | None,
+        typer.Option("--from", help="First day YYYY-MM-DD (default: --to, else yesterday)."),
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day YYYY-MM-DD, inclusive (default: --from).")
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="The merchant's time zone (default PAYFLOWS_TIMEZONE)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="The report's 'now' (ISO; default now, UTC).")
+    ] = None,
+    reconcile: Annotated[
+        bool, typer.Option(help="Compare every purchase of the period with the gateway.")
+    ] = True,
+    track_settlement: Annotated[
+        bool, typer.Option(help="Record the settlement the gateway reports while reconciling.")
+    ] = True,
+    output_dir: Annotated[
+        str | None, typer.Option(help="Base folder (default PAYFLOWS_REPORTS_DIR).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Settlement report and reconciliation of a period. Exit 1 if mismatches were found."""
+    from payflows.reports.cli import report_command
+
+    _settings()
+    try:
+        code = report_command(
+            date_from=date_from,
+            date_to=date_to,
+            timezone=tz,
+            as_of=as_of,
+            reconcile=reconcile,
+            track_settlement=track_settlement,
+            output_dir=output_dir,
+            json_out=as_json,
+        )
+    except ValueError as exc:
+        typer.echo(f"payflows report: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Create or migrate the ledger schema (Alembic) to REVISION."""

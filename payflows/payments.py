@@ -72,6 +72,7 @@ from payflows.ledger import (
 )
 from payflows.ledger.models import Customer
 from payflows.ledger.models import Refund as LedgerRefund
+from payflows.ledger.settlement import SettlementReport, record_settlements
 
 __all__ = [
     "ChallengeInfo",
@@ -89,6 +90,7 @@ __all__ = [
     "pay_with_card",
     "refund_purchase",
     "settle_by_read_back",
+    "settlement_of",
     "void_hold",
 ]
 
@@ -312,6 +314,7 @@ async def _record_purchase(
             masked_pan=purchase.masked_pan,
             observed_at=observed,
         )
+        record_settlements(uow, [settlement_of(purchase)])
         if state is AttemptState.SUCCEEDED:
             _remember_card(uow, updated, purchase)
             if purchase.status is Status.HOLD:
@@ -371,6 +374,32 @@ def _status_time(purchase: Purchase, status: Status) -> datetime | None:
     return None
 
 
+def settlement_of(purchase: Purchase) -> SettlementReport:
+    """The money side of a purchase as the gateway reports it (``payment`` and settlement),
+    with the card's brand and masked PAN.
+
+    Only a payment that came in counts (``payment_type`` purchase, not outgoing); a purchase
+    that was never paid reports no amounts.
+    """
+    payment = purchase.payment
+    incoming = payment is not None and not payment.is_outgoing and payment.amount is not None
+    brand, masked = purchase.card_brand, purchase.masked_pan
+    if not incoming or payment is None:
+        return SettlementReport(
+            purchase.id, settled_at=purchase.settled_on, brand=brand, masked_pan=masked
+        )
+    return SettlementReport(
+        purchase.id,
+        paid_cents=payment.amount,
+        fee_cents=payment.fee_amount,
+        net_cents=payment.net_amount,
+        paid_at=payment.paid_on,
+        settled_at=purchase.settled_on,
+        brand=brand,
+        masked_pan=masked,
+    )
+
+
 def _is_recurring(purchase: Purchase) -> bool:
     details = purchase.purchase.payment_method_details if purchase.purchase else {}
     card = details.get("card") or {}
@@ -402,8 +431,15 @@ async def _mark_unknown(ctx: PaymentContext, business_key: str) -> PaymentOutcom
 
 
 async def _declined(
-    ctx: PaymentContext, business_key: str, exc: CardDeclinedError
+    ctx: PaymentContext,
+    business_key: str,
+    exc: CardDeclinedError,
+    *,
+    brand: str | None = None,
+    masked_pan: str | None = None,
 ) -> PaymentOutcome:
+    """Record a decline; ``brand``/``masked_pan`` (of the card submitted, or the stored card)
+    keep declines countable per card brand."""
     decline = exc.decline
     attempt = await ctx.ledger(
         lambda uow: record_outcome(
@@ -414,6 +450,8 @@ async def _declined(
             decline_code=decline.code,
             network_code=decline.network_code,
             advice_code=decline.advice_code,
+            brand=brand,
+            masked_pan=masked_pan,
             observed_at=ctx.now(),
         )
     )
@@ -471,7 +509,9 @@ async def _submit(
             browser=browser,
         )
     except CardDeclinedError as exc:
-        return await _declined(ctx, key, exc)
+        brand = card.brand if card is not None else None
+        masked = card.masked_pan if card is not None else None
+        return await _declined(ctx, key, exc, brand=brand, masked_pan=masked)
     except OutcomeUnknownError:
         return await _mark_unknown(ctx, key)
     if answer.requires_3ds and answer.three_ds is not None:
@@ -681,7 +721,9 @@ async def charge_stored_card(
     try:
         purchase = await ctx.gateway.charge(attempt.purchase_id, method.recurring_token)
     except CardDeclinedError as exc:
-        return await _declined(ctx, business_key, exc)
+        return await _declined(
+            ctx, business_key, exc, brand=method.brand, masked_pan=method.masked_pan
+        )
     except OutcomeUnknownError:
         return await _mark_unknown(ctx, business_key)
     except RequestRejected as exc:
@@ -777,18 +819,23 @@ def _submit_related(uow: UnitOfWork, business_key: str) -> None:
 
 
 async def _close(ctx: PaymentContext, business_key: str, purchase: Purchase) -> PaymentOutcome:
-    attempt = await ctx.ledger(
-        lambda uow: record_outcome(
+    observed = ctx.now()
+
+    def write(uow: UnitOfWork) -> PaymentAttempt:
+        attempt = record_outcome(
             uow,
             business_key=business_key,
             state=AttemptState.SUCCEEDED,
             purchase_status=purchase.status,
             brand=purchase.card_brand,
             masked_pan=purchase.masked_pan,
-            observed_at=ctx.now(),
+            observed_at=observed,
         )
-    )
-    return PaymentOutcome.of(attempt)
+        # A capture pays the purchase it acts on: its paid amount and fee go on that purchase.
+        record_settlements(uow, [settlement_of(purchase)])
+        return attempt
+
+    return PaymentOutcome.of(await ctx.ledger(write))
 
 
 async def capture_hold(

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
             raise ValueError(f"{bad[0]}: a window is between 0 and 31 days")
         return value
 
+    #: The merchant's time zone: report days are its calendar days (IANA name).
+    timezone: str = Field(default="Africa/Johannesburg", alias="PAYFLOWS_TIMEZONE")
+    #: Where settlement reports are written (one folder per period; data/out is gitignored).
+    reports_dir: str = Field(default="data/out/reports", alias="PAYFLOWS_REPORTS_DIR")
+
     @field_validator("precium_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -141,6 +146,17 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Africa/Johannesburg") from None
         return value
 
     @model_validator(mode="after")

@@ -21,6 +21,8 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 | cancel-refund | :func:`cancel_refund` | :class:`RefundCancelRequest` |
 | complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
 | preauth-sweep | :func:`preauth_sweep` | :class:`SweepRequest` |
+
+| settlement-report | :func:`settlement_report` | :class:`ReportRequest` |
 """  # noqa: E501
 
 from payflows.flows._cards import SandboxCard
@@ -57,6 +59,7 @@ from payflows.flows.network_token import network_token_payment
 from payflows.flows.non_3ds import non_3ds_payment
 from payflows.flows.preauthorization import preauthorize
 from payflows.flows.recurring_preauth import recurring_preauth
+from payflows.flows.report import ReportRequest, settlement_report
 from payflows.flows.sweep import SweepRequest, preauth_sweep
 from payflows.flows.three_ds import complete_3ds
 from payflows.flows.zero_auth import zero_auth_validation
@@ -83,6 +86,7 @@ ALL_FLOWS = {
         csv_billing_import,
         subscription_billing,
         preauth_sweep,
+        settlement_report,
     )
 }
 
@@ -104,6 +108,7 @@ __all__ = [
     "RecurringPreauthRequest",
     "RefundCancelRequest",
     "RefundRequest",
+    "ReportRequest",
     "SandboxCard",
     "Shopper",
     "SweepRequest",
@@ -125,6 +130,7 @@ __all__ = [
     "preauthorize",
     "recurring_preauth",
     "refund",
+    "settlement_report",
     "subscription_billing",
     "void_hold",
     "zero_auth_validation",

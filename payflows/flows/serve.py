@@ -20,9 +20,14 @@ SCHEDULES = {"preauth-sweep": "0 * * * *"}
 
 def deployments() -> list[Any]:
     from payflows.flows import ALL_FLOWS
+    from payflows.flows.report import NAME as REPORT
+    from payflows.flows.report import daily_schedule
 
+    #: Flows that also run on a schedule when served (the daily settlement report).
+    schedules: dict[str, dict[str, Any]] = {REPORT: {"schedule": daily_schedule()}}
+    schedules.update({name: {"cron": cron} for name, cron in SCHEDULES.items()})
     return [
-        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"], cron=SCHEDULES.get(name))
+        flow.to_deployment(name=DEPLOYMENT_NAME, tags=["payflows"], **schedules.get(name, {}))
         for name, flow in ALL_FLOWS.items()
     ]
 

@@ -293,6 +293,8 @@ class PaymentAttempt(LedgerModel, table=True):
         UniqueConstraint("business_key"),
         UniqueConstraint("purchase_id"),
         Index("ix_payment_attempts_state", "state", "updated_at"),
+        # Reports select a period of attempts by when they were made.
+        Index("ix_payment_attempts_created_at", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -317,6 +319,13 @@ class PaymentAttempt(LedgerModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
     resolved_at: datetime | None = _ts(nullable=True, default=None)
+    # Settlement of the purchase this attempt created, as the gateway reports it (webhooks,
+    # read-backs): what was paid, when, the gateway's fee and the net, and when it settled.
+    paid_cents: int | None = Field(default=None, sa_type=BigInteger)
+    fee_cents: int | None = Field(default=None, sa_type=BigInteger)
+    net_cents: int | None = Field(default=None, sa_type=BigInteger)
+    paid_at: datetime | None = _ts(nullable=True, default=None)
+    settled_at: datetime | None = _ts(nullable=True, default=None)
 
 
 class Hold(LedgerModel, table=True):

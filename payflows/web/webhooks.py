@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ from payflows.ledger import (
 )
 from payflows.ledger.models import Refund as LedgerRefund
 from payflows.ledger.models import WebhookEvent as StoredEvent
+from payflows.ledger.settlement import record_settlements
+from payflows.payments import settlement_of
 
 __all__ = [
     "COMPANY_KEY",
@@ -434,7 +436,14 @@ def _apply(
     if status is Status.PENDING_REFUND and _stale_pending_refund(uow, pid, at):
         return True, False
     amount = event.amount if status is Status.PAID else None
-    return True, apply_gateway_status(uow, pid, status, at, amount_cents=amount)
+    changed = apply_gateway_status(uow, pid, status, at, amount_cents=amount)
+    if event.purchase is not None:
+        # Paid amount, fee, net and settlement date ride on the purchase object (CHIP shape).
+        report = settlement_of(event.purchase)
+        if status is Status.SETTLED and report.settled_at is None:
+            report = replace(report, settled_at=at)
+        changed = bool(record_settlements(uow, [report])) or changed
+    return True, changed
 
 
 def store_and_apply(

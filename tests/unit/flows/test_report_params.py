@@ -1,0 +1,36 @@
+"""The settlement-report flow's parameters and its daily schedule when served."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from payflows.flows import ALL_FLOWS, ReportRequest
+
+
+def test_report_request_defaults_and_validation() -> None:
+    request = ReportRequest()
+    assert (request.date_from, request.date_to, request.timezone) == (None, None, None)
+    assert request.reconcile and request.track_settlement and request.output_dir is None
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        ReportRequest(timezone="Mars/Olympus")
+    with pytest.raises(ValidationError, match="before date_from"):
+        ReportRequest(date_from=date(2026, 12, 2), date_to=date(2026, 12, 1))
+    with pytest.raises(ValidationError):
+        ReportRequest(card_number="4111111111111111")  # type: ignore[call-arg]
+
+
+def test_the_report_is_served_daily_in_the_merchants_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from payflows.flows.serve import deployments
+
+    monkeypatch.setenv("PAYFLOWS_TIMEZONE", "Africa/Johannesburg")
+    assert "settlement-report" in ALL_FLOWS
+    served = {d.flow_name: d for d in deployments()}
+    (schedule,) = served["settlement-report"].schedules
+    assert schedule.schedule.cron == "15 0 * * *"
+    assert schedule.schedule.timezone == "Africa/Johannesburg"
+    assert not served["customer-initiated-payment"].schedules
