@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,15 @@ IMPORTS = (
 )
 CURRENCY = "ZAR"
 DAY = 86_400
+
+
+def _local_day(moment: datetime) -> date:
+    """The merchant's calendar day of ``moment`` (``PAYFLOWS_TIMEZONE``)."""
+    from zoneinfo import ZoneInfo
+
+    from payflows.settings import load_settings
+
+    return moment.astimezone(ZoneInfo(load_settings().timezone)).date()
 
 
 def _say(text: str = "") -> None:
@@ -484,7 +493,7 @@ async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
         _print_billing(await _bill(await ops.now()))
         _say()
 
-        await _after_billing(ops, holds, tally, ws)
+        await _after_billing(ops, holds, tally, ws, _local_day(today))
     finally:
         await ops.aclose()
     _say()
@@ -529,7 +538,7 @@ def _print_sweep(summary: Any, holds: dict[str, Any]) -> None:
 
 
 async def _after_billing(
-    ops: _SandboxOps, holds: dict[str, Any], tally: DayTally, ws: DayWorkspace
+    ops: _SandboxOps, holds: dict[str, Any], tally: DayTally, ws: DayWorkspace, day: date
 ) -> None:
     _say("4. Sweep the holds (the merchant fulfilled the return stay for R 4 200.00)")
     summary = await _decide_and_sweep(holds, await ops.now())
@@ -539,6 +548,44 @@ async def _after_billing(
     _say()
     later = await ops.advance(2 * DAY + 3_600)
     _say(f"5. The sandbox clock moves to {later:%d %B %H:%M} UTC: the day's payments settle")
+    _say()
+    _say("6. Settlement report of the day (reconciled with the gateway)")
+    report = await _report(day, later, ws)
+    _print_report(report)
+    if report.mismatches:
+        tally.problems.append(
+            f"reconciliation found {report.mismatches} mismatches (see {report.html_path})"
+        )
+
+
+async def _report(day: date, as_of: datetime, ws: DayWorkspace) -> Any:
+    from payflows.flows.report import ReportRequest, settlement_report
+
+    return await settlement_report(
+        ReportRequest(date_from=day, date_to=day, as_of=as_of, output_dir=str(ws.reports))
+    )
+
+
+def _print_report(report: Any) -> None:
+    for t in report.totals:
+        money = lambda cents, cur=t.currency: format_amount(cents, cur)  # noqa: E731
+        rate = f"{t.approval_rate:.0%}" if t.approval_rate is not None else "-"
+        _say(
+            f"   {t.currency}: paid {money(t.paid_cents)} in {t.paid_count} payments"
+            f" (approval {rate}),"
+            f" refunded {money(t.refunded_cents - t.refunds_cancelled_cents)},"
+            f" fees {money(t.fee_cents)}, net {money(t.net_cents)}"
+        )
+        _say(
+            f"        settled {money(t.settled_cents)},"
+            f" awaiting settlement {money(t.awaiting_settlement_cents)},"
+            f" {t.declined_count} declined"
+        )
+    _say(
+        f"   {report.reconciled_purchases} purchases compared with the gateway:"
+        f" {report.mismatches} mismatches; {report.open_holds} holds still open"
+    )
+    _say(f"   report: {report.html_path}")
 
 
 def run_business_day(settings: Settings, workspace: Path | None = None) -> int:

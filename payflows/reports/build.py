@@ -55,6 +55,8 @@ class CurrencyTotals(BaseModel):
     paid_count: int
     paid_cents: int
     refunded_cents: int
+    #: Of ``refunded_cents``, what was cancelled before the refund settled.
+    refunds_cancelled_cents: int = 0
     cancelled_cents: int
     voided_cents: int
     declined_count: int
@@ -148,6 +150,7 @@ def currency_totals(summaries: Summaries) -> list[CurrencyTotals]:
                 paid_count=int(row["paid_count"]),
                 paid_cents=int(row["paid_cents"]),
                 refunded_cents=int(row["refunded_cents"]),
+                refunds_cancelled_cents=int(row.get("refunds_cancelled_cents", 0)),
                 cancelled_cents=int(row["cancelled_cents"]),
                 voided_cents=int(row["voided_cents"]),
                 declined_count=int(row["declined_count"]),

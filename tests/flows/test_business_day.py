@@ -42,12 +42,18 @@ def test_the_business_day_runs_every_step_and_leaves_no_card_data(tmp_path: Path
         "3. Bill due subscriptions",
         "4. Sweep the holds",
         "The sandbox clock moves",
+        "6. Settlement report of the day",
     ):
         assert heading in out
     assert "Traceback" not in out + done.stderr
     assert "refused (line, column and reason" in out
     for scenario in ("zero-auth", "3-D Secure", "partial capture", "void", "cancel", "refund"):
         assert scenario in out
+
+    assert " 0 mismatches" in out
+    reports = list((tmp_path / "day" / "reports").rglob("report.html"))
+    assert len(reports) == 1 and str(reports[0]) in out
+    assert "R 4 200.00" in reports[0].read_text() or "4 200.00" in out
 
     ledger = sqlite3.connect(tmp_path / "day" / "ledger.db")
     states = dict(
