@@ -178,48 +178,26 @@ async def _import_samples(ws: DayWorkspace) -> list[Any]:
     return results
 
 
-async def _onboard_imported(ops: _SandboxOps) -> tuple[int, int]:
-    """Give imported customers a gateway client and teach the sandbox their migrated tokens.
+async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
+    """Tell the sandbox which test card each imported (migrated) card token stands for.
 
-    A merchant moving to Precium brings customers and card tokens from its old processor; the
-    customers need a Precium client before anything is charged, and the sandbox (unlike the
-    real gateway, which migrates them) has to be told which test card each token stands for.
+    A merchant moving to Precium brings its customers' card tokens from the old processor; the
+    real gateway migrates them, the sandbox has to be told how charges on each should behave.
     """
     from sqlmodel import select
 
-    from payflows.ledger import Customer, PaymentMethod
-    from payflows.payments import ensure_customer
+    from payflows.ledger import PaymentMethod
     from payflows.tasks.runtime import payment_context
 
     async with payment_context() as ctx:
-
-        def imported(uow: Any) -> tuple[list[tuple[str, str | None, str | None]], list[Any]]:
-            customers = [
-                (c.external_id, c.email, c.full_name)
-                for c in uow.session.exec(
-                    select(Customer).where(Customer.precium_client_id.is_(None))  # type: ignore[union-attr]
-                ).all()
-            ]
-            methods = [
-                (m.recurring_token, m.masked_pan)
-                for m in uow.session.exec(select(PaymentMethod)).all()
-            ]
-            return customers, methods
-
-        customers, methods = await ctx.ledger(imported)
-        clients = 0
-        for external_id, email, full_name in customers:
-            if email:
-                await ensure_customer(ctx, external_id, email=email, full_name=full_name)
-                clients += 1
-        tokens = 0
-        cards = _sandbox_cards()
-        for token, _masked_pan in methods:
-            card = cards.get(token)
-            if card is not None:
-                await ops.import_token(token, card)
-                tokens += 1
-        return clients, tokens
+        tokens = await ctx.ledger(
+            lambda uow: list(uow.session.exec(select(PaymentMethod.recurring_token)).all())
+        )
+    cards = _sandbox_cards()
+    known = [token for token in tokens if token in cards]
+    for token in known:
+        await ops.import_token(token, cards[token])
+    return len(known)
 
 
 def _card(name: str) -> Any:
@@ -455,6 +433,8 @@ async def _bill(as_of: datetime) -> Any:
 
 
 def _print_billing(summary: Any) -> None:
+    if summary.clients_created:
+        _say(f"   {summary.clients_created} gateway clients created for imported customers")
     paid = ", ".join(format_amount(c, cur) for cur, c in sorted(summary.amounts_cents.items()))
     _say(f"   {summary.succeeded} paid ({paid or 'nothing'}), {summary.declined} declined")
     for code, count in sorted(summary.declines_by_code.items()):
@@ -481,8 +461,8 @@ async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
             _say(line)
             for error in result.errors[:3]:
                 _say(f"     line {error.line}, {error.column}: {error.reason}")
-        clients, tokens = await _onboard_imported(ops)
-        _say(f"   {clients} gateway clients created; {tokens} migrated card tokens known")
+        tokens = await _teach_migrated_tokens(ops)
+        _say(f"   {tokens} card tokens migrated from the old processor, taught to the sandbox")
         _say()
 
         _say("2. Every S2S scenario, each a Prefect flow")

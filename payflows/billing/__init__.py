@@ -1,5 +1,6 @@
 """Subscription billing: schedules, dunning and the exactly-once billing run (Prefect-free)."""
 
+from payflows.billing.clients import ensure_gateway_clients
 from payflows.billing.dunning import Action, Decision, DunningPolicy
 from payflows.billing.run import BillingSummary, bill_due, business_key, reconcile
 from payflows.billing.schedule import CatchUp, add_interval, due_periods, period_key, period_to_bill
@@ -14,6 +15,7 @@ __all__ = [
     "bill_due",
     "business_key",
     "due_periods",
+    "ensure_gateway_clients",
     "period_key",
     "period_to_bill",
     "reconcile",

@@ -106,6 +106,8 @@ class BillingSummary(BaseModel):
     as_of: datetime
     worker_id: str
     reconciled: int = 0
+    #: Gateway clients created first for customers who had none (imported ones).
+    clients_created: int = 0
     claimed: int = 0
     charged: int = 0
     succeeded: int = 0

@@ -56,6 +56,7 @@ async def subscription_billing(params: BillingRunRequest | None = None) -> Billi
     worker_id = params.worker_id or default_worker_id()
     async with payment_context():
         reconciled = await tasks.reconcile_billing(worker_id)
+        clients = await tasks.ensure_clients()
         total = await tasks.count_due(as_of)
         summary = await tasks.bill_subscriptions(
             as_of,
@@ -66,6 +67,6 @@ async def subscription_billing(params: BillingRunRequest | None = None) -> Billi
             catch_up=params.catch_up,
             rate_per_second=params.rate_per_second,
         )
-        summary = summary.model_copy(update={"reconciled": reconciled})
+        summary = summary.model_copy(update={"reconciled": reconciled, "clients_created": clients})
         await tasks.publish_summary(summary)
         return summary

@@ -24,14 +24,26 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import func, or_, select
 
-from payflows.billing import BillingSummary, CatchUp, DunningPolicy, bill_due
+from payflows.billing import (
+    BillingSummary,
+    CatchUp,
+    DunningPolicy,
+    bill_due,
+    ensure_gateway_clients,
+)
 from payflows.billing import reconcile as _reconcile
 from payflows.billing.one_off import due_one_offs
 from payflows.domain.money import format_amount
 from payflows.ledger import Subscription, SubscriptionStatus, UnitOfWork
 from payflows.tasks.runtime import RETRY_POLICY, payment_context
 
-__all__ = ["bill_subscriptions", "count_due", "publish_summary", "reconcile_billing"]
+__all__ = [
+    "bill_subscriptions",
+    "count_due",
+    "ensure_clients",
+    "publish_summary",
+    "reconcile_billing",
+]
 
 _OPTIONS = {"persist_result": False, "cache_policy": NO_CACHE}
 
@@ -69,6 +81,13 @@ async def reconcile_billing(worker_id: str) -> int:
     """Settle by read-back the MIT attempts a crashed run left in flight."""
     async with payment_context() as ctx:
         return await _reconcile(ctx, worker_id=worker_id)
+
+
+@task(name="ensure-gateway-clients", **RETRY_POLICY, **_OPTIONS)
+async def ensure_clients() -> int:
+    """Create the gateway clients imported customers lack, so their charges can be made."""
+    async with payment_context() as ctx:
+        return await ensure_gateway_clients(ctx)
 
 
 @task(name="bill-due-subscriptions", retries=1, retry_delay_seconds=5, **_OPTIONS)
@@ -128,6 +147,7 @@ def summary_rows(summary: BillingSummary) -> list[dict[str, str]]:
             "suspended",
             "skipped_periods",
             "reconciled",
+            "clients_created",
             "one_off_claimed",
             "one_off_succeeded",
             "one_off_declined",
