@@ -836,6 +836,11 @@ class Engine:
             checked = network_token_card(
                 str(pmd["network_token"]), name if isinstance(name, str) else "", today
             )
+            # Used once: the cryptogram is single-use and the token is card-equivalent, so the
+            # purchase keeps (and the state file holds) only the token's masked form.
+            pmd["network_token"] = checked.masked_pan if isinstance(checked, MaskedCard) else ""
+            pmd.pop("network_token_cryptogram", None)
+            self.state.changed("purchases", p.id)
         else:
             checked = check_card(
                 body.get("card_number"),

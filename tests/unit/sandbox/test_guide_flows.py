@@ -336,6 +336,9 @@ async def test_network_token_without_card_fields(gw: Gateway) -> None:
     after = await gw.get(purchase["id"])
     assert after["status"] == "paid"
     assert after["transaction_data"]["extra"]["masked_pan"] == "489537******1234"
+    # Used once, then kept only masked: the state (and its file) holds no token or cryptogram.
+    state = b"".join(gw.app.sandbox.state.snapshot())
+    assert b"4895370012341234" not in state and b"AgAAAAAABk4DWZ4C28yUQ" not in state
 
 
 async def test_non_3ds_submission_without_a_browser_fingerprint(gw: Gateway) -> None:
