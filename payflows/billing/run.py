@@ -46,7 +46,6 @@ from payflows.gateway import (
     Product,
     PurchaseRequest,
     PurchaseState,
-    RateLimitedError,
     RequestRejected,
 )
 from payflows.ledger import (
@@ -68,6 +67,7 @@ from payflows.ledger import (
     release_claim,
 )
 from payflows.ledger.models import utcnow
+from payflows.pacing import SAFE_TRIES, Gate, resend_while_safe
 from payflows.payments import PaymentContext, settle_by_read_back
 
 __all__ = [
@@ -89,8 +89,6 @@ _DECLINED = {Status.ERROR, Status.BLOCKED}
 _NOT_ARRIVED = {Status.CREATED, Status.VIEWED}
 _RESOLVED = {AttemptState.SUCCEEDED, AttemptState.DECLINED, AttemptState.FAILED}
 #: In-run retries of a request the gateway said changed nothing (429, unreachable).
-_SAFE_TRIES = 4
-_MAX_BACKOFF = 2.0
 
 
 class BillingSummary(BaseModel):
@@ -924,41 +922,7 @@ def _outcome_of(key: str, purchase: PurchaseState, now: datetime) -> Outcome | N
     )
 
 
-async def _safely(call: Callable[[], Awaitable[Any]]) -> Any:
-    """Send a request again while the gateway says it changed nothing (429, unreachable)."""
-    for attempt in range(_SAFE_TRIES):
-        try:
-            return await call()
-        except PreciumError as exc:
-            if not exc.retry_safe or attempt == _SAFE_TRIES - 1:
-                raise
-            wait = min(_MAX_BACKOFF, 0.05 * 2**attempt)
-            if isinstance(exc, RateLimitedError) and exc.retry_after:
-                wait = min(_MAX_BACKOFF, float(exc.retry_after))
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
-
-
-class _Gate:
-    """Bounded concurrency plus an optional calls-per-second limit toward the gateway."""
-
-    def __init__(self, concurrency: int, rate: float | None) -> None:
-        self._sem = asyncio.Semaphore(concurrency)
-        self._interval = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-
-    async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        async with self._sem:
-            if self._interval:
-                now = time.monotonic()
-                slot = max(now, self._next)
-                self._next = slot + self._interval
-                if slot > now:
-                    await asyncio.sleep(slot - now)
-            return await fn()
-
-
-async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> None:
+async def _process(run: _Run, gate: Gate, commits: _Committer, item: _Item) -> None:
     gw = run.ctx.gateway
     key = item.key
     if item.state in _RESOLVED:
@@ -973,7 +937,9 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
         assert item.purchase_id is not None
         pid = item.purchase_id
         try:
-            purchase = await gate.call(lambda: _safely(lambda: gw.get_purchase_state(pid)))
+            purchase = await gate.call(
+                lambda: resend_while_safe(lambda: gw.get_purchase_state(pid))
+            )
         except PreciumError:
             run.defer(item)
             run.summary.unknown += 1
@@ -1000,7 +966,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
     run.summary.charged += 1
     now = run.ctx.now
     try:
-        purchase = await gate.call(lambda: _safely(lambda: gw.charge_state(pid, token)))
+        purchase = await gate.call(lambda: resend_while_safe(lambda: gw.charge_state(pid, token)))
     except CardDeclinedError as exc:
         d = exc.decline
         outcome = Outcome(
@@ -1016,7 +982,7 @@ async def _process(run: _Run, gate: _Gate, commits: _Committer, item: _Item) -> 
     except (OutcomeUnknownError, RequestRejected, PreciumError) as exc:
         # Lost answer, a refusal ("already paid"?) or still throttled: the purchase says.
         try:
-            fresh = await gate.call(lambda: _safely(lambda: gw.get_purchase_state(pid)))
+            fresh = await gate.call(lambda: resend_while_safe(lambda: gw.get_purchase_state(pid)))
             outcome = _outcome_of(key, fresh, now())
         except PreciumError:
             outcome = None
@@ -1037,11 +1003,11 @@ async def _create_retrying(call: Callable[[], Awaitable[PurchaseState]]) -> Purc
     The lost one stays an unpaid orphan with the same reference; only the purchase whose id
     is committed is ever charged.
     """
-    for attempt in range(_SAFE_TRIES):
+    for attempt in range(SAFE_TRIES):
         try:
-            return await _safely(call)
+            return await resend_while_safe(call)
         except OutcomeUnknownError:
-            if attempt == _SAFE_TRIES - 1:
+            if attempt == SAFE_TRIES - 1:
                 raise
             await asyncio.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
@@ -1152,7 +1118,7 @@ async def bill_due(
     await ctx.ledger(lambda uow: _release_own(uow, worker_id))
     if reconcile_first:
         run.summary.reconciled = await reconcile(ctx, worker_id=worker_id, concurrency=concurrency)
-    gate = _Gate(concurrency, rate_per_second)
+    gate = Gate(concurrency, rate_per_second)
     commits = _Committer(run)
     low_water = max(2 * concurrency, 1)
     pending: set[asyncio.Task[None]] = set()

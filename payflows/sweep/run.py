@@ -61,7 +61,6 @@ from payflows.gateway import (
     OutcomeUnknownError,
     PreciumError,
     Purchase,
-    RateLimitedError,
     RequestRejected,
 )
 from payflows.ledger import (
@@ -75,6 +74,7 @@ from payflows.ledger import (
     apply_gateway_statuses,
 )
 from payflows.ledger.models import HoldAction, HoldPolicy, StrEnumType, UTCDateTime, utcnow
+from payflows.pacing import Gate, resend_while_safe
 from payflows.payments import PaymentContext
 from payflows.sweep.policy import PlanAction, plan_for
 
@@ -92,8 +92,6 @@ _CAPTURED = {
 _VOIDED = {Status.RELEASED, Status.CANCELLED}
 _RESOLVED = {AttemptState.SUCCEEDED, AttemptState.DECLINED, AttemptState.FAILED}
 #: In-run retries of a request the gateway said changed nothing (429, unreachable).
-_SAFE_TRIES = 4
-_MAX_BACKOFF = 2.0
 #: Unresolved holds listed in the summary (the count is always complete).
 MAX_LISTED = 1000
 
@@ -502,21 +500,6 @@ def _record_submitted(uow: UnitOfWork, intents: Sequence[dict[str, Any]], now: d
 # --------------------------------------------------------------------------- one hold
 
 
-async def _safely(call: Callable[[], Awaitable[Any]]) -> Any:
-    """Send a request again while the gateway says it changed nothing (429, unreachable)."""
-    for attempt in range(_SAFE_TRIES):
-        try:
-            return await call()
-        except PreciumError as exc:
-            if not exc.retry_safe or attempt == _SAFE_TRIES - 1:
-                raise
-            wait = min(_MAX_BACKOFF, 0.05 * 2**attempt)
-            if isinstance(exc, RateLimitedError) and exc.retry_after:
-                wait = min(_MAX_BACKOFF, float(exc.retry_after))
-            await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
-
-
 def _report(purchase: Purchase, as_of: datetime) -> StatusReport:
     paid = purchase.payment.amount if purchase.payment is not None else None
     observed = purchase.updated_on or as_of
@@ -535,22 +518,11 @@ def _sent(attempt: tuple[AttemptState, int] | None) -> bool:
     return attempt is not None and attempt[0] in (AttemptState.SUBMITTED, AttemptState.UNKNOWN)
 
 
-class _Gate:
-    """Bounded concurrency toward the gateway: a whole hold (read, act, settle) holds a slot."""
-
-    def __init__(self, concurrency: int) -> None:
-        self._sem = asyncio.Semaphore(concurrency)
-
-    async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        async with self._sem:
-            return await fn()
-
-
 async def _process(run: _Run, item: _Item) -> _Result:
     gw = run.ctx.gateway
     pid = item.purchase_id
     try:
-        purchase: Purchase = await _safely(lambda: gw.get_purchase(pid))
+        purchase: Purchase = await resend_while_safe(lambda: gw.get_purchase(pid))
     except PreciumError as exc:
         return _Result(
             item, "unknown", f"read-back failed ({type(exc).__name__}); next sweep", alert=True
@@ -615,12 +587,12 @@ async def _process(run: _Run, item: _Item) -> _Result:
 
 async def _send(call: Callable[[], Awaitable[Any]]) -> Any:
     """Send again while the gateway says the request changed nothing (429, unreachable)."""
-    return await _safely(call)
+    return await resend_while_safe(call)
 
 
 async def _read(run: _Run, pid: str) -> Purchase | None:
     try:
-        purchase: Purchase = await _safely(lambda: run.ctx.gateway.get_purchase(pid))
+        purchase: Purchase = await resend_while_safe(lambda: run.ctx.gateway.get_purchase(pid))
     except PreciumError:
         return None
     return purchase
@@ -809,7 +781,7 @@ async def sweep_holds(
         reconcile_all=reconcile_all,
         summary=SweepSummary(as_of=as_of, worker_id=worker_id),
     )
-    gate = _Gate(concurrency)
+    gate = Gate(concurrency)
     writer = run.writer = _Writer(run)
     low_water = max(2 * concurrency, 1)
     pending: set[asyncio.Task[None]] = set()
