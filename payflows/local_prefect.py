@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -68,16 +68,26 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @contextmanager
 def start_prefect_server(
-    home: Path, *, port: int = 4200, ui: bool = True
+    home: Path,
+    *,
+    port: int = 4200,
+    ui: bool = True,
+    storage: Path | None = None,
+    log_file: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``prefect server start`` on loopback with its home under ``home``; stop it after.
 
-    ``port`` is used when free, else any free port. Yields the API URL and the process.
+    ``port`` is used when free, else any free port (0: any). The server sees none of this
+    process's ``PREFECT_*`` variables, only its own home, result storage and ``extra_env``.
+    Yields the API URL and the process.
     """
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    storage = home / "storage"
-    storage.mkdir(exist_ok=True)
+    storage = (storage or home / "storage").resolve()
+    storage.mkdir(parents=True, exist_ok=True)
+    log_file = log_file or home / "server.log"
     bound = _free_port(port)
     api_url = f"http://127.0.0.1:{bound}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -90,11 +100,11 @@ def start_prefect_server(
             "PREFECT_UI_API_URL": api_url,
         }
     )
+    env.update(extra_env or {})
     command = [str(Path(sys.executable).with_name("prefect")), "server", "start"]
-    command += ["--host", "127.0.0.1", "--port", str(bound), "--analytics-off"]
+    command += ["--host", "127.0.0.1", "--port", str(bound), "--analytics-off", *extra_args]
     if not ui:
         command.append("--no-ui")
-    log_file = home / "server.log"
     with ExitStack() as stack:
         log = stack.enter_context(log_file.open("ab"))
         process = subprocess.Popen(

@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from payflows.local_prefect import start_prefect_server
 
 __all__ = ["PrefectServer", "flush_prefect_clients", "running_prefect_server"]
 
@@ -83,12 +78,6 @@ def flush_prefect_clients(timeout: float = 10.0) -> None:
     thread.join(timeout=3 * timeout)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _environment(home: Path, storage: Path, api_url: str | None = None) -> dict[str, str]:
     env = {
         "PREFECT_HOME": str(home),
@@ -106,45 +95,6 @@ def _environment(home: Path, storage: Path, api_url: str | None = None) -> dict[
     if api_url is not None:
         env["PREFECT_API_URL"] = api_url
     return env
-
-
-def _wait_healthy(api_url: str, process: subprocess.Popen[bytes], log_file: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"prefect server exited with {process.returncode}:\n{_tail(log_file)}"
-            )
-        try:
-            if httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"prefect server did not become healthy:\n{_tail(log_file)}")
-
-
-def _tail(log_file: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT first (uvicorn's clean shutdown), then SIGTERM, then SIGKILL, to its own group."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGINT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)  # the group we created with start_new_session
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @contextmanager
@@ -197,28 +147,18 @@ def running_prefect_server(root: Path) -> Iterator[PrefectServer]:
     home.mkdir(parents=True, exist_ok=True)
     storage.mkdir(parents=True, exist_ok=True)
     log_file = root / "server.log"
-    port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    server_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
-        **_environment(home, storage),
-    }
-    prefect_cli = Path(sys.executable).with_name("prefect")
-    command = [str(prefect_cli), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"]
     with ExitStack() as stack:
-        log = stack.enter_context(log_file.open("wb"))
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=server_env,
-            cwd=root,
-            start_new_session=True,
+        api_url, process = stack.enter_context(
+            start_prefect_server(
+                home,
+                port=0,
+                ui=False,
+                storage=storage,
+                log_file=log_file,
+                extra_env=_environment(home, storage),
+                extra_args=["--no-scheduler", "--no-late-runs"],
+            )
         )
-        stack.callback(_stop, process)
-        _wait_healthy(api_url, process, log_file)
         stack.enter_context(_client_settings(_environment(home, storage, api_url)))
         yield PrefectServer(
             api_url=api_url, home=home, storage=storage, log_file=log_file, pid=process.pid
