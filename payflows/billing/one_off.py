@@ -25,6 +25,7 @@ from sqlalchemy import or_, select, update
 
 from payflows.ledger import OneOffCharge, OneOffChargeStatus, UnitOfWork
 from payflows.ledger.models import utcnow
+from payflows.ledger.repo import lease_rows
 
 __all__ = [
     "claim_due_one_offs",
@@ -84,39 +85,7 @@ def claim_due_one_offs(
         "claimed_until": now + timedelta(seconds=lease_seconds),
         "updated_at": now,
     }
-    due = due_one_offs(as_of, now).limit(limit)
-    session = uow.session
-    session.flush()
-    dialect = session.get_bind().dialect
-    if dialect.name == "sqlite" and dialect.update_returning:
-        claimed = list(
-            session.exec(
-                update(OneOffCharge)
-                .where(OneOffCharge.id.in_(due))  # type: ignore[union-attr]
-                .values(**values)
-                .returning(OneOffCharge)
-                .execution_options(synchronize_session=False, populate_existing=True)
-            ).scalars()
-        )
-    else:
-        if dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        ids = list(session.exec(due).scalars())
-        if not ids:
-            return []
-        session.exec(
-            update(OneOffCharge)
-            .where(OneOffCharge.id.in_(ids))  # type: ignore[union-attr]
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = list(
-            session.exec(
-                select(OneOffCharge)
-                .where(OneOffCharge.id.in_(ids))  # type: ignore[union-attr]
-                .execution_options(populate_existing=True)
-            ).scalars()
-        )
+    claimed = lease_rows(uow, OneOffCharge, due_one_offs(as_of, now).limit(limit), values)
     return sorted(claimed, key=lambda c: (c.charge_on, c.id or 0))
 
 

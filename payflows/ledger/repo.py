@@ -75,6 +75,7 @@ __all__ = [
     "decide_hold",
     "due_holds",
     "get_attempt",
+    "lease_rows",
     "mark_submitted",
     "mark_webhook_applied",
     "record_hold",
@@ -874,6 +875,45 @@ def _due(as_of: datetime, now: datetime) -> Any:
     )
 
 
+def lease_rows(uow: UnitOfWork, model: Any, due: Any, values: dict[str, Any]) -> list[Any]:
+    """Set ``values`` (the lease) on the rows of ``model`` whose ids ``due`` selects; return them.
+
+    Two claimers never get the same row: PostgreSQL locks the selected rows with ``FOR UPDATE
+    SKIP LOCKED`` (a concurrent claimer takes the next ones instead of waiting); SQLite claims
+    with one ``UPDATE ... WHERE id IN (SELECT ...) RETURNING`` inside its ``BEGIN IMMEDIATE``
+    transaction. The caller commits: the lease is durable only then.
+    """
+    session = uow.session
+    session.flush()
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite" and dialect.update_returning:
+        return list(
+            session.exec(
+                update(model)
+                .where(model.id.in_(due))
+                .values(**values)
+                .returning(model)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            ).scalars()
+        )
+    if dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.exec(due).scalars())
+    if not ids:
+        return []
+    session.exec(
+        update(model)
+        .where(model.id.in_(ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        session.exec(
+            select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
 def claim_due_subscriptions(
     uow: UnitOfWork,
     as_of: datetime,
@@ -897,39 +937,7 @@ def claim_due_subscriptions(
         return []
     until = now + timedelta(seconds=lease_seconds)
     values = {"claimed_by": worker_id, "claimed_until": until, "updated_at": now}
-    due = _due(as_of, now).limit(limit)
-    session = uow.session
-    session.flush()
-    dialect = session.get_bind().dialect
-    if dialect.name == "sqlite" and dialect.update_returning:
-        claimed = list(
-            session.exec(
-                update(Subscription)
-                .where(Subscription.id.in_(due))  # type: ignore[union-attr]
-                .values(**values)
-                .returning(Subscription)
-                .execution_options(synchronize_session=False, populate_existing=True)
-            ).scalars()
-        )
-    else:
-        if dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        ids = list(session.exec(due).scalars())
-        if not ids:
-            return []
-        session.exec(
-            update(Subscription)
-            .where(Subscription.id.in_(ids))  # type: ignore[union-attr]
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = list(
-            session.exec(
-                select(Subscription)
-                .where(Subscription.id.in_(ids))  # type: ignore[union-attr]
-                .execution_options(populate_existing=True)
-            ).scalars()
-        )
+    claimed = lease_rows(uow, Subscription, _due(as_of, now).limit(limit), values)
     return sorted(claimed, key=lambda s: (s.next_billing_at, s.id or 0))
 
 
