@@ -185,6 +185,8 @@ class PaymentContext:
     engine: Engine
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     windows: AuthorisationWindows = DEFAULT_WINDOWS
+    #: Brands the merchant accepts: every purchase's ``payment_method_whitelist``.
+    card_brands: tuple[str, ...] = ("visa", "mastercard", "maestro")
     #: Where the shopper's bank returns after a 3-D Secure challenge (the merchant's TermUrl).
     term_url: str | None = None
     success_redirect: str = "https://merchant.invalid/payflows/success"
@@ -574,7 +576,7 @@ def _request(
         skip_capture=skip_capture,
         force_recurring=force_recurring,
         card=card_flags,
-        payment_method_whitelist=["visa", "mastercard", "maestro"],
+        payment_method_whitelist=list(ctx.card_brands),
         success_redirect=ctx.success_redirect,
         failure_redirect=ctx.failure_redirect,
     )

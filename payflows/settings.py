@@ -38,6 +38,9 @@ HOLD_WINDOW_NAMES = (
     "default",
 )
 
+#: Brands PAYFLOWS_CARD_BRANDS may name (the gateway's payment_method_whitelist values).
+CARD_BRANDS = ("visa", "mastercard", "maestro", "amex")
+
 
 class ConfigurationError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
@@ -94,6 +97,26 @@ class Settings(BaseSettings):
     hold_windows_days: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=dict, alias="PAYFLOWS_HOLD_WINDOWS_DAYS"
     )
+
+    #: Card brands the merchant accepts (the purchases' payment_method_whitelist). The guide's
+    #: bodies list visa, mastercard and maestro; add amex where the merchant has Amex acquiring.
+    card_brands: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("visa", "mastercard", "maestro"), alias="PAYFLOWS_CARD_BRANDS"
+    )
+
+    @field_validator("card_brands", mode="before")
+    @classmethod
+    def _brands(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            unknown = sorted(set(value) - set(CARD_BRANDS))
+            if unknown:
+                raise ValueError(f"unknown brand {unknown[0]!r}; one of: {', '.join(CARD_BRANDS)}")
+            if not value:
+                raise ValueError("name at least one brand, e.g. visa,mastercard")
+            return tuple(value)
+        return value
 
     @field_validator("hold_windows_days", mode="before")
     @classmethod

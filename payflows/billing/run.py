@@ -875,7 +875,7 @@ def _body(run: _Run, *key: Any) -> dict[str, Any]:
             previous_network_transaction_id=network_transaction_id,
             original_amount_cents=original_amount,
         ),
-        payment_method_whitelist=["visa", "mastercard", "maestro"],
+        payment_method_whitelist=list(run.ctx.card_brands),
         success_redirect=run.ctx.success_redirect,
         failure_redirect=run.ctx.failure_redirect,
     )

@@ -110,6 +110,7 @@ async def payment_context(settings: Settings | None = None) -> AsyncIterator[Pay
             engine=engine_for(settings.database_url),
             term_url=term_url(settings),
             windows=windows_from_settings(settings),
+            card_brands=settings.card_brands,
         )
         token = _current.set(FlowRuntime(settings, ctx))
         try:
