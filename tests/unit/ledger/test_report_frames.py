@@ -117,6 +117,10 @@ def seed(engine: Engine) -> None:
         record_webhook_event(
             uow, "dk-1", event_type="purchase.paid", purchase_id="stranger", received_at=NOON
         )
+        # Outran our own write of p1's purchase id: unapplied, yet p1 is known to the ledger.
+        record_webhook_event(
+            uow, "dk-2", event_type="purchase.created", purchase_id="p1", received_at=NOON
+        )
         uow.commit()
 
 
