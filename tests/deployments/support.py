@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -82,10 +82,8 @@ async def wait_deployments(
                 raise AssertionError(f"exited with {process.returncode}:\n{log.read_text()}")
             for name in names:
                 if name not in found:
-                    try:
+                    with suppress(Exception):
                         found[name] = await client.read_deployment_by_name(name)
-                    except Exception:
-                        pass
             if len(found) == len(names):
                 return found
             await asyncio.sleep(0.5)

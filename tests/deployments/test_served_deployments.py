@@ -118,7 +118,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             "csv-billing-import/manual": {"csv-import-summary"},
         }.items():
             assert keys <= await artifact_keys(first[name].id), name
-        assert [p.name for p in (inbox / "done").iterdir()][0].endswith("-customers.csv")
+        assert next(p.name for p in (inbox / "done").iterdir()).endswith("-customers.csv")
         assert (
             ledger.rows("SELECT count(*) AS n FROM customers WHERE external_id LIKE 'cust-%'")[0][
                 "n"
