@@ -149,6 +149,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         ),
         tags=("payflows", "pipeline", "billing", "shard"),
         concurrency_limit=16,
+        quick_run=True,
     ),
     DeploymentSpec(
         flow_name="sharded-billing",
