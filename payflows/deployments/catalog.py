@@ -32,7 +32,7 @@ __all__ = [
 
 #: The merchant's time zone: billing at 02:00 is 02:00 in Johannesburg (no daylight saving).
 TIMEZONE = "Africa/Johannesburg"
-#: The work pool ``prefect.yaml`` targets (``prefect deploy --all --pool OTHER`` overrides it).
+#: The work pool ``prefect.yaml`` targets (``payflows deployments yaml --work-pool`` for another).
 DEFAULT_WORK_POOL = "payflows-process"
 #: The directory entrypoints are relative to (the repository root, where prefect.yaml lives).
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

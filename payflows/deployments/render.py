@@ -30,7 +30,8 @@ _HEADER = """\
 #   prefect work-pool create payflows-process --type process   # once
 #   prefect --no-prompt deploy --all                            # from this directory
 #   prefect worker start --pool payflows-process                # on each machine that runs flows
-# Another pool: prefect deploy --all --pool NAME. Kubernetes: docs/deployments.md.
+# Another pool: payflows deployments yaml --work-pool NAME > prefect.yaml (`prefect deploy
+# --all` ignores --pool). Kubernetes: docs/deployments.md.
 """
 
 

@@ -53,7 +53,7 @@ def test_entrypoint_names_the_flow_and_defaults_validate(spec: DeploymentSpec) -
     if spec.quick_run:  # the UI's Quick run sends nothing: the defaults must make a run
         flow.validate_parameters(dict(spec.parameters))
     else:
-        with pytest.raises(Exception, match="required|missing"):
+        with pytest.raises(Exception, match=r"required|missing"):
             flow.validate_parameters(dict(spec.parameters))
 
 
