@@ -21,8 +21,14 @@ from payflows.payments import PaymentContext
 from payflows.sandbox import running_sandbox
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
 from tests.billing.conftest import FIRST, PG_DSN, World, pg_available
-from tests.deployments.support import BIN, child_env, quick_run, started, wait_deployments
-from tests.deployments.support import wait_final
+from tests.deployments.support import (
+    BIN,
+    child_env,
+    quick_run,
+    started,
+    wait_deployments,
+    wait_final,
+)
 from tests.deployments.test_prefect_yaml_worker import POOL, deploy_all
 from tests.flows.conftest import sandbox_config
 from tests.support.prefect_server import PrefectServer
