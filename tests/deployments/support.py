@@ -24,6 +24,7 @@ __all__ = [
     "ROOT",
     "artifact_keys",
     "child_env",
+    "delete_deployments",
     "quick_run",
     "started",
     "wait_deployments",
@@ -88,6 +89,16 @@ async def wait_deployments(
                 return found
             await asyncio.sleep(0.5)
     raise AssertionError(f"missing deployments {set(names) - set(found)}:\n{log.read_text()}")
+
+
+async def delete_deployments(names: list[str]) -> None:
+    """Remove deployments an earlier test made with ``prefect deploy`` (work pool, pull steps):
+    ``serve`` updating them in place would keep those, and the runner would follow them."""
+    async with get_client() as client:
+        for name in names:
+            with suppress(Exception):
+                found = await client.read_deployment_by_name(name)
+                await client.delete_deployment(found.id)
 
 
 async def quick_run(deployment_id: UUID, parameters: dict[str, Any] | None = None) -> FlowRun:

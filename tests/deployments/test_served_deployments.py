@@ -16,6 +16,7 @@ from tests.deployments.support import (
     ROOT,
     artifact_keys,
     child_env,
+    delete_deployments,
     quick_run,
     started,
     wait_deployments,
@@ -61,6 +62,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "payflows.cli", "serve", "--limit", "8"]
     specs = available()
+    await delete_deployments([s.full_name for s in specs])
     with started(command, env, log, cwd=tmp_path) as serving:
         found = await wait_deployments([s.full_name for s in specs], serving, log)
         ids = {name: d.id for name, d in found.items()}
