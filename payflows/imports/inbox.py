@@ -11,7 +11,9 @@ on an interval. The rules a person dropping files can rely on:
 - A file whose rows all landed moves to ``done/``; a file with rejected rows moves to
   ``failed/`` with ``NAME.errors.csv`` beside it (line, column, reason) while its good rows stay
   landed; a file refused whole (unknown header, a card column) moves to ``failed/`` with its
-  reason in the same error file. Fix and drop it again: importing is idempotent, so the rows
+  reason in the same error file, except a file with card-data columns (a card number, a CVC):
+  that one is deleted, not kept, and its error file says so, because card data never rests in
+  payflows. Fix and drop it again: importing is idempotent, so the rows
   that landed the first time are ``unchanged`` the second.
 - A moved file keeps its name behind a UTC timestamp (``20260301T020000Z-NAME``): dropping a
   file of the same name tomorrow does not overwrite today's. A crash between the import and
@@ -31,7 +33,7 @@ from typing import Literal
 from sqlalchemy.engine import Engine
 
 from payflows.imports.core import error_file_for, import_csv
-from payflows.imports.formats import FileError, ImportKind, detect_kind
+from payflows.imports.formats import FileError, ImportKind, detect_kind, refuse_card_columns
 from payflows.imports.results import ImportResult, RowError
 
 __all__ = [
@@ -60,15 +62,28 @@ class InboxEntry:
 
     path: Path
     kind: ImportKind | None
+    #: The header names card data: the file is refused and deleted, never kept in failed/.
+    card_data: bool = False
 
 
-def _kind(path: Path) -> ImportKind | None:
+def _header(path: Path) -> list[str]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), [])
-        return detect_kind(header)
-    except (FileError, UnicodeDecodeError, csv.Error, OSError):
-        return None
+            return next(csv.reader(handle), [])
+    except (UnicodeDecodeError, csv.Error, OSError):
+        return []
+
+
+def _entry(path: Path) -> InboxEntry:
+    header = _header(path)
+    try:
+        refuse_card_columns(header)
+    except FileError:
+        return InboxEntry(path, None, card_data=True)
+    try:
+        return InboxEntry(path, detect_kind(header))
+    except FileError:
+        return InboxEntry(path, None)
 
 
 def pending_files(inbox: Path, *, min_age_seconds: float = 5.0) -> list[InboxEntry]:
@@ -85,7 +100,7 @@ def pending_files(inbox: Path, *, min_age_seconds: float = 5.0) -> list[InboxEnt
             continue
         if now - path.stat().st_mtime < min_age_seconds:
             continue
-        found.append(InboxEntry(path, _kind(path)))
+        found.append(_entry(path))
 
     def order(entry: InboxEntry) -> tuple[int, str]:
         rank = IMPORT_ORDER.index(entry.kind) if entry.kind else len(IMPORT_ORDER)
@@ -102,18 +117,24 @@ def import_file(entry: InboxEntry, engine: Engine, *, max_errors: int = 50) -> I
     """
     error_path = error_file_for(entry.path)
     try:
+        if entry.card_data:
+            refuse_card_columns(_header(entry.path))
         return import_csv(
             entry.path, engine, kind=entry.kind, error_path=error_path, max_errors=max_errors
         )
     except FileError as exc:
+        reason = str(exc)
+        if entry.card_data:
+            entry.path.unlink(missing_ok=True)
+            reason += " The file was deleted: card data is never kept."
         with error_path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(("line", "column", "reason"))
-            writer.writerow((1, "", str(exc)))
+            writer.writerow((1, "", reason))
         return ImportResult(
             file=str(entry.path),
             kind=entry.kind or "unknown",
-            errors=[RowError(line=1, column="", reason=str(exc))],
+            errors=[RowError(line=1, column="", reason=reason)],
             error_file=str(error_path),
         )
 
@@ -134,7 +155,8 @@ def file_into(inbox: Path, path: Path, outcome: Outcome, *, now: datetime | None
         n += 1
         target = folder / f"{stamp}-{n}-{path.name}"
     errors = error_file_for(path)
-    shutil.move(str(path), target)
+    if path.exists():  # a card-data file is already gone
+        shutil.move(str(path), target)
     if errors.exists():
         shutil.move(str(errors), error_file_for(target))
     return target

@@ -84,10 +84,28 @@ def test_bad_rows_go_to_failed_with_their_errors_and_good_rows_land(tmp_path: Pa
 
 def test_a_refused_file_goes_to_failed_with_the_reason(tmp_path: Path, engine) -> None:
     inbox = tmp_path / "inbox"
-    _drop(inbox, "payment_methods_with_pan_column.csv")
+    inbox.mkdir()
+    (inbox / "mystery.csv").write_text("what,is,this\n1,2,3\n")
+    os.utime(inbox / "mystery.csv", (time.time() - 60, time.time() - 60))
     [entry] = pending_files(inbox)
     result = import_file(entry, engine)
     assert outcome_of(result) == "failed" and result.inserted == 0
     moved = file_into(inbox, entry.path, "failed")
+    assert moved.exists()
     reason = (moved.parent / f"{moved.name}.errors.csv").read_text()
-    assert "card" in reason.lower() and "4111" not in reason
+    assert "cannot tell what the file holds" in reason
+
+
+def test_a_file_with_card_numbers_is_deleted_not_kept(tmp_path: Path, engine) -> None:
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "payment_methods_with_pan_column.csv")
+    [entry] = pending_files(inbox)
+    assert entry.card_data
+    result = import_file(entry, engine)
+    assert outcome_of(result) == "failed" and result.inserted == 0
+    assert not entry.path.exists()
+    moved = file_into(inbox, entry.path, "failed")
+    assert not moved.exists()  # only its error file is in failed/
+    [errors] = (inbox / "failed").iterdir()
+    reason = errors.read_text()
+    assert "card" in reason.lower() and "deleted" in reason and "4111" not in reason
