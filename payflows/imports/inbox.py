@@ -13,8 +13,10 @@ on an interval. The rules a person dropping files can rely on:
   landed; a file refused whole (unknown header, a card column) moves to ``failed/`` with its
   reason in the same error file, except a file with card-data columns (a card number, a CVC):
   that one is deleted, not kept, and its error file says so, because card data never rests in
-  payflows. Fix and drop it again: importing is idempotent, so the rows
-  that landed the first time are ``unchanged`` the second.
+  payflows; so is a file with a row rejected for holding a card number (in ``masked_pan`` or
+  any cell): its good rows landed, its errors are in ``failed/``, the file itself is gone.
+  Fix and drop it again: importing is idempotent, so the rows that landed the first time are
+  ``unchanged`` the second.
 - A moved file keeps its name behind a UTC timestamp (``20260301T020000Z-NAME``): dropping a
   file of the same name tomorrow does not overwrite today's. A crash between the import and
   the move imports the file again on the next run, which changes nothing.
@@ -119,7 +121,7 @@ def import_file(entry: InboxEntry, engine: Engine, *, max_errors: int = 50) -> I
     try:
         if entry.card_data:
             refuse_card_columns(_header(entry.path))
-        return import_csv(
+        result = import_csv(
             entry.path, engine, kind=entry.kind, error_path=error_path, max_errors=max_errors
         )
     except FileError as exc:
@@ -137,6 +139,16 @@ def import_file(entry: InboxEntry, engine: Engine, *, max_errors: int = 50) -> I
             errors=[RowError(line=1, column="", reason=reason)],
             error_file=str(error_path),
         )
+    if result.error_file and _names_card_data(Path(result.error_file)):
+        # A cell held a card number: the rows that were fine landed, the file does not stay.
+        entry.path.unlink(missing_ok=True)
+    return result
+
+
+def _names_card_data(error_file: Path) -> bool:
+    """Whether any row was rejected for holding a card number (every import says so)."""
+    with error_file.open(newline="", encoding="utf-8") as handle:
+        return any("card number" in row.get("reason", "") for row in csv.DictReader(handle))
 
 
 def outcome_of(result: ImportResult) -> Outcome:

@@ -71,15 +71,35 @@ def test_clean_file_goes_to_done_and_a_second_drop_changes_nothing(tmp_path: Pat
 
 def test_bad_rows_go_to_failed_with_their_errors_and_good_rows_land(tmp_path: Path, engine) -> None:
     inbox = tmp_path / "inbox"
+    _drop(inbox, "customers.csv")
+    (inbox / "more_customers.csv").write_text(
+        "external_id,email,full_name\nnew-1,new1@example.test,New One\nnew-2,not-an-email,X\n"
+    )
+    old = time.time() - 60
+    os.utime(inbox / "more_customers.csv", (old, old))
+    customers, more = pending_files(inbox)
+    file_into(inbox, customers.path, outcome_of(import_file(customers, engine)))
+    result = import_file(more, engine)
+    assert result.rejected == 1 and result.inserted == 1 and outcome_of(result) == "failed"
+    moved = file_into(inbox, more.path, "failed")
+    assert moved.exists()  # kept, to be fixed and dropped again
+    errors = moved.parent / f"{moved.name}.errors.csv"
+    assert errors.read_text().startswith("line,column,reason")
+    assert sorted(p.parent.name for p in inbox.rglob("*.csv")) == ["done", "failed", "failed"]
+
+
+def test_a_file_with_a_card_number_in_a_cell_is_not_kept(tmp_path: Path, engine) -> None:
+    inbox = tmp_path / "inbox"
     _drop(inbox, "customers.csv", "payment_methods_bad_rows.csv")
     customers, bad = pending_files(inbox)
     file_into(inbox, customers.path, outcome_of(import_file(customers, engine)))
     result = import_file(bad, engine)
     assert result.rejected > 0 and result.inserted > 0 and outcome_of(result) == "failed"
+    assert not bad.path.exists()
     moved = file_into(inbox, bad.path, "failed")
-    errors = moved.parent / f"{moved.name}.errors.csv"
-    assert errors.read_text().startswith("line,column,reason")
-    assert sorted(p.parent.name for p in inbox.rglob("*.csv")) == ["done", "failed", "failed"]
+    assert not moved.exists()
+    [errors] = (inbox / "failed").iterdir()
+    assert "card number" in errors.read_text() and "4111111111111111" not in errors.read_text()
 
 
 def test_a_refused_file_goes_to_failed_with_the_reason(tmp_path: Path, engine) -> None:
