@@ -190,8 +190,13 @@ def _client_settings(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def running_prefect_server(root: Path) -> Iterator[PrefectServer]:
-    """Start ``prefect server start`` under ``root``, point this process at it, stop it after."""
+def running_prefect_server(
+    root: Path, server_env_extra: dict[str, str] | None = None
+) -> Iterator[PrefectServer]:
+    """Start ``prefect server start`` under ``root``, point this process at it, stop it after.
+
+    ``server_env_extra``: more environment for the server only (e.g. its database URL).
+    """
     home = root / "home"
     storage = root / "storage"
     home.mkdir(parents=True, exist_ok=True)
@@ -202,6 +207,7 @@ def running_prefect_server(root: Path) -> Iterator[PrefectServer]:
     server_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
         **_environment(home, storage),
+        **(server_env_extra or {}),
     }
     prefect_cli = Path(sys.executable).with_name("prefect")
     command = [str(prefect_cli), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
