@@ -177,13 +177,14 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         concurrency_limit=1,
         quick_run=True,
     ),
-    # MERGE: payflows/flows/report.py lands from its own branch (as for the sweep above).
+    # MERGE: payflows/flows/report.py lands from its own branch (as for the sweep above). Its
+    # DAILY_CRON is "15 0 * * *" (the day that just ended): keep this cron in step with it.
     DeploymentSpec(
         flow_name="settlement-report",
         name="daily",
         entrypoint="payflows/flows/report.py:settlement_report",
-        description="Yesterday's settlement report (paid, refunded, settled, fees). 03:00 daily.",
-        cron="0 3 * * *",
+        description="The settlement report of the day that just ended. 00:15 daily.",
+        cron="15 0 * * *",
         tags=("payflows", "pipeline", "report"),
         concurrency_limit=1,
         quick_run=True,
