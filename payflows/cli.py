@@ -43,6 +43,15 @@ def _add_run_commands() -> None:
 _add_run_commands()
 
 
+def _add_deployment_commands() -> None:
+    from payflows.deployments.cli import register
+
+    register(app)
+
+
+_add_deployment_commands()
+
+
 def _settings() -> Settings:
     try:
         return load_settings()

@@ -542,8 +542,8 @@ def complete_3ds(
 def serve(
     limit: Annotated[int, typer.Option(help="Flow runs at most at once.")] = 4,
 ) -> None:
-    """Serve every scenario flow so the Prefect UI can run it (PREFECT_API_URL: your server)."""
-    from payflows.flows.serve import serve_flows
+    """Serve every deployment (same as ``payflows serve``; PREFECT_API_URL: your server)."""
+    from payflows.deployments.serve import serve_catalog
 
     _settings()
-    serve_flows(limit=limit)
+    serve_catalog(limit=limit)

@@ -228,3 +228,16 @@ def load_settings(**overrides: object) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+class _InboxSettings(BaseSettings):
+    """The CSV inbox of the ``csv-inbox-import`` deployment (read by that flow only)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    inbox_dir: str = Field(default="data/inbox", alias="PAYFLOWS_INBOX_DIR")
+
+
+def inbox_dir() -> str:
+    """``PAYFLOWS_INBOX_DIR``: the folder CSV files are dropped in (default ``data/inbox``)."""
+    return _InboxSettings().inbox_dir

@@ -8,6 +8,7 @@ amounts, brand and masked PAN; never a PaReq (a 3DS1 PaReq can embed the PAN).
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Literal
 
@@ -45,7 +46,30 @@ __all__ = [
 #: Sandbox only: play the shopper on the sandbox ACS page and finish the payment in the flow.
 Auto3DS = Literal["approve", "fail"]
 
-_ID = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+_ID = Field(min_length=1, max_length=100, pattern=_ID_PATTERN)
+
+
+def run_reference() -> str:
+    """``run-<flow run id>``: the business id of a run started without one (a UI Quick run).
+
+    Each new flow run is a new order, and a retry of the same flow run keeps its id, so it stays
+    idempotent: Prefect validates the parameters again on a retry, in the same run.
+    Outside a flow run (a plain function call) it is a fresh random id.
+    """
+    from prefect.runtime import flow_run
+
+    return f"run-{flow_run.id or uuid.uuid4()}"
+
+
+#: A business id that defaults to :func:`run_reference`.
+_RUN_ID = Field(
+    default_factory=run_reference,
+    min_length=1,
+    max_length=100,
+    pattern=_ID_PATTERN,
+    description="Your business id; empty: this flow run's id (each run is a new one).",
+)
 
 
 class _Params(BaseModel):
@@ -111,7 +135,7 @@ class _Money(_Params):
 class ZeroAuthRequest(_Money):
     """Validate a card for 0 and keep it (tokenised) for later merchant-initiated charges."""
 
-    reference: str = _ID
+    reference: str = _RUN_ID
     shopper: Shopper
     card: CardInput
     product: str = "Card validation"
@@ -123,7 +147,7 @@ class ZeroAuthRequest(_Money):
 class PreauthRequest(_Money):
     """Hold money on a card for a booking: captured or voided later."""
 
-    booking_id: str = _ID
+    booking_id: str = _RUN_ID
     amount_cents: int = Field(gt=0)
     shopper: Shopper
     card: CardInput
@@ -162,7 +186,7 @@ class RecurringPreauthRequest(_Money):
 class CustomerInitiatedPaymentRequest(_Money):
     """The shopper pays an order with a card; Precium runs 3-D Secure when the issuer asks."""
 
-    order_id: str = _ID
+    order_id: str = _RUN_ID
     amount_cents: int = Field(gt=0)
     shopper: Shopper
     card: CardInput
@@ -176,7 +200,7 @@ class CustomerInitiatedPaymentRequest(_Money):
 class External3DSPaymentRequest(_Money):
     """A payment authenticated by the merchant's own MPI: the 3DS values ride on the purchase."""
 
-    order_id: str = _ID
+    order_id: str = _RUN_ID
     amount_cents: int = Field(gt=0)
     shopper: Shopper
     card: CardInput
@@ -195,7 +219,7 @@ class NetworkTokenPaymentRequest(_Money):
     (``token_ref``, a secret put there by the caller) or, on the local sandbox, as a test token.
     """
 
-    order_id: str = _ID
+    order_id: str = _RUN_ID
     amount_cents: int = Field(gt=0)
     shopper: Shopper
     token_ref: str | None = Field(default=None, description="Vault secret holding the token.")
@@ -215,7 +239,7 @@ class NetworkTokenPaymentRequest(_Money):
 class Non3DSPaymentRequest(_Money):
     """A frictionless charge without 3-D Secure, where the brand is approved for it."""
 
-    order_id: str = _ID
+    order_id: str = _RUN_ID
     amount_cents: int = Field(gt=0)
     shopper: Shopper
     card: CardInput

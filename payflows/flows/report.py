@@ -10,7 +10,6 @@ shortly after midnight reports the day that just ended.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,18 +21,11 @@ from payflows.settings import load_settings
 from payflows.tasks import reports as tasks
 from payflows.tasks.runtime import payment_context
 
-__all__ = ["DAILY_CRON", "NAME", "ReportRequest", "daily_schedule", "settlement_report"]
+__all__ = ["DAILY_CRON", "NAME", "ReportRequest", "settlement_report"]
 
 NAME = "settlement-report"
 #: Every day at 00:15 in the merchant's time zone: reports the day that just ended.
 DAILY_CRON = "15 0 * * *"
-
-
-def daily_schedule(timezone: str | None = None) -> Any:
-    """The report's daily schedule in the merchant's time zone (``PAYFLOWS_TIMEZONE``)."""
-    from prefect.schedules import Cron
-
-    return Cron(DAILY_CRON, timezone=timezone or load_settings().timezone)
 
 
 class ReportRequest(BaseModel):

@@ -140,8 +140,13 @@ def _client_settings(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def running_prefect_server(root: Path) -> Iterator[PrefectServer]:
-    """Start ``prefect server start`` under ``root``, point this process at it, stop it after."""
+def running_prefect_server(
+    root: Path, server_env_extra: dict[str, str] | None = None
+) -> Iterator[PrefectServer]:
+    """Start ``prefect server start`` under ``root``, point this process at it, stop it after.
+
+    ``server_env_extra``: more environment for the server only (e.g. its database URL).
+    """
     home = root / "home"
     storage = root / "storage"
     home.mkdir(parents=True, exist_ok=True)
@@ -155,7 +160,7 @@ def running_prefect_server(root: Path) -> Iterator[PrefectServer]:
                 ui=False,
                 storage=storage,
                 log_file=log_file,
-                extra_env=_environment(home, storage),
+                extra_env={**_environment(home, storage), **(server_env_extra or {})},
                 extra_args=["--no-scheduler", "--no-late-runs"],
             )
         )

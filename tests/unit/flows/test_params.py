@@ -84,11 +84,12 @@ def test_a_result_never_carries_the_pareq() -> None:
 def test_every_flow_is_served_with_a_form_and_sandbox_card_names() -> None:
     from prefect.utilities.callables import parameter_schema
 
+    from payflows.deployments.serve import runner_deployments
     from payflows.flows import ALL_FLOWS, customer_initiated_payment
-    from payflows.flows.serve import deployments
 
-    served = deployments()
-    assert len(served) == len(ALL_FLOWS) >= 16
+    served = runner_deployments(schedules=False)
+    assert {d.flow_name for d in served} >= set(ALL_FLOWS) - {"complete-3ds"}
+    assert len(ALL_FLOWS) >= 16
     assert "customer-initiated-payment" in {d.flow_name for d in served}
     schema = json.dumps(parameter_schema(customer_initiated_payment).model_dump())
     assert '"params"' in schema and "visa_3ds_challenge" in schema and '"approve"' in schema

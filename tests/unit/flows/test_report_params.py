@@ -22,15 +22,13 @@ def test_report_request_defaults_and_validation() -> None:
         ReportRequest(card_number="4111111111111111")  # type: ignore[call-arg]
 
 
-def test_the_report_is_served_daily_in_the_merchants_zone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from payflows.flows.serve import deployments
+def test_the_report_is_deployed_daily_after_the_day_ends() -> None:
+    from payflows.deployments import by_name
+    from payflows.deployments.serve import runner_deployments
+    from payflows.flows.report import DAILY_CRON
 
-    monkeypatch.setenv("PAYFLOWS_TIMEZONE", "Africa/Johannesburg")
     assert "settlement-report" in ALL_FLOWS
-    served = {d.flow_name: d for d in deployments()}
-    (schedule,) = served["settlement-report"].schedules
-    assert schedule.schedule.cron == "15 0 * * *"
+    [daily] = runner_deployments([by_name("settlement-report/daily")])
+    (schedule,) = daily.schedules
+    assert schedule.schedule.cron == DAILY_CRON == "15 0 * * *"
     assert schedule.schedule.timezone == "Africa/Johannesburg"
-    assert not served["customer-initiated-payment"].schedules

@@ -149,10 +149,11 @@ def test_default_policy_setting_is_checked():
 def test_the_sweep_is_served_hourly_with_a_form() -> None:
     from prefect.utilities.callables import parameter_schema
 
+    from payflows.deployments import by_name
+    from payflows.deployments.serve import runner_deployments
     from payflows.flows import ALL_FLOWS
-    from payflows.flows.serve import deployments
 
-    [sweep] = [d for d in deployments() if d.flow_name == "preauth-sweep"]
+    [sweep] = runner_deployments([by_name("preauth-sweep/hourly")])
     assert [s.schedule.cron for s in sweep.schedules] == ["0 * * * *"]
     schema = json.dumps(parameter_schema(ALL_FLOWS["preauth-sweep"]).model_dump())
     assert "as_of" in schema and "reconcile_all" in schema

@@ -1,0 +1,164 @@
+"""The issue's proof: ``payflows serve`` serves every catalog deployment, and each one, started
+through the Prefect API as the UI's Quick run (or Custom run) does, completes with its artifacts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from payflows.deployments import CATALOG, available
+from tests.deployments.support import (
+    ROOT,
+    artifact_keys,
+    child_env,
+    delete_deployments,
+    quick_run,
+    started,
+    wait_deployments,
+    wait_final,
+)
+from tests.flows.support import Ledger
+from tests.support.prefect_server import PrefectServer
+
+SHOPPER = "ui-shopper@example.test"
+
+
+def test_every_catalog_entry_is_in_this_checkout() -> None:
+    assert [spec.full_name for spec in CATALOG if spec.missing is not None] == []
+
+
+def _runs(done: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in done.items()}
+
+
+async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
+    prefect_api: PrefectServer, sandbox_url: str, migrated_ledger: Path, tmp_path: Path
+) -> None:
+    ledger_path = tmp_path / "ledger.db"
+    shutil.copy(migrated_ledger, ledger_path)
+    ledger = Ledger(ledger_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(ROOT / "data/samples/customers.csv", inbox / "customers.csv")
+    csv_file = tmp_path / "payment_methods.csv"
+    shutil.copy(ROOT / "data/samples/payment_methods.csv", csv_file)
+    env = child_env(
+        prefect_api,
+        PRECIUM_BASE_URL=sandbox_url,
+        PRECIUM_TIMEOUT_SECONDS="10",
+        PAYFLOWS_DATABASE_URL=ledger.url,
+        PAYFLOWS_INBOX_DIR=str(inbox),
+        PAYFLOWS_PUBLIC_URL="http://merchant.test",
+    )
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "payflows.cli", "serve", "--limit", "8"]
+    specs = available()
+    await delete_deployments([s.full_name for s in specs])
+    with started(command, env, log, cwd=tmp_path) as serving:
+        found = await wait_deployments([s.full_name for s in specs], serving, log)
+        ids = {name: d.id for name, d in found.items()}
+        assert found["subscription-billing/nightly"].global_concurrency_limit.limit == 1
+        assert found["preauthorize/manual"].parameters == {
+            "params": {
+                "amount_cents": 50000,
+                "shopper": {"email": SHOPPER, "full_name": "Thandi Nkosi"},
+                "card": {"sandbox_card": "visa_3ds_challenge"},
+                "auto_3ds": "approve",
+            }
+        }
+
+        # 1. Quick run: every deployment whose defaults make a whole run; two pre-auths, so
+        #    each Quick run must be a new booking (its id comes from the flow run).
+        first: dict[str, Any] = {}
+        for spec in specs:
+            if spec.quick_run:
+                first[spec.full_name] = await quick_run(ids[spec.full_name])
+        first["preauthorize/again"] = await quick_run(ids["preauthorize/manual"])
+        first["csv-billing-import/manual"] = await quick_run(
+            ids["csv-billing-import/manual"], {"path": str(csv_file)}
+        )
+        done = await wait_final([r.id for r in first.values()])
+        states = {name: done[r.id].state_name for name, r in first.items()}
+        assert set(states.values()) == {"Completed"}, (states, log.read_text()[-4000:])
+
+        def purchase(prefix: str, name: str) -> str:
+            row = ledger.attempt(f"{prefix}:run-{first[name].id}")
+            assert row is not None and row["state"] == "succeeded", (name, dict(row or {}))
+            return str(row["purchase_id"])
+
+        holds = [purchase("preauth", n) for n in ("preauthorize/manual", "preauthorize/again")]
+        assert holds[0] != holds[1]
+        paid = purchase("cit", "customer-initiated-payment/manual")
+        to_cancel = purchase("non-3ds", "non-3ds-payment/manual")
+        purchase("ext3ds", "external-3ds-payment/manual")
+        purchase("network-token", "network-token-payment/manual")
+        purchase("zero-auth", "zero-auth-validation/manual")
+        stored, *_ = ledger.rows(  # zero-auth and the payments that saved the card
+            "SELECT m.recurring_token FROM payment_methods m JOIN customers c "
+            "ON m.customer_id = c.id WHERE c.external_id = ? ORDER BY m.id",
+            SHOPPER,
+        )
+        token = stored["recurring_token"]
+
+        for name, keys in {
+            "subscription-billing/nightly": {"billing-summary", "billing-progress"},
+            "subscription-billing/shard": {"billing-summary"},
+            "sharded-billing/scale-out": {"billing-summary", "billing-shards"},
+            "csv-inbox-import/inbox": {"csv-inbox-summary"},
+            "csv-billing-import/manual": {"csv-import-summary"},
+        }.items():
+            assert keys <= await artifact_keys(first[name].id), name
+        assert next(p.name for p in (inbox / "done").iterdir()).endswith("-customers.csv")
+        assert (
+            ledger.rows("SELECT count(*) AS n FROM customers WHERE external_id LIKE 'cust-%'")[0][
+                "n"
+            ]
+            > 0
+        )
+
+        # 2. Custom run: the flows that act on what the first runs made.
+        second = {
+            "capture-hold/manual": {"params": {"purchase_id": holds[0], "amount_cents": 30000}},
+            "void-hold/manual": {"params": {"purchase_id": holds[1]}},
+            "refund/manual": {
+                "params": {"purchase_id": paid, "refund_ref": "UI-R1", "amount_cents": 1000}
+            },
+            "cancel-purchase/manual": {"params": {"purchase_id": to_cancel}},
+            "recurring-preauth/manual": {
+                "params": {
+                    "booking_id": "UI-RB-1",
+                    "amount_cents": 20000,
+                    "customer_id": SHOPPER,
+                    "recurring_token": token,
+                    "card": {"sandbox_card": "visa_approved"},
+                }
+            },
+            "mit-charge/manual": {
+                "params": {
+                    "subscription_id": "UI-SUB-1",
+                    "amount_cents": 9900,
+                    "customer_id": SHOPPER,
+                    "recurring_token": token,
+                }
+            },
+        }
+        runs = {name: await quick_run(ids[name], p) for name, p in second.items()}
+        done = await wait_final([r.id for r in runs.values()])
+        states = {name: done[r.id].state_name for name, r in runs.items()}
+        assert set(states.values()) == {"Completed"}, (states, log.read_text()[-4000:])
+        assert ledger.attempt(f"capture:{holds[0]}")["state"] == "succeeded"
+        [refund] = ledger.rows("SELECT refund_id FROM refunds WHERE purchase_id = ?", paid)
+
+        # 3. The last link: cancel the refund just made.
+        run = await quick_run(
+            ids["cancel-refund/manual"],
+            {"params": {"purchase_id": paid, "refund_id": refund["refund_id"]}},
+        )
+        done = await wait_final([run.id])
+        assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
+        covered = set(first) | set(runs) | {"cancel-refund/manual"}
+        assert {s.full_name for s in specs} <= covered
+    assert serving.returncode is not None

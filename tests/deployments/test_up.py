@@ -1,0 +1,93 @@
+"""``payflows up`` starts the whole stack, prints its URLs, and Ctrl-C stops every part."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.prefect_server import _free_port
+
+
+def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = log.read_text()
+        if text in out:
+            return out
+        if process.poll() is not None:
+            raise AssertionError(f"payflows up exited with {process.returncode}:\n{out}")
+        time.sleep(0.25)
+    raise AssertionError(f"no {text!r} in {timeout} s:\n{log.read_text()}")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
+    ports = {"prefect": _free_port(), "sandbox": _free_port(), "web": _free_port()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAYFLOWS_"))}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        PRECIUM_BASE_URL=f"http://127.0.0.1:{ports['sandbox']}/api/v1/",
+        PAYFLOWS_SANDBOX_PORT=str(ports["sandbox"]),
+        PAYFLOWS_WEB_PORT=str(ports["web"]),
+        PAYFLOWS_DATABASE_URL=f"sqlite:///{tmp_path}/ledger.db",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_HOME=str(tmp_path / "client-home"),
+    )
+    log = tmp_path / "up.log"
+    command = [sys.executable, "-m", "payflows.cli", "up", "--prefect-port", str(ports["prefect"])]
+    with log.open("wb") as out:
+        up = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+    try:
+        text = _wait_for(log, "Ctrl-C stops everything", up, timeout=180)
+        ui = f"http://127.0.0.1:{ports['prefect']}"
+        assert ui in text and f"127.0.0.1:{ports['web']}/checkout" in text
+        assert f"127.0.0.1:{ports['sandbox']}/api/v1/" in text
+        assert httpx.get(f"{ui}/api/health", timeout=5).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{ports['web']}/checkout", timeout=5).status_code == 200
+        clock = httpx.get(
+            f"http://127.0.0.1:{ports['sandbox']}/_sandbox/clock/",
+            headers={"Authorization": "Bearer sandbox-api-key"},
+            timeout=5,
+        )
+        assert clock.status_code == 200
+        deadline = time.monotonic() + 90
+        names: set[str] = set()
+        while time.monotonic() < deadline and "subscription-billing" not in names:
+            found = httpx.post(f"{ui}/api/deployments/filter", json={}, timeout=5).json()
+            flows = httpx.post(f"{ui}/api/flows/filter", json={}, timeout=5).json()
+            by_id = {f["id"]: f["name"] for f in flows}
+            names = {by_id.get(d["flow_id"], "") for d in found}
+            time.sleep(1)
+        assert "subscription-billing" in names, log.read_text()
+        assert (tmp_path / "data/prefect/prefect.db").exists()
+
+        up.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+        assert up.wait(timeout=90) == 0, log.read_text()
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "payflows up: stopped" in text and "Traceback" not in text, text
+    for name, port in ports.items():
+        assert not _listening(port), f"{name} still listens on {port}"
+    for name in ("prefect-server", "sandbox", "web", "serve"):
+        assert (tmp_path / "data/logs" / f"{name}.log").exists()

@@ -1,0 +1,89 @@
+"""The ``csv-inbox-import`` flow on the session's Prefect server: a drop of several files in
+one run, the summary artifact, and a failed run when a file was refused whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+)
+
+from payflows.flows.csv_inbox import InboxRequest, csv_inbox_import
+from payflows.ledger.migrate import upgrade
+from payflows.tasks.runtime import dispose_engines
+from tests.support.prefect_server import PrefectServer
+
+SAMPLES = Path(__file__).resolve().parents[3] / "data/samples"
+
+
+@pytest.fixture
+def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    upgrade(url)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", url)
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    monkeypatch.setenv("PAYFLOWS_INBOX_DIR", str(folder))
+    yield folder
+    dispose_engines()
+
+
+def _drop(inbox: Path, name: str, text: str | None = None) -> None:
+    target = inbox / name
+    if text is None:
+        shutil.copy(SAMPLES / name, target)
+    else:
+        target.write_text(text)
+    old = time.time() - 60
+    os.utime(target, (old, old))
+
+
+async def test_one_run_imports_a_whole_drop_in_order(
+    prefect_api: PrefectServer, inbox: Path
+) -> None:
+    for name in ("subscriptions.csv", "payment_methods.csv", "customers.csv"):
+        _drop(inbox, name)
+    state = await csv_inbox_import(return_state=True)
+    result = await state.result()
+    assert [f.kind for f in result.files] == ["customers", "payment_methods", "subscriptions"]
+    assert {f.outcome for f in result.files} == {"done"} and all(f.inserted for f in result.files)
+    assert sorted(p.name.split("-", 1)[1] for p in (inbox / "done").iterdir()) == [
+        "customers.csv",
+        "payment_methods.csv",
+        "subscriptions.csv",
+    ]
+    async with get_client() as client:
+        [artifact] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["csv-inbox-summary"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            )
+        )
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert [r["outcome"] for r in rows] == ["done", "done", "done"]
+    again = await csv_inbox_import(InboxRequest(), return_state=True)
+    assert (await again.result()).files == []  # an empty inbox is a quick, successful run
+
+
+async def test_a_file_refused_whole_fails_the_run_after_filing_the_others(
+    prefect_api: PrefectServer, inbox: Path
+) -> None:
+    _drop(inbox, "customers.csv")
+    _drop(inbox, "mystery.csv", "what,is,this\n1,2,3\n")
+    state = await csv_inbox_import(return_state=True)
+    assert state.is_failed()
+    assert "mystery.csv" in str(state.message)
+    assert [p.name.split("-", 1)[1] for p in (inbox / "done").iterdir()] == ["customers.csv"]
+    assert sorted(p.name.split("-", 1)[1] for p in (inbox / "failed").iterdir()) == [
+        "mystery.csv",
+        "mystery.csv.errors.csv",
+    ]
