@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["prefect_api", "server_is_up", "start_prefect_server", "stop_process"]
+__all__ = ["free_port", "prefect_api", "server_is_up", "start_prefect_server", "stop_process"]
 
 START_TIMEOUT_SECONDS = 120.0
 
@@ -32,7 +32,8 @@ def server_is_up(api_url: str) -> bool:
         return False
 
 
-def _free_port(preferred: int) -> int:
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else any free port."""
     for port in (preferred, 0):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
@@ -88,7 +89,7 @@ def start_prefect_server(
     storage = (storage or home / "storage").resolve()
     storage.mkdir(parents=True, exist_ok=True)
     log_file = log_file or home / "server.log"
-    bound = _free_port(port)
+    bound = free_port(port)
     api_url = f"http://127.0.0.1:{bound}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(

@@ -28,6 +28,7 @@ from types import FrameType
 
 import httpx
 
+from payflows.local_prefect import server_is_up, stop_process
 from payflows.settings import Settings
 
 __all__ = ["Child", "Stack", "prefect_reachable", "run_up"]
@@ -61,27 +62,12 @@ class Child:
 
     def stop(self) -> None:
         """SIGINT (a clean shutdown), then SIGTERM, then SIGKILL, to the child's group."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGINT, 20.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            stop_process(self.process, grace=20.0)
 
 
 def prefect_reachable(api_url: str | None) -> bool:
-    if not api_url:
-        return False
-    try:
-        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return bool(api_url) and server_is_up(api_url)  # type: ignore[arg-type]
 
 
 def _answers(url: str) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.prefect_server import _free_port
+from payflows.local_prefect import free_port
 
 
 def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> str:
@@ -34,7 +34,7 @@ def _listening(port: int) -> bool:
 
 
 def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
-    ports = {"prefect": _free_port(), "sandbox": _free_port(), "web": _free_port()}
+    ports = {"prefect": free_port(), "sandbox": free_port(), "web": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAYFLOWS_"))}
     env.update(
         PYTHONUNBUFFERED="1",
