@@ -167,15 +167,13 @@ def _sandbox_cards() -> dict[str, str]:
 # -- the steps ----------------------------------------------------------------------------------
 
 
-async def _import_samples(ws: DayWorkspace) -> list[Any]:
-    from payflows.flows import csv_billing_import
+async def _import_samples(ws: DayWorkspace) -> Any:
+    """Drop the sample files in the day's inbox and run the inbox flow, as the schedule would."""
+    from payflows.flows.csv_inbox import InboxRequest, csv_inbox_import
 
-    results = []
     for name in IMPORTS:
-        dropped = ws.inbox / name
-        shutil.copyfile(SAMPLES / name, dropped)
-        results.append(await csv_billing_import(str(dropped)))
-    return results
+        shutil.copyfile(SAMPLES / name, ws.inbox / name)
+    return await csv_inbox_import(InboxRequest(inbox_dir=str(ws.inbox), min_age_seconds=0))
 
 
 async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
@@ -451,16 +449,16 @@ async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
         today = await ops.now()
         _say(f"   day      {today:%A %d %B %Y, %H:%M} UTC on the sandbox clock")
         _say()
-        _say("1. Import the sample CSVs (customers, stored cards, subscriptions, one-off charges)")
-        for result in await _import_samples(ws):
-            landed = result.inserted + result.updated + result.unchanged
-            line = f"   {Path(result.file).name:<28} {landed:>3} rows landed"
-            if result.rejected:
-                line += f", {result.rejected} refused (line, column and reason in "
-                line += f"{Path(result.error_file or '').name})"
-            _say(line)
-            for error in result.errors[:3]:
-                _say(f"     line {error.line}, {error.column}: {error.reason}")
+        _say("1. CSV drop: the sample files land in the inbox and the csv-inbox-import flow runs")
+        for filed in (await _import_samples(ws)).files:
+            landed = filed.inserted + filed.updated + filed.unchanged
+            line = f"   {filed.name:<28} {landed:>3} rows landed"
+            if filed.rejected:
+                line += f", {filed.rejected} refused (line, column and reason in "
+                line += f"{Path(filed.error_file or '').name})"
+            _say(line + f" -> {filed.outcome}/")
+            if filed.first_error:
+                _say(f"     first refused: {filed.first_error}")
         tokens = await _teach_migrated_tokens(ops)
         _say(f"   {tokens} card tokens migrated from the old processor, taught to the sandbox")
         _say()

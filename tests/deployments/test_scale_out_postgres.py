@@ -82,7 +82,9 @@ async def test_two_workers_bill_every_due_subscription_once(
             )
             deploy_all(env, POOL)
             logs = {n: tmp_path / f"{n}.log" for n in ("worker-a", "worker-b")}
-            command = [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--limit", "3"]
+            # Two runs at a time per worker: the parent holds one slot of its worker until the
+            # shards are done, and the shards run side by side on the slots left.
+            command = [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--limit", "2"]
             with (
                 started([*command, "--name", "worker-a"], env, logs["worker-a"]) as a,
                 started([*command, "--name", "worker-b"], env, logs["worker-b"]),
@@ -116,7 +118,7 @@ async def test_two_workers_bill_every_due_subscription_once(
     engine.dispose()
     # Both workers ran flow runs (a run both tried to take is aborted by the server for one).
     began = {
-        n: re.findall(r"Beginning (?:subflow )?run '([^']+)' for flow '([^']+)'", t)
+        n: re.findall(r"Beginning (?:flow |subflow )?run '([^']+)' for flow '([^']+)'", t)
         for n, t in text.items()
     }
     assert all(began.values()), began

@@ -37,7 +37,7 @@ def test_the_business_day_runs_every_step_and_leaves_no_card_data(tmp_path: Path
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     for heading in (
-        "1. Import the sample CSVs",
+        "1. CSV drop",
         "2. Every S2S scenario",
         "3. Bill due subscriptions",
         "4. Sweep the holds",
