@@ -1,11 +1,12 @@
-"""How the batched pipelines (billing run, hold sweep) pace their calls to the gateway.
+"""How the batched pipelines (billing run, hold sweep) pace their gateway calls and commits.
 
 Both keep many items in flight inside one Prefect task, so Prefect's per-task retries cannot
 serve a single call: a call the gateway refused without acting on it (429, unreachable: the
 error says ``retry_safe``) is sent again here, a few times with a short backoff, and anything
 else (a decline, a refusal, an unknown outcome) goes straight back to the pipeline, which
 settles unknown outcomes by reading the purchase back. :class:`Gate` bounds how many calls are
-in flight and, optionally, how many start per second.
+in flight and, optionally, how many start per second; :func:`commit_for` runs one grouped
+ledger commit for every item waiting on it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Final
 
 from payflows.gateway import PreciumError, RateLimitedError
 
-__all__ = ["Gate", "backoff", "resend_while_safe"]
+__all__ = ["Gate", "backoff", "commit_for", "resend_while_safe"]
 
 SAFE_TRIES: Final = 4
 MAX_BACKOFF: Final = 2.0
@@ -59,3 +60,23 @@ class Gate:
                 if slot > now:
                     await asyncio.sleep(slot - now)
             return await fn()
+
+
+async def commit_for(commit: Callable[[], None], waiters: list[asyncio.Future[None]]) -> None:
+    """Run one grouped commit in a worker thread and tell each waiting item how it went.
+
+    An ``Exception`` is handed to the waiters (each item decides what a failed write means for
+    it, and the pipeline carries on); a cancellation or exit is re-raised after they are told.
+    """
+    try:
+        await asyncio.to_thread(commit)
+    except BaseException as exc:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)

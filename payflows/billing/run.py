@@ -29,6 +29,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -67,7 +68,7 @@ from payflows.ledger import (
     release_claim,
 )
 from payflows.ledger.models import utcnow
-from payflows.pacing import SAFE_TRIES, Gate, resend_while_safe
+from payflows.pacing import SAFE_TRIES, Gate, commit_for, resend_while_safe
 from payflows.payments import PaymentContext, settle_by_read_back
 
 __all__ = [
@@ -246,18 +247,7 @@ class _Committer:
             submit, self._submit = self._submit, []
             finish, self._finish = self._finish, []
             waiters, self._waiters = self._waiters, []
-            try:
-                await asyncio.to_thread(self._commit, attach, submit, finish)
-            except BaseException as exc:
-                for w in waiters:
-                    if not w.done():
-                        w.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
+            await commit_for(partial(self._commit, attach, submit, finish), waiters)
 
     def _commit(self, attach: dict[str, str], submit: list[str], finish: list[_Finish]) -> None:
         with UnitOfWork(self._run.ctx.engine) as uow:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -74,7 +75,7 @@ from payflows.ledger import (
     apply_gateway_statuses,
 )
 from payflows.ledger.models import HoldAction, HoldPolicy, StrEnumType, UTCDateTime, utcnow
-from payflows.pacing import Gate, resend_while_safe
+from payflows.pacing import Gate, commit_for, resend_while_safe
 from payflows.payments import PaymentContext
 from payflows.sweep.policy import PlanAction, plan_for
 
@@ -348,18 +349,7 @@ class _Writer:
             results, self._pending = self._pending, []
             intents, self._intents = self._intents, []
             waiters, self._waiters = self._waiters, []
-            try:
-                await asyncio.to_thread(self._commit, results, intents)
-            except BaseException as exc:
-                for w in waiters:
-                    if not w.done():
-                        w.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
+            await commit_for(partial(self._commit, results, intents), waiters)
 
     def _commit(self, results: Sequence[_Result], intents: Sequence[dict[str, Any]]) -> None:
         run = self._run

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun
 
+from payflows.local_prefect import stop_process
 from tests.support.prefect_server import PrefectServer, _environment
 
 __all__ = [
@@ -61,14 +61,7 @@ def started(
         try:
             yield process
         finally:
-            for sig, wait in ((signal.SIGINT, 20.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-                if process.poll() is not None:
-                    break
-                try:
-                    os.killpg(process.pid, sig)
-                    process.wait(timeout=wait)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    continue
+            stop_process(process, grace=20.0)
 
 
 async def wait_deployments(
