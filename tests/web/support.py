@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,8 +31,9 @@ from payflows.ledger import (
 )
 from payflows.ledger.models import Refund, WebhookEvent
 from payflows.sandbox.signing import sign
+from tests.support.shared import WEBHOOK_SAMPLES
 
-SAMPLES = Path("/work/shared/precium/webhook-samples")
+SAMPLES = WEBHOOK_SAMPLES
 ALL_SAMPLES = sorted(SAMPLES.glob("*.json"))
 
 #: The purchases of the eight samples, and whether each was a hold (``skip_capture``).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pydantic
 import pytest
@@ -23,6 +22,7 @@ from payflows.gateway import (
     ThreeDSResult,
     Webhook,
 )
+from tests.support.shared import WEBHOOK_SAMPLES
 
 from .payloads import (
     CLIENT_ID,
@@ -38,7 +38,7 @@ from .payloads import (
     declined_purchase,
 )
 
-SAMPLES = Path("/work/shared/precium/webhook-samples")
+SAMPLES = WEBHOOK_SAMPLES
 
 # -- Purchase ----------------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ import pytest
 
 from payflows.domain import Status
 from payflows.gateway import Purchase, WebhookEvent
+from tests.support.shared import WEBHOOK_SAMPLES
 
-SAMPLES = Path("/work/shared/precium/webhook-samples")
+SAMPLES = WEBHOOK_SAMPLES
 ALL_SAMPLES = sorted(SAMPLES.glob("*.json"))
 
 GUIDE_ENVELOPE = {

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -24,9 +23,10 @@ from payflows.ledger import (
     record_webhook_event,
     webhook_dedupe_key,
 )
+from tests.support.shared import WEBHOOK_SAMPLES
 
 T0 = datetime(2025, 7, 1, tzinfo=UTC)
-SAMPLES = Path("/work/shared/precium/webhook-samples")
+SAMPLES = WEBHOOK_SAMPLES
 
 
 def _hold(uow: UnitOfWork, purchase_id: str, days: int, *, is_mit: bool = False) -> None:
