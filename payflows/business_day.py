@@ -441,7 +441,9 @@ def _print_billing(summary: Any) -> None:
         _say(f"   dunning: {summary.retry_scheduled} to retry, {summary.suspended} suspended")
 
 
-async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
+async def _walk(
+    settings: Settings, ws: DayWorkspace, prefect_url: str, *, own_prefect: bool
+) -> int:
     ops = _SandboxOps(settings.precium_base_url, settings.precium_api_key.get_secret_value())
     tally = DayTally()
     run = ws.root.name
@@ -475,7 +477,10 @@ async def _walk(settings: Settings, ws: DayWorkspace, prefect_url: str) -> int:
     finally:
         await ops.aclose()
     _say()
-    _say(f"Prefect runs: {prefect_url.removesuffix('/api')}")
+    if own_prefect:
+        _say("Prefect runs: kept in data/prefect; `payflows up` serves them in the UI again")
+    else:
+        _say(f"Prefect runs: {prefect_url.removesuffix('/api')}")
     _say(f"Workspace:    {ws.root}")
     for problem in tally.problems:
         _say(f"problem: {problem}")
@@ -584,6 +589,7 @@ def run_business_day(settings: Settings, workspace: Path | None = None) -> int:
     upgrade(ws.ledger_url)
     config = SandboxConfig.from_settings(settings)
     config.state_file = ws.sandbox_state
+    configured = os.environ.get("PREFECT_API_URL")
     with running_sandbox(config) as base_url, prefect_api(Path("data/prefect")) as prefect_url:
         _say(f"   gateway  {base_url} (built-in sandbox)")
         _say(f"   ledger   {ws.ledger_url}")
@@ -596,4 +602,5 @@ def run_business_day(settings: Settings, workspace: Path | None = None) -> int:
         with _environment(env):
             _quiet_prefect_console()
             effective = settings.model_copy(update={"precium_base_url": base_url})
-            return asyncio.run(_walk(effective, ws, prefect_url))
+            own = prefect_url != configured
+            return asyncio.run(_walk(effective, ws, prefect_url, own_prefect=own))
