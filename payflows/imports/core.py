@@ -37,7 +37,15 @@ from payflows.imports.formats import (
 from payflows.imports.results import ImportResult, RowError
 from payflows.ledger import UnitOfWork
 
-__all__ = ["CHUNK_ROWS", "ERROR_COLUMNS", "error_file_for", "import_csv", "iter_rows"]
+__all__ = [
+    "CHUNK_ROWS",
+    "ERROR_COLUMNS",
+    "error_file_for",
+    "import_csv",
+    "iter_rows",
+    "read_header",
+    "records",
+]
 
 CHUNK_ROWS = 1000
 ERROR_COLUMNS = ("line", "column", "reason")
@@ -48,22 +56,50 @@ def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
     return (error_dir or path.parent) / f"{path.name}.errors.csv"
 
 
-def iter_rows(
-    handle: IO[str], kind: ImportKind | None = None
-) -> tuple[ImportKind, Iterator[tuple[int, Any | RowError]]]:
-    """The file's kind, and its rows as ``(line, record or RowError)``, lazily.
-
-    ``line`` is where the record starts in the file (a quoted cell may span lines), the header
-    being line 1. Blank lines are skipped and not counted.
-    """
-    reader = csv.reader(handle, strict=True)
+def read_header(reader: Any) -> list[str]:
+    """The header line of a CSV reader; a file with card-data columns is refused whole."""
     try:
-        header = next(reader)
+        header: list[str] = next(reader)
     except StopIteration:
         raise FileError("the file is empty (no header line)") from None
     except csv.Error as exc:
         raise FileError(f"line 1: not a readable CSV header ({exc})") from None
     refuse_card_columns(header)
+    return header
+
+
+def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
+    """The rows after the header as ``(line, {column: cell})``, or a RowError of the wrong width.
+
+    ``line`` is where the record starts in the file (a quoted cell may span lines), the header
+    being line 1. Blank lines are skipped and not counted. A broken CSV stops the file: nothing
+    after it can be trusted to be where it seems.
+    """
+    last = reader.line_num
+    while True:
+        start = last + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileError(f"line {start}: broken CSV ({redact(str(exc))})") from None
+        last = reader.line_num
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue
+        if len(cells) != len(names):
+            reason = f"expected {len(names)} fields, found {len(cells)}"
+            yield start, RowError(line=start, column="", reason=reason)
+            continue
+        yield start, dict(zip(names, cells, strict=True))
+
+
+def iter_rows(
+    handle: IO[str], kind: ImportKind | None = None
+) -> tuple[ImportKind, Iterator[tuple[int, Any | RowError]]]:
+    """The file's kind, and its rows as ``(line, record or RowError)``, lazily (see records)."""
+    reader = csv.reader(handle, strict=True)
+    header = read_header(reader)
     if kind is None:
         kind = detect_kind(header)
     elif kind not in FORMATS:
@@ -73,32 +109,14 @@ def iter_rows(
     parse = fmt.parse
 
     def rows() -> Iterator[tuple[int, Any | RowError]]:
-        last = reader.line_num
-        while True:
-            start = last + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise FileError(f"line {start}: broken CSV ({redact(str(exc))})") from None
-            last = reader.line_num
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            if len(cells) != len(names):
-                yield (
-                    start,
-                    RowError(
-                        line=start,
-                        column="",
-                        reason=f"expected {len(names)} fields, found {len(cells)}",
-                    ),
-                )
+        for line, record in records(reader, names):
+            if isinstance(record, RowError):
+                yield line, record
                 continue
             try:
-                yield start, parse(dict(zip(names, cells, strict=True)))  # type: ignore[operator]
+                yield line, parse(record)  # type: ignore[operator]
             except CellError as exc:
-                yield start, RowError(line=start, column=exc.column, reason=exc.reason)
+                yield line, RowError(line=line, column=exc.column, reason=exc.reason)
 
     return kind, rows()
 

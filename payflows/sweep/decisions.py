@@ -32,8 +32,8 @@ from sqlalchemy.engine import Engine
 from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.money import parse_amount
 from payflows.domain.states import Status
-from payflows.imports.core import ERROR_COLUMNS
-from payflows.imports.formats import FileError, normalise, redact, refuse_card_columns
+from payflows.imports.core import ERROR_COLUMNS, read_header, records
+from payflows.imports.formats import FileError, normalise, redact
 from payflows.imports.results import ImportResult, RowError
 from payflows.ledger import (
     AttemptState,
@@ -267,14 +267,7 @@ def open_holds(uow: UnitOfWork, *, limit: int = 1000, include_closed: bool = Fal
 
 def _rows(handle: Any) -> Iterator[tuple[int, dict[str, str] | RowError]]:
     reader = csv.reader(handle, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileError("the file is empty (no header line)") from None
-    except csv.Error as exc:
-        raise FileError(f"line 1: not a readable CSV header ({exc})") from None
-    refuse_card_columns(header)
-    names = [normalise(h) for h in header]
+    names = [normalise(h) for h in read_header(reader)]
     if len(set(names)) != len(names):
         raise FileError("a column appears twice in the header")
     unknown = [n for n in names if n not in DECISION_COLUMNS]
@@ -285,29 +278,11 @@ def _rows(handle: Any) -> Iterator[tuple[int, dict[str, str] | RowError]]:
         )
     if "purchase_id" not in names or not ({"decision", "policy"} & set(names)):
         raise FileError("a decisions file needs purchase_id and decision and/or policy columns")
-    last = reader.line_num
-    while True:
-        start = last + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FileError(f"line {start}: broken CSV ({redact(str(exc))})") from None
-        last = reader.line_num
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            continue
-        if len(cells) != len(names):
-            yield (
-                start,
-                RowError(
-                    line=start,
-                    column="",
-                    reason=f"expected {len(names)} fields, found {len(cells)}",
-                ),
-            )
-            continue
-        yield start, {n: c.strip() for n, c in zip(names, cells, strict=True)}
+    for line, record in records(reader, names):
+        if isinstance(record, RowError):
+            yield line, record
+        else:
+            yield line, {name: cell.strip() for name, cell in record.items()}
 
 
 def _apply_row(uow: UnitOfWork, line: int, row: dict[str, str]) -> tuple[bool, RowError | None]:
