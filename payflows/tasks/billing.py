@@ -12,14 +12,11 @@ back.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from prefect import task
 from prefect.artifacts import (
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import func, or_, select
@@ -35,6 +32,7 @@ from payflows.billing import reconcile as _reconcile
 from payflows.billing.one_off import due_one_offs
 from payflows.domain.money import format_amount
 from payflows.ledger import Subscription, SubscriptionStatus, UnitOfWork
+from payflows.tasks.progress import progress_reporter
 from payflows.tasks.runtime import RETRY_POLICY, payment_context
 
 __all__ = [
@@ -102,20 +100,12 @@ async def bill_subscriptions(
     rate_per_second: float | None = None,
 ) -> BillingSummary:
     """Claim, charge and record every due period, with a progress artifact for the UI."""
-    progress_id = await create_progress_artifact(
-        progress=0.0, key="billing-progress", description=f"Billing run at {as_of.isoformat()}"
+    report = await progress_reporter(
+        "billing-progress",
+        f"Billing run at {as_of.isoformat()}",
+        total,
+        lambda s: s.settled + s.unknown,
     )
-    last = 0.0
-
-    async def report(summary: BillingSummary) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < 1.0 and summary.seconds == 0:
-            return
-        last = now
-        done = summary.settled + summary.unknown
-        percent = 100.0 if summary.seconds else min(99.0, 100.0 * done / max(total, 1))
-        await update_progress_artifact(artifact_id=progress_id, progress=percent)
 
     async with payment_context() as ctx:
         return await bill_due(

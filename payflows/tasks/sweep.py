@@ -14,14 +14,11 @@ table artifact ``preauth-sweep-unresolved``, so a person sees them in the UI.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 
 from prefect import task
 from prefect.artifacts import (
-    create_progress_artifact,
     create_table_artifact,
-    update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
@@ -29,6 +26,7 @@ from prefect.events import emit_event
 from payflows.domain.money import format_amount
 from payflows.sweep import SweepSummary, sweep_holds, windows_from_settings
 from payflows.sweep import count_due as _count_due
+from payflows.tasks.progress import progress_reporter
 from payflows.tasks.runtime import current_runtime, payment_context
 
 __all__ = [
@@ -72,20 +70,9 @@ async def sweep_due_holds(
     reconcile_all: bool = False,
 ) -> SweepSummary:
     """Capture, void, reconcile and record every due hold, with a progress artifact."""
-    progress_id = await create_progress_artifact(
-        progress=0.0, key="preauth-sweep-progress", description=f"Sweep at {as_of.isoformat()}"
+    report = await progress_reporter(
+        "preauth-sweep-progress", f"Sweep at {as_of.isoformat()}", total, lambda s: s.selected
     )
-    last = 0.0
-
-    async def report(summary: SweepSummary) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < 1.0 and summary.seconds == 0:
-            return
-        last = now
-        done = summary.selected
-        percent = 100.0 if summary.seconds else min(99.0, 100.0 * done / max(total, 1))
-        await update_progress_artifact(artifact_id=progress_id, progress=percent)
 
     async with payment_context() as ctx:
         runtime = current_runtime()
