@@ -17,8 +17,6 @@ import gc
 import itertools
 import os
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,8 @@ import httpx
 from sqlalchemy import delete, insert, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _sandbox import free_port, start_sandbox
 
 from payflows.billing import bill_due
 from payflows.domain.cards import CardData
@@ -53,30 +53,6 @@ from payflows.settings import (
 
 AS_OF = datetime(2026, 1, 31, 7, 0, tzinfo=UTC)
 CUSTOMERS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sandbox(port: int) -> subprocess.Popen[bytes]:
-    code = (
-        "from payflows.sandbox.server import serve; "
-        "from payflows.sandbox import SandboxConfig; "
-        f"serve(SandboxConfig(seed=1), port={port})"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parent.parent)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox/clock/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("sandbox did not start")
 
 
 def latency_rules(ms: int) -> list[dict[str, object]]:

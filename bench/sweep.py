@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,8 @@ import httpx
 from sqlalchemy import insert, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _sandbox import free_port, start_sandbox
 
 from payflows.domain.cards import BrowserFingerprint, CardData
 from payflows.domain.holds import DEFAULT_WINDOWS
@@ -48,30 +48,6 @@ from payflows.sweep import count_due, plan_for, sweep_holds
 from payflows.sweep import run as sweep_run
 
 CARDS = ("4111111111111111", "5100000000000008", "6767700000000005")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_sandbox(port: int) -> subprocess.Popen[bytes]:
-    code = (
-        "from payflows.sandbox.server import serve; "
-        "from payflows.sandbox import SandboxConfig; "
-        f"serve(SandboxConfig(seed=1), port={port})"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parent.parent)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/_sandbox/clock/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("sandbox did not start")
 
 
 async def real_holds(ctx: PaymentContext, n: int, tag: str, concurrency: int = 16) -> list[str]:
