@@ -22,12 +22,12 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	@$(BIN)/ruff check payflows tests bench
-	@$(BIN)/ruff format --check payflows tests bench
+	@$(BIN)/ruff check payflows tasks flows deployments apps tests bench
+	@$(BIN)/ruff format --check payflows tasks flows deployments apps tests bench
 
 format: $(STAMP)
-	@$(BIN)/ruff check --fix payflows tests bench
-	@$(BIN)/ruff format payflows tests bench
+	@$(BIN)/ruff check --fix payflows tasks flows deployments apps tests bench
+	@$(BIN)/ruff format payflows tasks flows deployments apps tests bench
 
 sandbox: $(STAMP)
 	@$(BIN)/payflows sandbox

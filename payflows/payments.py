@@ -17,7 +17,7 @@ charge, a capture, a void, a refund):
 Every function is safe to call again after any crash: it reads the ledger (and, where the ledger
 cannot know, the purchase) before acting. That is what makes them safe for Prefect task retries.
 
-This module is Prefect-free: tasks in ``payflows.tasks`` wrap it.
+This module is Prefect-free: tasks in ``tasks`` wrap it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CSV billing imports: customers, stored cards, subscriptions and one-off charges into the ledger.
 
-Prefect-free; the ``csv-billing-import`` flow (:mod:`payflows.flows.csv_import`) and the
-``payflows import FILE`` command (:mod:`payflows.imports.cli`) are thin wrappers. The formats
+Prefect-free; the ``csv-billing-import`` flow (:mod:`flows.csv_import`) and the
+``payflows import FILE`` command (:mod:`apps.imports_cli`) are thin wrappers. The formats
 are documented in ``docs/csv-import.md``.
 
     result = import_csv(Path("subscriptions.csv"), engine, error_path=Path("errors.csv"))

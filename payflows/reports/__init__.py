@@ -5,7 +5,7 @@ Prefect-free. :mod:`~payflows.reports.frame` reads the ledger into compact frame
 :mod:`~payflows.reports.reconcile` compares the period's purchases with the gateway (listing
 mismatches, fixing none), :mod:`~payflows.reports.render` writes the CSVs, the HTML page and
 the markdown summary, and :mod:`~payflows.reports.build` strings the steps together. The
-``settlement-report`` flow (:mod:`payflows.flows.report`) runs them as Prefect tasks.
+``settlement-report`` flow (:mod:`flows.report`) runs them as Prefect tasks.
 """
 
 from payflows.reports.build import (

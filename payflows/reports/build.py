@@ -1,6 +1,6 @@
 """The steps of one report, Prefect-free: read back, record settlement, summarise, compare, write.
 
-The flow (:mod:`payflows.flows.report`) calls these through thin tasks; :func:`run_report` runs
+The flow (:mod:`flows.report`) calls these through thin tasks; :func:`run_report` runs
 them in order for callers without Prefect (benchmarks, scripts). Each step is safe to repeat:
 reading back and summarising change nothing, recording settlement only moves the ledger forward
 along the state table, and writing replaces the period's folder contents.

@@ -1,8 +1,8 @@
 """Pre-authorisation expiry sweeps: capture or void every hold before the network lets it lapse.
 
-Prefect-free: the ``preauth-sweep`` flow (:mod:`payflows.flows.sweep`), ``payflows sweep`` and
-``payflows holds`` (:mod:`payflows.sweep.cli`) and the operator endpoint of the web app
-(:mod:`payflows.web.holds`) are thin wrappers. See ``docs/sweeps.md``.
+Prefect-free: the ``preauth-sweep`` flow (:mod:`flows.sweep`), ``payflows sweep`` and
+``payflows holds`` (:mod:`apps.sweep_cli`) and the operator endpoint of the web app
+(:mod:`apps.web.holds`) are thin wrappers. See ``docs/sweeps.md``.
 
     summary = await sweep_holds(ctx, as_of=now, worker_id="sweeper-1")
     summary.captured, summary.voided, summary.unresolved

@@ -25,7 +25,7 @@ One run, for a business time ``as_of``:
 
 Running it twice, or killing it and running it again, acts on no hold twice: a hold once
 captured or voided is no longer open, and an action in flight is settled by read-back before
-anything else is sent. This module is Prefect-free; :mod:`payflows.tasks.sweep` wraps it.
+anything else is sent. This module is Prefect-free; :mod:`tasks.sweep` wraps it.
 """
 
 from __future__ import annotations

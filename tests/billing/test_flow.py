@@ -5,12 +5,12 @@ from __future__ import annotations
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from payflows.flows.billing import BillingRunRequest, subscription_billing
+from flows.billing import BillingRunRequest, subscription_billing
 from payflows.gateway import PreciumClient
 from payflows.ledger import make_engine
 from payflows.payments import PaymentContext
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
-from payflows.tasks.billing import summary_rows
+from tasks.billing import summary_rows
 
 from .conftest import FIRST, World
 
@@ -66,7 +66,7 @@ async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_u
     import asyncio
     import json
 
-    from payflows.billing.cli import bill_command
+    from apps.billing_cli import bill_command
 
     engine = make_engine(ledger.url)
     async with PreciumClient(

@@ -17,7 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun
 
-from payflows.local_prefect import stop_process
+from apps.local_prefect import stop_process
 from tests.support.prefect_server import PrefectServer, _environment
 
 __all__ = [

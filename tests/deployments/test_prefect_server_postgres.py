@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from payflows.flows.csv_inbox import InboxRequest, csv_inbox_import
+from flows.csv_inbox import InboxRequest, csv_inbox_import
 from tests.billing.conftest import PG_DSN, pg_available
 from tests.support.prefect_server import running_prefect_server
 

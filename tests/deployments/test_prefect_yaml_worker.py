@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from payflows.deployments import DEFAULT_WORK_POOL, available
+from deployments import DEFAULT_WORK_POOL, available
 from tests.deployments.support import (
     BIN,
     ROOT,

@@ -51,7 +51,7 @@ def pg_ledger() -> Iterator[str]:
     try:
         yield url
     finally:
-        from payflows.tasks.runtime import dispose_engines
+        from tasks.runtime import dispose_engines
 
         dispose_engines()
         with psycopg.connect(PG_DSN, autocommit=True) as conn:

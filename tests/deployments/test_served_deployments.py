@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from payflows.deployments import CATALOG, available
+from deployments import CATALOG, available
 from tests.deployments.support import (
     ROOT,
     artifact_keys,
@@ -54,7 +54,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         PAYFLOWS_PUBLIC_URL="http://merchant.test",
     )
     log = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "payflows.cli", "serve", "--limit", "8"]
+    command = [sys.executable, "-m", "apps.cli", "serve", "--limit", "8"]
     specs = available()
     await delete_deployments([s.full_name for s in specs])
     with started(command, env, log, cwd=tmp_path) as serving:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from payflows.local_prefect import free_port
+from apps.local_prefect import free_port
 
 
 def _wait_for(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> str:
@@ -46,7 +46,7 @@ def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> Non
         PREFECT_HOME=str(tmp_path / "client-home"),
     )
     log = tmp_path / "up.log"
-    command = [sys.executable, "-m", "payflows.cli", "up", "--prefect-port", str(ports["prefect"])]
+    command = [sys.executable, "-m", "apps.cli", "up", "--prefect-port", str(ports["prefect"])]
     with log.open("wb") as out:
         up = subprocess.Popen(
             command,

@@ -19,7 +19,7 @@ import pytest
 from payflows.ledger.migrate import upgrade
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.settings import SANDBOX_API_KEY
-from payflows.tasks.runtime import dispose_engines
+from tasks.runtime import dispose_engines
 from tests.flows.support import Ledger, Sandbox
 from tests.support.prefect_server import PrefectServer
 

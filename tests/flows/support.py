@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from payflows.flows import CardInput, SandboxCard, Shopper
+from flows import CardInput, SandboxCard, Shopper
 
 __all__ = ["Ledger", "Sandbox", "card", "shopper"]
 

@@ -26,9 +26,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from typer.testing import CliRunner
 
-from payflows.cli import app as cli
-from payflows.domain.cards import CardData
-from payflows.flows import (
+from apps.cli import app as cli
+from flows import (
     CaptureRequest,
     CardInput,
     CustomerInitiatedPaymentRequest,
@@ -57,7 +56,8 @@ from payflows.flows import (
     void_hold,
     zero_auth_validation,
 )
-from payflows.flows._cards import SANDBOX_NETWORK_TOKEN
+from flows._cards import SANDBOX_NETWORK_TOKEN
+from payflows.domain.cards import CardData
 from payflows.sandbox import TEST_CARDS, complete_challenge
 from payflows.vault import default_vault
 from tests.flows.support import Ledger, Sandbox, card, shopper

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from payflows.cli import app
+from apps.cli import app
 from tests.flows.support import Ledger
 
 

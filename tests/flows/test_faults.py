@@ -16,7 +16,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from payflows.flows import (
+from flows import (
     CaptureRequest,
     CustomerInitiatedPaymentRequest,
     MITChargeRequest,
@@ -32,7 +32,7 @@ from payflows.flows import (
     zero_auth_validation,
 )
 from payflows.ledger import AttemptState
-from payflows.tasks.runtime import retry_safe_only
+from tasks.runtime import retry_safe_only
 from tests.flows.support import Ledger, Sandbox, card, shopper
 
 FAULTS = ["error_5xx", "rate_limit", "drop", "lost_after_commit"]

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from payflows.domain.cards import luhn_valid
-from payflows.flows import (
+from flows import (
     CaptureRequest,
     CustomerInitiatedPaymentRequest,
     MITChargeRequest,
@@ -38,7 +37,8 @@ from payflows.flows import (
     void_hold,
     zero_auth_validation,
 )
-from payflows.flows.report import ReportRequest, settlement_report
+from flows.report import ReportRequest, settlement_report
+from payflows.domain.cards import luhn_valid
 from payflows.gateway import PreciumClient
 from payflows.reports import ReportResult
 from payflows.sandbox.engine import fee_for
@@ -361,7 +361,7 @@ def test_the_command_prints_json_and_refuses_a_bad_date(
 
     from typer.testing import CliRunner
 
-    from payflows.cli import app
+    from apps.cli import app
 
     runner = CliRunner()
     args = ["report", "--from", "2020-03-01", "--to", "2020-03-02", "--output-dir", str(tmp_path)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from payflows.flows import (
+from flows import (
     CaptureRequest,
     CustomerInitiatedPaymentRequest,
     External3DSPaymentRequest,

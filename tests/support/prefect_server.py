@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from payflows.local_prefect import start_prefect_server
+from apps.local_prefect import start_prefect_server
 
 __all__ = ["PrefectServer", "flush_prefect_clients", "running_prefect_server"]
 

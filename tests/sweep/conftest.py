@@ -194,7 +194,7 @@ async def _world(db_url: str) -> AsyncIterator[World]:
 @pytest.fixture
 def flow_world(world: World, prefect_api, monkeypatch) -> World:
     """The flows read their settings from the environment: point them at this world."""
-    from payflows.tasks.runtime import dispose_engines
+    from tasks.runtime import dispose_engines
 
     monkeypatch.setenv("PRECIUM_BASE_URL", world.base_url)
     monkeypatch.setenv("PAYFLOWS_DATABASE_URL", world.db_url)

@@ -11,10 +11,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from typer.testing import CliRunner
 
-from payflows.cli import app
-from payflows.flows import ALL_FLOWS
-from payflows.flows.sweep import SweepRequest, preauth_sweep
-from payflows.tasks.sweep import UNRESOLVED_ARTIFACT, UNRESOLVED_EVENT, summary_rows
+from apps.cli import app
+from flows import ALL_FLOWS
+from flows.sweep import SweepRequest, preauth_sweep
+from tasks.sweep import UNRESOLVED_ARTIFACT, UNRESOLVED_EVENT, summary_rows
 
 from .conftest import DAY, World
 

@@ -13,13 +13,13 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy.engine import Engine
 
+from apps.web import WebhookKeyStore, create_web_app
 from payflows.gateway import Webhook
 from payflows.ledger import make_engine
 from payflows.ledger.migrate import upgrade
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.sandbox.signing import generate_key, public_pem
 from payflows.settings import Settings, load_settings
-from payflows.web import WebhookKeyStore, create_web_app
 from tests.web.support import serve_in_thread
 
 MERCHANT = "http://merchant.test"
@@ -139,12 +139,12 @@ def prefect_events(monkeypatch) -> PrefectEvents:
     client, with no ``PREFECT_API_URL``, brings up an ephemeral server in this process (seconds,
     and a SQLite file shared with every other Prefect process on the machine).
     """
-    import payflows.web.app
+    import apps.web.app
 
     recorder = PrefectEvents()
     # Only the web app's own events: Prefect's engine emits its state events through the same
     # function, and those must reach the test Prefect server untouched.
-    monkeypatch.setattr(payflows.web.app, "emit_event", recorder.emit_event)
+    monkeypatch.setattr(apps.web.app, "emit_event", recorder.emit_event)
     return recorder
 
 

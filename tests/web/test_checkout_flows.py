@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from apps.web import create_web_app
 from payflows.ledger import Hold, UnitOfWork, get_attempt, make_engine
 from payflows.sandbox import complete_challenge
 from payflows.settings import load_settings
-from payflows.web import create_web_app
 from tests.web.conftest import Shop
 from tests.web.support import forms_of, serve_in_thread
 

@@ -92,8 +92,8 @@ async def test_the_term_url_refuses_an_unknown_md(receiver):
 async def test_a_refused_payment_shows_the_form_again_with_the_reason(
     receiver, monkeypatch, caplog
 ):
+    from apps.web import _flows
     from payflows.vault import default_vault
-    from payflows.web import _flows
 
     seen: list[str] = []
 

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
+from apps.web.cli import app
 from payflows.sandbox import running_sandbox
-from payflows.web.cli import app
 
 
 def test_register_webhook_for_chosen_events_keeps_the_key(tmp_path, monkeypatch):

@@ -10,9 +10,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from sqlmodel import select
 
+from apps.web import create_web_app
 from payflows.ledger import Hold, HoldDecision, UnitOfWork, record_hold
 from payflows.settings import load_settings
-from payflows.web import create_web_app
 
 from .conftest import MERCHANT
 

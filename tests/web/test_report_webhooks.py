@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from typer.testing import CliRunner
 
+from apps.web import create_web_app
+from apps.web.cli import app as web_cli
 from payflows.domain import CardData
 from payflows.gateway import PreciumClient
 from payflows.ledger import make_engine
@@ -19,8 +21,6 @@ from payflows.reports import resolve_period, run_report
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.sandbox.engine import fee_for
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
-from payflows.web import create_web_app
-from payflows.web.cli import app as web_cli
 from tests.web.support import attempt_of, serve_in_thread
 from tests.web.test_webhook_loopback import delivered
 

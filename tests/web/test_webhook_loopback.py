@@ -8,14 +8,14 @@ import json
 import httpx
 from typer.testing import CliRunner
 
+from apps.web import create_web_app
+from apps.web.cli import app as web_cli
 from payflows.domain import CardData, Status
 from payflows.gateway import PreciumClient
 from payflows.ledger import make_engine
 from payflows.payments import PaymentContext, ensure_customer, pay_with_card, refund_purchase
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
-from payflows.web import create_web_app
-from payflows.web.cli import app as web_cli
 from tests.web.support import attempt_of, ledger_snapshot, serve_in_thread, stored_events
 
 

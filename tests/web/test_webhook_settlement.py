@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from payflows.domain import Status
 from payflows.gateway import WebhookEvent
-from payflows.web.webhooks import store_and_apply
+from payflows.webhooks import store_and_apply
 from tests.web.support import attempt_of, sample, seed_purchase
 
 SETTLED = "8d065839-77c6-4f65-980b-dbb8a5eb2886"

@@ -11,14 +11,14 @@ import json
 import pytest
 from sqlalchemy import update
 
+from apps.web import WebhookKeyStore
 from payflows.domain import Status
 from payflows.gateway import Webhook, WebhookEvent
 from payflows.ledger import PaymentAttempt, UnitOfWork, make_engine
 from payflows.ledger.migrate import upgrade
 from payflows.ledger.models import AttemptState
 from payflows.sandbox.signing import generate_key, public_pem, sign
-from payflows.web import WebhookKeyStore
-from payflows.web.webhooks import store_and_apply
+from payflows.webhooks import store_and_apply
 from tests.web.conftest import MERCHANT
 from tests.web.support import (
     ALL_SAMPLES,

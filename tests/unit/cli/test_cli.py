@@ -1,6 +1,6 @@
 from typer.testing import CliRunner
 
-from payflows.cli import app
+from apps.cli import app
 
 runner = CliRunner()
 

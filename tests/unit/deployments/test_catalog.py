@@ -9,11 +9,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from payflows.cli import app
-from payflows.deployments import CATALOG, TIMEZONE, available, by_name, prefect_yaml
-from payflows.deployments.catalog import DeploymentSpec
-from payflows.deployments.serve import runner_deployments
-from payflows.flows import ALL_FLOWS
+from apps.cli import app
+from deployments import CATALOG, TIMEZONE, available, by_name, prefect_yaml
+from deployments.catalog import DeploymentSpec
+from deployments.serve import runner_deployments
+from flows import ALL_FLOWS
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,10 +29,10 @@ def test_yaml_entries_carry_the_catalog_values() -> None:
     doc = yaml.safe_load(prefect_yaml("other-pool"))
     entries = {(d["entrypoint"], d["name"]): d for d in doc["deployments"]}
     assert len(entries) == len(available())
-    nightly = entries[("payflows/flows/billing.py:subscription_billing", "nightly")]
+    nightly = entries[("flows/billing.py:subscription_billing", "nightly")]
     assert nightly["schedules"] == [{"cron": "0 2 * * *", "timezone": TIMEZONE, "active": True}]
     assert nightly["concurrency_limit"] == 1 and nightly["work_pool"]["name"] == "other-pool"
-    inbox = entries[("payflows/flows/csv_inbox.py:csv_inbox_import", "inbox")]
+    inbox = entries[("flows/csv_inbox.py:csv_inbox_import", "inbox")]
     assert inbox["schedules"][0]["interval"] == 300
     assert "pull" not in doc  # prefect deploy records the project directory itself
 
@@ -65,7 +65,7 @@ def test_the_billing_schedule_is_two_in_the_morning_in_johannesburg() -> None:
 
 
 def test_quick_run_ids_are_new_per_run_and_valid_outside_a_run() -> None:
-    from payflows.flows import CustomerInitiatedPaymentRequest
+    from flows import CustomerInitiatedPaymentRequest
 
     params = by_name("customer-initiated-payment/manual").parameters["params"]
     a = CustomerInitiatedPaymentRequest(**params)
@@ -74,7 +74,7 @@ def test_quick_run_ids_are_new_per_run_and_valid_outside_a_run() -> None:
 
 
 def test_quick_run_id_is_the_flow_run_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    from payflows.flows import PreauthRequest
+    from flows import PreauthRequest
 
     monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "0b7c6a1e-0000-4000-8000-000000000001")
     params = by_name("preauthorize/manual").parameters["params"]
@@ -93,8 +93,8 @@ def test_deployments_list_and_yaml_commands() -> None:
 
 
 def test_sharded_summaries_add_up() -> None:
+    from flows.sharded_billing import combine
     from payflows.billing import BillingSummary
-    from payflows.flows.sharded_billing import combine
 
     at = datetime(2026, 3, 1)
     a = BillingSummary(

@@ -19,7 +19,7 @@ def test_every_example_automation_is_valid() -> None:
 
 
 def test_the_deployments_doc_lists_every_catalog_entry() -> None:
-    from payflows.deployments import CATALOG
+    from deployments import CATALOG
 
     text = (ROOT / "docs/deployments.md").read_text()
     missing = [s.full_name for s in CATALOG if f"`{s.full_name}`" not in text]

@@ -17,9 +17,9 @@ from prefect.client.schemas.filters import (
     ArtifactFilterKey,
 )
 
-from payflows.flows.csv_inbox import InboxRequest, csv_inbox_import
+from flows.csv_inbox import InboxRequest, csv_inbox_import
 from payflows.ledger.migrate import upgrade
-from payflows.tasks.runtime import dispose_engines
+from tasks.runtime import dispose_engines
 from tests.support.prefect_server import PrefectServer
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data/samples"

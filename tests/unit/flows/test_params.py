@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from payflows.flows import (
+from flows import (
     CardInput,
     CustomerInitiatedPaymentRequest,
     NetworkTokenPaymentRequest,
@@ -15,7 +15,7 @@ from payflows.flows import (
     SandboxCard,
     Shopper,
 )
-from payflows.flows._cards import sandbox_card_data, sandbox_only
+from flows._cards import sandbox_card_data, sandbox_only
 from payflows.ledger import AttemptState
 from payflows.payments import ChallengeInfo, OperationRejected, PaymentOutcome
 from payflows.sandbox import TEST_CARDS
@@ -84,8 +84,8 @@ def test_a_result_never_carries_the_pareq() -> None:
 def test_every_flow_is_served_with_a_form_and_sandbox_card_names() -> None:
     from prefect.utilities.callables import parameter_schema
 
-    from payflows.deployments.serve import runner_deployments
-    from payflows.flows import ALL_FLOWS, customer_initiated_payment
+    from deployments.serve import runner_deployments
+    from flows import ALL_FLOWS, customer_initiated_payment
 
     served = runner_deployments(schedules=False)
     assert {d.flow_name for d in served} >= set(ALL_FLOWS) - {"complete-3ds"}

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from payflows.flows import ALL_FLOWS, ReportRequest
+from flows import ALL_FLOWS, ReportRequest
 
 
 def test_report_request_defaults_and_validation() -> None:
@@ -23,9 +23,9 @@ def test_report_request_defaults_and_validation() -> None:
 
 
 def test_the_report_is_deployed_daily_after_the_day_ends() -> None:
-    from payflows.deployments import by_name
-    from payflows.deployments.serve import runner_deployments
-    from payflows.flows.report import DAILY_CRON
+    from deployments import by_name
+    from deployments.serve import runner_deployments
+    from flows.report import DAILY_CRON
 
     assert "settlement-report" in ALL_FLOWS
     [daily] = runner_deployments([by_name("settlement-report/daily")])

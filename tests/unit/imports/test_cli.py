@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from payflows.imports.cli import import_command
+from apps.imports_cli import import_command
 from tests.unit.imports.conftest import SAMPLES
 
 app = typer.Typer()

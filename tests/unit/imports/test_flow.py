@@ -9,9 +9,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-from payflows.flows.csv_import import csv_billing_import
+from flows.csv_import import csv_billing_import
 from payflows.imports import FileError, ImportResult
-from payflows.tasks.runtime import dispose_engines
+from tasks.runtime import dispose_engines
 from tests.support.prefect_server import PrefectServer
 from tests.unit.imports.conftest import SAMPLES
 

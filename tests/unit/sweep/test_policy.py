@@ -149,9 +149,9 @@ def test_default_policy_setting_is_checked():
 def test_the_sweep_is_served_hourly_with_a_form() -> None:
     from prefect.utilities.callables import parameter_schema
 
-    from payflows.deployments import by_name
-    from payflows.deployments.serve import runner_deployments
-    from payflows.flows import ALL_FLOWS
+    from deployments import by_name
+    from deployments.serve import runner_deployments
+    from flows import ALL_FLOWS
 
     [sweep] = runner_deployments([by_name("preauth-sweep/hourly")])
     assert [s.schedule.cron for s in sweep.schedules] == ["0 * * * *"]

@@ -1,0 +1,1 @@
+"""Entry points above the flows: the `payflows` command, the web app, the business-day demo."""

@@ -1,0 +1,273 @@
+"""The ``payflows`` command line.
+
+Each command reads the settings once, so a missing or malformed value stops it at start with one
+line naming the variable (exit code 2) instead of a traceback halfway through.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from payflows import __version__
+from payflows.settings import ConfigurationError, Settings, load_settings
+
+app = typer.Typer(
+    help="Payment-operations pipelines for merchants on Precium's S2S card API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _add_run_commands() -> None:
+    from apps.cli_run import app as run_app
+    from apps.imports_cli import import_command
+    from apps.web.cli import app as web_app
+
+    app.command("import", help="Import customers, cards, subscriptions or charges from a CSV.")(
+        import_command
+    )
+    app.add_typer(run_app, name="run")
+    app.add_typer(
+        web_app, name="web", help="The merchant's web app: webhooks, 3DS return, checkout."
+    )
+
+
+_add_run_commands()
+
+
+def _add_deployment_commands() -> None:
+    from apps.deployments_cli import register
+
+    register(app)
+
+
+_add_deployment_commands()
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def version() -> None:
+    """Print the payflows version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def config() -> None:
+    """Show the effective configuration (keys masked)."""
+    settings = _settings()
+    for name, value in settings.model_dump().items():
+        shown = "********" if name.endswith("_key") and value else value
+        typer.echo(f"{name.upper():34} {shown}")
+
+
+@app.command()
+def demo(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the day's ledger, inbox and reports (default: a new one)."),
+    ] = None,
+) -> None:
+    """The main job: a whole business day on the built-in sandbox, step by step.
+
+    Imports the sample CSVs, runs every S2S scenario, bills due subscriptions, sweeps holds,
+    moves the sandbox clock so the day settles, and builds the settlement report.
+    """
+    from apps.business_day import run_business_day
+
+    settings = _settings()
+    sys.exit(run_business_day(settings, workspace))
+
+
+@app.command()
+def sandbox(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (loopback by default).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8400).")] = None,
+    state_file: Annotated[
+        Path | None, typer.Option(help="JSON file that keeps the sandbox's state across restarts.")
+    ] = None,
+    faults: Annotated[
+        Path | None, typer.Option(help='JSON file of fault rules: {"rules": [...]}.')
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for fault injection.")] = None,
+) -> None:
+    """Serve the built-in Precium sandbox (the emulated gateway) over HTTP."""
+    from payflows.sandbox import SandboxConfig, serve
+
+    settings = _settings()
+    config = SandboxConfig.from_settings(settings)
+    if state_file is not None:
+        config.state_file = state_file
+    if seed is not None:
+        config.seed = seed
+    if faults is not None:
+        try:
+            config.faults = list(json.loads(faults.read_text())["rules"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            typer.echo(f"payflows: --faults {faults}: {exc}", err=True)
+            raise typer.Exit(2) from None
+    bind_host = host or settings.sandbox_host
+    bind_port = port or settings.sandbox_port
+    typer.echo(f"Precium sandbox on http://{bind_host}:{bind_port}/api/v1/ (Ctrl-C stops it)")
+    serve(config, host=bind_host, port=bind_port)
+
+
+@app.command()
+def bill(
+    as_of: Annotated[
+        str | None, typer.Option(help="Bill what is due at this time (ISO; default now, UTC).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Subscriptions claimed per batch.")] = 500,
+    concurrency: Annotated[int, typer.Option(help="Charges in flight at once.")] = 32,
+    catch_up: Annotated[
+        bool, typer.Option(help="Bill each missed period in turn instead of the latest only.")
+    ] = False,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Stable id of this billing worker (claims are leased).")
+    ] = None,
+    rate_per_second: Annotated[
+        float | None, typer.Option(help="Cap on charges per second toward the gateway.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Charge due subscriptions and one-off charges once (MIT), with dunning; exit 1 if unknown."""
+    from apps.billing_cli import bill_command
+
+    _settings()
+    code = bill_command(
+        as_of=as_of,
+        json_out=as_json,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        catch_up=catch_up,
+        worker_id=worker_id,
+        rate_per_second=rate_per_second,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    date_from: Annotated[
+        str | None,
+        typer.Option("--from", help="First day YYYY-MM-DD (default: --to, else yesterday)."),
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day YYYY-MM-DD, inclusive (default: --from).")
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="The merchant's time zone (default PAYFLOWS_TIMEZONE)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="The report's 'now' (ISO; default now, UTC).")
+    ] = None,
+    reconcile: Annotated[
+        bool, typer.Option(help="Compare every purchase of the period with the gateway.")
+    ] = True,
+    track_settlement: Annotated[
+        bool, typer.Option(help="Record the settlement the gateway reports while reconciling.")
+    ] = True,
+    output_dir: Annotated[
+        str | None, typer.Option(help="Base folder (default PAYFLOWS_REPORTS_DIR).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Settlement report and reconciliation of a period. Exit 1 if mismatches were found."""
+    from apps.reports_cli import report_command
+
+    _settings()
+    try:
+        code = report_command(
+            date_from=date_from,
+            date_to=date_to,
+            timezone=tz,
+            as_of=as_of,
+            reconcile=reconcile,
+            track_settlement=track_settlement,
+            output_dir=output_dir,
+            json_out=as_json,
+        )
+    except ValueError as exc:
+        typer.echo(f"payflows report: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Create or migrate the ledger schema (Alembic) to REVISION."""
+    from payflows.ledger.migrate import current, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"ledger at revision {current(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the ledger's schema revision."""
+    from payflows.ledger.migrate import current
+
+    typer.echo(current(_settings().database_url) or "empty (run: payflows db upgrade)")
+
+
+@app.command()
+def sweep(
+    as_of: Annotated[
+        str | None, typer.Option(help="Act on holds due at this time (ISO; default now, UTC).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Holds in flight at once.")] = 16,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many holds this run (the rest: next run).")
+    ] = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="Stable id of this sweeper (claims on holds are leased).")
+    ] = None,
+    reconcile_all: Annotated[
+        bool, typer.Option(help="Read back every open hold, not only the due ones.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Capture or void every due hold once, before it lapses. Exit 1 if some need a person."""
+    from apps.sweep_cli import sweep_command
+
+    _settings()
+    code = sweep_command(
+        as_of=as_of,
+        json_out=as_json,
+        concurrency=concurrency,
+        limit=limit,
+        worker_id=worker_id,
+        reconcile_all=reconcile_all,
+    )
+    raise typer.Exit(code)
+
+
+def _add_holds_commands() -> None:
+    from apps.sweep_cli import holds_app
+
+    app.add_typer(holds_app, name="holds")
+
+
+_add_holds_commands()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,284 @@
+"""``payflows sweep`` and ``payflows holds``: the pre-authorisation sweep from the command line.
+
+Registered by :mod:`apps.cli`. Exit codes:
+
+- ``payflows sweep``: 0 every due hold was resolved, 1 some need a person (alerted, expired,
+  outcome unknown, refused: listed, and raised as Prefect events), 2 configuration error.
+- ``payflows holds decide / policy``: 0 recorded (or already so), 1 refused (unknown hold, not
+  open, invalid amount: nothing recorded), 2 configuration error.
+- ``payflows holds import``: 0 every row landed, 1 some rows rejected (the others landed),
+  2 the file was refused as a whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from apps.billing_cli import parse_as_of
+
+__all__ = ["holds_app", "sweep_command"]
+
+holds_app = typer.Typer(
+    help="Pre-authorisation holds: deadlines, the merchant's decisions, policies.",
+    no_args_is_help=True,
+)
+
+
+def _settings() -> Any:
+    from payflows.settings import ConfigurationError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _engine(settings: Any) -> Any:
+    from payflows.ledger import make_engine
+    from payflows.ledger.migrate import current, head
+
+    if current(settings.database_url) != head():
+        typer.echo(
+            "payflows holds: the ledger is not up to date (run: payflows db upgrade)", err=True
+        )
+        raise typer.Exit(2)
+    return make_engine(settings.database_url)
+
+
+def sweep_command(
+    as_of: str | None = None,
+    json_out: bool = False,
+    concurrency: int = 16,
+    limit: int | None = None,
+    worker_id: str | None = None,
+    reconcile_all: bool = False,
+) -> int:
+    """Run the ``preauth-sweep`` flow in this process, print its summary, return the exit code."""
+    from flows.sweep import SweepRequest, preauth_sweep
+    from payflows.domain.money import format_amount
+    from payflows.ledger.migrate import upgrade
+
+    upgrade(_settings().database_url)
+    params = SweepRequest(
+        as_of=parse_as_of(as_of),
+        concurrency=concurrency,
+        limit=limit,
+        worker_id=worker_id,
+        reconcile_all=reconcile_all,
+    )
+    summary = asyncio.run(preauth_sweep(params))
+    if json_out:
+        print(json.dumps(summary.model_dump(mode="json"), indent=2))
+    else:
+        print(
+            f"swept at {summary.as_of.isoformat()}: {summary.selected} due, "
+            f"{summary.captured} captured, {summary.partially_captured} partially captured, "
+            f"{summary.voided} voided, {summary.reconciled} reconciled, {summary.expired} expired, "
+            f"{summary.alerted} alerted, {summary.unknown} unknown, {summary.failed} failed, "
+            f"in {summary.seconds:.1f}s"
+        )
+        for cur, cents in sorted(summary.captured_cents.items()):
+            print(f"  captured {format_amount(cents, cur)}")
+        for cur, cents in sorted(summary.released_cents.items()):
+            print(f"  released {format_amount(cents, cur)}")
+        for u in summary.unresolved:
+            print(
+                f"  needs a person: {u.purchase_id} {u.action} (deadline "
+                f"{u.expires_at.isoformat()}): {u.reason}"
+            )
+    return 1 if summary.unresolved_count else 0
+
+
+@holds_app.command("list")
+def list_command(
+    all_holds: Annotated[
+        bool, typer.Option("--all", help="Also holds already captured, voided or expired.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, soonest deadline first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the holds as JSON.")] = False,
+) -> None:
+    """Open holds with their deadline, act-by time, decision and policy."""
+    from payflows.domain.money import format_amount
+    from payflows.ledger import UnitOfWork
+    from payflows.sweep import hold_view, open_holds, windows_from_settings
+
+    settings = _settings()
+    engine = _engine(settings)
+    windows = windows_from_settings(settings)
+    try:
+        with UnitOfWork(engine) as uow:
+            views = [
+                hold_view(h, windows, settings.hold_default_policy)
+                for h in open_holds(uow, limit=limit, include_closed=all_holds)
+            ]
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([v.model_dump(mode="json") for v in views], indent=2))
+        return
+    if not views:
+        typer.echo("no open holds")
+        return
+    for v in views:
+        decision = v.decision
+        if v.decision == "capture" and v.decision_cents is not None:
+            decision += f" {format_amount(v.decision_cents, v.currency)}"
+        typer.echo(
+            f"{v.purchase_id}  {v.status:8} {v.brand or '-':10} "
+            f"{format_amount(v.authorised_cents, v.currency):>14}  "
+            f"deadline {v.expires_at:%Y-%m-%d %H:%M}Z  act by {v.act_by:%Y-%m-%d %H:%M}Z  "
+            f"decision {decision}  policy {v.effective_policy}"
+            + ("  NEEDS ATTENTION" if v.needs_attention else "")
+        )
+
+
+def _refused(exc: Exception) -> None:
+    typer.echo(f"payflows holds: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+@holds_app.command("decide")
+def decide_command(
+    purchase_id: Annotated[str, typer.Argument(help="The hold's purchase id.")],
+    capture: Annotated[
+        bool, typer.Option("--capture", help="Fulfilled: capture at the next sweep.")
+    ] = False,
+    amount: Annotated[
+        str | None,
+        typer.Option(help="With --capture: the amount, e.g. 12.34 (default: all authorised)."),
+    ] = None,
+    void: Annotated[
+        bool, typer.Option("--void", help="Cancelled: void at the next sweep.")
+    ] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="No decision yet.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hold as JSON.")] = False,
+) -> None:
+    """Record the merchant's decision on a hold: --capture [--amount X], --void or --clear."""
+    from payflows.domain.money import parse_amount
+    from payflows.ledger import UnitOfWork
+    from payflows.ledger.models import Hold
+    from payflows.sweep import DecisionRefused, decide, hold_view, windows_from_settings
+
+    if capture + void + clear != 1:
+        typer.echo(
+            "payflows holds decide: give exactly one of --capture, --void, --clear", err=True
+        )
+        raise typer.Exit(2)
+    if amount is not None and not capture:
+        typer.echo("payflows holds decide: --amount goes with --capture", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        with UnitOfWork(engine) as uow:
+            cents = None
+            if amount is not None:
+                from sqlalchemy import select
+
+                hold = (
+                    uow.session.execute(select(Hold).where(Hold.purchase_id == purchase_id))
+                    .scalars()
+                    .first()
+                )
+                currency = hold.currency if hold is not None else "ZAR"
+                try:
+                    cents = parse_amount(amount, currency)
+                except ValueError as exc:
+                    _refused(exc)
+            choice = "capture" if capture else "void" if void else "none"
+            try:
+                hold, changed = decide(uow, purchase_id, choice, cents)
+            except DecisionRefused as exc:
+                _refused(exc)
+            uow.commit()
+            view = hold_view(hold, windows_from_settings(settings), settings.hold_default_policy)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        what = "recorded" if changed else "unchanged"
+        typer.echo(f"{purchase_id}: decision {view.decision} {what}; the next sweep acts on it")
+
+
+@holds_app.command("policy")
+def policy_command(
+    purchase_id: Annotated[str, typer.Argument(help="The hold's purchase id.")],
+    policy: Annotated[
+        str, typer.Argument(help="capture, void, alert, or default (the merchant's default).")
+    ],
+    extended: Annotated[
+        bool | None,
+        typer.Option(
+            "--extended/--not-extended",
+            help="The acquirer extended this authorisation (moves its deadline).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hold as JSON.")] = False,
+) -> None:
+    """What the sweep does with this hold if still undecided at its act-by time."""
+    from payflows.ledger import UnitOfWork
+    from payflows.sweep import DecisionRefused, hold_view, set_policy, windows_from_settings
+
+    settings = _settings()
+    engine = _engine(settings)
+    windows = windows_from_settings(settings)
+    try:
+        with UnitOfWork(engine) as uow:
+            try:
+                hold, changed = set_policy(
+                    uow, purchase_id, policy, extended=extended, windows=windows
+                )
+            except DecisionRefused as exc:
+                _refused(exc)
+            uow.commit()
+            view = hold_view(hold, windows, settings.hold_default_policy)
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(view.model_dump_json(indent=2))
+    else:
+        what = "recorded" if changed else "unchanged"
+        typer.echo(
+            f"{purchase_id}: policy {view.effective_policy} {what}; "
+            f"deadline {view.expires_at.isoformat()}, act by {view.act_by.isoformat()}"
+        )
+
+
+@holds_app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV: purchase_id, decision, amount, policy.")],
+    errors: Annotated[
+        Path | None,
+        typer.Option(help="Where to write rejected rows (default: FILE.errors.csv beside it)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Decisions and policies for many holds from a CSV file."""
+    from apps.imports_cli import print_summary
+    from payflows.imports import FileError, error_file_for
+    from payflows.sweep import import_decisions
+
+    settings = _settings()
+    engine = _engine(settings)
+    try:
+        result = import_decisions(file, engine, error_path=errors or error_file_for(file))
+    except FileError as exc:
+        if as_json:
+            typer.echo(json.dumps({"file": str(file), "error": str(exc)}))
+        else:
+            typer.echo(f"payflows holds import: {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        print_summary(result)
+    raise typer.Exit(0 if result.rejected == 0 else 1)

@@ -1,0 +1,77 @@
+"""How the web app starts payments: the one seam between the HTTP routes and the flows.
+
+Checkout and the TermUrl run the scenario flows in this process, so a card reference from
+:data:`payflows.vault.default_vault` (and the PaReq the flow keeps there under ``pareq:<md>``)
+never leaves the process. The routes depend only on this contract:
+
+- ``checkout(...)`` and ``complete_3ds(md, pares)`` return a
+  :class:`~flows.PaymentResult` (``state``, ``purchase_status``, ``amount_cents``,
+  ``currency``, ``brand``, ``masked_pan``, ``decline_code``, ``purchase_id``, ``business_key``,
+  ``three_ds`` with ``md`` and ``acs_url``; no PaReq);
+- a request refused before any money moved raises :data:`Rejected` (its message is shown).
+"""
+
+from __future__ import annotations
+
+from flows import (
+    Browser,
+    CardInput,
+    CustomerInitiatedPaymentRequest,
+    OperationRejected,
+    PaymentResult,
+    PreauthRequest,
+    Shopper,
+    ThreeDSCompletionRequest,
+    customer_initiated_payment,
+    preauthorize,
+)
+from flows import complete_3ds as complete_3ds_flow
+from payflows.domain.cards import BrowserFingerprint
+
+Rejected = OperationRejected
+
+
+async def checkout(
+    *,
+    mode: str,
+    order_id: str,
+    email: str,
+    amount_cents: int,
+    currency: str,
+    product: str,
+    card_ref: str,
+    remote_ip: str,
+    browser: BrowserFingerprint,
+) -> PaymentResult:
+    shopper = Shopper(email=email)
+    card = CardInput(card_ref=card_ref)
+    fingerprint = Browser(**browser.as_fields())
+    if mode == "preauth":
+        return await preauthorize(
+            PreauthRequest(
+                booking_id=order_id,
+                amount_cents=amount_cents,
+                currency=currency,
+                shopper=shopper,
+                card=card,
+                product=product,
+                remote_ip=remote_ip,
+                browser=fingerprint,
+            )
+        )
+    return await customer_initiated_payment(
+        CustomerInitiatedPaymentRequest(
+            order_id=order_id,
+            amount_cents=amount_cents,
+            currency=currency,
+            shopper=shopper,
+            card=card,
+            product=product,
+            remote_ip=remote_ip,
+            browser=fingerprint,
+        )
+    )
+
+
+async def complete_3ds(md: str, pares: str) -> PaymentResult:
+    return await complete_3ds_flow(ThreeDSCompletionRequest(md=md, pares=pares))

@@ -1,0 +1,131 @@
+"""``payflows web ...``: serve the merchant's web app, register its webhook at the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from payflows.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from payflows.webhooks import RegisteredWebhook
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="The merchant's web app: webhook receiver, 3-D Secure return and checkout.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (PAYFLOWS_WEB_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PAYFLOWS_WEB_PORT, 8500).")] = None,
+) -> None:
+    """Serve the web app with uvicorn (loopback by default: put a TLS proxy in front of it)."""
+    import uvicorn
+
+    from apps.web.app import create_web_app
+
+    settings = _settings()
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["web_host"] = host
+    if port is not None:
+        overrides["web_port"] = port
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    try:
+        web = create_web_app(settings)
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"payflows web app on http://{settings.web_host}:{settings.web_port} "
+        f"(public URL {web.state.public_url})"
+    )
+    uvicorn.run(
+        web,
+        host=settings.web_host,
+        port=settings.web_port,
+        # The access log shows paths only, never bodies; the checkout posts its card fields in
+        # the body, so nothing sensitive reaches it.
+        access_log=False,
+        log_level="info",
+        lifespan="on",
+    )
+
+
+@app.command("register-webhook")
+def register_webhook(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Callback URL the gateway posts to (default: PAYFLOWS_PUBLIC_URL"
+            " + /webhooks/precium)."
+        ),
+    ] = None,
+    events: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--events",
+            "--event",
+            help="Event types to subscribe to (repeatable; default: all events).",
+        ),
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of the webhook at the gateway.")] = "payflows",
+) -> None:
+    """Create the webhook at the gateway and keep its public key for the receiver."""
+    from apps.web.app import public_url
+
+    settings = _settings()
+    try:
+        callback = url or f"{public_url(settings)}/webhooks/precium"
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not callback.startswith(("http://", "https://")):
+        typer.echo("payflows: --url must be an http(s) URL", err=True)
+        raise typer.Exit(2)
+    wanted = [e.strip() for item in events or [] for e in item.split(",") if e.strip()]
+    try:
+        entry = asyncio.run(_register(settings, callback, wanted, title))
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        typer.echo(f"payflows: could not register the webhook: {exc}", err=True)
+        raise typer.Exit(1) from None
+    scope = "all events" if entry.all_events else ", ".join(entry.events)
+    typer.echo(f"registered webhook {entry.id} -> {entry.callback} ({scope})")
+    typer.echo(f"public key stored in {settings.webhook_keys_file}")
+
+
+async def _register(
+    settings: Settings, callback: str, events: list[str], title: str
+) -> RegisteredWebhook:
+    from payflows.gateway import PreciumClient
+    from payflows.webhooks import WebhookKeyStore
+    from tasks.secrets import aresolve_secret_blocks
+
+    resolved = await aresolve_secret_blocks(settings)
+    async with PreciumClient.from_settings(resolved) as gateway:
+        webhook = await gateway.create_webhook(
+            title, callback, events=events or None, all_events=not events
+        )
+    return WebhookKeyStore(settings.webhook_keys_file).add(webhook)

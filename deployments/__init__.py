@@ -1,0 +1,35 @@
+"""Deployments of the payflows flows: one catalog, and what is made from it.
+
+- :data:`CATALOG` (:mod:`deployments.catalog`): every deployment with its schedule,
+  default parameters, tags and concurrency limit;
+- :func:`prefect_yaml`: the checked-in ``prefect.yaml`` for ``prefect deploy --all``;
+- :func:`serve_catalog`: ``payflows serve``, every deployment from one process;
+- :func:`run_up`: ``payflows up``, the whole local stack.
+
+Deployments point at flows, never the reverse.
+"""
+
+from apps.up import run_up
+from deployments.catalog import (
+    CATALOG,
+    DEFAULT_WORK_POOL,
+    TIMEZONE,
+    DeploymentSpec,
+    available,
+    by_name,
+)
+from deployments.render import prefect_yaml
+from deployments.serve import runner_deployments, serve_catalog
+
+__all__ = [
+    "CATALOG",
+    "DEFAULT_WORK_POOL",
+    "TIMEZONE",
+    "DeploymentSpec",
+    "available",
+    "by_name",
+    "prefect_yaml",
+    "run_up",
+    "runner_deployments",
+    "serve_catalog",
+]

@@ -1,0 +1,323 @@
+"""The one list of payflows deployments: what runs when, with which parameters.
+
+``payflows serve``, ``payflows up``, ``prefect.yaml`` (``payflows deployments yaml``) and the
+docs' table are all made from :data:`CATALOG`. Deployments point at flows by entrypoint
+(``path/to/module.py:function``), never the reverse: no flow knows it is deployed.
+
+Schedules are in the merchant's time zone (:data:`TIMEZONE`). Scenario flows have no schedule:
+they are for manual runs from the Prefect UI, and where their default parameters make a whole
+run (``quick_run``) the UI's "Quick run" pays a sandbox test card with a business id taken from
+the flow run's id, so each Quick run is a new order. Flows that act on an earlier purchase
+(capture, void, refund...) need its id: "Custom run" in the UI. ``complete-3ds`` is not
+deployed: the bank's answer (PaRes) reaches it through the web app's TermUrl only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CATALOG",
+    "DEFAULT_WORK_POOL",
+    "PROJECT_ROOT",
+    "TIMEZONE",
+    "DeploymentSpec",
+    "available",
+    "by_name",
+]
+
+#: The merchant's time zone: billing at 02:00 is 02:00 in Johannesburg (no daylight saving).
+TIMEZONE = "Africa/Johannesburg"
+#: The work pool ``prefect.yaml`` targets (``payflows deployments yaml --work-pool`` for another).
+DEFAULT_WORK_POOL = "payflows-process"
+#: The directory entrypoints are relative to (the repository root, where prefect.yaml lives).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+_SHOPPER = {"email": "ui-shopper@example.test", "full_name": "Thandi Nkosi"}
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment. ``full_name`` (``flow/deployment``) is what ``run_deployment`` takes."""
+
+    flow_name: str
+    name: str
+    entrypoint: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    cron: str | None = None
+    interval_seconds: int | None = None
+    tags: tuple[str, ...] = ()
+    concurrency_limit: int | None = None
+    #: The default parameters make a whole run (the UI's Quick run works).
+    quick_run: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.flow_name}/{self.name}"
+
+    @property
+    def module(self) -> str:
+        return self.entrypoint.split(":", 1)[0].removesuffix(".py").replace("/", ".")
+
+    @property
+    def function(self) -> str:
+        return self.entrypoint.split(":", 1)[1]
+
+    @property
+    def schedule_text(self) -> str:
+        if self.cron:
+            return f"cron `{self.cron}` ({TIMEZONE})"
+        if self.interval_seconds:
+            return f"every {self.interval_seconds // 60} min"
+        return "manual"
+
+    @cached_property
+    def missing(self) -> str | None:
+        """Why the flow cannot be loaded here (its module is absent), or None."""
+        try:
+            module = importlib.import_module(self.module)
+        except ModuleNotFoundError as exc:
+            if exc.name and self.module.startswith(exc.name):
+                return f"{self.entrypoint}: module {self.module} is not in this checkout"
+            raise
+        if not hasattr(module, self.function):
+            return f"{self.entrypoint}: {self.module} has no {self.function}"
+        return None
+
+    def load_flow(self) -> Any:
+        """The Prefect flow object of the entrypoint."""
+        return getattr(importlib.import_module(self.module), self.function)
+
+    def to_runner_deployment(self, *, schedules: bool = True) -> Any:
+        """The deployment as ``prefect.serve`` takes it (same values as in prefect.yaml)."""
+        from prefect.schedules import Cron, Interval
+
+        plan: list[Any] = []
+        if schedules and self.cron:
+            plan.append(Cron(self.cron, timezone=TIMEZONE))
+        if schedules and self.interval_seconds:
+            plan.append(Interval(self.interval_seconds, timezone=TIMEZONE))
+        return self.load_flow().to_deployment(
+            name=self.name,
+            schedules=plan or None,
+            parameters=dict(self.parameters),
+            description=self.description,
+            tags=list(self.tags),
+            concurrency_limit=self.concurrency_limit,
+        )
+
+
+def _manual(
+    flow_name: str, module: str, function: str, description: str, **params: Any
+) -> DeploymentSpec:
+    return DeploymentSpec(
+        flow_name=flow_name,
+        name="manual",
+        entrypoint=f"flows/{module}.py:{function}",
+        description=description,
+        parameters={"params": params} if params else {},
+        tags=("payflows", "scenario"),
+        quick_run=bool(params),
+    )
+
+
+CATALOG: tuple[DeploymentSpec, ...] = (
+    # -- pipelines on a schedule ---------------------------------------------------------------
+    DeploymentSpec(
+        flow_name="subscription-billing",
+        name="nightly",
+        entrypoint="flows/billing.py:subscription_billing",
+        description="Bill every due subscription once (MIT), with dunning. 02:00 every day.",
+        cron="0 2 * * *",
+        tags=("payflows", "pipeline", "billing"),
+        # Two nightly runs at once would be safe (claims) but pointless: one at a time.
+        concurrency_limit=1,
+        quick_run=True,
+    ),
+    DeploymentSpec(
+        flow_name="subscription-billing",
+        name="shard",
+        entrypoint="flows/sharded_billing.py:billing_shard",
+        description=(
+            "One shard of a sharded billing run (started by sharded-billing with its own "
+            "worker_id); the result is persisted so the parent can add the summaries up."
+        ),
+        tags=("payflows", "pipeline", "billing", "shard"),
+        concurrency_limit=16,
+        quick_run=True,
+    ),
+    DeploymentSpec(
+        flow_name="sharded-billing",
+        name="scale-out",
+        entrypoint="flows/sharded_billing.py:sharded_billing",
+        description=(
+            "Billing split across several concurrent flow runs of subscription-billing/shard, "
+            "executed by the work pool's workers. Schedule it instead of the nightly run when "
+            "one machine is not enough."
+        ),
+        parameters={"params": {"shards": 2}},
+        tags=("payflows", "pipeline", "billing"),
+        concurrency_limit=1,
+        quick_run=True,
+    ),
+    DeploymentSpec(
+        flow_name="preauth-sweep",
+        name="hourly",
+        entrypoint="flows/sweep.py:preauth_sweep",
+        description="Capture or void holds before their network deadline. Every hour.",
+        cron="0 * * * *",
+        tags=("payflows", "pipeline", "holds"),
+        concurrency_limit=1,
+        quick_run=True,
+    ),
+    # The day that just ended, as the flow's own DAILY_CRON says (a test keeps them in step).
+    DeploymentSpec(
+        flow_name="settlement-report",
+        name="daily",
+        entrypoint="flows/report.py:settlement_report",
+        description="The settlement report of the day that just ended. 00:15 daily.",
+        cron="15 0 * * *",
+        tags=("payflows", "pipeline", "report"),
+        concurrency_limit=1,
+        quick_run=True,
+    ),
+    DeploymentSpec(
+        flow_name="csv-inbox-import",
+        name="inbox",
+        entrypoint="flows/csv_inbox.py:csv_inbox_import",
+        description=(
+            "Import every CSV dropped in the inbox folder (PAYFLOWS_INBOX_DIR), then move it "
+            "to done/ or failed/. Every 5 minutes."
+        ),
+        interval_seconds=300,
+        tags=("payflows", "pipeline", "imports"),
+        concurrency_limit=1,
+        quick_run=True,
+    ),
+    DeploymentSpec(
+        flow_name="csv-billing-import",
+        name="manual",
+        entrypoint="flows/csv_import.py:csv_billing_import",
+        description="Import one CSV file by path (kind recognised by its header).",
+        tags=("payflows", "imports"),
+    ),
+    # -- scenario flows, for manual runs from the Prefect UI ------------------------------------
+    _manual(
+        "zero-auth-validation",
+        "zero_auth",
+        "zero_auth_validation",
+        "Validate a card for 0 and keep it as a token for later charges.",
+        shopper=_SHOPPER,
+        card={"sandbox_card": "visa_approved"},
+    ),
+    _manual(
+        "preauthorize",
+        "preauthorization",
+        "preauthorize",
+        "Hold an amount on a card (3-D Secure when the issuer asks).",
+        amount_cents=50000,
+        shopper=_SHOPPER,
+        card={"sandbox_card": "visa_3ds_challenge"},
+        auto_3ds="approve",
+    ),
+    _manual(
+        "capture-hold",
+        "holds",
+        "capture_hold",
+        "Capture all or part of a hold (give its purchase_id).",
+    ),
+    _manual(
+        "void-hold",
+        "holds",
+        "void_hold",
+        "Release a hold that is no longer needed (give its purchase_id).",
+    ),
+    _manual(
+        "recurring-preauth",
+        "recurring_preauth",
+        "recurring_preauth",
+        "Pre-authorise on a stored card (give customer_id and recurring_token).",
+    ),
+    _manual(
+        "customer-initiated-payment",
+        "customer_initiated",
+        "customer_initiated_payment",
+        "The shopper pays an order by card, with Precium 3-D Secure.",
+        amount_cents=29900,
+        shopper=_SHOPPER,
+        card={"sandbox_card": "visa_3ds_challenge"},
+        auto_3ds="approve",
+    ),
+    _manual(
+        "external-3ds-payment",
+        "external_3ds",
+        "external_3ds_payment",
+        "A payment authenticated by your own 3DS server (CAVV and ECI given).",
+        amount_cents=29900,
+        shopper=_SHOPPER,
+        card={"sandbox_card": "visa_approved"},
+        cavv="AAABBBCCCdddEEEfff111222333=",
+        eci_raw="05",
+    ),
+    _manual(
+        "network-token-payment",
+        "network_token",
+        "network_token_payment",
+        "A payment with a scheme network token and its cryptogram.",
+        amount_cents=29900,
+        shopper=_SHOPPER,
+        sandbox_token=True,
+        token_requestor_id="50110030273",
+    ),
+    _manual(
+        "non-3ds-payment",
+        "non_3ds",
+        "non_3ds_payment",
+        "A charge without 3-D Secure, where the brand is approved for it.",
+        amount_cents=29900,
+        shopper=_SHOPPER,
+        card={"sandbox_card": "visa_approved"},
+    ),
+    _manual(
+        "mit-charge",
+        "mit",
+        "mit_charge",
+        "One merchant-initiated charge on a stored card (give the token and subscription).",
+    ),
+    _manual(
+        "cancel-purchase",
+        "after_payment",
+        "cancel_purchase",
+        "Cancel a paid purchase before it settles (give its purchase_id).",
+    ),
+    _manual(
+        "refund",
+        "after_payment",
+        "refund",
+        "Refund all or part of a paid purchase (give purchase_id and refund_ref).",
+    ),
+    _manual(
+        "cancel-refund",
+        "after_payment",
+        "cancel_refund",
+        "Cancel a refund before it settles (give purchase_id and refund_id).",
+    ),
+)
+
+
+def by_name(full_name: str) -> DeploymentSpec:
+    """The entry called ``flow/deployment``."""
+    for spec in CATALOG:
+        if spec.full_name == full_name:
+            return spec
+    raise KeyError(full_name)
+
+
+def available() -> list[DeploymentSpec]:
+    """The entries whose flow is importable in this checkout."""
+    return [spec for spec in CATALOG if spec.missing is None]

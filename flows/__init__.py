@@ -1,0 +1,137 @@
+"""Every S2S scenario as a Prefect flow: typed parameters in, a small typed result out.
+
+Each flow is idempotent on the merchant's business key (order id, booking id, refund reference,
+subscription and period): running it twice pays once. Cards arrive as one-time vault references
+(``card_ref``) or, against the local sandbox only, as test-card names (``sandbox_card``).
+
+| flow name | function | parameters |
+|---|---|---|
+| zero-auth-validation | :func:`zero_auth_validation` | :class:`ZeroAuthRequest` |
+| preauthorize | :func:`preauthorize` | :class:`PreauthRequest` |
+| capture-hold | :func:`capture_hold` | :class:`CaptureRequest` |
+| void-hold | :func:`void_hold` | :class:`VoidRequest` |
+| recurring-preauth | :func:`recurring_preauth` | :class:`RecurringPreauthRequest` |
+| customer-initiated-payment | :func:`customer_initiated_payment` | :class:`CustomerInitiatedPaymentRequest` |
+| external-3ds-payment | :func:`external_3ds_payment` | :class:`External3DSPaymentRequest` |
+| network-token-payment | :func:`network_token_payment` | :class:`NetworkTokenPaymentRequest` |
+| non-3ds-payment | :func:`non_3ds_payment` | :class:`Non3DSPaymentRequest` |
+| mit-charge | :func:`mit_charge` | :class:`MITChargeRequest` |
+| cancel-purchase | :func:`cancel_purchase` | :class:`PurchaseCancelRequest` |
+| refund | :func:`refund` | :class:`RefundRequest` |
+| cancel-refund | :func:`cancel_refund` | :class:`RefundCancelRequest` |
+| complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
+| preauth-sweep | :func:`preauth_sweep` | :class:`SweepRequest` |
+
+| settlement-report | :func:`settlement_report` | :class:`ReportRequest` |
+"""  # noqa: E501
+
+from flows._cards import SandboxCard
+from flows._models import (
+    Auto3DS,
+    Browser,
+    CaptureRequest,
+    CardInput,
+    CustomerInitiatedPaymentRequest,
+    External3DSPaymentRequest,
+    MITChargeRequest,
+    NetworkTokenPaymentRequest,
+    Non3DSPaymentRequest,
+    PaymentResult,
+    PreauthRequest,
+    PurchaseCancelRequest,
+    RecurringPreauthRequest,
+    RefundCancelRequest,
+    RefundRequest,
+    Shopper,
+    ThreeDSCompletionRequest,
+    ThreeDSRedirect,
+    VoidRequest,
+    ZeroAuthRequest,
+)
+from flows.after_payment import cancel_purchase, cancel_refund, refund
+from flows.billing import subscription_billing
+from flows.csv_import import csv_billing_import
+from flows.customer_initiated import customer_initiated_payment
+from flows.external_3ds import external_3ds_payment
+from flows.holds import capture_hold, void_hold
+from flows.mit import mit_charge
+from flows.network_token import network_token_payment
+from flows.non_3ds import non_3ds_payment
+from flows.preauthorization import preauthorize
+from flows.recurring_preauth import recurring_preauth
+from flows.report import ReportRequest, settlement_report
+from flows.sweep import SweepRequest, preauth_sweep
+from flows.three_ds import complete_3ds
+from flows.zero_auth import zero_auth_validation
+from payflows.payments import OperationRejected
+
+#: Every flow, by its Prefect name (what ``payflows serve``-style entry points register).
+ALL_FLOWS = {
+    f.name: f
+    for f in (
+        zero_auth_validation,
+        preauthorize,
+        capture_hold,
+        void_hold,
+        recurring_preauth,
+        customer_initiated_payment,
+        external_3ds_payment,
+        network_token_payment,
+        non_3ds_payment,
+        mit_charge,
+        cancel_purchase,
+        refund,
+        cancel_refund,
+        complete_3ds,
+        csv_billing_import,
+        subscription_billing,
+        preauth_sweep,
+        settlement_report,
+    )
+}
+
+__all__ = [
+    "ALL_FLOWS",
+    "Auto3DS",
+    "Browser",
+    "CaptureRequest",
+    "CardInput",
+    "CustomerInitiatedPaymentRequest",
+    "External3DSPaymentRequest",
+    "MITChargeRequest",
+    "NetworkTokenPaymentRequest",
+    "Non3DSPaymentRequest",
+    "OperationRejected",
+    "PaymentResult",
+    "PreauthRequest",
+    "PurchaseCancelRequest",
+    "RecurringPreauthRequest",
+    "RefundCancelRequest",
+    "RefundRequest",
+    "ReportRequest",
+    "SandboxCard",
+    "Shopper",
+    "SweepRequest",
+    "ThreeDSCompletionRequest",
+    "ThreeDSRedirect",
+    "VoidRequest",
+    "ZeroAuthRequest",
+    "cancel_purchase",
+    "cancel_refund",
+    "capture_hold",
+    "complete_3ds",
+    "csv_billing_import",
+    "customer_initiated_payment",
+    "external_3ds_payment",
+    "mit_charge",
+    "network_token_payment",
+    "non_3ds_payment",
+    "preauth_sweep",
+    "preauthorize",
+    "recurring_preauth",
+    "refund",
+    "settlement_report",
+    "subscription_billing",
+    "void_hold",
+    "zero_auth_validation",
+]

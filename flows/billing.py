@@ -1,0 +1,72 @@
+"""The nightly subscription billing run as a Prefect flow (``subscription-billing``).
+
+Reads like the business process: settle what a crash left in flight, bill every due period
+and every due one-off charge once, show the summary. The exactly-once work lives in
+:mod:`payflows.billing`; running the flow twice (or two of them at once) bills each
+subscription period and each one-off charge once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime
+
+from prefect import flow
+from pydantic import BaseModel, ConfigDict, Field
+
+from payflows.billing import BillingSummary
+from tasks import billing as tasks
+from tasks.runtime import payment_context
+
+__all__ = ["BillingRunRequest", "default_worker_id", "subscription_billing"]
+
+NAME = "subscription-billing"
+
+
+def default_worker_id() -> str:
+    """This process: a crashed run restarted elsewhere waits for its leases to lapse."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class BillingRunRequest(BaseModel):
+    """Parameters of a billing run (the Prefect UI renders them as a form)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: datetime | None = Field(default=None, description="Bill what is due by then (now).")
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    concurrency: int = Field(default=32, ge=1, le=512)
+    worker_id: str | None = Field(
+        default=None, max_length=128, description="Lease owner; default host:pid."
+    )
+    catch_up: bool = Field(
+        default=False, description="Bill every missed period (one per run) instead of the latest."
+    )
+    rate_per_second: float | None = Field(
+        default=None, gt=0, description="Cap on gateway calls per second."
+    )
+
+
+@flow(name=NAME, persist_result=False)
+async def subscription_billing(params: BillingRunRequest | None = None) -> BillingSummary:
+    """Bill every due subscription period and one-off charge exactly once, with dunning."""
+    params = params or BillingRunRequest()
+    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
+    worker_id = params.worker_id or default_worker_id()
+    async with payment_context():
+        reconciled = await tasks.reconcile_billing(worker_id)
+        clients = await tasks.ensure_clients()
+        total = await tasks.count_due(as_of)
+        summary = await tasks.bill_subscriptions(
+            as_of,
+            worker_id,
+            total=total,
+            batch_size=params.batch_size,
+            concurrency=params.concurrency,
+            catch_up=params.catch_up,
+            rate_per_second=params.rate_per_second,
+        )
+        summary = summary.model_copy(update={"reconciled": reconciled, "clients_created": clients})
+        await tasks.publish_summary(summary)
+        return summary

@@ -1,0 +1,44 @@
+"""External 3-D Secure: the merchant's own MPI authenticated the shopper; Precium does not.
+
+The purchase carries ``cavv``, ``xid``, ``eci_raw`` and ``authentication_transaction_id``; the
+card is submitted without a browser fingerprint and with the placeholder CVC ``000`` for a
+sandbox card, so no second challenge is asked for.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows._common import pay_by_card, result_of
+from flows._models import External3DSPaymentRequest, PaymentResult
+from payflows.gateway import CardFlags
+from tasks.runtime import payment_context
+
+__all__ = ["external_3ds_payment"]
+
+NAME = "external-3ds-payment"
+
+
+@flow(name=NAME, flow_run_name="ext3ds-{params.order_id}", persist_result=False)
+async def external_3ds_payment(params: External3DSPaymentRequest) -> PaymentResult:
+    """Pay an order authenticated by the merchant's MPI; once per order id."""
+    async with payment_context():
+        outcome = await pay_by_card(
+            f"ext3ds:{params.order_id}",
+            params.shopper,
+            params.card,
+            cvc="000",
+            mode="payment",
+            amount_cents=params.amount_cents,
+            currency=params.currency,
+            product=params.product,
+            flags=CardFlags(
+                is_external_3DS=True,
+                cavv=params.cavv,
+                xid=params.xid,
+                eci_raw=params.eci_raw,
+                authentication_transaction_id=params.authentication_transaction_id,
+            ),
+            remote_ip=params.remote_ip,
+        )
+        return await result_of(NAME, outcome)

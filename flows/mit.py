@@ -1,0 +1,39 @@
+"""Merchant-initiated charge: one charge on a stored credential, once per subscription period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import flow
+
+from flows._common import result_of
+from flows._models import MITChargeRequest, PaymentResult
+from tasks import payments as tasks
+from tasks.runtime import payment_context
+
+__all__ = ["billing_period", "mit_charge"]
+
+NAME = "mit-charge"
+
+
+def billing_period(params: MITChargeRequest) -> str:
+    """The period the charge is for: given, else the month of ``as_of`` (default: now)."""
+    if params.period:
+        return params.period
+    return (params.as_of or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m")
+
+
+@flow(name=NAME, flow_run_name="mit-{params.subscription_id}", persist_result=False)
+async def mit_charge(params: MITChargeRequest) -> PaymentResult:
+    """Charge the stored card for one period of a subscription; running it again pays once."""
+    async with payment_context():
+        stored = await tasks.load_stored_card(params.customer_id, params.recurring_token)
+        outcome = await tasks.charge_stored_card(
+            f"mit:{params.subscription_id}:{billing_period(params)}",
+            stored,
+            amount_cents=params.amount_cents,
+            currency=params.currency,
+            product=params.product,
+            subscription_external_id=params.subscription_id,
+        )
+        return await result_of(NAME, outcome)

@@ -1,0 +1,43 @@
+"""Network-token payment: an MDES / VTS token and its cryptogram stand in for the card."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows._common import network_token_reference, result_of
+from flows._models import NetworkTokenPaymentRequest, PaymentResult
+from payflows.gateway import CardFlags
+from payflows.vault import default_vault
+from tasks import payments as tasks
+from tasks.runtime import payment_context
+
+__all__ = ["network_token_payment"]
+
+NAME = "network-token-payment"
+
+
+@flow(name=NAME, flow_run_name="network-token-{params.order_id}", persist_result=False)
+async def network_token_payment(params: NetworkTokenPaymentRequest) -> PaymentResult:
+    """Pay an order with a network token; once per order id."""
+    async with payment_context():
+        token_ref = network_token_reference(params.token_ref, params.sandbox_token)
+        try:
+            customer = await tasks.ensure_customer(
+                params.shopper.external_id, params.shopper.email, params.shopper.full_name
+            )
+            outcome = await tasks.submit_card(
+                f"network-token:{params.order_id}",
+                customer,
+                None,
+                mode="payment",
+                amount_cents=params.amount_cents,
+                currency=params.currency,
+                product=params.product,
+                flags=CardFlags(is_recurring=True),
+                token_ref=token_ref,
+                token_requestor_id=params.token_requestor_id,
+                remote_ip=params.remote_ip,
+            )
+        finally:
+            default_vault.pop_secret(token_ref)
+        return await result_of(NAME, outcome)

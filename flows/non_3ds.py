@@ -1,0 +1,35 @@
+"""Non-3DS payment: a frictionless charge, for brands the acquirer approved for it.
+
+The card is submitted without a browser fingerprint. Where the brand is not approved the
+gateway answers ``s2s_not_supported``: the result says so, and nothing was charged.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows._common import pay_by_card, result_of
+from flows._models import Non3DSPaymentRequest, PaymentResult
+from tasks.runtime import payment_context
+
+__all__ = ["non_3ds_payment"]
+
+NAME = "non-3ds-payment"
+
+
+@flow(name=NAME, flow_run_name="non-3ds-{params.order_id}", persist_result=False)
+async def non_3ds_payment(params: Non3DSPaymentRequest) -> PaymentResult:
+    """Charge an order without 3-D Secure; once per order id."""
+    async with payment_context():
+        outcome = await pay_by_card(
+            f"non-3ds:{params.order_id}",
+            params.shopper,
+            params.card,
+            mode="payment",
+            amount_cents=params.amount_cents,
+            currency=params.currency,
+            product=params.product,
+            browser=None,
+            remote_ip=params.remote_ip,
+        )
+        return await result_of(NAME, outcome)

@@ -1,0 +1,176 @@
+"""Billing across several machines: ``sharded-billing`` starts N runs of a billing deployment.
+
+Each child is a run of ``subscription-billing/shard`` with its own ``worker_id``; the work
+pool's workers pick them up wherever they run. Nothing is split up front: every child claims due
+subscriptions in batches (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two children never bill
+the same subscription, a slow child simply claims fewer batches, and a child that dies leaves
+its leased claims to lapse and be taken by the next run. The parent waits for all of them and
+adds their summaries up; it fails when any child did not complete.
+
+``billing_shard`` is ``subscription-billing`` with its result persisted (a small summary of
+counts and amounts, never card data), so the parent can read it back from result storage. On
+several machines that storage must be shared (docs/production.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.deployments import run_deployment
+from prefect.runtime import flow_run
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows.billing import BillingRunRequest, subscription_billing
+from payflows.billing import BillingSummary
+from tasks.billing import summary_rows
+
+__all__ = [
+    "SHARD_DEPLOYMENT",
+    "ShardedBillingRequest",
+    "ShardsFailed",
+    "billing_shard",
+    "combine",
+    "sharded_billing",
+]
+
+NAME = "sharded-billing"
+SHARD_DEPLOYMENT = "subscription-billing/shard"
+
+
+@flow(name=subscription_billing.name, persist_result=True, result_serializer="json")
+async def billing_shard(params: BillingRunRequest | None = None) -> BillingSummary:
+    """``subscription-billing`` (the same flow body) whose summary is persisted for the parent.
+
+    A function of its own, not ``with_options``: a deployment's entrypoint is the function's
+    own module and name, and this one must differ from the nightly run's.
+    """
+    return await subscription_billing.fn(params)
+
+
+class ShardsFailed(Exception):
+    """A child run did not complete: its claims lapse and the next run bills what it left."""
+
+
+class ShardedBillingRequest(BaseModel):
+    """Parameters of a sharded run; the billing ones are passed to every child."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shards: int = Field(default=2, ge=1, le=64, description="Child runs started at once.")
+    as_of: datetime | None = Field(default=None, description="Bill what is due by then (now).")
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    concurrency: int = Field(default=16, ge=1, le=512, description="Charges in flight per shard.")
+    catch_up: bool = False
+    rate_per_second: float | None = Field(
+        default=None, gt=0, description="Cap on gateway calls per second, per shard."
+    )
+    deployment: str = Field(default=SHARD_DEPLOYMENT, description="The child deployment.")
+
+
+def combine(as_of: datetime, worker_id: str, summaries: list[BillingSummary]) -> BillingSummary:
+    """The shards' summaries added up (amounts per currency, declines per code)."""
+    counts = [
+        "reconciled",
+        "claimed",
+        "charged",
+        "succeeded",
+        "declined",
+        "unknown",
+        "failed",
+        "retry_scheduled",
+        "suspended",
+        "skipped_periods",
+    ]
+    amounts: Counter[str] = Counter()
+    declines: Counter[str] = Counter()
+    for s in summaries:
+        amounts.update(s.amounts_cents)
+        declines.update(s.declines_by_code)
+    return BillingSummary(
+        as_of=as_of,
+        worker_id=worker_id,
+        amounts_cents=dict(amounts),
+        declines_by_code=dict(declines),
+        seconds=max((s.seconds for s in summaries), default=0.0),
+        **{name: sum(getattr(s, name) for s in summaries) for name in counts},
+    )
+
+
+@task(name="publish-sharded-summary", persist_result=False, cache_policy=NO_CACHE)
+async def _publish(total: BillingSummary, shards: list[tuple[str, BillingSummary]]) -> None:
+    await create_table_artifact(
+        key="billing-summary",
+        table=summary_rows(total),
+        description=f"Sharded billing at {total.as_of.isoformat()}: {len(shards)} shards",
+    )
+    await create_table_artifact(
+        key="billing-shards",
+        table=[
+            {
+                "shard": name,
+                "claimed": s.claimed,
+                "succeeded": s.succeeded,
+                "declined": s.declined,
+                "unknown": s.unknown,
+                "seconds": f"{s.seconds:.1f}",
+            }
+            for name, s in shards
+        ],
+        description="What each shard billed (each claimed its own batches).",
+    )
+
+
+@flow(name=NAME, persist_result=False)
+async def sharded_billing(params: ShardedBillingRequest | None = None) -> BillingSummary:
+    """Start ``shards`` billing runs of the work pool, wait for them, add up their summaries."""
+    params = params or ShardedBillingRequest()
+    logger = get_run_logger()
+    # One as_of for every shard, fixed now: shards starting late bill the same set.
+    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
+    parent = flow_run.id or "local"
+    names = [f"shard-{i + 1}-of-{params.shards}:{parent}" for i in range(params.shards)]
+    child = {
+        "as_of": as_of.isoformat(),
+        "batch_size": params.batch_size,
+        "concurrency": params.concurrency,
+        "catch_up": params.catch_up,
+        "rate_per_second": params.rate_per_second,
+    }
+    runs = await asyncio.gather(
+        *(
+            run_deployment(
+                params.deployment,
+                parameters={"params": {**child, "worker_id": name}},
+                flow_run_name=name.split(":", 1)[0],
+                timeout=None,
+                poll_interval=2,
+                tags=["sharded-billing"],
+            )
+            for name in names
+        )
+    )
+    done: list[tuple[str, BillingSummary]] = []
+    failed = []
+    for name, run in zip(names, runs, strict=True):
+        state = run.state
+        if state is None or not state.is_completed():
+            failed.append(f"{run.name} ({state.name if state else 'no state'})")
+            continue
+        result = await state.result()  # type: ignore[misc]
+        done.append((name, BillingSummary.model_validate(result)))
+        logger.info(
+            "%s billed %d (claimed %d)", run.name, done[-1][1].succeeded, done[-1][1].claimed
+        )
+    total = combine(as_of, f"sharded:{parent}", [s for _, s in done])
+    await _publish(total, done)
+    if failed:
+        raise ShardsFailed(
+            f"{len(failed)} of {params.shards} shards did not complete: {', '.join(failed)}; "
+            "their claims lapse and the next run bills what they left"
+        )
+    return total
