@@ -20,9 +20,10 @@ from payflows.reports.build import (
     run_report,
     write_report,
 )
+from payflows.reports.page import render_html
 from payflows.reports.period import DEFAULT_TIMEZONE, Period, resolve_period
 from payflows.reports.reconcile import ACTIONS, GatewayView, compare
-from payflows.reports.render import markdown_summary, render_html
+from payflows.reports.render import markdown_summary
 from payflows.reports.summaries import Summaries, summarise
 
 __all__ = [

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from payflows.gateway import PreciumClient
 from payflows.reports.frame import load_frames
+from payflows.reports.page import render_html
 from payflows.reports.period import Period
 from payflows.reports.reconcile import (
     GatewayView,
@@ -28,7 +29,7 @@ from payflows.reports.reconcile import (
     settlement_moves,
     unknown_to_ledger,
 )
-from payflows.reports.render import render_html, write_csvs
+from payflows.reports.render import write_csvs
 from payflows.reports.summaries import Summaries, summarise
 
 __all__ = [
@@ -54,13 +55,19 @@ class CurrencyTotals(BaseModel):
     authorised_cents: int
     paid_count: int
     paid_cents: int
+    #: Money given back: refunds made, less the ones cancelled before they settled.
+    refunded_count: int = 0
     refunded_cents: int
-    #: Of ``refunded_cents``, what was cancelled before the refund settled.
+    #: Refunds undone (cancelled before they settled): not in ``refunded_cents``.
     refunds_cancelled_cents: int = 0
     cancelled_cents: int
     voided_cents: int
     declined_count: int
+    #: Charges the gateway refused outright (an invalid recurring token...).
+    refused_count: int = 0
     fee_cents: int
+    chargeback_cents: int = 0
+    #: Paid less refunded, fees and chargebacks (docs/reports.md).
     net_cents: int
     settled_cents: int
     awaiting_settlement_cents: int
@@ -149,12 +156,15 @@ def currency_totals(summaries: Summaries) -> list[CurrencyTotals]:
                 authorised_cents=int(row["authorised_cents"]),
                 paid_count=int(row["paid_count"]),
                 paid_cents=int(row["paid_cents"]),
+                refunded_count=int(row["refunded_count"]),
                 refunded_cents=int(row["refunded_cents"]),
-                refunds_cancelled_cents=int(row.get("refunds_cancelled_cents", 0)),
+                refunds_cancelled_cents=int(row["refunds_cancelled_cents"]),
                 cancelled_cents=int(row["cancelled_cents"]),
                 voided_cents=int(row["voided_cents"]),
                 declined_count=int(row["declined_count"]),
+                refused_count=int(row["refused_count"]),
                 fee_cents=int(row["fee_cents"]),
+                chargeback_cents=int(row["chargeback_cents"]),
                 net_cents=int(row["net_cents"]),
                 settled_cents=int(mine["settled_cents"].sum()) if not mine.empty else 0,
                 awaiting_settlement_cents=(

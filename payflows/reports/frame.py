@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "empty_activity",
     "empty_frame",
     "load_activity",
+    "load_chargebacks",
     "load_frames",
     "load_holds",
     "load_refunds",
@@ -67,7 +68,12 @@ SELECT a.kind, a.state, a.amount_cents, a.currency,
                           (SELECT NULLIF(hp.captured_cents, 0) FROM holds hp
                            WHERE hp.purchase_id = a.purchase_id))
        END AS paid_cents,
-       a.paid_at, a.settled_at
+       a.paid_at, a.settled_at,
+       CASE WHEN a.kind = 'refund'
+            THEN EXISTS (SELECT 1 FROM refunds rc
+                         WHERE rc.purchase_id = a.related_purchase_id AND rc.attempt_id = a.id
+                           AND rc.status = 'cancelled')
+       END AS refund_cancelled
 FROM payment_attempts a
 LEFT JOIN payment_attempts o ON o.purchase_id = a.related_purchase_id
 """
@@ -93,9 +99,26 @@ SELECT purchase_id, authorised_cents, currency, brand, is_mit, authorised_at, ex
 FROM holds WHERE status = 'hold' ORDER BY expires_at, id
 """
 
+#: ``failed_since_paid``: the subscription's declined or refused charges since its last paid
+#: one, counted from the attempts (a refusal does not move the dunning counter).
 _SUBSCRIPTIONS_SQL = """
-SELECT status, currency, amount_cents, failed_attempts, retry_at, last_decline_code
-FROM subscriptions
+SELECT s.status, s.currency, s.amount_cents, s.failed_attempts, s.retry_at,
+       s.last_decline_code, s.dunning_reason,
+       CASE WHEN s.status <> 'active' OR s.failed_attempts > 0 THEN
+         (SELECT COUNT(*) FROM payment_attempts f
+          WHERE f.subscription_id = s.id AND f.state IN ('declined', 'failed')
+            AND NOT EXISTS (SELECT 1 FROM payment_attempts ok
+                            WHERE ok.subscription_id = s.id AND ok.state = 'succeeded'
+                              AND ok.created_at > f.created_at))
+       ELSE 0 END AS failed_since_paid
+FROM subscriptions s
+"""
+
+#: Purchases the gateway reported charged back during the period (by when it reported it).
+_CHARGEBACKS_SQL = """
+SELECT kind, currency, brand, COALESCE(paid_cents, amount_cents) AS paid_cents, status_at
+FROM payment_attempts
+WHERE purchase_status = 'chargeback' AND status_at >= :start AND status_at < :end
 """
 
 _REFUNDS_SQL = """
@@ -123,6 +146,7 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "paid_cents": "Int64",
     "paid_at": "datetime64[us, UTC]",
     "settled_at": "datetime64[us, UTC]",
+    "refund_cancelled": "bool",
 }
 _SETTLEMENT_COLUMNS: dict[str, str] = {
     "kind": "category",
@@ -153,6 +177,15 @@ _SUBSCRIPTION_COLUMNS: dict[str, str] = {
     "failed_attempts": "int64",
     "retry_at": "datetime64[us, UTC]",
     "last_decline_code": "category",
+    "dunning_reason": "category",
+    "failed_since_paid": "int64",
+}
+_CHARGEBACK_COLUMNS: dict[str, str] = {
+    "kind": "category",
+    "currency": "category",
+    "brand": "category",
+    "paid_cents": "Int64",
+    "status_at": "datetime64[us, UTC]",
 }
 _REFUND_COLUMNS: dict[str, str] = {
     "refund_id": "str",
@@ -182,6 +215,8 @@ class LedgerFrames:
     holds: pd.DataFrame
     #: Every subscription now (its dunning state is a snapshot, not a period figure).
     subscriptions: pd.DataFrame
+    #: Purchases charged back in the period (by when the gateway reported it).
+    chargebacks: pd.DataFrame = field(default_factory=lambda: empty_frame(_CHARGEBACK_COLUMNS))
 
 
 def sql_bound(conn: Connection, value: datetime) -> Any:
@@ -374,6 +409,11 @@ def load_subscriptions(engine: Engine) -> pd.DataFrame:
         return _read(conn, _SUBSCRIPTIONS_SQL, _SUBSCRIPTION_COLUMNS)
 
 
+def load_chargebacks(engine: Engine, period: Period) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return _read(conn, _CHARGEBACKS_SQL, _CHARGEBACK_COLUMNS, _period(conn, period))
+
+
 def load_frames(engine: Engine, period: Period) -> LedgerFrames:
     """Everything a report reads: the period's attempts once, and four small queries."""
     activity = load_activity(engine, period)
@@ -383,4 +423,5 @@ def load_frames(engine: Engine, period: Period) -> LedgerFrames:
         refunds=load_refunds(engine, period),
         holds=load_holds(engine),
         subscriptions=load_subscriptions(engine),
+        chargebacks=load_chargebacks(engine, period),
     )
