@@ -16,8 +16,10 @@ from payflows.reports.build import (
     read_back,
     reconcile,
     record_settlement,
+    report_base_url,
     report_folder,
     run_report,
+    served_path,
     write_report,
 )
 from payflows.reports.page import render_html
@@ -42,9 +44,11 @@ __all__ = [
     "reconcile",
     "record_settlement",
     "render_html",
+    "report_base_url",
     "report_folder",
     "resolve_period",
     "run_report",
+    "served_path",
     "summarise",
     "write_report",
 ]

@@ -31,6 +31,7 @@ from payflows.reports.reconcile import (
 )
 from payflows.reports.render import write_csvs
 from payflows.reports.summaries import Summaries, summarise
+from payflows.settings import Settings
 
 __all__ = [
     "CurrencyTotals",
@@ -41,8 +42,10 @@ __all__ = [
     "read_back",
     "reconcile",
     "record_settlement",
+    "report_base_url",
     "report_folder",
     "run_report",
+    "served_path",
     "write_report",
 ]
 
@@ -106,6 +109,23 @@ class Readback(BaseModel):
 
 def report_folder(base: str | Path, period: Period) -> Path:
     return Path(base) / period.label
+
+
+def served_path(period: Period) -> str:
+    """Where the web app serves a period's HTML report (``apps.web.reports``)."""
+    return f"/reports/{period.label}/report.html"
+
+
+def report_base_url(settings: Settings, output_dir: str | Path) -> str | None:
+    """The web app's public URL when it serves ``output_dir`` (``PAYFLOWS_REPORTS_DIR``).
+
+    ``PAYFLOWS_PUBLIC_URL``, else the app's own host and port. None for another folder: the
+    web app serves only its reports folder, so such a report is linked as a file.
+    """
+    if Path(output_dir).resolve() != Path(settings.reports_dir).resolve():
+        return None
+    url = settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
+    return url.rstrip("/")
 
 
 async def read_back(
@@ -176,8 +196,14 @@ def currency_totals(summaries: Summaries) -> list[CurrencyTotals]:
     return out
 
 
-def write_report(summaries: Summaries, base_dir: str | Path) -> ReportResult:
-    """Write the CSVs and ``report.html`` under ``<base_dir>/<from>_<to>/``."""
+def write_report(
+    summaries: Summaries, base_dir: str | Path, base_url: str | None = None
+) -> ReportResult:
+    """Write the CSVs and ``report.html`` under ``<base_dir>/<from>_<to>/``.
+
+    ``html_url`` is the web app's address of the page when ``base_url`` is given (see
+    :func:`report_base_url`), else a ``file://`` URL.
+    """
     folder = report_folder(base_dir, summaries.period).resolve()
     csvs = write_csvs(summaries, folder)
     html_path = folder / "report.html"
@@ -192,7 +218,7 @@ def write_report(summaries: Summaries, base_dir: str | Path) -> ReportResult:
         as_of=summaries.as_of,
         folder=str(folder),
         html_path=str(html_path),
-        html_url=html_path.as_uri(),
+        html_url=(f"{base_url}{served_path(summaries.period)}" if base_url else html_path.as_uri()),
         csv_paths={name: str(path) for name, path in csvs.items()},
         attempts=int(summaries.extra.get("attempts", 0)),
         totals=currency_totals(summaries),

@@ -205,6 +205,7 @@ _VIEWS = [
         "declines",
         "Declines and refusals by code",
         "Declined (card network or issuer) and refused (gateway) payment attempts per code.",
+        empty="No decline or refusal in this period.",
     ),
     _View(
         "settlement",
@@ -229,8 +230,15 @@ _VIEWS = [
         "settlement-lag",
         "Settlement lag",
         "Settled payments by whole days from paid to settled.",
+        empty="No payment of the period has settled yet.",
     ),
-    _View("refunds", "refunds", "Refunds", "Refunds recorded in the period, by status."),
+    _View(
+        "refunds",
+        "refunds",
+        "Refunds",
+        "Refunds recorded in the period, by status.",
+        empty="No refund in this period.",
+    ),
     _View(
         "holds",
         "holds",
