@@ -99,19 +99,28 @@ SELECT purchase_id, authorised_cents, currency, brand, is_mit, authorised_at, ex
 FROM holds WHERE status = 'hold' ORDER BY expires_at, id
 """
 
-#: ``failed_since_paid``: the subscription's declined or refused charges since its last paid
-#: one, counted from the attempts (a refusal does not move the dunning counter).
 _SUBSCRIPTIONS_SQL = """
-SELECT s.status, s.currency, s.amount_cents, s.failed_attempts, s.retry_at,
-       s.last_decline_code, s.dunning_reason,
-       CASE WHEN s.status <> 'active' OR s.failed_attempts > 0 THEN
-         (SELECT COUNT(*) FROM payment_attempts f
-          WHERE f.subscription_id = s.id AND f.state IN ('declined', 'failed')
-            AND NOT EXISTS (SELECT 1 FROM payment_attempts ok
-                            WHERE ok.subscription_id = s.id AND ok.state = 'succeeded'
-                              AND ok.created_at > f.created_at))
-       ELSE 0 END AS failed_since_paid
-FROM subscriptions s
+SELECT id, status, currency, amount_cents, failed_attempts, retry_at, last_decline_code,
+       dunning_reason
+FROM subscriptions
+"""
+
+#: Each subscription's declined or refused charges since its last paid one, counted from the
+#: attempts (a charge the gateway refused outright does not move the dunning counter). One
+#: grouped query over the attempts that belong to a subscription, not a subquery per
+#: subscription: the planner then cannot pick a plan that scans the ledger per subscription.
+_SUBSCRIPTION_FAILURES_SQL = """
+WITH last_paid AS (
+    SELECT subscription_id, MAX(created_at) AS at FROM payment_attempts
+    WHERE subscription_id IS NOT NULL AND state = 'succeeded'
+    GROUP BY subscription_id
+)
+SELECT f.subscription_id, COUNT(*) AS failed_since_paid
+FROM payment_attempts f
+LEFT JOIN last_paid l ON l.subscription_id = f.subscription_id
+WHERE f.subscription_id IS NOT NULL AND f.state IN ('declined', 'failed')
+  AND (l.at IS NULL OR f.created_at > l.at)
+GROUP BY f.subscription_id
 """
 
 #: Purchases the gateway reported charged back during the period (by when it reported it).
@@ -171,6 +180,7 @@ _HOLD_COLUMNS: dict[str, str] = {
     "decision_cents": "Int64",
 }
 _SUBSCRIPTION_COLUMNS: dict[str, str] = {
+    "id": "int64",
     "status": "category",
     "currency": "category",
     "amount_cents": "int64",
@@ -178,8 +188,8 @@ _SUBSCRIPTION_COLUMNS: dict[str, str] = {
     "retry_at": "datetime64[us, UTC]",
     "last_decline_code": "category",
     "dunning_reason": "category",
-    "failed_since_paid": "int64",
 }
+_FAILURE_COLUMNS: dict[str, str] = {"subscription_id": "int64", "failed_since_paid": "int64"}
 _CHARGEBACK_COLUMNS: dict[str, str] = {
     "kind": "category",
     "currency": "category",
@@ -405,8 +415,13 @@ def load_holds(engine: Engine) -> pd.DataFrame:
 
 
 def load_subscriptions(engine: Engine) -> pd.DataFrame:
+    """Every subscription, with ``failed_since_paid`` counted from its attempts."""
     with engine.connect() as conn:
-        return _read(conn, _SUBSCRIPTIONS_SQL, _SUBSCRIPTION_COLUMNS)
+        subs = _read(conn, _SUBSCRIPTIONS_SQL, _SUBSCRIPTION_COLUMNS)
+        failures = _read(conn, _SUBSCRIPTION_FAILURES_SQL, _FAILURE_COLUMNS)
+    counts = failures.set_index("subscription_id")["failed_since_paid"]
+    failed = subs["id"].map(counts).fillna(0).astype("int64")
+    return subs.assign(failed_since_paid=failed.to_numpy())
 
 
 def load_chargebacks(engine: Engine, period: Period) -> pd.DataFrame:
