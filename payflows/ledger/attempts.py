@@ -85,6 +85,11 @@ class Outcome:
     masked_pan: str | None = None
     #: When the gateway reported ``purchase_status``; defaults to now.
     observed_at: datetime | None = None
+    #: The payment the answer reported (issue 13: every paid attempt carries its figures).
+    paid_cents: int | None = None
+    fee_cents: int | None = None
+    net_cents: int | None = None
+    paid_at: datetime | None = None
 
 
 def get_attempt(
@@ -296,6 +301,12 @@ def record_outcomes(uow: UnitOfWork, outcomes: Iterable[Outcome]) -> list[Paymen
             attempt.brand = o.brand
         if o.masked_pan is not None and attempt.masked_pan is None:
             attempt.masked_pan = masked(o.masked_pan)
+        for name in ("paid_cents", "fee_cents", "net_cents"):
+            value = getattr(o, name)
+            if value is not None and getattr(attempt, name) != value:
+                setattr(attempt, name, value)
+        if o.paid_at is not None and attempt.paid_at is None:
+            attempt.paid_at = aware(o.paid_at, "paid_at")
         if attempt.kind == AttemptKind.CAPTURE and attempt.state == AttemptState.SUCCEEDED:
             captured.append(attempt)
         if o.purchase_status is not None:
