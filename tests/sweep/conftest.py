@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from payflows import payments
+from payflows.payments import cards as payment_cards
 from payflows.domain.cards import BrowserFingerprint, CardData
 from payflows.gateway import CardFlags, PreciumClient, Product, PurchaseRequest
 from payflows.ledger import AttemptKind, Hold, HoldAction, UnitOfWork, make_engine
@@ -108,7 +108,7 @@ class World:
         attempt = await open_purchase(
             self.ctx, key, AttemptKind.PREAUTH, request, customer_id=customer.id
         )
-        outcome = await payments._submit(
+        outcome = await payment_cards._submit(
             self.ctx,
             attempt,
             CardData(NETWORKS["amex"][0], "12/35", "1234", "Jo Bloggs"),
