@@ -51,9 +51,22 @@ class SweepSummary(BaseModel):
     unresolved: list[UnresolvedHold] = Field(default_factory=list)
     seconds: float = 0.0
 
+    #: Due holds this sweep could not even look at, by reason (held by another live sweep...).
+    left: dict[str, int] = Field(default_factory=dict)
+
     @property
-    def unresolvedcount_result(self) -> int:
-        return self.expired + self.alerted + self.unknown + self.failed
+    def unresolved_count(self) -> int:
+        return self.expired + self.alerted + self.unknown + self.failed + sum(self.left.values())
+
+    @property
+    def complete(self) -> bool:
+        """Every due hold was resolved (captured, voided or reconciled): nothing for a person."""
+        return self.unresolved_count == 0
+
+    @property
+    def failure_rate(self) -> float:
+        """Holds that failed or stayed unknown over the holds selected (0 when none)."""
+        return (self.failed + self.unknown) / self.selected if self.selected else 0.0
 
     @property
     def acted(self) -> int:
