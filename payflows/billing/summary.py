@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from payflows.billing.schedule import period_key
+from payflows.exactly_once.verdict import verdict
 
 __all__ = ["MAX_LISTED", "BillingSummary", "business_key", "count", "expected_key"]
 
@@ -76,6 +77,10 @@ class BillingSummary(BaseModel):
         """Declined and refused charges over the charges this run settled (0 when none)."""
         settled = self.settled
         return (self.declined + self.failed) / settled if settled else 0.0
+
+    def problem(self, max_failure_rate: float | None = None) -> str | None:
+        """None when the run may report success; else why not (see :func:`verdict`)."""
+        return verdict("billing run", self.left, self.failure_rate, max_failure_rate)
 
     def leave(self, reason: str, what: str) -> None:
         """Record one due item left unresolved, and why."""

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from payflows.exactly_once.verdict import verdict
+
 if TYPE_CHECKING:
     from payflows.sweep.items import Result
 
@@ -67,6 +69,16 @@ class SweepSummary(BaseModel):
     def failure_rate(self) -> float:
         """Holds that failed or stayed unknown over the holds selected (0 when none)."""
         return (self.failed + self.unknown) / self.selected if self.selected else 0.0
+
+    def problem(self, max_failure_rate: float | None = None) -> str | None:
+        """None when every due hold was resolved; else why the sweep is not done."""
+        left = dict(self.left)
+        for name in ("expired", "alerted", "unknown", "failed"):
+            if getattr(self, name):
+                left[f"{name} (a person must look)"] = getattr(self, name)
+        return verdict(
+            "sweep", left, self.failure_rate, max_failure_rate, failures="failed or unknown"
+        )
 
     @property
     def acted(self) -> int:

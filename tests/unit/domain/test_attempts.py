@@ -52,7 +52,7 @@ def test_an_unknown_attempt_is_resent_only_through_submit():
 
 
 def test_unresolved_and_resolved_partition_the_states():
-    assert UNRESOLVED | RESOLVED == set(AttemptState) and not UNRESOLVED & RESOLVED
+    assert set(AttemptState) == UNRESOLVED | RESOLVED and not UNRESOLVED & RESOLVED
 
 
 def test_every_purchase_status_maps_once():
