@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
+from payflows.csvfiles import FileError, normalise, redact, refuse_card_columns
 from payflows.domain.cards import luhn_valid
 from payflows.domain.money import parse_amount, validate_currency
 
@@ -43,10 +44,6 @@ __all__ = [
 ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_charges"]
 
 
-class FileError(ValueError):
-    """The file as a whole cannot be imported (header, encoding, card data): nothing is read."""
-
-
 class CellError(ValueError):
     """One cell is wrong; the row is rejected and the import goes on."""
 
@@ -54,17 +51,6 @@ class CellError(ValueError):
         super().__init__(reason)
         self.column = column
         self.reason = redact(reason)
-
-
-_LONG_DIGITS = re.compile(r"\d[\d \-]{10,}\d")
-
-
-def redact(text: str) -> str:
-    """Hide any run of 12 or more digits: it could be a card number typed in the wrong column."""
-    return _LONG_DIGITS.sub(
-        lambda m: "[digits hidden]" if sum(c.isdigit() for c in m.group()) >= 12 else m.group(),
-        text,
-    )
 
 
 # --------------------------------------------------------------------------- records
@@ -381,56 +367,6 @@ FORMATS: dict[ImportKind, Format] = {
         parse_charge,
     ),
 }
-
-#: Header names (letters and digits only, lower case) that mean card data is in the file.
-_CARD_COLUMNS = {
-    "pan": "a card number",
-    "cardnumber": "a card number",
-    "cardno": "a card number",
-    "cardnum": "a card number",
-    "ccnumber": "a card number",
-    "ccnum": "a card number",
-    "creditcard": "a card number",
-    "creditcardnumber": "a card number",
-    "primaryaccountnumber": "a card number",
-    "accountnumber": "a card number",
-    "fullpan": "a card number",
-    "number": "a card number",
-    "cvc": "a CVC",
-    "cvv": "a CVC",
-    "cvc2": "a CVC",
-    "cvv2": "a CVC",
-    "cid": "a CVC",
-    "csc": "a CVC",
-    "securitycode": "a CVC",
-    "cardsecuritycode": "a CVC",
-    "cardverificationvalue": "a CVC",
-    "expires": "a card expiry date",
-    "expiry": "a card expiry date",
-    "expirydate": "a card expiry date",
-    "expiration": "a card expiry date",
-    "expirationdate": "a card expiry date",
-}
-
-
-def normalise(name: str) -> str:
-    return name.strip().lower().lstrip("\ufeff")
-
-
-def refuse_card_columns(header: list[str]) -> None:
-    """A FileError when any column is named like card data (checked before anything else)."""
-    for name in (normalise(h) for h in header):
-        squashed = re.sub(r"[^a-z0-9]", "", name)
-        what = _CARD_COLUMNS.get(squashed)
-        if what is None and ("cvv" in squashed or "cvc" in squashed):
-            what = "a CVC"
-        if what is None and squashed.endswith(("cardnumber", "pan")) and squashed != "maskedpan":
-            what = "a card number"
-        if what is not None:
-            raise FileError(
-                f"column {name!r} looks like {what}: payflows never imports card data. "
-                "Remove the column (stored cards come as recurring_token and masked_pan)."
-            )
 
 
 def check_header(header: list[str], fmt: Format) -> list[str]:

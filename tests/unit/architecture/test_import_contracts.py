@@ -54,6 +54,16 @@ def test_every_core_module_but_the_sandbox_is_kept_from_importing_it():
     assert "apps" not in sources
 
 
+def test_every_core_module_has_its_place_in_the_core_layers():
+    core = {m.name for m in pkgutil.iter_modules(payflows.__path__)}
+    placed = {
+        name.strip()
+        for layer in _contract("core-layers")["layers"]
+        for name in layer.replace("|", ":").split(":")
+    }
+    assert core == placed
+
+
 def _write(path: Path, text: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
