@@ -554,9 +554,9 @@ async def _after_billing(
 
 
 async def _report(day: date, as_of: datetime, ws: DayWorkspace) -> Any:
-    from flows.report import ReportRequest, settlement_report
+    from flows.report import ReportRequest, run_settlement_report
 
-    return await settlement_report(
+    return await run_settlement_report(
         ReportRequest(date_from=day, date_to=day, as_of=as_of, output_dir=str(ws.reports))
     )
 
@@ -568,7 +568,7 @@ def _print_report(report: Any) -> None:
         _say(
             f"   {t.currency}: paid {money(t.paid_cents)} in {t.paid_count} payments"
             f" (approval {rate}),"
-            f" refunded {money(t.refunded_cents - t.refunds_cancelled_cents)},"
+            f" refunded {money(t.refunded_cents)},"
             f" fees {money(t.fee_cents)}, net {money(t.net_cents)}"
         )
         _say(
