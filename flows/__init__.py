@@ -48,6 +48,7 @@ from flows._models import (
     VoidRequest,
     ZeroAuthRequest,
 )
+from flows._outcome import artifact_key, outcome_state, result_of_run, state_name
 from flows.after_payment import cancel_purchase, cancel_refund, refund
 from flows.billing import subscription_billing
 from flows.csv_import import csv_billing_import
@@ -116,6 +117,7 @@ __all__ = [
     "ThreeDSRedirect",
     "VoidRequest",
     "ZeroAuthRequest",
+    "artifact_key",
     "cancel_purchase",
     "cancel_refund",
     "capture_hold",
@@ -126,11 +128,14 @@ __all__ = [
     "mit_charge",
     "network_token_payment",
     "non_3ds_payment",
+    "outcome_state",
     "preauth_sweep",
     "preauthorize",
     "recurring_preauth",
     "refund",
+    "result_of_run",
     "settlement_report",
+    "state_name",
     "subscription_billing",
     "void_hold",
     "zero_auth_validation",
