@@ -93,15 +93,30 @@ class DeploymentSpec:
         """The Prefect flow object of the entrypoint."""
         return getattr(importlib.import_module(self.module), self.function)
 
-    def to_runner_deployment(self, *, schedules: bool = True) -> Any:
-        """The deployment as ``prefect.serve`` takes it (same values as in prefect.yaml)."""
+    @property
+    def schedule_key(self) -> str | None:
+        """What identifies this entry's schedule on the server (``cron:...``, ``interval:N``)."""
+        if self.cron:
+            return f"cron:{self.cron}"
+        if self.interval_seconds:
+            return f"interval:{self.interval_seconds}"
+        return None
+
+    def to_runner_deployment(
+        self, *, schedules: bool = True, paused: bool = False, schedule_active: bool = True
+    ) -> Any:
+        """The deployment as ``prefect.serve`` takes it (same values as in prefect.yaml).
+
+        ``paused`` and ``schedule_active`` carry what an operator chose in the UI, so serving
+        again does not undo it (:func:`deployments.serve.operator_choices`).
+        """
         from prefect.schedules import Cron, Interval
 
         plan: list[Any] = []
         if schedules and self.cron:
-            plan.append(Cron(self.cron, timezone=TIMEZONE))
+            plan.append(Cron(self.cron, timezone=TIMEZONE, active=schedule_active))
         if schedules and self.interval_seconds:
-            plan.append(Interval(self.interval_seconds, timezone=TIMEZONE))
+            plan.append(Interval(self.interval_seconds, timezone=TIMEZONE, active=schedule_active))
         return self.load_flow().to_deployment(
             name=self.name,
             schedules=plan or None,
@@ -109,6 +124,7 @@ class DeploymentSpec:
             description=self.description,
             tags=list(self.tags),
             concurrency_limit=self.concurrency_limit,
+            paused=paused,
         )
 
 
