@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import os
 import shutil
 import time
@@ -32,12 +31,12 @@ from typing import Any
 import httpx
 
 from apps.local_prefect import prefect_api
+from apps.stack_wiring import SAMPLES, sample_token_cards
 from payflows.domain.money import format_amount
 from payflows.settings import Settings
 
 __all__ = ["DayWorkspace", "run_business_day"]
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 #: The sample files, in the order their rows depend on each other.
 IMPORTS = (
     "customers.csv",
@@ -158,12 +157,6 @@ class _SandboxOps:
         await self.http.aclose()
 
 
-def _sandbox_cards() -> dict[str, str]:
-    """Which test card each sample token stands for (``data/samples/sandbox_tokens.csv``)."""
-    with (SAMPLES / "sandbox_tokens.csv").open(newline="") as handle:
-        return {row["recurring_token"]: row["sandbox_card"] for row in csv.DictReader(handle)}
-
-
 # -- the steps ----------------------------------------------------------------------------------
 
 
@@ -191,7 +184,7 @@ async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
         tokens = await ctx.ledger(
             lambda uow: list(uow.session.exec(select(PaymentMethod.recurring_token)).all())
         )
-    cards = _sandbox_cards()
+    cards = sample_token_cards()
     known = [token for token in tokens if token in cards]
     for token in known:
         await ops.import_token(token, cards[token])
