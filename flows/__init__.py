@@ -22,6 +22,7 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 | complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
 | preauth-sweep | :func:`preauth_sweep` | :class:`SweepRequest` |
 
+| payment-lookup | :func:`payment_lookup` | ``query`` |
 | settlement-report | :func:`settlement_report` | :class:`ReportRequest` |
 """  # noqa: E501
 
@@ -55,6 +56,7 @@ from flows.csv_import import csv_billing_import
 from flows.customer_initiated import customer_initiated_payment
 from flows.external_3ds import external_3ds_payment
 from flows.holds import capture_hold, void_hold
+from flows.lookup import payment_lookup
 from flows.mit import mit_charge
 from flows.network_token import network_token_payment
 from flows.non_3ds import non_3ds_payment
@@ -88,6 +90,7 @@ ALL_FLOWS = {
         subscription_billing,
         preauth_sweep,
         settlement_report,
+        payment_lookup,
     )
 }
 
@@ -129,6 +132,7 @@ __all__ = [
     "network_token_payment",
     "non_3ds_payment",
     "outcome_state",
+    "payment_lookup",
     "preauth_sweep",
     "preauthorize",
     "recurring_preauth",
