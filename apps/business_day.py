@@ -31,7 +31,8 @@ from typing import Any
 import httpx
 
 from apps.local_prefect import prefect_api
-from apps.stack_wiring import SAMPLES, sample_token_cards
+from apps.samples import samples_dir
+from apps.stack_wiring import sample_token_cards
 from payflows.domain.money import format_amount
 from payflows.settings import Settings
 
@@ -164,8 +165,9 @@ async def _import_samples(ws: DayWorkspace) -> Any:
     """Drop the sample files in the day's inbox and run the inbox flow, as the schedule would."""
     from flows.csv_inbox import InboxRequest, csv_inbox_import
 
+    samples = samples_dir()
     for name in IMPORTS:
-        shutil.copyfile(SAMPLES / name, ws.inbox / name)
+        shutil.copyfile(samples / name, ws.inbox / name)
     return await csv_inbox_import(InboxRequest(inbox_dir=str(ws.inbox), min_age_seconds=0))
 
 
@@ -184,7 +186,7 @@ async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
         tokens = await ctx.ledger(
             lambda uow: list(uow.session.exec(select(PaymentMethod.recurring_token)).all())
         )
-    cards = sample_token_cards()
+    cards = sample_token_cards(samples_dir())
     known = [token for token in tokens if token in cards]
     for token in known:
         await ops.import_token(token, cards[token])

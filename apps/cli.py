@@ -68,10 +68,9 @@ def version() -> None:
 
 @app.command()
 def config() -> None:
-    """Show the effective configuration (keys masked)."""
+    """Show the effective configuration (keys, tokens and database passwords masked)."""
     settings = _settings()
-    for name, value in settings.model_dump().items():
-        shown = "********" if name.endswith("_key") and value else value
+    for name, shown in settings.shown().items():
         typer.echo(f"{name.upper():34} {shown}")
 
 
@@ -88,8 +87,14 @@ def demo(
     moves the sandbox clock so the day settles, and builds the settlement report.
     """
     from apps.business_day import run_business_day
+    from apps.samples import samples_dir
 
     settings = _settings()
+    try:
+        samples_dir(settings)  # a missing samples folder stops the day before anything starts
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     sys.exit(run_business_day(settings, workspace))
 
 

@@ -22,15 +22,11 @@ import httpx
 from payflows.settings import Settings
 
 __all__ = [
-    "SAMPLES",
     "absolute_database_url",
     "ensure_webhook",
     "sample_token_cards",
     "teach_tokens",
 ]
-
-#: The sample files shipped with payflows.
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
 def absolute_database_url(url: str, cwd: Path) -> str:
@@ -41,8 +37,12 @@ def absolute_database_url(url: str, cwd: Path) -> str:
     return prefix + str((cwd / url.removeprefix(prefix)).resolve())
 
 
-def sample_token_cards(samples: Path = SAMPLES) -> dict[str, str]:
-    """Which sandbox test card each sample migrated token stands for."""
+def sample_token_cards(samples: Path | None = None) -> dict[str, str]:
+    """Which sandbox test card each sample migrated token stands for (default: the samples)."""
+    if samples is None:
+        from apps.samples import samples_dir
+
+        samples = samples_dir()
     with (samples / "sandbox_tokens.csv").open(newline="", encoding="utf-8") as handle:
         return {row["recurring_token"]: row["sandbox_card"] for row in csv.DictReader(handle)}
 

@@ -18,8 +18,8 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlmodel import col, or_, select
 
-from payflows.domain.cards import luhn_valid
 from payflows.domain.money import format_amount
+from payflows.domain.screening import contains_card_number
 from payflows.ledger import (
     AttemptKind,
     AttemptState,
@@ -52,7 +52,6 @@ QUERY_PATTERN = (
     r"^(?:[A-Za-z0-9._-]*:)?(?:run-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$|^[^0-9]*(?:[0-9][^0-9]*){0,11}$"
 )
-_DIGIT_RUN = re.compile(r"\d(?:[\s.-]?\d){11,18}")
 _OPEN_HOLD = {"hold", "preauthorized"}
 
 
@@ -61,14 +60,8 @@ class LookupRefused(ValueError):
 
 
 def looks_like_card_number(text: str) -> bool:
-    """A run of 12-19 digits (spaces, dots or dashes between them) that passes the Luhn check."""
-    for match in _DIGIT_RUN.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        for size in range(len(digits), 11, -1):
-            for start in range(len(digits) - size + 1):
-                if luhn_valid(digits[start : start + size]):
-                    return True
-    return False
+    """A Luhn-valid run of 12-19 digits, whatever separates them (the core's screening rule)."""
+    return contains_card_number(text)
 
 
 def query_kind(query: str) -> str:
