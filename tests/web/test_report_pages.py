@@ -140,7 +140,8 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 def test_the_link_is_the_web_apps_url(tmp_path, ledger_url) -> None:
     settings = make_settings(tmp_path, ledger_url)
-    result = write_month(Path(settings.reports_dir), report_base_url(settings, settings.reports_dir))
+    base = report_base_url(settings, settings.reports_dir)
+    result = write_month(Path(settings.reports_dir), base)
     assert result.html_url == f"{MERCHANT}{REPORT}"
     assert report_base_url(settings, tmp_path / "elsewhere") is None
 
