@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from payflows.domain.attempts import UNRESOLVED
 from payflows.reports.columns import (
     INITIATING,
     KEYS,
@@ -63,7 +64,7 @@ __all__ = [
     "totals_summary",
 ]
 
-_UNRESOLVED = ("intent", "created", "submitted", "unknown")
+_UNRESOLVED = tuple(sorted(s.value for s in UNRESOLVED))
 
 #: (metric, kinds, states) whose counts and cents the daily summary carries. A refund later
 #: cancelled is relabelled ``refund_undone`` when collapsing, so ``refunded`` leaves it out.

@@ -43,7 +43,7 @@ from payflows.gateway import PreciumClient
 from payflows.reports import ReportResult
 from payflows.sandbox.engine import fee_for
 from payflows.settings import SANDBOX_API_KEY, load_settings
-from tests.flows.support import Ledger, Sandbox, card, shopper
+from tests.flows.support import Ledger, Sandbox, card, run, shopper
 
 DAY = 86_400
 TZ = "Africa/Johannesburg"
@@ -65,8 +65,9 @@ def preauth(booking: str, amount: int) -> PreauthRequest:
 
 
 async def zero_auth(tag: str, card_name: str) -> str:
-    result = await zero_auth_validation(
-        ZeroAuthRequest(reference=tag, shopper=shopper(tag), card=card(card_name))
+    result = await run(
+        zero_auth_validation,
+        ZeroAuthRequest(reference=tag, shopper=shopper(tag), card=card(card_name)),
     )
     assert result.succeeded and result.recurring_token, result
     return result.recurring_token
@@ -94,37 +95,37 @@ def ints(row: dict[str, Any], *names: str) -> dict[str, int]:
 async def build_ledger(key: str) -> dict[str, str]:
     """Every scenario once, with amounts chosen so each figure below is known."""
     ids: dict[str, str] = {}
-    a = await customer_initiated_payment(cit(f"A{key}", "visa_approved", 30_000))
-    b = await customer_initiated_payment(cit(f"B{key}", "mastercard_approved", 12_345))
-    c = await customer_initiated_payment(cit(f"C{key}", "visa_insufficient_funds", 5_000))
-    d = await customer_initiated_payment(cit(f"D{key}", "visa_do_not_honour", 7_000))
-    e = await customer_initiated_payment(cit(f"E{key}", "visa_approved", 20_000))
+    a = await run(customer_initiated_payment, cit(f"A{key}", "visa_approved", 30_000))
+    b = await run(customer_initiated_payment, cit(f"B{key}", "mastercard_approved", 12_345))
+    c = await run(customer_initiated_payment, cit(f"C{key}", "visa_insufficient_funds", 5_000))
+    d = await run(customer_initiated_payment, cit(f"D{key}", "visa_do_not_honour", 7_000))
+    e = await run(customer_initiated_payment, cit(f"E{key}", "visa_approved", 20_000))
     assert a.succeeded and b.succeeded and e.succeeded
     assert c.decline_code == "insufficient_funds" and d.decline_code == "do_not_honour"
     ok_token = await zero_auth(f"Z{key}", "visa_approved")
     bad_token = await zero_auth(f"Y{key}", "visa_mit_insufficient_funds")
-    m = await mit_charge(mit(f"Z{key}", ok_token, 9_900))
-    n = await mit_charge(mit(f"Y{key}", bad_token, 9_900))
+    m = await run(mit_charge, mit(f"Z{key}", ok_token, 9_900))
+    n = await run(mit_charge, mit(f"Y{key}", bad_token, 9_900))
     assert m.succeeded and n.decline_code == "insufficient_funds"
-    p1 = await preauthorize(preauth(f"P1{key}", 100_000))
-    p2 = await preauthorize(preauth(f"P2{key}", 50_000))
-    p3 = await preauthorize(preauth(f"P3{key}", 40_000))
+    p1 = await run(preauthorize, preauth(f"P1{key}", 100_000))
+    p2 = await run(preauthorize, preauth(f"P2{key}", 50_000))
+    p3 = await run(preauthorize, preauth(f"P3{key}", 40_000))
     assert p1.purchase_id and p2.purchase_id and p3.purchase_id
     assert (
-        await capture_hold(CaptureRequest(purchase_id=p1.purchase_id, amount_cents=60_000))
+        await run(capture_hold, CaptureRequest(purchase_id=p1.purchase_id, amount_cents=60_000))
     ).succeeded
-    assert (await void_hold(VoidRequest(purchase_id=p2.purchase_id))).succeeded
-    assert (await cancel_purchase(PurchaseCancelRequest(purchase_id=e.purchase_id))).succeeded
-    full = await refund(RefundRequest(purchase_id=a.purchase_id, refund_ref="full"))
-    part = await refund(
-        RefundRequest(purchase_id=b.purchase_id, refund_ref="part", amount_cents=2_345)
+    assert (await run(void_hold, VoidRequest(purchase_id=p2.purchase_id))).succeeded
+    assert (await run(cancel_purchase, PurchaseCancelRequest(purchase_id=e.purchase_id))).succeeded
+    full = await run(refund, RefundRequest(purchase_id=a.purchase_id, refund_ref="full"))
+    part = await run(
+        refund, RefundRequest(purchase_id=b.purchase_id, refund_ref="part", amount_cents=2_345)
     )
-    undone = await refund(
-        RefundRequest(purchase_id=b.purchase_id, refund_ref="undone", amount_cents=1_000)
+    undone = await run(
+        refund, RefundRequest(purchase_id=b.purchase_id, refund_ref="undone", amount_cents=1_000)
     )
     assert full.succeeded and part.succeeded and undone.succeeded and undone.refund_id
-    back = await cancel_refund(
-        RefundCancelRequest(purchase_id=b.purchase_id, refund_id=undone.refund_id)
+    back = await run(
+        cancel_refund, RefundCancelRequest(purchase_id=b.purchase_id, refund_id=undone.refund_id)
     )
     assert back.succeeded
     ids.update(a=a.purchase_id, b=b.purchase_id, e=e.purchase_id, m=m.purchase_id)

@@ -67,7 +67,7 @@ def test_the_billing_schedule_is_two_in_the_morning_in_johannesburg() -> None:
 def test_quick_run_ids_are_new_per_run_and_valid_outside_a_run() -> None:
     from flows import CustomerInitiatedPaymentRequest
 
-    params = by_name("customer-initiated-payment/manual").parameters["params"]
+    params = by_name("customer-initiated-payment/take-a-card-payment").parameters["params"]
     a = CustomerInitiatedPaymentRequest(**params)
     b = CustomerInitiatedPaymentRequest(**params)
     assert a.order_id.startswith("run-") and a.order_id != b.order_id
@@ -77,7 +77,7 @@ def test_quick_run_id_is_the_flow_run_id(monkeypatch: pytest.MonkeyPatch) -> Non
     from flows import PreauthRequest
 
     monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "0b7c6a1e-0000-4000-8000-000000000001")
-    params = by_name("preauthorize/manual").parameters["params"]
+    params = by_name("preauthorize/hold-an-amount").parameters["params"]
     assert PreauthRequest(**params).booking_id == "run-0b7c6a1e-0000-4000-8000-000000000001"
     # A retry of the same flow run validates again and gets the same booking: pays once.
     assert PreauthRequest(**params).booking_id == PreauthRequest(**params).booking_id
@@ -90,6 +90,21 @@ def test_deployments_list_and_yaml_commands() -> None:
     assert "subscription-billing/nightly" in listed.output and TIMEZONE in listed.output
     out = runner.invoke(app, ["deployments", "yaml", "--work-pool", "k8s-pool"])
     assert out.exit_code == 0 and "name: k8s-pool" in out.output
+
+
+def test_sharded_billing_is_told_its_child_deployment_by_the_catalog() -> None:
+    """The flow knows no deployment's name: the catalog passes the shard deployment in."""
+    from pydantic import ValidationError
+
+    from flows.sharded_billing import ShardedBillingRequest
+
+    params = by_name("sharded-billing/scale-out").parameters["params"]
+    child = by_name(ShardedBillingRequest.model_validate(params).deployment)
+    assert child.entrypoint == "flows/sharded_billing.py:billing_shard"
+    with pytest.raises(ValidationError):
+        ShardedBillingRequest.model_validate({"shards": 2})
+    source = (ROOT / "flows" / "sharded_billing.py").read_text()
+    assert 'subscription-billing/shard"' not in source and '/shard"' not in source
 
 
 def test_sharded_summaries_add_up() -> None:
