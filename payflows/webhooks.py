@@ -8,6 +8,14 @@ the sha256 of its raw body, then applied through the ledger's state table, which
 that lies behind what the ledger already knows. Storing, applying and flagging happen in one
 transaction: a crash half way leaves nothing, and the gateway's redelivery does the work again.
 
+A verified delivery that cannot be read (not JSON, nested too deep, ``related_to`` not an
+object, an amount beyond :data:`~payflows.domain.money.MAX_CENTS`, ids too long) or applied is
+not refused: refusing makes the gateway redeliver it for days. :func:`read_event` raises
+:class:`UnreadableDelivery` with a reason that quotes nothing of the body, and
+:func:`store_unapplied` keeps the delivery (its dedupe key, the reason, its size; never the
+body) unapplied for an operator to look at: ``webhook_events`` rows with ``applied = false``
+and a ``held`` reason in their payload.
+
 This module is Prefect-free; :mod:`apps.web.app` adds the HTTP surface and the Prefect event.
 """
 
@@ -27,6 +35,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from payflows.domain.money import MAX_CENTS
+from payflows.domain.screening import contains_card_number
 from payflows.domain.states import Status
 from payflows.gateway import Webhook, WebhookEvent, verify_signature
 from payflows.ledger import (
@@ -51,10 +61,13 @@ __all__ = [
     "COMPANY_KEY",
     "Delivery",
     "RegisteredWebhook",
+    "UnreadableDelivery",
     "WebhookKeyStore",
     "event_payload",
     "ledger_status",
+    "read_event",
     "store_and_apply",
+    "store_unapplied",
 ]
 
 #: The name :meth:`WebhookKeyStore.verify` gives the gateway's company key.
@@ -444,6 +457,61 @@ def _apply(
             report = replace(report, settled_at=at)
         changed = bool(record_settlements(uow, [report])) or changed
     return True, changed
+
+
+class UnreadableDelivery(ValueError):
+    """A verified delivery payflows cannot read; the message quotes nothing of the body."""
+
+
+#: Longest id or event type the ledger stores (its columns' sizes).
+_MAX_ID = 64
+
+
+def read_event(raw_body: bytes) -> WebhookEvent:
+    """The event of a (verified) body, or :class:`UnreadableDelivery` saying why not."""
+    try:
+        event = WebhookEvent.parse(raw_body)
+    except RecursionError:
+        raise UnreadableDelivery("the body is nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise UnreadableDelivery(
+            f"the body is not a webhook event ({type(exc).__name__})"
+        ) from None
+    if event.amount is not None and not -MAX_CENTS <= event.amount <= MAX_CENTS:
+        raise UnreadableDelivery("the amount is out of range")
+    for name in ("event_type", "purchase_id", "refund_id", "currency"):
+        value = getattr(event, name, None)
+        if value is not None and (len(str(value)) > _MAX_ID or contains_card_number(str(value))):
+            raise UnreadableDelivery(f"{name} is too long or malformed")
+    return event
+
+
+def store_unapplied(
+    engine: Engine,
+    raw_body: bytes,
+    *,
+    reason: str,
+    event_type: str | None = None,
+    received_at: datetime | None = None,
+) -> bool:
+    """Keep a verified delivery that could not be applied, for an operator; False if repeated.
+
+    Stored under the same dedupe key as any delivery (a redelivery is recognised), with
+    ``applied = false``, the reason and the body's size, and not the body itself.
+    """
+    received_at = received_at or datetime.now(UTC)
+    key = webhook_dedupe_key(raw_body)
+    kind = event_type if event_type and len(event_type) <= _MAX_ID else "unreadable"
+    with UnitOfWork(engine) as uow:
+        fresh = record_webhook_event(
+            uow,
+            key,
+            event_type=kind,
+            payload={"held": reason[:200], "bytes": len(raw_body), "dedupe_key": key},
+            received_at=received_at,
+        )
+        uow.commit()
+    return fresh
 
 
 def store_and_apply(
