@@ -125,7 +125,7 @@ class SecurityHeaders:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 names = {k.lower() for k, _ in headers}
                 headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"no-referrer"))
+                headers.append((b"referrer-policy", b"same-origin"))
                 if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", _JSON_CSP.encode()))
                 message = {**message, "headers": headers}

@@ -113,7 +113,7 @@ def _document(title: str, body: str, *, extra_head: str = "") -> str:
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="referrer" content="same-origin">\n'
         f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n{extra_head}</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
