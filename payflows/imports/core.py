@@ -40,6 +40,7 @@ from payflows.imports.formats import (
     detect_kind,
     redact,
     refuse_card_columns,
+    screen_cells,
 )
 from payflows.imports.results import ImportResult, RowError
 from payflows.ledger import UnitOfWork
@@ -81,7 +82,9 @@ def read_header(reader: Any) -> list[str]:
 
 
 def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
-    """The rows after the header as ``(line, {column: cell})``, or a RowError of the wrong width.
+    """The rows after the header as ``(line, {column: cell})``, or a RowError: a row of the
+    wrong width, or a cell that holds a card number, a control character or too much text
+    (:func:`~payflows.imports.formats.screen_cells`; so every CSV reader screens every column).
 
     ``line`` is where the record starts in the file (a quoted cell may span lines), the header
     being line 1. Blank lines are skipped and not counted. A broken CSV stops the file: nothing
@@ -103,7 +106,14 @@ def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str]
             reason = f"expected {len(names)} fields, found {len(cells)}"
             yield start, RowError(line=start, column="", reason=reason)
             continue
-        yield start, dict(zip(names, cells, strict=True))
+        row = dict(zip(names, cells, strict=True))
+        try:
+            # Every reader's every column: a card number, a control character, a huge cell.
+            screen_cells(row)
+        except CellError as exc:
+            yield start, RowError(line=start, column=exc.column, reason=exc.reason)
+            continue
+        yield start, row
 
 
 def iter_rows(
