@@ -179,6 +179,7 @@ class Checkout:
         self.term_url = term_url
         self.demo_orders = demo_orders
         self.secure_cookie = secure_cookie
+        self._in_flight: set[str] = set()
 
     # -- GET /checkout ----------------------------------------------------------------------
     async def form(self, request: Request) -> HTMLResponse:
@@ -265,7 +266,7 @@ class Checkout:
         if problem is not None:
             form.clear()
             return html(self._page(order, _without_card_numbers(values), problem), 422)
-        if await asyncio.to_thread(self._already_used, order):
+        if order.order_id in self._in_flight or await asyncio.to_thread(self._already_used, order):
             form.clear()
             self.limiter.record_failure(client)
             page = pages.message_page(
@@ -282,6 +283,9 @@ class Checkout:
         del card
         from apps.web import _flows
 
+        # Two posts of one order at once (a double click, or a race with a stolen link): the
+        # second is refused like a used order rather than shown the first one's payment.
+        self._in_flight.add(order.order_id)
         try:
             result = await _flows.checkout(
                 mode=order.mode,
@@ -304,6 +308,7 @@ class Checkout:
             return html(unavailable_html(), 503)
         finally:
             default_vault.discard(card_ref)
+            self._in_flight.discard(order.order_id)
         state = getattr(getattr(result, "state", None), "value", getattr(result, "state", None))
         if state in {"declined", "failed"}:
             self.limiter.record_failure(client)

@@ -321,3 +321,35 @@ async def test_the_3ds_hand_off_allows_only_its_script_and_the_acs(shop, monkeyp
     response = await pay(shop, "web-3ds-csp")
     csp = response.headers["content-security-policy"]
     assert "form-action https://acs.bank.example" in csp and "script-src 'sha256-" in csp
+
+
+async def test_a_second_post_of_an_order_in_progress_is_refused(shop, monkeypatch):
+    import asyncio
+
+    from apps.web import _flows
+
+    started, release = asyncio.Event(), asyncio.Event()
+    calls: list[str] = []
+
+    async def slow(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs["order_id"])
+        started.set()
+        await release.wait()
+        return PaymentResult(
+            flow="customer-initiated-payment",
+            business_key=f"cit:{kwargs['order_id']}",
+            state=AttemptState.SUCCEEDED,
+            purchase_status="paid",
+            amount_cents=kwargs["amount_cents"],
+            currency="ZAR",
+            masked_pan="411111******1111",
+        )
+
+    monkeypatch.setattr(_flows, "checkout", slow)
+    first = asyncio.create_task(pay(shop, "web-race-1"))
+    await asyncio.wait_for(started.wait(), 30)
+    second = await pay(shop, "web-race-1", card="5555555555554444")
+    release.set()
+    assert (await first).status_code == 200
+    assert second.status_code == 409 and "411111" not in second.text
+    assert calls == ["web-race-1"]
