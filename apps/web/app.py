@@ -38,7 +38,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from prefect.events import emit_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
@@ -203,6 +202,14 @@ def create_web_app(
     app.state.public_url = base_url
     app.state.order_signer = signer
     return app
+
+
+def emit_event(**event: Any) -> object:
+    """Prefect's ``emit_event``, imported on first use: the web app (and every ``payflows``
+    command, which imports it to build its CLI) starts without loading Prefect."""
+    from prefect.events import emit_event as prefect_emit_event
+
+    return prefect_emit_event(**event)
 
 
 def _emit(delivery: Delivery) -> None:

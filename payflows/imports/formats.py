@@ -24,18 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from payflows.domain.cards import luhn_valid
-from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
-from payflows.imports._cells import (
+from payflows.csvfiles import (
     MAX_CELL_CHARS,
-    CellError,
     FileError,
     ImportStopped,
+    cell_problem,
     normalise,
     redact,
     refuse_card_columns,
-    screen_cells,
 )
+from payflows.domain.cards import luhn_valid
+from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
 
 __all__ = [
     "FORMATS",
@@ -57,6 +56,15 @@ __all__ = [
 ]
 
 ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_charges"]
+
+
+class CellError(ValueError):
+    """One cell is wrong; the row is rejected and the import goes on."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = redact(reason)
 
 
 # --------------------------------------------------------------------------- records
@@ -154,6 +162,15 @@ def _text(cells: dict[str, str], column: str, max_len: int) -> str:
     if len(value) > max_len:
         raise CellError(column, f"{column} is longer than {max_len} characters")
     return value
+
+
+def screen_cells(cells: dict[str, str]) -> None:
+    """A CellError for the first cell that is too long, holds a control character or a card
+    number (:func:`payflows.csvfiles.cell_problem`; in any column)."""
+    for column, value in cells.items():
+        problem = cell_problem(column, value)
+        if problem is not None:
+            raise CellError(column, problem)
 
 
 def _currency(cells: dict[str, str], column: str = "currency") -> str:
