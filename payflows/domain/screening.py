@@ -78,9 +78,14 @@ _CHAIN = re.compile(rf"[0-9]+(?:(?:[^\w]|_){{1,{MAX_GAP}}}[0-9]+)*")
 _GROUP = re.compile(r"[0-9]+")
 
 
+_TWELVE_DIGITS = re.compile(r"(?:[^0-9]*[0-9]){12}")
+
+
 def _few_digits(text: str) -> bool:
-    """A cheap test that settles most values: fewer than 12 ASCII digits in all."""
-    return text.isascii() and sum(text.count(d) for d in "0123456789") < _MIN
+    """A cheap test that settles most values: too short, or fewer than 12 ASCII digits."""
+    if len(text) < _MIN:
+        return True
+    return text.isascii() and _TWELVE_DIGITS.match(text) is None
 
 
 #: A UUID (8-4-4-4-12 hex digits): a gateway's or a ledger's id, never a card number. Its
