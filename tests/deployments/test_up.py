@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from apps.local_prefect import free_port
 
@@ -33,6 +34,7 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.prefect  # starts a Prefect server of its own
 def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
     ports = {"prefect": free_port(), "sandbox": free_port(), "web": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAYFLOWS_"))}

@@ -22,7 +22,7 @@ from payflows.ledger.migrate import upgrade
 from tasks.runtime import dispose_engines
 from tests.support.prefect_server import PrefectServer
 
-SAMPLES = Path(__file__).resolve().parents[3] / "data/samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "data/samples"
 
 
 @pytest.fixture
