@@ -42,6 +42,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff check payflows tasks flows deployments apps tests bench
 	@$(BIN)/ruff format --check payflows tasks flows deployments apps tests bench
 	@$(BIN)/lint-imports --no-cache
+	@$(BIN)/mypy
 
 format: $(STAMP)
 	@$(BIN)/ruff check --fix payflows tasks flows deployments apps tests bench
