@@ -39,14 +39,15 @@ test-browser: $(STAMP)  ## headless Chromium through checkout and 3-D Secure
 	@$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	@$(BIN)/ruff check payflows tasks flows deployments apps tests bench
-	@$(BIN)/ruff format --check payflows tasks flows deployments apps tests bench
+	@$(BIN)/ruff check payflows tasks flows deployments apps tests bench scripts
+	@$(BIN)/ruff format --check payflows tasks flows deployments apps tests bench scripts
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/mypy
+	@$(BIN)/python scripts/module_sizes.py
 
 format: $(STAMP)
-	@$(BIN)/ruff check --fix payflows tasks flows deployments apps tests bench
-	@$(BIN)/ruff format payflows tasks flows deployments apps tests bench
+	@$(BIN)/ruff check --fix payflows tasks flows deployments apps tests bench scripts
+	@$(BIN)/ruff format payflows tasks flows deployments apps tests bench scripts
 
 sandbox: $(STAMP)
 	@$(BIN)/payflows sandbox
