@@ -21,10 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from payflows.domain.screening import redact as _redact
+
 __all__ = [
     "ERROR_COLUMNS",
     "FileError",
     "ImportResult",
+    "ImportStopped",
     "RowError",
     "error_file_for",
     "normalise",
@@ -37,6 +40,11 @@ __all__ = [
 #: The columns of every ``<file>.errors.csv``.
 ERROR_COLUMNS = ("line", "column", "reason")
 
+# The csv module refuses a field over 128 KiB by breaking the whole file; read up to 64 MiB so
+# that one oversized cell is that row's error (the imports' own cell limit), not the file's.
+_FIELD_LIMIT = 64 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
+
 
 def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
     """``<error_dir or the file's folder>/<name>.errors.csv``."""
@@ -45,6 +53,13 @@ def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
 
 class FileError(ValueError):
     """The file as a whole cannot be imported (header, encoding, card data): nothing is read."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+class ImportStopped(FileError):
+    """The import could not go on (an unexpected failure half way): the rows before it landed."""
 
 
 class RowError(BaseModel):
@@ -79,15 +94,9 @@ class ImportResult(BaseModel):
         return self.rejected == 0
 
 
-_LONG_DIGITS = re.compile(r"\d[\d \-]{10,}\d")
-
-
 def redact(text: str) -> str:
     """Hide any run of 12 or more digits: it could be a card number typed in the wrong column."""
-    return _LONG_DIGITS.sub(
-        lambda m: "[digits hidden]" if sum(c.isdigit() for c in m.group()) >= 12 else m.group(),
-        text,
-    )
+    return _redact(text)
 
 
 def normalise(name: str) -> str:
