@@ -71,10 +71,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         shutil.copytree(ROOT / name, source / name, ignore=skip)
     wheels = base / "wheels"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    offline_build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
     _check(
         subprocess.run(
-            [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", wheels]
-            + [str(source)],
+            [*offline_build, "-w", wheels, source],
             capture_output=True,
             text=True,
             timeout=300,
