@@ -12,7 +12,7 @@ import ipaddress
 import json
 import uuid
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -270,10 +270,10 @@ class Settings(BaseSettings):
         return f"http://{self.sandbox_host}:{self.sandbox_port}/api/v1/"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning a validation failure into one clear line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = err.get("loc") or ()

@@ -501,7 +501,7 @@ class PreciumClient:
             method, url, json=json, content=content, data=data, params=params, headers=headers
         )
         # The request holds the body and the key now; keep no second reference to either.
-        json = data = content = headers = None
+        del json, data, content, headers
         error: PreciumError | None = None
         try:
             response = await pool.send(request)

@@ -30,10 +30,13 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
+    ),
+]
 
 THREE_DS = "4000 0000 0000 0002"
 
