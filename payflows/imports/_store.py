@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
 
 from payflows.imports.formats import (
     ChargeRow,
@@ -43,28 +45,71 @@ __all__ = ["WRITERS"]
 Rows = Sequence[tuple[int, Any]]
 Writer = Callable[[UnitOfWork, Rows], tuple[ChunkCounts, list[RowError]]]
 
+_CUSTOMERS: Table = Customer.__table__  # type: ignore[attr-defined]
+_METHODS: Table = PaymentMethod.__table__  # type: ignore[attr-defined]
+_SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[attr-defined]
+_CHARGES: Table = OneOffCharge.__table__  # type: ignore[attr-defined]
 
-def _by(uow: UnitOfWork, model: Any, column: Any, keys: set[str]) -> dict[str, Any]:
+
+def _lookup(uow: UnitOfWork, table: Table, key: str, keys: set[str], *columns: Any) -> dict:
+    """``{key: row}`` for the keys already in ``table``: one ``IN`` query of plain rows.
+
+    Only the columns the writer needs, as Core rows: loading ORM objects (identity map,
+    instance state, pydantic wrappers) cost more than everything else the import does.
+    """
     if not keys:
         return {}
-    rows = uow.session.exec(select(model).where(col(column).in_(keys))).all()
-    return {getattr(r, column.key): r for r in rows}
+    column = table.c[key]
+    query = select(column, *columns).where(column.in_(keys))
+    return {row[0]: row for row in uow.session.execute(query).all()}
 
 
-def _apply(obj: Any, fields: dict[str, Any], counts: ChunkCounts) -> None:
-    """Update an existing record (an ORM object, or the values of a row new in this chunk)."""
+class _Known:
+    """Records of this chunk already in the ledger, as ``{column: value}`` dicts with their id.
+
+    A changed one is remembered and written back by :meth:`flush` in one ``executemany``
+    UPDATE per set of columns, instead of an ORM flush per object.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, table: Table, key: str, keys: set[str], fields: Sequence[str]
+    ):
+        self.table, self.fields = table, tuple(fields)
+        extra = ("customer_id", "status", "attempt_id")
+        columns = [table.c.id, *(table.c[f] for f in (*self.fields, *extra) if f in table.c)]
+        found = _lookup(uow, table, key, keys, *columns)
+        self.rows: dict[str, dict[str, Any]] = {k: dict(row._mapping) for k, row in found.items()}
+        self.changed: dict[int, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.rows.get(key)
+
+    def flush(self, uow: UnitOfWork) -> None:
+        if not self.changed:
+            return
+        now = utcnow()
+        stmt = (
+            update(self.table)
+            .where(self.table.c.id == bindparam("_id"))
+            .values({f: bindparam(f) for f in (*self.fields, "updated_at")})
+        )
+        params = [
+            {"_id": row_id, "updated_at": now, **{f: row[f] for f in self.fields}}
+            for row_id, row in self.changed.items()
+        ]
+        uow.session.execute(stmt, params)
+
+
+def _apply(obj: dict[str, Any], fields: dict[str, Any], counts: ChunkCounts, known: _Known) -> None:
+    """Update a record: one already in the ledger (``id`` set) or one new in this chunk."""
     changed = False
     for name, value in fields.items():
-        current = obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
-        if current != value:
-            if isinstance(obj, dict):
-                obj[name] = value
-            else:
-                setattr(obj, name, value)
+        if obj.get(name) != value:
+            obj[name] = value
             changed = True
     if changed:
-        if not isinstance(obj, dict):
-            obj.updated_at = utcnow()
+        if "id" in obj and obj["id"] is not None:
+            known.changed[obj["id"]] = obj
         counts.updated += 1
     else:
         counts.unchanged += 1
@@ -84,8 +129,7 @@ class _New:
         self.now = utcnow()
 
     def add(self, key: str, counts: ChunkCounts, **values: Any) -> dict[str, Any]:
-        now = self.now
-        self.rows[key] = row = {self.key: key, "created_at": now, "updated_at": now, **values}
+        self.rows[key] = row = {self.key: key, **values}
         counts.inserted += 1
         return row
 
@@ -94,19 +138,43 @@ class _New:
             return
         table = self.model.__table__
         insert = pg_insert(table) if uow.dialect == "postgresql" else sqlite_insert(table)
-        stmt = insert.on_conflict_do_nothing(index_elements=[self.key])
+        # The chunk's timestamp converted for the database once, not once per row and column.
+        stamp = _constant(uow, table.c.created_at, self.now)
+        stmt = insert.values(created_at=stamp, updated_at=stamp).on_conflict_do_nothing(
+            index_elements=[self.key]
+        )
         uow.session.execute(stmt, list(self.rows.values()))
 
 
-def _get(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+class _Processed(TypeDecorator[Any]):
+    """A timestamp already in the database's own form: nothing left to do per row."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+def _constant(uow: UnitOfWork, column: Any, value: Any) -> Any:
+    """``value`` converted by ``column``'s type once, bound as is for every row."""
+    dialect = uow.session.get_bind().dialect
+    process = column.type.bind_processor(dialect)
+    return bindparam(None, process(value) if process else value, type_=_Processed())
+
+
+def _pending(new: _New, known: _Known, key: str) -> dict[str, Any] | None:
+    """The record under ``key`` as this chunk last left it: new in it, or in the ledger."""
+    return new.rows.get(key) or known.get(key)
+
+
+_CUSTOMER_FIELDS = ("email", "full_name", "phone", "country")
 
 
 def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts = ChunkCounts()
-    known: dict[str, Any] = _by(
-        uow, Customer, Customer.external_id, {r.external_id for _, r in rows}
-    )
+    keys = {r.external_id for _, r in rows}
+    known = _Known(uow, _CUSTOMERS, "external_id", keys, _CUSTOMER_FIELDS)
     new = _New(Customer, "external_id")
     for _, row in rows:
         assert isinstance(row, CustomerRow)
@@ -116,23 +184,31 @@ def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowE
             "phone": row.phone,
             "country": row.country,
         }
-        existing = known.get(row.external_id)
+        existing = _pending(new, known, row.external_id)
         if existing is None:
-            known[row.external_id] = new.add(row.external_id, counts, **fields)
+            new.add(row.external_id, counts, **fields)
         else:
-            _apply(existing, fields, counts)
+            _apply(existing, fields, counts, known)
+    known.flush(uow)
     new.flush(uow)
     return counts, []
 
 
-def _customers(uow: UnitOfWork, rows: Rows) -> dict[str, Customer]:
-    return _by(uow, Customer, Customer.external_id, {r.customer_external_id for _, r in rows})
+def _customers(uow: UnitOfWork, rows: Rows) -> dict[str, int]:
+    """Customer id by external id, for the customers this chunk refers to."""
+    keys = {r.customer_external_id for _, r in rows}
+    return {
+        k: row.id
+        for k, row in _lookup(uow, _CUSTOMERS, "external_id", keys, _CUSTOMERS.c.id).items()
+    }
 
 
-def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, PaymentMethod]:
-    return _by(
-        uow, PaymentMethod, PaymentMethod.recurring_token, {r.recurring_token for _, r in rows}
-    )
+def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, Any]:
+    """``(id, customer_id, deleted)`` by token, for the cards this chunk refers to."""
+    keys = {r.recurring_token for _, r in rows}
+    c = _METHODS.c
+    deleted = c.deleted_at.is_not(None).label("deleted")
+    return _lookup(uow, _METHODS, "recurring_token", keys, c.id, c.customer_id, deleted)
 
 
 def _unknown_customer(line: int, external_id: str) -> RowError:
@@ -143,15 +219,27 @@ def _unknown_customer(line: int, external_id: str) -> RowError:
     )
 
 
+_METHOD_FIELDS = (
+    "network_transaction_id",
+    "original_amount_cents",
+    "currency",
+    "brand",
+    "masked_pan",
+    "expiry_month",
+    "expiry_year",
+)
+
+
 def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers = _customers(uow, rows)
-    known: dict[str, Any] = _methods(uow, rows)
+    keys = {r.recurring_token for _, r in rows}
+    known = _Known(uow, _METHODS, "recurring_token", keys, _METHOD_FIELDS)
     new = _New(PaymentMethod, "recurring_token")
     for line, row in rows:
         assert isinstance(row, PaymentMethodRow)
-        customer = customers.get(row.customer_external_id)
-        if customer is None:
+        customer_id = customers.get(row.customer_external_id)
+        if customer_id is None:
             errors.append(_unknown_customer(line, row.customer_external_id))
             continue
         fields = {
@@ -163,12 +251,10 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
             "expiry_month": row.expiry_month,
             "expiry_year": row.expiry_year,
         }
-        existing = known.get(row.recurring_token)
+        existing = _pending(new, known, row.recurring_token)
         if existing is None:
-            known[row.recurring_token] = new.add(
-                row.recurring_token, counts, customer_id=customer.id, **fields
-            )
-        elif _get(existing, "customer_id") != customer.id:
+            new.add(row.recurring_token, counts, customer_id=customer_id, **fields)
+        elif existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -179,16 +265,18 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
         else:
             if row.network_transaction_id is None:
                 fields.pop("network_transaction_id")  # absent means "keep what we have"
-            _apply(existing, fields, counts)
+            _apply(existing, fields, counts, known)
+    known.flush(uow)
     new.flush(uow)
     return counts, errors
 
 
 def _card_for(
-    line: int, row: Any, customers: dict[str, Customer], methods: dict[str, PaymentMethod]
-) -> tuple[Customer, PaymentMethod] | RowError:
-    customer = customers.get(row.customer_external_id)
-    if customer is None:
+    line: int, row: Any, customers: dict[str, int], methods: dict[str, Any]
+) -> tuple[int, int] | RowError:
+    """``(customer id, payment method id)`` of a row, or why it cannot have them."""
+    customer_id = customers.get(row.customer_external_id)
+    if customer_id is None:
         return _unknown_customer(line, row.customer_external_id)
     method = methods.get(row.recurring_token)
     if method is None:
@@ -197,25 +285,34 @@ def _card_for(
             column="recurring_token",
             reason="unknown recurring_token (import the payment methods file first)",
         )
-    if method.customer_id != customer.id:
+    if method.customer_id != customer_id:
         return RowError(
             line=line,
             column="recurring_token",
             reason=f"this token belongs to another customer, not {row.customer_external_id!r}",
         )
-    if method.deleted_at is not None:
+    if method.deleted:
         return RowError(
             line=line, column="recurring_token", reason="this token was deleted at the gateway"
         )
-    return customer, method
+    return customer_id, method.id
+
+
+_SUBSCRIPTION_FIELDS = (
+    "payment_method_id",
+    "plan",
+    "amount_cents",
+    "currency",
+    "interval_unit",
+    "interval_count",
+)
 
 
 def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
-    known: dict[str, Any] = _by(
-        uow, Subscription, Subscription.external_id, {r.external_id for _, r in rows}
-    )
+    keys = {r.external_id for _, r in rows}
+    known = _Known(uow, _SUBSCRIPTIONS, "external_id", keys, _SUBSCRIPTION_FIELDS)
     new = _New(Subscription, "external_id")
     for line, row in rows:
         assert isinstance(row, SubscriptionRow)
@@ -223,28 +320,28 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
         if isinstance(found, RowError):
             errors.append(found)
             continue
-        customer, method = found
+        customer_id, method_id = found
         fields = {
-            "payment_method_id": method.id,
+            "payment_method_id": method_id,
             "plan": row.plan,
             "amount_cents": row.amount_cents,
             "currency": row.currency,
             "interval_unit": IntervalUnit(row.interval),
             "interval_count": row.interval_count,
         }
-        existing = known.get(row.external_id)
+        existing = _pending(new, known, row.external_id)
         if existing is None:
-            known[row.external_id] = new.add(
+            new.add(
                 row.external_id,
                 counts,
-                customer_id=customer.id,
+                customer_id=customer_id,
                 next_billing_at=row.first_billing_at,
                 anchor_day=row.first_billing_at.astimezone(UTC).day,
                 status=SubscriptionStatus.ACTIVE,
                 failed_attempts=0,
                 **fields,
             )
-        elif _get(existing, "customer_id") != customer.id:
+        elif existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -254,17 +351,20 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             )
         else:
             # next_billing_at belongs to the billing run once the subscription exists.
-            _apply(existing, fields, counts)
+            _apply(existing, fields, counts, known)
+    known.flush(uow)
     new.flush(uow)
     return counts, errors
+
+
+_CHARGE_FIELDS = ("payment_method_id", "amount_cents", "currency", "description", "charge_on")
 
 
 def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
-    known: dict[str, Any] = _by(
-        uow, OneOffCharge, OneOffCharge.external_id, {r.external_id for _, r in rows}
-    )
+    keys = {r.external_id for _, r in rows}
+    known = _Known(uow, _CHARGES, "external_id", keys, _CHARGE_FIELDS)
     new = _New(OneOffCharge, "external_id")
     for line, row in rows:
         assert isinstance(row, ChargeRow)
@@ -272,24 +372,24 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
         if isinstance(found, RowError):
             errors.append(found)
             continue
-        customer, method = found
+        customer_id, method_id = found
         fields = {
-            "payment_method_id": method.id,
+            "payment_method_id": method_id,
             "amount_cents": row.amount_cents,
             "currency": row.currency,
             "description": row.description,
             "charge_on": row.charge_on,
         }
-        existing = known.get(row.external_id)
+        existing = _pending(new, known, row.external_id)
         if existing is None:
-            known[row.external_id] = new.add(
+            new.add(
                 row.external_id,
                 counts,
-                customer_id=customer.id,
+                customer_id=customer_id,
                 status=OneOffChargeStatus.PLANNED,
                 **fields,
             )
-        elif _get(existing, "customer_id") != customer.id:
+        elif existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -297,28 +397,28 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
                     reason="this charge belongs to another customer",
                 )
             )
-        elif _frozen(existing) and any(_get(existing, k) != v for k, v in fields.items()):
+        elif (why := _frozen(existing)) and any(existing[k] != v for k, v in fields.items()):
             errors.append(
                 RowError(
                     line=line,
                     column="external_id",
-                    reason=f"this charge is already {_frozen(existing)}; it can no longer change",
+                    reason=f"this charge is already {why}; it can no longer change",
                 )
             )
         else:
-            _apply(existing, fields, counts)
+            _apply(existing, fields, counts, known)
+    known.flush(uow)
     new.flush(uow)
     return counts, errors
 
 
-def _frozen(charge: Any) -> str | None:
+def _frozen(charge: dict[str, Any]) -> str | None:
     """Why a one-off charge may no longer change: charged, failed, cancelled, or the billing
     run has an attempt for it (its amount stands); None while it is only planned."""
-    status = OneOffChargeStatus(_get(charge, "status"))
+    status = OneOffChargeStatus(charge["status"])
     if status is not OneOffChargeStatus.PLANNED:
         return status.value
-    attempt = charge.get("attempt_id") if isinstance(charge, dict) else charge.attempt_id
-    return "being charged" if attempt is not None else None
+    return "being charged" if charge.get("attempt_id") is not None else None
 
 
 WRITERS: dict[str, Writer] = {
