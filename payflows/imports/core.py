@@ -47,7 +47,7 @@ __all__ = [
     "records",
 ]
 
-CHUNK_ROWS = 1000
+CHUNK_ROWS = 5000
 ERROR_COLUMNS = ("line", "column", "reason")
 
 
