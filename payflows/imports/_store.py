@@ -68,19 +68,28 @@ def _lookup(
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     select_list = ", ".join(c.name for c in columns)
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    labels = (key, *names)
     every = list(keys)
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(every), _IN_BATCH):
-        batch = every[start : start + _IN_BATCH]
-        sql = (
-            f"SELECT {select_list} FROM {table.name} "
-            f"WHERE {key} IN ({', '.join([mark] * len(batch))})"
-        )
-        for row in conn.exec_driver_sql(sql, tuple(batch)).all():
-            values = [
-                v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True)
-            ]
-            found[values[0]] = dict(zip((key, *names), values, strict=True))
+    cursor = conn.connection.cursor()  # the DBAPI cursor: plain tuples, no Row objects
+    try:
+        for start in range(0, len(every), _IN_BATCH):
+            batch = every[start : start + _IN_BATCH]
+            cursor.execute(
+                f"SELECT {select_list} FROM {table.name} "
+                f"WHERE {key} IN ({', '.join([mark] * len(batch))})",
+                batch,
+            )
+            for row in cursor.fetchall():
+                record = dict(zip(labels, row, strict=True))
+                for i, process in convert:
+                    value = row[i]
+                    if value is not None:
+                        record[labels[i]] = process(value)
+                found[record[key]] = record
+    finally:
+        cursor.close()
     return found
 
 
