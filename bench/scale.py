@@ -130,6 +130,13 @@ def run_round(base: str, url: str, workers: int, concurrency: int, batch: int) -
     return {"reports": reports, "wall": wall, "cpu": sum(r["cpu"] for r in reports)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of another process so far (to see whether the sandbox is the limit)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def check_exactly_once(url: str, n: int) -> None:
     """Every due subscription charged once: n MIT attempts, n distinct business keys."""
     engine = make_engine(url)
@@ -181,15 +188,17 @@ async def main() -> None:
         for workers in args.workers:
             for _ in range(args.repeat):
                 await ctx.ledger(reset)
+                sandbox_cpu = cpu_seconds(sandbox.pid)
                 got = run_round(base, url, workers, args.concurrency, args.batch_size)
+                sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu
                 check_exactly_once(url, args.n)
                 shares = "/".join(str(r["claimed"]) for r in got["reports"])
                 paid = sum(r["succeeded"] for r in got["reports"])
                 print(
                     f"  {workers} worker(s): {got['wall']:.1f} s, {args.n / got['wall']:.0f} "
                     f"charges/s, CPU {got['cpu']:.1f} s = {args.n / got['cpu']:.0f} charges "
-                    f"per CPU-second; claimed {shares}, {paid} paid; load average "
-                    f"{os.getloadavg()[0]:.2f}"
+                    f"per CPU-second; sandbox CPU {sandbox_cpu:.1f} s; claimed {shares}, "
+                    f"{paid} paid; load average {os.getloadavg()[0]:.2f}"
                 )
                 if workers not in results or got["wall"] < results[workers]["wall"]:
                     results[workers] = got
