@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         default=("visa", "mastercard", "maestro"), alias="PAYFLOWS_CARD_BRANDS"
     )
 
+    #: A billing run or sweep whose share of declined, refused or unresolved items exceeds this
+    #: is not green (a Failed flow run, exit code 1), even when nothing was left undone.
+    max_failure_rate: float = Field(default=0.5, ge=0, le=1, alias="PAYFLOWS_MAX_FAILURE_RATE")
+
     @field_validator("card_brands", mode="before")
     @classmethod
     def _brands(cls, value: object) -> object:
@@ -169,6 +173,9 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Africa/Johannesburg", alias="PAYFLOWS_TIMEZONE")
     #: Where settlement reports are written (one folder per period; data/out is gitignored).
     reports_dir: str = Field(default="data/out/reports", alias="PAYFLOWS_REPORTS_DIR")
+    #: The demo's sample CSVs (``payflows demo``). Unset: ``data/samples`` of the checkout, else
+    #: the copy installed with the package (``<prefix>/share/payflows/samples``).
+    samples_dir: str | None = Field(default=None, alias="PAYFLOWS_SAMPLES_DIR")
 
     @field_validator("precium_base_url")
     @classmethod

@@ -29,14 +29,21 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from payflows.csvfiles import (
+    ERROR_COLUMNS,
+    FileError,
+    ImportResult,
+    RowError,
+    normalise,
+    read_header,
+    records,
+    redact,
+)
+from payflows.domain.attempts import UNRESOLVED
 from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.money import parse_amount
 from payflows.domain.states import Status
-from payflows.imports.core import ERROR_COLUMNS, read_header, records
-from payflows.imports.formats import FileError, normalise, redact
-from payflows.imports.results import ImportResult, RowError
 from payflows.ledger import (
-    AttemptState,
     Hold,
     HoldDecision,
     LedgerError,
@@ -74,12 +81,7 @@ _DECISIONS = {
     "none": HoldDecision.NONE,
     "clear": HoldDecision.NONE,
 }
-_IN_FLIGHT = [
-    AttemptState.INTENT,
-    AttemptState.CREATED,
-    AttemptState.SUBMITTED,
-    AttemptState.UNKNOWN,
-]
+_IN_FLIGHT = sorted(UNRESOLVED)
 
 
 class DecisionRefused(LedgerError):
