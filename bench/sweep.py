@@ -45,7 +45,9 @@ from payflows.ledger.models import HoldPolicy
 from payflows.payments import PaymentContext, ensure_customer
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
 from payflows.sweep import count_due, plan_for, sweep_holds
-from payflows.sweep import run as sweep_run
+from payflows.sweep.claims import claim
+from payflows.sweep.items import Run
+from payflows.sweep.summary import SweepSummary
 
 CARDS = ("4111111111111111", "5100000000000008", "6767700000000005")
 
@@ -174,7 +176,7 @@ def select_and_decide(engine, as_of: datetime, batch_size: int) -> tuple[int, fl
     started = time.perf_counter()
     due = count_due(engine, as_of, DEFAULT_WINDOWS)
     counted = time.perf_counter() - started
-    run = sweep_run._Run(
+    run = Run(
         ctx=PaymentContext(gateway=None, engine=engine),  # type: ignore[arg-type]
         as_of=as_of,
         worker_id="bench-select",
@@ -182,11 +184,11 @@ def select_and_decide(engine, as_of: datetime, batch_size: int) -> tuple[int, fl
         default_policy=HoldPolicy.CAPTURE,
         lease=timedelta(seconds=60),
         reconcile_all=False,
-        summary=sweep_run.SweepSummary(as_of=as_of, worker_id="bench-select"),
+        summary=SweepSummary(as_of=as_of, worker_id="bench-select"),
     )
     started = time.perf_counter()
     planned = 0
-    while items := sweep_run._claim(run, batch_size):
+    while items := claim(run, batch_size):
         for item in items:
             plan_for(item, as_of, windows=DEFAULT_WINDOWS)
             planned += 1
