@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table
 
+from payflows.imports._bulk import Known, New, apply, lookup, pending
 from payflows.imports.formats import (
     ChargeRow,
     CustomerRow,
@@ -34,7 +35,6 @@ from payflows.ledger import (
     SubscriptionStatus,
     UnitOfWork,
 )
-from payflows.ledger.models import utcnow
 
 __all__ = ["WRITERS"]
 
@@ -47,170 +47,14 @@ _SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[attr-defined]
 _CHARGES: Table = OneOffCharge.__table__  # type: ignore[attr-defined]
 
 
-_IN_BATCH = 5000
-
-
-def _lookup(
-    uow: UnitOfWork, table: Table, key: str, keys: set[str], names: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """``{key: {name: value}}`` for the keys already in ``table``: ``IN`` queries of plain rows.
-
-    Only the columns the writer needs, sent to the driver as plain SQL (the same on SQLite and
-    PostgreSQL) and read back through each column's own type. Loading ORM objects cost more
-    than everything else the import does, and even a Core ``IN`` compiles a bound parameter
-    per key on every chunk.
-    """
-    if not keys:
-        return {}
-    conn = uow.session.connection()
-    dialect = conn.dialect
-    columns = [table.c[key], *(table.c[n] for n in names)]
-    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    select_list = ", ".join(c.name for c in columns)
-    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
-    labels = (key, *names)
-    every = list(keys)
-    found: dict[str, dict[str, Any]] = {}
-    cursor = conn.connection.cursor()  # the DBAPI cursor: plain tuples, no Row objects
-    try:
-        for start in range(0, len(every), _IN_BATCH):
-            batch = every[start : start + _IN_BATCH]
-            cursor.execute(
-                f"SELECT {select_list} FROM {table.name} "
-                f"WHERE {key} IN ({', '.join([mark] * len(batch))})",
-                batch,
-            )
-            for row in cursor.fetchall():
-                record = dict(zip(labels, row, strict=True))
-                for i, process in convert:
-                    value = row[i]
-                    if value is not None:
-                        record[labels[i]] = process(value)
-                found[record[key]] = record
-    finally:
-        cursor.close()
-    return found
-
-
-class _Known:
-    """Records of this chunk already in the ledger, as ``{column: value}`` dicts with their id.
-
-    A changed one is remembered and written back by :meth:`flush` in one ``executemany``
-    UPDATE per set of columns, instead of an ORM flush per object.
-    """
-
-    def __init__(
-        self, uow: UnitOfWork, table: Table, key: str, keys: set[str], fields: Sequence[str]
-    ):
-        self.table, self.fields = table, tuple(fields)
-        extra = ("customer_id", "status", "attempt_id")
-        names = ["id", *(f for f in (*self.fields, *extra) if f in table.c)]
-        self.rows: dict[str, dict[str, Any]] = _lookup(uow, table, key, keys, names)
-        self.changed: dict[int, dict[str, Any]] = {}
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.rows.get(key)
-
-    def flush(self, uow: UnitOfWork) -> None:
-        if not self.changed:
-            return
-        now = utcnow()
-        stmt = (
-            update(self.table)
-            .where(self.table.c.id == bindparam("_id"))
-            .values({f: bindparam(f) for f in (*self.fields, "updated_at")})
-        )
-        params = [
-            {"_id": row_id, "updated_at": now, **{f: row[f] for f in self.fields}}
-            for row_id, row in self.changed.items()
-        ]
-        uow.session.execute(stmt, params)
-
-
-def _apply(obj: dict[str, Any], fields: dict[str, Any], counts: ChunkCounts, known: _Known) -> None:
-    """Update a record: one already in the ledger (``id`` set) or one new in this chunk."""
-    changed = False
-    for name, value in fields.items():
-        if obj.get(name) != value:
-            obj[name] = value
-            changed = True
-    if changed:
-        if "id" in obj and obj["id"] is not None:
-            known.changed[obj["id"]] = obj
-        counts.updated += 1
-    else:
-        counts.unchanged += 1
-
-
-class _New:
-    """Records new in this chunk, inserted at the end by one ``executemany``.
-
-    ``INSERT ... ON CONFLICT (key) DO NOTHING`` (the same SQL on SQLite and PostgreSQL) sent
-    to the driver directly, each value converted by its column's own SQLAlchemy type (the
-    processors fetched once per chunk): no ORM objects, no primary keys fetched back, and none
-    of the per-row parameter bookkeeping of a compiled Core statement, which cost more than
-    SQLite's own work. ``ON CONFLICT`` keeps a concurrent import of the same file harmless.
-    """
-
-    def __init__(self, model: Any, key: str) -> None:
-        self.table: Table = model.__table__
-        self.key = key
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.now = utcnow()
-        self.inserted = 0  # counted here, added to the chunk's counts once by flush
-
-    def add(self, key: str, counts: ChunkCounts, **values: Any) -> dict[str, Any]:
-        self.rows[key] = row = {self.key: key, **values}
-        self.inserted += 1
-        return row
-
-    def flush(self, uow: UnitOfWork, counts: ChunkCounts) -> None:
-        counts.inserted += self.inserted
-        if not self.rows:
-            return
-        conn = uow.session.connection()
-        dialect = conn.dialect
-        names = list(next(iter(self.rows.values())))
-        processors = [_processor(self.table.c[n], dialect) for n in names]
-        convert = [(n, p) for n, p in zip(names, processors, strict=True) if p is not None]
-        stamp_process = _processor(self.table.c.created_at, dialect)
-        stamp = stamp_process(self.now) if stamp_process else self.now
-        params = []
-        for row in self.rows.values():
-            for name, process in convert:
-                value = row[name]
-                if value is not None:
-                    row[name] = process(value)
-            params.append((*row.values(), stamp, stamp))
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        sql = (
-            f"INSERT INTO {self.table.name} ({', '.join(names)}, created_at, updated_at) "
-            f"VALUES ({', '.join([mark] * (len(names) + 2))}) "
-            f"ON CONFLICT ({self.key}) DO NOTHING"
-        )
-        self.rows = {}
-        conn.exec_driver_sql(sql, params)
-
-
-def _processor(column: Any, dialect: Any) -> Any:
-    """The function that turns a Python value into what ``dialect``'s driver takes, or None."""
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
-
-
-def _pending(new: _New, known: _Known, key: str) -> dict[str, Any] | None:
-    """The record under ``key`` as this chunk last left it: new in it, or in the ledger."""
-    return new.rows.get(key) or known.get(key)
-
-
 _CUSTOMER_FIELDS = ("email", "full_name", "phone", "country")
 
 
 def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts = ChunkCounts()
     keys = {r.external_id for _, r in rows}
-    known = _Known(uow, _CUSTOMERS, "external_id", keys, _CUSTOMER_FIELDS)
-    new = _New(Customer, "external_id")
+    known = Known(uow, _CUSTOMERS, "external_id", keys, _CUSTOMER_FIELDS)
+    new = New(Customer, "external_id")
     for _, row in rows:
         assert isinstance(row, CustomerRow)
         fields = {
@@ -219,11 +63,11 @@ def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowE
             "phone": row.phone,
             "country": row.country,
         }
-        existing = _pending(new, known, row.external_id)
+        existing = pending(new, known, row.external_id)
         if existing is None:
             new.add(row.external_id, counts, **fields)
         else:
-            _apply(existing, fields, counts, known)
+            apply(existing, fields, counts, known)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, []
@@ -232,14 +76,14 @@ def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowE
 def _customers(uow: UnitOfWork, rows: Rows) -> dict[str, int]:
     """Customer id by external id, for the customers this chunk refers to."""
     keys = {r.customer_external_id for _, r in rows}
-    found = _lookup(uow, _CUSTOMERS, "external_id", keys, ["id"])
+    found = lookup(uow, _CUSTOMERS, "external_id", keys, ["id"])
     return {k: row["id"] for k, row in found.items()}
 
 
 def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, dict[str, Any]]:
     """``id``, ``customer_id`` and ``deleted_at`` by token, for the cards this chunk refers to."""
     keys = {r.recurring_token for _, r in rows}
-    return _lookup(uow, _METHODS, "recurring_token", keys, ["id", "customer_id", "deleted_at"])
+    return lookup(uow, _METHODS, "recurring_token", keys, ["id", "customer_id", "deleted_at"])
 
 
 def _unknown_customer(line: int, external_id: str) -> RowError:
@@ -265,8 +109,8 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
     counts, errors = ChunkCounts(), []
     customers = _customers(uow, rows)
     keys = {r.recurring_token for _, r in rows}
-    known = _Known(uow, _METHODS, "recurring_token", keys, _METHOD_FIELDS)
-    new = _New(PaymentMethod, "recurring_token")
+    known = Known(uow, _METHODS, "recurring_token", keys, _METHOD_FIELDS)
+    new = New(PaymentMethod, "recurring_token")
     for line, row in rows:
         assert isinstance(row, PaymentMethodRow)
         customer_id = customers.get(row.customer_external_id)
@@ -282,7 +126,7 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
             "expiry_month": row.expiry_month,
             "expiry_year": row.expiry_year,
         }
-        existing = _pending(new, known, row.recurring_token)
+        existing = pending(new, known, row.recurring_token)
         if existing is None:
             new.add(row.recurring_token, counts, customer_id=customer_id, **fields)
         elif existing["customer_id"] != customer_id:
@@ -296,7 +140,7 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
         else:
             if row.network_transaction_id is None:
                 fields.pop("network_transaction_id")  # absent means "keep what we have"
-            _apply(existing, fields, counts, known)
+            apply(existing, fields, counts, known)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, errors
@@ -343,8 +187,8 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
     keys = {r.external_id for _, r in rows}
-    known = _Known(uow, _SUBSCRIPTIONS, "external_id", keys, _SUBSCRIPTION_FIELDS)
-    new = _New(Subscription, "external_id")
+    known = Known(uow, _SUBSCRIPTIONS, "external_id", keys, _SUBSCRIPTION_FIELDS)
+    new = New(Subscription, "external_id")
     for line, row in rows:
         assert isinstance(row, SubscriptionRow)
         found = _card_for(line, row, customers, methods)
@@ -360,7 +204,7 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             "interval_unit": IntervalUnit(row.interval),
             "interval_count": row.interval_count,
         }
-        existing = _pending(new, known, row.external_id)
+        existing = pending(new, known, row.external_id)
         if existing is None:
             new.add(
                 row.external_id,
@@ -382,7 +226,7 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             )
         else:
             # next_billing_at belongs to the billing run once the subscription exists.
-            _apply(existing, fields, counts, known)
+            apply(existing, fields, counts, known)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, errors
@@ -395,8 +239,8 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
     keys = {r.external_id for _, r in rows}
-    known = _Known(uow, _CHARGES, "external_id", keys, _CHARGE_FIELDS)
-    new = _New(OneOffCharge, "external_id")
+    known = Known(uow, _CHARGES, "external_id", keys, _CHARGE_FIELDS)
+    new = New(OneOffCharge, "external_id")
     for line, row in rows:
         assert isinstance(row, ChargeRow)
         found = _card_for(line, row, customers, methods)
@@ -411,7 +255,7 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
             "description": row.description,
             "charge_on": row.charge_on,
         }
-        existing = _pending(new, known, row.external_id)
+        existing = pending(new, known, row.external_id)
         if existing is None:
             new.add(
                 row.external_id,
@@ -437,7 +281,7 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
                 )
             )
         else:
-            _apply(existing, fields, counts, known)
+            apply(existing, fields, counts, known)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, errors
