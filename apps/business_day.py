@@ -447,8 +447,13 @@ async def _scenarios(run: str, tally: DayTally) -> dict[str, Any]:
 
 async def _bill(as_of: datetime) -> Any:
     from flows.billing import BillingRunRequest, subscription_billing
+    from payflows.exactly_once import RunIncomplete
 
-    return await subscription_billing(BillingRunRequest(as_of=as_of))
+    try:
+        return await subscription_billing(BillingRunRequest(as_of=as_of))
+    except RunIncomplete as exc:  # the flow run is Failed; the day goes on, and says so
+        _say(f"   {exc}")
+        return exc.summary
 
 
 def _print_billing(summary: Any) -> None:
@@ -522,7 +527,13 @@ async def _decide_and_sweep(holds: dict[str, Any], as_of: datetime) -> Any:
     if fulfilled is not None and fulfilled.purchase_id:
         async with payment_context() as ctx:
             await ctx.ledger(lambda uow: decide(uow, fulfilled.purchase_id, "capture", 420_000))
-    return await preauth_sweep(SweepRequest(as_of=as_of))
+    from payflows.exactly_once import RunIncomplete
+
+    try:
+        return await preauth_sweep(SweepRequest(as_of=as_of))
+    except RunIncomplete as exc:  # holds a person must look at: the flow run is Failed
+        _say(f"   {exc}")
+        return exc.summary
 
 
 def _print_sweep(summary: Any, holds: dict[str, Any]) -> None:
@@ -563,9 +574,9 @@ async def _after_billing(
 
 
 async def _report(day: date, as_of: datetime, ws: DayWorkspace) -> Any:
-    from flows.report import ReportRequest, settlement_report
+    from flows.report import ReportRequest, run_settlement_report
 
-    return await settlement_report(
+    return await run_settlement_report(
         ReportRequest(date_from=day, date_to=day, as_of=as_of, output_dir=str(ws.reports))
     )
 
@@ -577,7 +588,7 @@ def _print_report(report: Any) -> None:
         _say(
             f"   {t.currency}: paid {money(t.paid_cents)} in {t.paid_count} payments"
             f" (approval {rate}),"
-            f" refunded {money(t.refunded_cents - t.refunds_cancelled_cents)},"
+            f" refunded {money(t.refunded_cents)},"
             f" fees {money(t.fee_cents)}, net {money(t.net_cents)}"
         )
         _say(
