@@ -38,6 +38,7 @@ from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.states import Status
 from payflows.gateway import (
     CardDeclinedError,
+    CardDetails,
     CardFlags,
     ClientDetails,
     OutcomeUnknownError,
@@ -70,6 +71,7 @@ from payflows.ledger import (
     upsert_payment_method,
     withdraw_intent,
 )
+from payflows.ledger.cards import keep_network_transaction_id
 from payflows.ledger.models import Customer
 from payflows.ledger.models import Refund as LedgerRefund
 from payflows.ledger.settlement import SettlementReport, record_settlements
@@ -327,7 +329,8 @@ async def _record_purchase(
 
 
 def _remember_card(uow: UnitOfWork, attempt: PaymentAttempt, purchase: Purchase) -> None:
-    token = purchase.recurring_token if purchase.is_recurring_token else None
+    # The purchase that saved the card IS the token; its ``recurring_token`` stays null.
+    token = purchase.saved_token
     if not token or attempt.customer_id is None or attempt.kind is AttemptKind.MIT:
         return
     extra = purchase.transaction_data.extra
@@ -535,7 +538,16 @@ async def _submit(
         )
         return PaymentOutcome.of(current, three_ds=info)
     # executed / authorized / pending: the purchase itself is the record.
-    return await settle_by_read_back(ctx, key)
+    outcome = await settle_by_read_back(ctx, key)
+    await _keep_ntid(ctx, purchase.id, answer.card)
+    return outcome
+
+
+async def _keep_ntid(ctx: PaymentContext, token: str, card: CardDetails | None) -> None:
+    """The network transaction id the answer gave (the purchase read back may have none)."""
+    ntid = card.network_transaction_id if card is not None else None
+    if ntid:
+        await ctx.ledger(lambda uow: keep_network_transaction_id(uow, token, ntid))
 
 
 async def _with_token(ctx: PaymentContext, outcome: PaymentOutcome) -> PaymentOutcome:
@@ -664,14 +676,16 @@ async def complete_three_ds(ctx: PaymentContext, md: str, pares: str) -> Payment
     if attempt.state in _RESOLVED:
         return await _with_token(ctx, PaymentOutcome.of(attempt))
     try:
-        await ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
+        result = await ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
     except CardDeclinedError as exc:
         await ctx.ledger(lambda uow: complete_challenge(uow, md))
         return await _declined(ctx, key, exc)
     except OutcomeUnknownError:
         return await _mark_unknown(ctx, key)
     await ctx.ledger(lambda uow: complete_challenge(uow, md))
-    return await _with_token(ctx, await settle_by_read_back(ctx, key))
+    outcome = await settle_by_read_back(ctx, key)
+    await _keep_ntid(ctx, result.purchase_id, result.card)
+    return await _with_token(ctx, outcome)
 
 
 # -- merchant-initiated charges -------------------------------------------------------------

@@ -42,6 +42,12 @@ from payflows.ledger import (
     record_webhook_event,
     webhook_dedupe_key,
 )
+from payflows.ledger.cards import (
+    card_by_token,
+    keep_network_transaction_id,
+    mark_card_deleted,
+    record_decline_code,
+)
 from payflows.ledger.models import Refund as LedgerRefund
 from payflows.ledger.models import WebhookEvent as StoredEvent
 from payflows.ledger.settlement import record_settlements
@@ -412,31 +418,31 @@ def _apply(
     if pid is None:
         return False, False
     if event.event_type == "payment.refunded":
-        if not event.refund_id or event.amount is None or not event.currency:
-            return False, False
-        existed = uow.session.exec(
-            select(LedgerRefund.id).where(LedgerRefund.refund_id == event.refund_id)
-        ).first()
-        attempt_id = None if existed is not None else _refund_attempt(uow, pid, event.amount)
-        record_refund(
-            uow,
-            event.refund_id,
-            pid,
-            event.amount,
-            event.currency,
-            created_at=at,
-            attempt_id=attempt_id,
-        )
-        moved = _refund_concluded(uow, pid, at)
-        return True, existed is None or moved
+        return _apply_refund(uow, event, pid, at)
+    purchase = event.purchase
+    card_changed = _apply_card_facts(uow, event, pid, at)
     if not _known(uow, pid):
-        return False, False
+        # A card the ledger holds (imported, say) without the purchase that saved it.
+        return card_changed or _card_known(uow, pid), card_changed
+    if event.event_type == "purchase.payment_failure" and purchase is not None:
+        decline = purchase.last_error
+        if decline is not None:
+            card_changed = (
+                record_decline_code(
+                    uow,
+                    pid,
+                    decline.code,
+                    network_code=decline.network_code,
+                    advice_code=decline.advice_code,
+                )
+                or card_changed
+            )
     if status is None:
-        return True, False
+        return True, card_changed
     if status is Status.PENDING_REFUND and _stale_pending_refund(uow, pid, at):
         return True, False
     amount = event.amount if status is Status.PAID else None
-    changed = apply_gateway_status(uow, pid, status, at, amount_cents=amount)
+    changed = apply_gateway_status(uow, pid, status, at, amount_cents=amount) or card_changed
     if event.purchase is not None:
         # Paid amount, fee, net and settlement date ride on the purchase object (CHIP shape).
         report = settlement_of(event.purchase)
@@ -444,6 +450,77 @@ def _apply(
             report = replace(report, settled_at=at)
         changed = bool(record_settlements(uow, [report])) or changed
     return True, changed
+
+
+_TOKEN_DELETE_EVENTS = frozenset(
+    {"purchase.pending_recurring_token_delete", "purchase.recurring_token_deleted"}
+)
+
+
+def _card_known(uow: UnitOfWork, token: str) -> bool:
+    return card_by_token(uow, token) is not None
+
+
+def _apply_card_facts(uow: UnitOfWork, event: WebhookEvent, pid: str, at: datetime) -> bool:
+    """What a purchase delivery says of the stored card that purchase is (its token).
+
+    A token deletion, whoever asked for it, marks the card deleted from the first of the two
+    events on (billing stops charging it at once). Any body also offers the network
+    transaction id of the card's first payment, kept if the ledger has none yet.
+    """
+    changed = False
+    purchase = event.purchase
+    deleted = event.event_type in _TOKEN_DELETE_EVENTS or (
+        purchase is not None and purchase.token_deleted
+    )
+    if deleted:
+        changed = mark_card_deleted(uow, pid, at)
+    if purchase is not None and purchase.saved_token is not None:
+        ntid = purchase.network_transaction_id
+        changed = keep_network_transaction_id(uow, pid, ntid) or changed
+    return changed
+
+
+def _apply_refund(
+    uow: UnitOfWork, event: WebhookEvent, pid: str, at: datetime
+) -> tuple[bool, bool]:
+    """A ``payment.refunded``: the refund's own payment object (CHIP) or the guide's envelope.
+
+    A refund of a purchase the ledger never made is stored (by the caller) but not applied:
+    reconciliation lists it, and no refund row claims money the ledger never took. A refund the
+    gateway reports done (``success``; the guide's envelope, which carries no refund status,
+    reports one that happened) moves the ledger's refund from ``pending`` to ``settled``.
+    """
+    if not event.refund_id or event.amount is None or not event.currency:
+        return False, False
+    if not _known(uow, pid):
+        return False, False
+    existed = uow.session.exec(
+        select(LedgerRefund).where(LedgerRefund.refund_id == event.refund_id)
+    ).first()
+    before = existed.status if existed is not None else None
+    attempt_id = None if existed is not None else _refund_attempt(uow, pid, event.amount)
+    word = event.refund_status
+    if word == "cancelled":
+        status = RefundStatus.CANCELLED
+    elif word is None or word in {"success", "refunded"}:
+        status = RefundStatus.SETTLED
+    else:
+        status = RefundStatus.PENDING
+    refund = record_refund(
+        uow,
+        event.refund_id,
+        pid,
+        event.amount,
+        event.currency,
+        status=status,
+        created_at=at,
+        settled_at=at if status is RefundStatus.SETTLED else None,
+        cancelled_at=at if status is RefundStatus.CANCELLED else None,
+        attempt_id=attempt_id,
+    )
+    moved = _refund_concluded(uow, pid, at)
+    return True, existed is None or refund.status != before or moved
 
 
 def store_and_apply(
