@@ -67,6 +67,7 @@ from payflows.ledger import (
     record_intents,
     release_claim,
 )
+from payflows.ledger.cards import CARD_DELETED
 from payflows.ledger.models import utcnow
 from payflows.pacing import SAFE_TRIES, Gate, commit_for, resend_while_safe
 from payflows.payments import PaymentContext, settle_by_read_back
@@ -717,12 +718,13 @@ def _claim(run: _Run, limit: int) -> list[_Item] | None:
             customer = customers.get(sub.customer_id)
             unusable = method is None or method.deleted_at is not None or customer is None
             if unusable and key not in existing:
+                code, reason = _unusable(method)
                 sub.status = SubscriptionStatus.SUSPENDED
-                sub.last_decline_code = "no_payment_method"
-                sub.dunning_reason = _NO_METHOD
+                sub.last_decline_code = code
+                sub.dunning_reason = reason
                 sub.claimed_by = sub.claimed_until = None
                 run.summary.suspended += 1
-                _count(run.summary.dunning_reasons, _NO_METHOD)
+                _count(run.summary.dunning_reasons, reason)
                 continue
             intents.append(
                 Intent(
@@ -776,12 +778,13 @@ def _claim_one_offs(run: _Run, limit: int) -> list[_Item] | None:
             customer = customers.get(charge.customer_id)
             unusable = method is None or method.deleted_at is not None or customer is None
             if unusable and key not in existing:
+                code, reason = _unusable(method)
                 charge.status = OneOffChargeStatus.FAILED
-                charge.last_decline_code = "no_payment_method"
-                charge.dunning_reason = _NO_METHOD
+                charge.last_decline_code = code
+                charge.dunning_reason = reason
                 charge.claimed_by = charge.claimed_until = None
                 run.summary.one_off_failed += 1
-                _count(run.summary.dunning_reasons, _NO_METHOD)
+                _count(run.summary.dunning_reasons, reason)
                 continue
             intents.append(
                 Intent(
@@ -807,6 +810,15 @@ def _claim_one_offs(run: _Run, limit: int) -> list[_Item] | None:
 
 
 _NO_METHOD = "no usable payment method"
+_CARD_DELETED = "stored card deleted"
+
+
+def _unusable(method: PaymentMethod | None) -> tuple[str, str]:
+    """(last_decline_code, dunning_reason) of a charge that cannot be made: a card deleted at
+    the gateway says so, so the subscription and the run summary show why billing stopped."""
+    if method is not None and method.deleted_at is not None:
+        return CARD_DELETED, _CARD_DELETED
+    return "no_payment_method", _NO_METHOD
 
 
 def _item(
