@@ -91,6 +91,14 @@ class Purchase:
     prior_status: str | None = None
     is_recurring_token: bool = False
     refund_ids: list[str] = field(default_factory=list)
+    #: When the payer first opened the payment page (``GET {checkout_url}``).
+    viewed_on: int | None = None
+    #: ``remote_ip`` of the card submission, shown on the payer's attempts.
+    client_ip: str = ""
+    #: The recurring token that paid this purchase (``/charge/``): its ``recurring_token``.
+    used_token: str | None = None
+    #: CHIP's own short reference (``CH1234``), numbered in order of creation.
+    reference_generated: str = ""
 
     @property
     def refundable_amount(self) -> int:

@@ -126,13 +126,17 @@ async def test_every_money_movement_has_its_event(hooked) -> None:
     assert of(cancelled) == ["purchase.created", "purchase.cancelled"]
     assert of(declined)[-1] == "purchase.payment_failure"
     assert of(failed)[-2:] == ["purchase.pending_charge", "purchase.subscription_charge_failure"]
-    assert of(token)[-2:] == ["purchase.recurring_token_deleted", "purchase.settled"]
+    assert of(token)[-3:] == [
+        "purchase.pending_recurring_token_delete",
+        "purchase.recurring_token_deleted",
+        "purchase.settled",
+    ]
 
     refund = next(b for e, b in receiver.events() if e == "payment.refunded")
     assert refund["type"] == "payment" and refund["payment"]["payment_type"] == "refund"
     assert refund["payment"]["amount"] == 400 and refund["related_to"]["id"] == held["id"]
     settled = next(b for e, b in receiver.events() if e == "purchase.settled")
-    assert settled["status"] == "settled" and "settlement" in settled["transaction_data"]["extra"]
+    assert settled["status"] == "paid" and "settlement" in settled["transaction_data"]["extra"]
 
 
 async def test_only_subscribed_events_are_delivered(hooked) -> None:
