@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from payflows.sandbox.cards import MaskedCard
+from payflows.sandbox.clock import MAX_OFFSET_SECONDS
 
 __all__ = [
     "Purchase",
@@ -269,10 +270,23 @@ class SandboxState:
             webhooks={k: Webhook(**v) for k, v in records("webhooks").items()},
             sessions={k: ThreeDSSession(**with_card(v)) for k, v in records("sessions").items()},
             tokens={k: RecurringToken(**with_card(v)) for k, v in records("tokens").items()},
-            clock_offset=float(data.get("clock_offset", 0.0)),
+            clock_offset=_clock_offset(data.get("clock_offset", 0.0)),
             company_key_pem=data.get("company_key_pem"),
             acs_secret=data.get("acs_secret") or secrets.token_hex(32),
         )
+
+
+def _clock_offset(raw: Any) -> float:
+    """The saved clock offset, or 0 when an older sandbox saved one out of range (say 1e30
+    seconds, which made every route fail): the sandbox starts, and says so."""
+    try:
+        offset = float(raw)
+    except (TypeError, ValueError):
+        offset = float("nan")
+    if not 0 <= offset <= MAX_OFFSET_SECONDS:
+        logger.warning("sandbox state: clock offset %r is out of range; the clock restarts", raw)
+        return 0.0
+    return offset
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

@@ -16,15 +16,13 @@ from collections.abc import Callable
 from typing import Final
 
 from payflows.domain.states import Op, Result, Status
+from payflows.sandbox.clock import MAX_OFFSET_SECONDS
 from payflows.sandbox.core import DAY, Core
 from payflows.sandbox.errors import GatewayError
 from payflows.sandbox.state import Purchase, Refund, ThreeDSSession
 
 __all__ = ["MAX_OFFSET_SECONDS", "Timeline", "hold_window"]
 
-#: How far the sandbox clock may run ahead of real time: a hundred years. Past that, dates stop
-#: being representable soon after (year 9999), and no test needs more.
-MAX_OFFSET_SECONDS: Final = 100 * 365 * DAY
 #: When a paid purchase clears (no more cancelling) and when it settles, after ``paid_on``.
 CLEARS_AFTER: Final = DAY
 SETTLES_AFTER: Final = 2 * DAY
