@@ -163,6 +163,7 @@ _BY_NUMBER: Final[dict[str, TestCard]] = {card.number: card for card in TEST_CAR
 _BY_NAME: Final[dict[str, TestCard]] = {card.key: card for card in TEST_CARDS}
 _BY_KEY: Final[dict[str, TestCard]] = {**_BY_NAME, NETWORK_TOKEN_CARD.key: NETWORK_TOKEN_CARD}
 _SEPARATORS = re.compile(r"[\s-]")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _EXPIRES = re.compile(r"^(\d{2})/(\d{2})$")
 _CVC = re.compile(r"^\d{3,4}$")
 
@@ -175,7 +176,9 @@ class UnknownTestCard(ValueError):
     """A name that is not one of the test cards; the message lists the valid names."""
 
     def __init__(self, name: object) -> None:
-        shown = repr(name) if isinstance(name, str) and len(name) <= 64 else "that value"
+        # Echoed only when it looks like a name: a card number typed here is never repeated.
+        looks_like_name = isinstance(name, str) and _NAME.fullmatch(name) is not None
+        shown = repr(name) if looks_like_name else "that value"
         super().__init__(
             f"{shown} is not a sandbox test card; the names are: {', '.join(CARD_NAMES)}"
         )
