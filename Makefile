@@ -6,13 +6,30 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-live lint format clean sandbox
+LOCK := requirements.lock
+# The tool that writes the lock, pinned so that `make lock` gives the same file everywhere.
+UV_VERSION := 0.13.8
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-$(STAMP): pyproject.toml
+.PHONY: demo test test-live lint format clean sandbox lock
+
+# The versions CI tested: every dependency (runtime and dev) from the lock, each checked against
+# its sha256; then payflows itself, editable, adding nothing.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(PIP) install --upgrade pip
+	@$(PIP) install --require-hashes -r $(LOCK)
+	@$(PIP) install --no-deps -e .
 	@touch $(STAMP)
+
+# Re-resolve pyproject.toml's dependencies (with the dev extra) into the lock, with hashes, for
+# every platform and Python >= 3.11. Run after changing a dependency; commit the result.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install "uv==$(UV_VERSION)"
+	@$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --no-header --quiet --output-file $(LOCK)
+	@echo "wrote $(LOCK): $$(grep -c '^[a-z]' $(LOCK)) pinned packages"
 
 demo: $(STAMP)
 	@$(BIN)/payflows demo

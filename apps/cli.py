@@ -68,10 +68,9 @@ def version() -> None:
 
 @app.command()
 def config() -> None:
-    """Show the effective configuration (keys masked)."""
+    """Show the effective configuration (keys, tokens and database passwords masked)."""
     settings = _settings()
-    for name, value in settings.model_dump().items():
-        shown = "********" if name.endswith("_key") and value else value
+    for name, shown in settings.shown().items():
         typer.echo(f"{name.upper():34} {shown}")
 
 

@@ -2,7 +2,8 @@
 
 Register with ``app.command("import")(import_command)``. Exit codes: 0 every row landed,
 1 some rows were rejected (the others landed), 2 the file was refused as a whole (or the
-configuration is wrong): nothing from it was written.
+configuration is wrong): nothing from it was written, 3 the import could not go on half way
+(the rows before that point landed; importing again after the fix is harmless).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 
 from payflows.imports.core import error_file_for, import_csv
-from payflows.imports.formats import FileError
+from payflows.imports.formats import FileError, ImportStopped
 from payflows.imports.results import ImportResult
 
 __all__ = ["Kind", "import_command", "print_summary"]
@@ -87,7 +88,7 @@ def import_command(
             typer.echo(json.dumps({"file": str(file), "error": str(exc)}))
         else:
             typer.echo(f"payflows import: {file}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(3 if isinstance(exc, ImportStopped) else 2) from None
     finally:
         engine.dispose()
     if json_out:

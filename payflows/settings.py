@@ -8,11 +8,12 @@ failing halfway through a billing run.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import uuid
 from functools import lru_cache
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +26,29 @@ SANDBOX_BRAND_ID = "7a1e3c1e-5b1d-4c8a-9d8e-0d2b6f1b4a01"
 SANDBOX_PORT = 8400
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_MASK = "********"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host in _LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its user part (``user:pw@host``) replaced by stars."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{host}"))
+
 
 #: The windows PAYFLOWS_HOLD_WINDOWS_DAYS may override (payflows.domain.holds.AuthorisationWindows).
 HOLD_WINDOW_NAMES = (
@@ -152,6 +176,11 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an http(s) URL such as https://gate.reviopay.com/api/v1/")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            # The API keys travel in every request's headers: never in clear over a network.
+            raise ValueError(
+                "must be https:// unless it points at the local sandbox (127.0.0.1, localhost)"
+            )
         return value if value.endswith("/") else value + "/"
 
     @field_validator("precium_brand_id")
@@ -204,7 +233,19 @@ class Settings(BaseSettings):
 
     @property
     def uses_local_sandbox(self) -> bool:
-        return urlsplit(self.precium_base_url).hostname in _LOOPBACK
+        return _is_loopback(urlsplit(self.precium_base_url).hostname)
+
+    def shown(self) -> dict[str, object]:
+        """Every setting as ``payflows config`` prints it: secrets and URL passwords masked."""
+        shown: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr) or (name.endswith(("_key", "_token")) and value):
+                shown[name] = _MASK if value else value
+            elif isinstance(value, str) and "://" in value:
+                shown[name] = mask_url_password(value)
+            else:
+                shown[name] = value
+        return shown
 
     @property
     def sandbox_base_url(self) -> str:

@@ -10,26 +10,31 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+from payflows.domain.currencies import ISO_4217
+
 # Plain decimals only: no exponents, NaN or Infinity (Decimal would accept all three).
 _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
-# Currencies whose minor unit is not 1/100. Everything else Precium settles (ZAR, USD, EUR,
-# MYR, GBP...) uses two decimals.
-_EXPONENT: dict[str, int] = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+#: The largest amount payflows handles, in minor units: far above any card payment, far below
+#: what a signed 64-bit column holds (a 30-digit amount is refused, not overflowed).
+MAX_CENTS = 10**15 - 1
 _SYMBOL: dict[str, str] = {"ZAR": "R", "USD": "$", "EUR": "€", "GBP": "£", "MYR": "RM"}
 
 
 def validate_currency(code: str) -> str:
-    """Return ``code`` upper-cased when it looks like an ISO 4217 code, else raise ValueError."""
-    upper = code.strip().upper()
-    if not _CURRENCY.match(upper):
-        raise ValueError(f"currency must be a 3-letter ISO 4217 code, got {code!r}")
+    """``code`` upper-cased when it is an active ISO 4217 currency, else ValueError.
+
+    The message does not repeat the value (it may be anything a user typed).
+    """
+    upper = code.strip().upper() if isinstance(code, str) else ""
+    if upper not in ISO_4217:
+        raise ValueError("currency must be an active ISO 4217 code such as ZAR, USD or EUR")
     return upper
 
 
 def exponent(currency: str) -> int:
-    return _EXPONENT.get(currency.upper(), 2)
+    """Decimals of the currency's minor unit (2 for a code outside the table)."""
+    return ISO_4217.get(currency.upper(), 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +68,21 @@ class Money:
 def parse_amount(text: str, currency: str) -> int:
     """Parse a human amount such as ``"1 234.56"`` or ``"299"`` into minor units.
 
-    Refuses more decimals than the currency has rather than rounding them away.
+    Refuses more decimals than the currency has rather than rounding them away, digits of other
+    scripts, and anything beyond :data:`MAX_CENTS`. Messages never repeat the text.
     """
     cleaned = text.strip().replace(" ", "").replace(",", "")
-    if not _AMOUNT.match(cleaned):
-        raise ValueError(f"not an amount: {text!r}")
+    if not cleaned.isascii() or len(cleaned) > 40 or not _AMOUNT.match(cleaned):
+        raise ValueError("not an amount: write it like 199.99")
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already refused it
-        raise ValueError(f"not an amount: {text!r}") from exc
+        raise ValueError("not an amount: write it like 199.99") from exc
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{text!r} has more decimals than {currency} allows")
+        raise ValueError(f"the amount has more decimals than {currency} allows")
+    if abs(scaled) > MAX_CENTS:
+        raise ValueError("the amount is too large")
     return int(scaled)
 
 

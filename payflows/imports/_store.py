@@ -139,7 +139,7 @@ def _unknown_customer(line: int, external_id: str) -> RowError:
     return RowError(
         line=line,
         column="customer_external_id",
-        reason=f"unknown customer {external_id!r} (import the customers file first)",
+        reason="unknown customer (import the customers file first)",
     )
 
 
@@ -201,7 +201,7 @@ def _card_for(
         return RowError(
             line=line,
             column="recurring_token",
-            reason=f"this token belongs to another customer, not {row.customer_external_id!r}",
+            reason="this token belongs to another customer than customer_external_id",
         )
     if method.deleted_at is not None:
         return RowError(

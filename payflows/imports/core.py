@@ -7,14 +7,19 @@ file, and a crash half way leaves whole chunks behind; importing again finishes 
 every write is an upsert on the merchant's external ids.
 
 A bad row never stops the import: it becomes a :class:`RowError` (physical line, column,
-reason), written at once to the error CSV and kept in the result up to ``max_errors``. What
-stops it is a :class:`FileError`: a header that is not one of the formats, a column that looks
-like card data, a file that is not UTF-8 text.
+reason), written at once to the error CSV and kept in the result up to ``max_errors``. That
+includes a cell too long, with a control character or a card number in it (any column), and a
+record whose key (``external_id``, or ``recurring_token`` for stored cards) already appeared
+earlier in the same file: the first one wins, the repeat is reported instead of silently
+overwriting it. What stops it is a :class:`FileError`: a header that is not one of the formats,
+a column that looks like card data, a file that is not UTF-8 text or breaks as CSV; and
+:class:`ImportStopped` for anything unforeseen half way (the chunks before it stay landed).
 """
 
 from __future__ import annotations
 
 import csv
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from payflows.imports._store import WRITERS
 from payflows.imports.formats import (
@@ -29,6 +35,7 @@ from payflows.imports.formats import (
     CellError,
     FileError,
     ImportKind,
+    ImportStopped,
     check_header,
     detect_kind,
     redact,
@@ -49,6 +56,11 @@ __all__ = [
 
 CHUNK_ROWS = 1000
 ERROR_COLUMNS = ("line", "column", "reason")
+
+# The csv module refuses a field over 128 KiB by breaking the whole file; read up to 64 MiB so
+# that one oversized cell is that row's error (formats.MAX_CELL_CHARS), not the file's.
+_FIELD_LIMIT = 64 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
 
 
 def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
@@ -109,16 +121,54 @@ def iter_rows(
     parse = fmt.parse
 
     def rows() -> Iterator[tuple[int, Any | RowError]]:
-        for line, record in records(reader, names):
-            if isinstance(record, RowError):
-                yield line, record
-                continue
-            try:
-                yield line, parse(record)  # type: ignore[operator]
-            except CellError as exc:
-                yield line, RowError(line=line, column=exc.column, reason=exc.reason)
+        with _SeenKeys(fmt.key) as seen:
+            for line, record in records(reader, names):
+                if isinstance(record, RowError):
+                    yield line, record
+                    continue
+                try:
+                    parsed = parse(record)  # type: ignore[operator]
+                except CellError as exc:
+                    yield line, RowError(line=line, column=exc.column, reason=exc.reason)
+                    continue
+                except Exception as exc:  # a cell nobody foresaw: that row, not the file
+                    reason = f"the row could not be read ({type(exc).__name__})"
+                    yield line, RowError(line=line, column="", reason=reason)
+                    continue
+                first = seen.first_line(getattr(parsed, fmt.key), line)
+                if first is not None:
+                    reason = f"{fmt.key} repeats the row on line {first}: each key once per file"
+                    yield line, RowError(line=line, column=fmt.key, reason=reason)
+                    continue
+                yield line, parsed
 
     return kind, rows()
+
+
+class _SeenKeys:
+    """The keys of one file, with the line of their first row, in a temporary on-disk SQLite
+    database: a million keys cost the import no memory of its own (SQLite's page cache is
+    bounded), so a repeat is found however far apart the two rows are."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.db = sqlite3.connect("")  # "": a private temporary file, deleted on close
+        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+
+    def __enter__(self) -> _SeenKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+    def first_line(self, key: str, line: int) -> int | None:
+        """None the first time ``key`` is seen (and remember ``line``), else its first line."""
+        try:
+            self.db.execute("INSERT INTO seen VALUES (?, ?)", (key, line))
+        except sqlite3.IntegrityError:
+            row = self.db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
+            return int(row[0])
+        return None
 
 
 class _Errors:
@@ -192,6 +242,14 @@ def import_csv(
             _flush(engine, write, chunk, rejected, result, errors)
         except UnicodeDecodeError:
             raise FileError("the file is not UTF-8 text") from None
+        except (FileError, OperationalError):
+            # A refused file, or the ledger unreachable (the next run tries again).
+            raise
+        except Exception as exc:
+            raise ImportStopped(
+                f"the import stopped after {locals().get('read', 0)} rows "
+                f"({type(exc).__name__}); the rows before it landed"
+            ) from exc
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 

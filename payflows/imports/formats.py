@@ -10,8 +10,11 @@ Parsing a row is pure (no database): it turns text cells into a typed record or 
 are resolved by the store, chunk by chunk.
 
 Card data never enters: a column named like a card number, CVC or full expiry date makes the
-whole file refused (:func:`check_header`), and a ``masked_pan`` cell that holds a full number is a
-row error whose message does not repeat it. No error message repeats a long run of digits.
+whole file refused (:func:`check_header`), and a cell of any column that holds a card number
+(:func:`payflows.domain.screening.contains_card_number`: any separators, any script) is a row
+error whose message does not repeat it. No error message quotes a cell; file-level messages go
+through :func:`redact`. Numbers are ASCII digits only (``²`` or Arabic-Indic digits are refused),
+cells may not hold control characters (NUL...), and no cell may exceed :data:`MAX_CELL_CHARS`.
 """
 
 from __future__ import annotations
@@ -22,22 +25,27 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from payflows.domain.cards import luhn_valid
-from payflows.domain.money import parse_amount, validate_currency
+from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
+from payflows.domain.screening import contains_card_number
+from payflows.domain.screening import redact as _redact
 
 __all__ = [
     "FORMATS",
+    "MAX_CELL_CHARS",
     "CellError",
     "ChargeRow",
     "CustomerRow",
     "FileError",
     "Format",
     "ImportKind",
+    "ImportStopped",
     "PaymentMethodRow",
     "SubscriptionRow",
     "check_header",
     "detect_kind",
     "redact",
     "refuse_card_columns",
+    "screen_cells",
 ]
 
 ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_charges"]
@@ -45,6 +53,13 @@ ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_c
 
 class FileError(ValueError):
     """The file as a whole cannot be imported (header, encoding, card data): nothing is read."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+class ImportStopped(FileError):
+    """The import could not go on (an unexpected failure half way): the rows before it landed."""
 
 
 class CellError(ValueError):
@@ -56,15 +71,9 @@ class CellError(ValueError):
         self.reason = redact(reason)
 
 
-_LONG_DIGITS = re.compile(r"\d[\d \-]{10,}\d")
-
-
 def redact(text: str) -> str:
     """Hide any run of 12 or more digits: it could be a card number typed in the wrong column."""
-    return _LONG_DIGITS.sub(
-        lambda m: "[digits hidden]" if sum(c.isdigit() for c in m.group()) >= 12 else m.group(),
-        text,
-    )
+    return _redact(text)
 
 
 # --------------------------------------------------------------------------- records
@@ -122,11 +131,15 @@ Record = CustomerRow | PaymentMethodRow | SubscriptionRow | ChargeRow
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
-_PHONE = re.compile(r"^\+?\d{7,15}$")
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,3})?$")
-_MASKED = re.compile(r"^\d{0,6}[*Xx•]{2,13}\d{4}$")
-_EMBEDDED_PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,3})?$")
+_MASKED = re.compile(r"^[0-9]{0,6}[*Xx•]{2,13}[0-9]{4}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: The longest cell read at all (longer ones are row errors); every column is far shorter.
+MAX_CELL_CHARS = 4096
+#: Dates outside these years are typos (or attempts to overflow a date-time).
+_FIRST_YEAR, _LAST_YEAR = 2000, 2099
 BRANDS = frozenset({"visa", "mastercard", "amex", "maestro", "discover", "diners", "unknown"})
 INTERVALS = ("day", "week", "month", "year")
 #: Cap on interval_count: a subscription billed less than once in five years is a typo.
@@ -160,14 +173,24 @@ def _text(cells: dict[str, str], column: str, max_len: int) -> str:
     value = " ".join(_required(cells, column).split())
     if len(value) > max_len:
         raise CellError(column, f"{column} is longer than {max_len} characters")
-    _no_card_number(column, value)
     return value
 
 
-def _no_card_number(column: str, value: str) -> None:
-    for match in _EMBEDDED_PAN.finditer(value):
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+def screen_cells(cells: dict[str, str]) -> None:
+    """A CellError for the first cell that is too long, holds a control character or a card
+    number (in any column: a card number is card data wherever it is typed)."""
+    for column, value in cells.items():
+        if len(value) > MAX_CELL_CHARS:
+            raise CellError(column, f"{column} is longer than {MAX_CELL_CHARS} characters")
+        if _CONTROL.search(value):
+            raise CellError(column, f"{column} holds a control character (such as NUL)")
+        if contains_card_number(value):
+            if column == "masked_pan":
+                raise CellError(
+                    "masked_pan",
+                    "masked_pan holds a full card number; give the masked form "
+                    "(444433******1111) and delete this file's copy of the number",
+                )
             raise CellError(column, f"{column} contains what looks like a card number; remove it")
 
 
@@ -175,7 +198,7 @@ def _currency(cells: dict[str, str], column: str = "currency") -> str:
     try:
         return validate_currency(_required(cells, column))
     except ValueError:
-        raise CellError(column, "currency must be a 3-letter ISO 4217 code such as ZAR") from None
+        raise CellError(column, "currency must be an active ISO 4217 code such as ZAR") from None
 
 
 def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool) -> int:
@@ -183,11 +206,13 @@ def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool)
     if text.startswith("-"):
         raise CellError(column, f"{column} must not be negative")
     if not _AMOUNT.match(text):
-        raise CellError(column, f"{column} must be a decimal amount such as 199.00 (got {text!r})")
+        raise CellError(column, f"{column} must be a decimal amount such as 199.00")
     try:
         cents = parse_amount(text, currency)
     except ValueError:
         raise CellError(column, f"{column} has more decimals than {currency} allows") from None
+    if cents > MAX_CENTS:
+        raise CellError(column, f"{column} is too large")
     if cents == 0 and not zero_ok:
         raise CellError(column, f"{column} must be more than zero")
     return cents
@@ -195,39 +220,53 @@ def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool)
 
 def _int(cells: dict[str, str], column: str, low: int, high: int) -> int:
     text = _required(cells, column)
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not low <= int(text) <= high:
         raise CellError(column, f"{column} must be a whole number from {low} to {high}")
     return int(text)
+
+
+def _in_range(column: str, year: int) -> None:
+    if not _FIRST_YEAR <= year <= _LAST_YEAR:
+        raise CellError(column, f"{column} must be between {_FIRST_YEAR} and {_LAST_YEAR}")
 
 
 def _date(cells: dict[str, str], column: str) -> date:
     text = _required(cells, column)
     try:
-        return date.fromisoformat(text)
+        if not text.isascii():
+            raise ValueError(text)
+        value = date.fromisoformat(text)
     except ValueError:
-        raise CellError(column, f"{column} must be an ISO date YYYY-MM-DD (got {text!r})") from None
+        raise CellError(column, f"{column} must be an ISO date YYYY-MM-DD") from None
+    _in_range(column, value.year)
+    return value
 
 
 def _datetime(cells: dict[str, str], column: str) -> datetime:
     """A date means midnight UTC; a datetime without offset is UTC; an offset is converted."""
     text = _required(cells, column)
     try:
+        if not text.isascii():
+            raise ValueError(text)
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            value = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise CellError(
-            column, f"{column} must be an ISO date or date-time, e.g. 2026-12-01 (got {text!r})"
+            column, f"{column} must be an ISO date or date-time, e.g. 2026-12-01"
         ) from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    # Checked before converting: 9999-12-31T23:00:00-10:00 is valid but overflows in UTC.
+    _in_range(column, value.year)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    _in_range(column, value.year)
+    return value
 
 
 def _masked_pan(cells: dict[str, str]) -> str:
     value = _required(cells, "masked_pan").replace(" ", "").replace("-", "")
-    if value.isdigit():
+    if value.isdigit() or not value.isascii():
         # Never echo it: this is very likely a real card number.
         if 12 <= len(value) <= 19 and luhn_valid(value):
             raise CellError(
@@ -247,10 +286,11 @@ def _masked_pan(cells: dict[str, str]) -> str:
 
 
 def parse_customer(cells: dict[str, str]) -> CustomerRow:
+    screen_cells(cells)
     external_id = _ident(cells, "external_id")
     email = _required(cells, "email").lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise CellError("email", f"email is not an email address (got {email!r})")
+        raise CellError("email", "email is not an email address")
     full_name = _text(cells, "full_name", 200)
     phone = _optional(cells, "phone")
     if phone is not None:
@@ -266,6 +306,7 @@ def parse_customer(cells: dict[str, str]) -> CustomerRow:
 
 
 def parse_payment_method(cells: dict[str, str]) -> PaymentMethodRow:
+    screen_cells(cells)
     customer = _ident(cells, "customer_external_id")
     token = _ident(cells, "recurring_token", 64)
     ntid = _optional(cells, "network_transaction_id")
@@ -281,13 +322,14 @@ def parse_payment_method(cells: dict[str, str]) -> PaymentMethodRow:
     masked = _masked_pan(cells)
     month = _int(cells, "expiry_month", 1, 12)
     year_text = _required(cells, "expiry_year")
-    if year_text.isdigit() and len(year_text) == 2:
+    if year_text.isascii() and year_text.isdigit() and len(year_text) == 2:
         year_text = "20" + year_text
     year = _int({"expiry_year": year_text}, "expiry_year", 2000, 2099)
     return PaymentMethodRow(customer, token, ntid, original, currency, brand, masked, month, year)
 
 
 def parse_subscription(cells: dict[str, str]) -> SubscriptionRow:
+    screen_cells(cells)
     external_id = _ident(cells, "external_id")
     customer = _ident(cells, "customer_external_id")
     token = _ident(cells, "recurring_token", 64)
@@ -307,6 +349,7 @@ def parse_subscription(cells: dict[str, str]) -> SubscriptionRow:
 
 
 def parse_charge(cells: dict[str, str]) -> ChargeRow:
+    screen_cells(cells)
     external_id = _ident(cells, "external_id")
     customer = _ident(cells, "customer_external_id")
     token = _ident(cells, "recurring_token", 64)
@@ -326,6 +369,8 @@ class Format:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     parse: object  # Callable[[dict[str, str]], Record]; kept loose for the frozen dataclass
+    #: The column that names a record: it may appear once per file.
+    key: str = "external_id"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -350,6 +395,7 @@ FORMATS: dict[ImportKind, Format] = {
         ),
         ("network_transaction_id",),
         parse_payment_method,
+        key="recurring_token",
     ),
     "subscriptions": Format(
         "subscriptions",

@@ -16,7 +16,9 @@ on an interval. The rules a person dropping files can rely on:
   payflows; so is a file with a row rejected for holding a card number (in ``masked_pan`` or
   any cell): its good rows landed, its errors are in ``failed/``, the file itself is gone.
   Fix and drop it again: importing is idempotent, so the rows that landed the first time are
-  ``unchanged`` the second.
+  ``unchanged`` the second. An import that stops half way for a reason nobody foresaw
+  (:class:`~payflows.imports.formats.ImportStopped`) is filed the same way, in ``failed/``
+  with its reason, rather than tried again every run for ever.
 - A moved file keeps its name behind a UTC timestamp (``20260301T020000Z-NAME``): dropping a
   file of the same name tomorrow does not overwrite today's. A crash between the import and
   the move imports the file again on the next run, which changes nothing.

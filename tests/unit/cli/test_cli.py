@@ -32,3 +32,12 @@ def test_db_upgrade_creates_the_ledger(monkeypatch, tmp_path):
     assert (tmp_path / "ledger.db").exists()
     again = runner.invoke(app, ["db", "current"])
     assert again.exit_code == 0 and "empty" not in again.output
+
+
+def test_config_masks_the_database_password(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", "postgresql+psycopg://pay:hunter2@db:5432/pay")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert "postgresql+psycopg://pay:********@db:5432/pay" in result.output

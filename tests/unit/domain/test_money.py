@@ -52,3 +52,26 @@ def test_format_amount(cents, currency, text):
 def test_parse_amount_accepts_plain_decimals_only(text):
     with pytest.raises(ValueError, match="not an amount"):
         parse_amount(text, "ZAR")
+
+
+@pytest.mark.parametrize("code", ["XYZ", "ABC", "XTS", "XXX", "XAU", "RAND", "", "Z A"])
+def test_only_active_iso_4217_currencies_are_accepted(code):
+    from payflows.domain.money import validate_currency
+
+    with pytest.raises(ValueError, match="ISO 4217") as err:
+        validate_currency(code)
+    assert code not in str(err.value) or not code
+
+
+@pytest.mark.parametrize(("code", "exp"), [("zar", 2), ("JPY", 0), ("KWD", 3), ("ISK", 0)])
+def test_iso_4217_currencies_carry_their_minor_unit(code, exp):
+    from payflows.domain.money import exponent, validate_currency
+
+    assert exponent(validate_currency(code)) == exp
+
+
+@pytest.mark.parametrize("text", ["٣٠٠", "\uff13\uff10\uff10", "3²", "1" * 30, "9" * 14 + ".00"])
+def test_parse_amount_refuses_other_scripts_and_huge_amounts(text):
+    with pytest.raises(ValueError) as err:
+        parse_amount(text, "ZAR")
+    assert text not in str(err.value)

@@ -48,3 +48,33 @@ def test_real_gateway_without_real_keys_is_refused(monkeypatch):
 def test_plain_postgresql_url_gets_the_psycopg_driver(monkeypatch):
     monkeypatch.setenv("PAYFLOWS_DATABASE_URL", "postgresql://u@127.0.0.1/db")
     assert load_settings().database_url == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://gate.reviopay.com/api/v1/", "http://10.0.0.5:8400/api/v1/", "http://[2001:db8::1]/"],
+)
+def test_plain_http_to_a_network_gateway_is_refused(monkeypatch, url):
+    monkeypatch.setenv("PRECIUM_BASE_URL", url)
+    monkeypatch.setenv("PRECIUM_API_KEY", "live-key")
+    monkeypatch.setenv("PRECIUM_S2S_API_KEY", "live-s2s-key")
+    with pytest.raises(ConfigurationError, match="PRECIUM_BASE_URL: must be https"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8400/api/v1/", "http://localhost:8400/", "http://127.0.0.2:1/"]
+)
+def test_plain_http_to_loopback_is_the_sandbox(monkeypatch, url):
+    monkeypatch.setenv("PRECIUM_BASE_URL", url)
+    assert load_settings().uses_local_sandbox
+
+
+def test_shown_settings_mask_secrets_and_database_passwords(monkeypatch):
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", "postgresql://pay:s3cr%40t@db.internal:5432/pay")
+    monkeypatch.setenv("PAYFLOWS_OPERATOR_TOKEN", "op-token-123")
+    shown = load_settings().shown()
+    text = repr(shown)
+    assert "s3cr" not in text and "op-token-123" not in text and "sandbox-api-key" not in text
+    assert shown["database_url"] == "postgresql+psycopg://pay:********@db.internal:5432/pay"
+    assert shown["precium_api_key"] == "********"

@@ -30,7 +30,7 @@ GUIDE_ENVELOPE = {
 
 
 def test_there_are_samples_to_read():
-    assert len(ALL_SAMPLES) == 17
+    assert len(ALL_SAMPLES) == 17  # every real body the platform sent (shared/precium)
 
 
 @pytest.mark.parametrize("sample", ALL_SAMPLES, ids=lambda p: p.name)

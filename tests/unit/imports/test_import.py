@@ -164,16 +164,22 @@ def test_errors_across_chunks_keep_line_order_and_the_first_n_are_kept(
         assert [int(r["line"]) for r in csv.DictReader(handle)] == list(range(3, 26, 2))
 
 
-def test_duplicate_ids_in_one_file_count_once_as_insert(engine: Engine, write_csv) -> None:
+def test_a_key_repeated_in_one_file_is_a_row_error_and_the_first_row_wins(
+    engine: Engine, write_csv
+) -> None:
     path = write_csv(
         "c.csv",
         CUSTOMERS_HEADER
-        + "c1,a@example.co.za,A,,ZA\nc1,a@example.co.za,A,,ZA\nc1,b@example.co.za,A,,ZA\n",
+        + "c1,a@example.co.za,A,,ZA\nc2,c@example.co.za,C,,ZA\nc1,b@example.co.za,A,,ZA\n",
     )
-    result = import_csv(path, engine)
-    assert (result.inserted, result.unchanged, result.updated) == (1, 1, 1)
+    result = import_csv(path, engine, chunk_rows=1)  # the repeat is in another chunk
+    assert (result.inserted, result.unchanged, result.updated, result.rejected) == (2, 0, 0, 1)
+    (error,) = result.errors
+    assert (error.line, error.column) == (4, "external_id")
+    assert "repeats the row on line 2" in error.reason
     with UnitOfWork(engine) as uow:
-        assert uow.session.exec(select(Customer.email)).scalars().all() == ["b@example.co.za"]
+        emails = sorted(uow.session.exec(select(Customer.email)).scalars().all())
+    assert emails == ["a@example.co.za", "c@example.co.za"]
 
 
 def test_a_pan_column_refuses_the_whole_file_and_writes_nothing(
