@@ -16,8 +16,6 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib import resources
-from string import Template
 from typing import Any
 
 import httpx
@@ -31,14 +29,14 @@ from payflows.sandbox import signing
 from payflows.sandbox.clock import SandboxClock
 from payflows.sandbox.config import SandboxConfig
 from payflows.sandbox.control import Control
-from payflows.sandbox.engine import Engine, GatewayError, NotFound
+from payflows.sandbox.engine import Engine, GatewayError
 from payflows.sandbox.faults import FaultInjector, FaultMiddleware
 from payflows.sandbox.httputil import answer as _answer
 from payflows.sandbox.httputil import form as _form
 from payflows.sandbox.httputil import json_body as _body
 from payflows.sandbox.httputil import json_response as _json
 from payflows.sandbox.httputil import origin as _origin
-from payflows.sandbox.httputil import page as _page
+from payflows.sandbox.pages import Pages
 from payflows.sandbox.state import StatePersister, load_state
 from payflows.sandbox.webhooks import WebhookDispatcher
 
@@ -46,10 +44,6 @@ __all__ = ["Sandbox", "create_app"]
 
 logger = logging.getLogger(__name__)
 
-_TEMPLATES = resources.files("payflows.sandbox") / "templates"
-_ACS_PAGE = Template((_TEMPLATES / "acs.html").read_text(encoding="utf-8"))
-_ACS_RETURN = Template((_TEMPLATES / "acs_return.html").read_text(encoding="utf-8"))
-_ERROR_PAGE = Template((_TEMPLATES / "error.html").read_text(encoding="utf-8"))
 _UNAUTHORIZED = {"detail": "Invalid API key"}
 
 
@@ -220,19 +214,6 @@ class _Api:
         params = request.query_params
         return _json(self.engine.payment_methods(params.get("brand_id"), params.get("currency")))
 
-    async def checkout(self, request: Request) -> Response:
-        """``GET {checkout_url}``: the payer opens the payment page (``purchase.viewed``)."""
-        try:
-            p = self.engine.view_purchase(request.path_params["purchase_id"])
-        except NotFound:
-            return _page(_ERROR_PAGE, 404, message="No such purchase.")
-        return _page(
-            _ERROR_PAGE,
-            200,
-            message=f"Payment page of purchase {p.reference_generated}: {p.status}. "
-            "The sandbox takes cards over S2S only.",
-        )
-
     async def public_key(self, request: Request) -> Response:
         if not self.engine.has_company_key():
             key = await asyncio.to_thread(signing.generate_key)
@@ -281,40 +262,6 @@ class _Api:
             await self._hold_back()
         return _answer(answer)
 
-    async def acs(self, request: Request) -> Response:
-        md = request.path_params["md"]
-        try:
-            view = self.engine.acs_view(md)
-        except NotFound:
-            return _page(_ERROR_PAGE, 404, message="No such 3-D Secure session.")
-        form = await _form(request) if request.method == "POST" else dict(request.query_params)
-        if form.get("MD", md) != md:
-            return _page(_ERROR_PAGE, 400, message="MD does not match this page.")
-        term_url = form.get("TermUrl", "")
-        pareq = form.get("PaReq", view["pareq"])
-        decision = form.get("decision")
-        if decision is None:
-            return _page(
-                _ACS_PAGE,
-                merchant=view["merchant"],
-                amount=view["amount"],
-                brand=view["brand"].capitalize(),
-                masked_pan=view["masked_pan"],
-                action=f"{_origin(request)}/acs/{md}/",
-                md=md,
-                pareq=pareq,
-                term_url=term_url,
-            )
-        if decision not in ("approve", "fail"):
-            return _page(_ERROR_PAGE, 400, message="decision must be approve or fail.")
-        if not term_url.startswith(("http://", "https://")):
-            return _page(_ERROR_PAGE, 400, message="TermUrl must be an http(s) URL.")
-        try:
-            pares = self.engine.acs_decide(md, pareq, approve=decision == "approve")
-        except GatewayError:
-            return _page(_ERROR_PAGE, 400, message="PaReq does not belong to this session.")
-        return _page(_ACS_RETURN, term_url=term_url, pares=pares, md=md)
-
     async def callback_3ds(self, request: Request) -> Response:
         md = request.path_params["md"]
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -360,6 +307,7 @@ def create_app(
     sandbox = Sandbox(config or SandboxConfig(), webhook_transport=webhook_transport)
     api = _Api(sandbox)
     control = Control(sandbox)
+    pages = Pages(sandbox.engine)
     g = api.guard
     v1 = "/api/v1"
     purchase = v1 + "/purchases/{purchase_id}"
@@ -399,9 +347,9 @@ def create_app(
             methods=["GET", "PUT", "PATCH", "DELETE"],
         ),
         Route("/p/{purchase_id}/", g(api.direct_post, "s2s"), methods=["POST"]),
-        Route("/p/{purchase_id}/", g(api.checkout, None), methods=["GET"]),
+        Route("/p/{purchase_id}/", g(pages.checkout, None), methods=["GET"]),
         Route("/3ds/callback/{md}/", g(api.callback_3ds, None), methods=["POST"]),
-        Route("/acs/{md}/", g(api.acs, None), methods=["GET", "POST"]),
+        Route("/acs/{md}/", g(pages.acs, None), methods=["GET", "POST"]),
         Route("/_sandbox/purchases/", g(control.inspect_purchases, "api"), methods=["GET"]),
         Route("/_sandbox/clock/", g(control.clock, "api"), methods=["GET"]),
         Route("/_sandbox/clock/advance/", g(control.advance, "api"), methods=["POST"]),
