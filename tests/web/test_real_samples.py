@@ -269,3 +269,18 @@ async def test_a_token_deletion_for_a_card_the_ledger_holds_without_its_purchase
 
     assert response.json()["applied"] is True
     assert _card(engine, TOKEN).deleted_at is not None
+
+
+async def test_a_subscription_charge_failure_keeps_its_decline_code_too(
+    receiver, engine, webhook_key
+):
+    seed_purchase(engine, CREATED)
+    body = json.loads(sample("04-"))
+    body["event_type"] = "purchase.subscription_charge_failure"
+    body["transaction_data"]["attempts"][0]["error"]["code"] = "insufficient_funds"
+    raw = json.dumps(body).encode()
+
+    response = await receiver.post(URL, content=raw, headers=signed(raw, webhook_key))
+
+    assert response.json()["applied"] is True
+    assert attempt_of(engine, CREATED).decline_code == "insufficient_funds"
