@@ -47,6 +47,7 @@ test-live: $(STAMP)
 lint: $(STAMP)
 	@$(BIN)/ruff check payflows tasks flows deployments apps tests bench
 	@$(BIN)/ruff format --check payflows tasks flows deployments apps tests bench
+	@$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	@$(BIN)/ruff check --fix payflows tasks flows deployments apps tests bench

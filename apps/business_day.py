@@ -32,12 +32,12 @@ from typing import Any
 import httpx
 
 from apps.local_prefect import prefect_api
+from apps.samples import samples_dir
 from payflows.domain.money import format_amount
 from payflows.settings import Settings
 
 __all__ = ["DayWorkspace", "run_business_day"]
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 #: The sample files, in the order their rows depend on each other.
 IMPORTS = (
     "customers.csv",
@@ -160,7 +160,7 @@ class _SandboxOps:
 
 def _sandbox_cards() -> dict[str, str]:
     """Which test card each sample token stands for (``data/samples/sandbox_tokens.csv``)."""
-    with (SAMPLES / "sandbox_tokens.csv").open(newline="") as handle:
+    with (samples_dir() / "sandbox_tokens.csv").open(newline="") as handle:
         return {row["recurring_token"]: row["sandbox_card"] for row in csv.DictReader(handle)}
 
 
@@ -171,8 +171,9 @@ async def _import_samples(ws: DayWorkspace) -> Any:
     """Drop the sample files in the day's inbox and run the inbox flow, as the schedule would."""
     from flows.csv_inbox import InboxRequest, csv_inbox_import
 
+    samples = samples_dir()
     for name in IMPORTS:
-        shutil.copyfile(SAMPLES / name, ws.inbox / name)
+        shutil.copyfile(samples / name, ws.inbox / name)
     return await csv_inbox_import(InboxRequest(inbox_dir=str(ws.inbox), min_age_seconds=0))
 
 

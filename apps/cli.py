@@ -87,8 +87,14 @@ def demo(
     moves the sandbox clock so the day settles, and builds the settlement report.
     """
     from apps.business_day import run_business_day
+    from apps.samples import samples_dir
 
     settings = _settings()
+    try:
+        samples_dir(settings)  # a missing samples folder stops the day before anything starts
+    except ConfigurationError as exc:
+        typer.echo(f"payflows: configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     sys.exit(run_business_day(settings, workspace))
 
 

@@ -102,7 +102,9 @@ def start_prefect_server(
         }
     )
     env.update(extra_env or {})
-    command = [str(Path(sys.executable).with_name("prefect")), "server", "start"]
+    # ``python -m prefect``, not the ``prefect`` script beside the interpreter: an installed
+    # payflows (pipx, --user, a venv run without activation) need not have one there.
+    command = [sys.executable, "-m", "prefect", "server", "start"]
     command += ["--host", "127.0.0.1", "--port", str(bound), "--analytics-off", *extra_args]
     if not ui:
         command.append("--no-ui")

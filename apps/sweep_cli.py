@@ -262,7 +262,7 @@ def import_command(
 ) -> None:
     """Decisions and policies for many holds from a CSV file."""
     from apps.imports_cli import print_summary
-    from payflows.imports import FileError, error_file_for
+    from payflows.csvfiles import FileError, error_file_for
     from payflows.sweep import import_decisions
 
     settings = _settings()

@@ -145,7 +145,9 @@ def run_up(
             server = Child(
                 "prefect server",
                 [
-                    str(Path(sys.executable).with_name("prefect")),
+                    sys.executable,
+                    "-m",
+                    "prefect",
                     "server",
                     "start",
                     "--host",

@@ -4,12 +4,11 @@
   default parameters, tags and concurrency limit;
 - :func:`prefect_yaml`: the checked-in ``prefect.yaml`` for ``prefect deploy --all``;
 - :func:`serve_catalog`: ``payflows serve``, every deployment from one process;
-- :func:`run_up`: ``payflows up``, the whole local stack.
 
-Deployments point at flows, never the reverse.
+Deployments point at flows, never the reverse; ``payflows up`` (the whole local stack) is an
+entry point and lives above, in :mod:`apps.up`.
 """
 
-from apps.up import run_up
 from deployments.catalog import (
     CATALOG,
     DEFAULT_WORK_POOL,
@@ -29,7 +28,6 @@ __all__ = [
     "available",
     "by_name",
     "prefect_yaml",
-    "run_up",
     "runner_deployments",
     "serve_catalog",
 ]

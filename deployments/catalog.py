@@ -126,6 +126,20 @@ def _manual(
     )
 
 
+#: The child deployment of ``sharded-billing``, which is told its name by its parameters.
+_BILLING_SHARD = DeploymentSpec(
+    flow_name="subscription-billing",
+    name="shard",
+    entrypoint="flows/sharded_billing.py:billing_shard",
+    description=(
+        "One shard of a sharded billing run (started by sharded-billing with its own "
+        "worker_id); the result is persisted so the parent can add the summaries up."
+    ),
+    tags=("payflows", "pipeline", "billing", "shard"),
+    concurrency_limit=16,
+    quick_run=True,
+)
+
 CATALOG: tuple[DeploymentSpec, ...] = (
     # -- pipelines on a schedule ---------------------------------------------------------------
     DeploymentSpec(
@@ -139,18 +153,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         concurrency_limit=1,
         quick_run=True,
     ),
-    DeploymentSpec(
-        flow_name="subscription-billing",
-        name="shard",
-        entrypoint="flows/sharded_billing.py:billing_shard",
-        description=(
-            "One shard of a sharded billing run (started by sharded-billing with its own "
-            "worker_id); the result is persisted so the parent can add the summaries up."
-        ),
-        tags=("payflows", "pipeline", "billing", "shard"),
-        concurrency_limit=16,
-        quick_run=True,
-    ),
+    _BILLING_SHARD,
     DeploymentSpec(
         flow_name="sharded-billing",
         name="scale-out",
@@ -160,7 +163,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
             "executed by the work pool's workers. Schedule it instead of the nightly run when "
             "one machine is not enough."
         ),
-        parameters={"params": {"shards": 2}},
+        parameters={"params": {"shards": 2, "deployment": _BILLING_SHARD.full_name}},
         tags=("payflows", "pipeline", "billing"),
         concurrency_limit=1,
         quick_run=True,

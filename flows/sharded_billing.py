@@ -1,11 +1,13 @@
 """Billing across several machines: ``sharded-billing`` starts N runs of a billing deployment.
 
-Each child is a run of ``subscription-billing/shard`` with its own ``worker_id``; the work
-pool's workers pick them up wherever they run. Nothing is split up front: every child claims due
-subscriptions in batches (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two children never bill
-the same subscription, a slow child simply claims fewer batches, and a child that dies leaves
-its leased claims to lapse and be taken by the next run. The parent waits for all of them and
-adds their summaries up; it fails when any child did not complete.
+Each child is a run of the billing deployment its parameters name (the catalog gives
+``subscription-billing/shard``: deployments point at flows, and no flow knows a deployment's
+name), with its own ``worker_id``; the work pool's workers pick them up wherever they run.
+Nothing is split up front: every child claims due subscriptions in batches (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL), so two children never bill the same subscription, a slow child simply
+claims fewer batches, and a child that dies leaves its leased claims to lapse and be taken by the
+next run. The parent waits for all of them and adds their summaries up; it fails when any child
+did not complete.
 
 ``billing_shard`` is ``subscription-billing`` with its result persisted (a small summary of
 counts and amounts, never card data), so the parent can read it back from result storage. On
@@ -30,7 +32,6 @@ from payflows.billing import BillingSummary
 from tasks.billing import summary_rows
 
 __all__ = [
-    "SHARD_DEPLOYMENT",
     "ShardedBillingRequest",
     "ShardsFailed",
     "billing_shard",
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 NAME = "sharded-billing"
-SHARD_DEPLOYMENT = "subscription-billing/shard"
 
 
 @flow(name=subscription_billing.name, persist_result=True, result_serializer="json")
@@ -69,7 +69,11 @@ class ShardedBillingRequest(BaseModel):
     rate_per_second: float | None = Field(
         default=None, gt=0, description="Cap on gateway calls per second, per shard."
     )
-    deployment: str = Field(default=SHARD_DEPLOYMENT, description="The child deployment.")
+    deployment: str = Field(
+        min_length=3,
+        pattern=r"^[^/]+/[^/]+$",
+        description="The child deployment, flow/deployment (deployments/catalog.py gives it).",
+    )
 
 
 def combine(as_of: datetime, worker_id: str, summaries: list[BillingSummary]) -> BillingSummary:
@@ -126,9 +130,8 @@ async def _publish(total: BillingSummary, shards: list[tuple[str, BillingSummary
 
 
 @flow(name=NAME, persist_result=False)
-async def sharded_billing(params: ShardedBillingRequest | None = None) -> BillingSummary:
-    """Start ``shards`` billing runs of the work pool, wait for them, add up their summaries."""
-    params = params or ShardedBillingRequest()
+async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
+    """Start ``shards`` runs of ``params.deployment``, wait for them, add up their summaries."""
     logger = get_run_logger()
     # One as_of for every shard, fixed now: shards starting late bill the same set.
     as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)

@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Africa/Johannesburg", alias="PAYFLOWS_TIMEZONE")
     #: Where settlement reports are written (one folder per period; data/out is gitignored).
     reports_dir: str = Field(default="data/out/reports", alias="PAYFLOWS_REPORTS_DIR")
+    #: The demo's sample CSVs (``payflows demo``). Unset: ``data/samples`` of the checkout, else
+    #: the copy installed with the package (``<prefix>/share/payflows/samples``).
+    samples_dir: str | None = Field(default=None, alias="PAYFLOWS_SAMPLES_DIR")
 
     @field_validator("precium_base_url")
     @classmethod

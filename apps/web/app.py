@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from prefect.events import emit_event
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -159,6 +158,14 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _html(content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status_code, headers=_HTML_HEADERS)
+
+
+def emit_event(**event: Any) -> object:
+    """Prefect's ``emit_event``, imported on first use: the web app (and every ``payflows``
+    command, which imports it to build its CLI) starts without loading Prefect."""
+    from prefect.events import emit_event as prefect_emit_event
+
+    return prefect_emit_event(**event)
 
 
 def _emit(delivery: Delivery) -> None:

@@ -29,19 +29,18 @@ from typing import IO, Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from payflows.imports._store import WRITERS
-from payflows.imports.formats import (
-    FORMATS,
-    CellError,
+from payflows.csvfiles import (
+    ERROR_COLUMNS,
     FileError,
-    ImportKind,
+    ImportResult,
     ImportStopped,
-    check_header,
-    detect_kind,
-    redact,
-    refuse_card_columns,
+    RowError,
+    error_file_for,
+    read_header,
+    records,
 )
-from payflows.imports.results import ImportResult, RowError
+from payflows.imports._store import WRITERS
+from payflows.imports.formats import FORMATS, CellError, ImportKind, check_header, detect_kind
 from payflows.ledger import UnitOfWork
 
 __all__ = [
@@ -55,55 +54,6 @@ __all__ = [
 ]
 
 CHUNK_ROWS = 1000
-ERROR_COLUMNS = ("line", "column", "reason")
-
-# The csv module refuses a field over 128 KiB by breaking the whole file; read up to 64 MiB so
-# that one oversized cell is that row's error (formats.MAX_CELL_CHARS), not the file's.
-_FIELD_LIMIT = 64 * 1024 * 1024
-csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
-
-
-def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
-    """``<error_dir or the file's folder>/<name>.errors.csv``."""
-    return (error_dir or path.parent) / f"{path.name}.errors.csv"
-
-
-def read_header(reader: Any) -> list[str]:
-    """The header line of a CSV reader; a file with card-data columns is refused whole."""
-    try:
-        header: list[str] = next(reader)
-    except StopIteration:
-        raise FileError("the file is empty (no header line)") from None
-    except csv.Error as exc:
-        raise FileError(f"line 1: not a readable CSV header ({exc})") from None
-    refuse_card_columns(header)
-    return header
-
-
-def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
-    """The rows after the header as ``(line, {column: cell})``, or a RowError of the wrong width.
-
-    ``line`` is where the record starts in the file (a quoted cell may span lines), the header
-    being line 1. Blank lines are skipped and not counted. A broken CSV stops the file: nothing
-    after it can be trusted to be where it seems.
-    """
-    last = reader.line_num
-    while True:
-        start = last + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise FileError(f"line {start}: broken CSV ({redact(str(exc))})") from None
-        last = reader.line_num
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            continue
-        if len(cells) != len(names):
-            reason = f"expected {len(names)} fields, found {len(cells)}"
-            yield start, RowError(line=start, column="", reason=reason)
-            continue
-        yield start, dict(zip(names, cells, strict=True))
 
 
 def iter_rows(

@@ -24,10 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
+from payflows.csvfiles import (
+    FileError,
+    ImportStopped,
+    normalise,
+    redact,
+    refuse_card_columns,
+)
 from payflows.domain.cards import luhn_valid
 from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
 from payflows.domain.screening import contains_card_number
-from payflows.domain.screening import redact as _redact
 
 __all__ = [
     "FORMATS",
@@ -51,17 +57,6 @@ __all__ = [
 ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_charges"]
 
 
-class FileError(ValueError):
-    """The file as a whole cannot be imported (header, encoding, card data): nothing is read."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
-
-
-class ImportStopped(FileError):
-    """The import could not go on (an unexpected failure half way): the rows before it landed."""
-
-
 class CellError(ValueError):
     """One cell is wrong; the row is rejected and the import goes on."""
 
@@ -69,11 +64,6 @@ class CellError(ValueError):
         super().__init__(reason)
         self.column = column
         self.reason = redact(reason)
-
-
-def redact(text: str) -> str:
-    """Hide any run of 12 or more digits: it could be a card number typed in the wrong column."""
-    return _redact(text)
 
 
 # --------------------------------------------------------------------------- records
@@ -427,56 +417,6 @@ FORMATS: dict[ImportKind, Format] = {
         parse_charge,
     ),
 }
-
-#: Header names (letters and digits only, lower case) that mean card data is in the file.
-_CARD_COLUMNS = {
-    "pan": "a card number",
-    "cardnumber": "a card number",
-    "cardno": "a card number",
-    "cardnum": "a card number",
-    "ccnumber": "a card number",
-    "ccnum": "a card number",
-    "creditcard": "a card number",
-    "creditcardnumber": "a card number",
-    "primaryaccountnumber": "a card number",
-    "accountnumber": "a card number",
-    "fullpan": "a card number",
-    "number": "a card number",
-    "cvc": "a CVC",
-    "cvv": "a CVC",
-    "cvc2": "a CVC",
-    "cvv2": "a CVC",
-    "cid": "a CVC",
-    "csc": "a CVC",
-    "securitycode": "a CVC",
-    "cardsecuritycode": "a CVC",
-    "cardverificationvalue": "a CVC",
-    "expires": "a card expiry date",
-    "expiry": "a card expiry date",
-    "expirydate": "a card expiry date",
-    "expiration": "a card expiry date",
-    "expirationdate": "a card expiry date",
-}
-
-
-def normalise(name: str) -> str:
-    return name.strip().lower().lstrip("\ufeff")
-
-
-def refuse_card_columns(header: list[str]) -> None:
-    """A FileError when any column is named like card data (checked before anything else)."""
-    for name in (normalise(h) for h in header):
-        squashed = re.sub(r"[^a-z0-9]", "", name)
-        what = _CARD_COLUMNS.get(squashed)
-        if what is None and ("cvv" in squashed or "cvc" in squashed):
-            what = "a CVC"
-        if what is None and squashed.endswith(("cardnumber", "pan")) and squashed != "maskedpan":
-            what = "a card number"
-        if what is not None:
-            raise FileError(
-                f"column {name!r} looks like {what}: payflows never imports card data. "
-                "Remove the column (stored cards come as recurring_token and masked_pan)."
-            )
 
 
 def check_header(header: list[str], fmt: Format) -> list[str]:

@@ -1,23 +1,21 @@
-"""What an import reports: counts, and the rejected rows with line, column and reason."""
+"""What an import reports: counts, and the rejected rows with line, column and reason.
+
+:class:`ImportResult` and :class:`RowError` are shared with the hold-decision import and live
+in :mod:`payflows.csvfiles`; they are re-exported here for the billing imports.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+
+from payflows.csvfiles import ImportResult, RowError
 
 __all__ = ["ChunkCounts", "ImportResult", "RowError"]
 
 
-class RowError(BaseModel):
-    """A rejected row. ``line`` is the physical line in the file (the header is line 1)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    line: int
-    column: str
-    reason: str
-
-
 class ChunkCounts(BaseModel):
+    """How one chunk landed in the ledger (rows inserted, updated, left as they were)."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -26,25 +24,3 @@ class ChunkCounts(BaseModel):
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
-
-
-class ImportResult(BaseModel):
-    """The outcome of one file. ``rows_read = inserted + updated + unchanged + rejected``."""
-
-    file: str
-    kind: str
-    rows_read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    chunks: int = 0
-    #: The first rejected rows (all of them are in ``error_file``).
-    errors: list[RowError] = Field(default_factory=list)
-    errors_truncated: bool = False
-    error_file: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.rejected == 0

@@ -29,12 +29,19 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from payflows.csvfiles import (
+    ERROR_COLUMNS,
+    FileError,
+    ImportResult,
+    RowError,
+    normalise,
+    read_header,
+    records,
+    redact,
+)
 from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.money import parse_amount
 from payflows.domain.states import Status
-from payflows.imports.core import ERROR_COLUMNS, read_header, records
-from payflows.imports.formats import FileError, normalise, redact
-from payflows.imports.results import ImportResult, RowError
 from payflows.ledger import (
     AttemptState,
     Hold,

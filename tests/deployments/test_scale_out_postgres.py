@@ -95,7 +95,14 @@ async def test_two_workers_bill_every_due_subscription_once(
                 as_of = (FIRST + timedelta(hours=1)).isoformat()
                 run = await quick_run(
                     found["sharded-billing/scale-out"].id,
-                    {"params": {"shards": SHARDS, "as_of": as_of, "batch_size": 25}},
+                    {
+                        "params": {
+                            "shards": SHARDS,
+                            "as_of": as_of,
+                            "batch_size": 25,
+                            "deployment": "subscription-billing/shard",
+                        }
+                    },
                 )
                 done = await wait_final([run.id], timeout=240)
                 text = {n: p.read_text() for n, p in logs.items()}

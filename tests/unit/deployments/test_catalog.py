@@ -92,6 +92,21 @@ def test_deployments_list_and_yaml_commands() -> None:
     assert out.exit_code == 0 and "name: k8s-pool" in out.output
 
 
+def test_sharded_billing_is_told_its_child_deployment_by_the_catalog() -> None:
+    """The flow knows no deployment's name: the catalog passes the shard deployment in."""
+    from pydantic import ValidationError
+
+    from flows.sharded_billing import ShardedBillingRequest
+
+    params = by_name("sharded-billing/scale-out").parameters["params"]
+    child = by_name(ShardedBillingRequest.model_validate(params).deployment)
+    assert child.entrypoint == "flows/sharded_billing.py:billing_shard"
+    with pytest.raises(ValidationError):
+        ShardedBillingRequest.model_validate({"shards": 2})
+    source = (ROOT / "flows" / "sharded_billing.py").read_text()
+    assert 'subscription-billing/shard"' not in source and '/shard"' not in source
+
+
 def test_sharded_summaries_add_up() -> None:
     from flows.sharded_billing import combine
     from payflows.billing import BillingSummary
