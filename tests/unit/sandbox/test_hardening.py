@@ -162,3 +162,54 @@ async def test_nesting_or_numbers_that_could_not_be_written_back_are_refused(
         response = await gw.api("POST", "purchases/", body)
         assert response.status_code == 400, response.text
     assert (await gw.sandbox("GET", "purchases/")).status_code == 200
+
+
+_ODD: list[Any] = [
+    None, True, 0, -1, 1.5, float("nan"), float("inf"), 2**63 - 1, -(2**63), "", "x" * 5000,
+    "\x00", "١٢٣", [], {}, [1], {"a": 1}, "1e30", "-5", "12/99",
+]  # fmt: skip
+
+
+async def test_odd_values_in_every_field_of_every_route_are_never_a_5xx(gw: Gateway) -> None:
+    """A seeded sweep (bounded: 25 bodies per route) of odd values through the routes that take
+    a body; afterwards every listing and the state snapshot still work."""
+    import random
+
+    from tests.unit.sandbox.conftest import S2S
+
+    rng = random.Random(15)
+    held = await gw.paid(skip_capture=True)
+    paid = await gw.paid(force_recurring=True)
+    fresh = await gw.purchase()
+    routes: list[tuple[str, str, dict[str, str], list[str]]] = [
+        ("POST", "/api/v1/purchases/", _api(), ["client", "brand_id", "purchase", "products",
+                                                "reference", "skip_capture", "total_override"]),
+        ("POST", "/api/v1/clients/", _api(), ["email", "full_name", "phone"]),
+        ("POST", f"/api/v1/purchases/{held['id']}/capture/", _api(), ["amount"]),
+        ("POST", f"/api/v1/purchases/{paid['id']}/refund/", _api(), ["amount"]),
+        ("POST", f"/api/v1/purchases/{fresh['id']}/charge/", _api(), ["recurring_token"]),
+        ("POST", f"/p/{fresh['id']}/?s2s=true", S2S, ["card_number", "expires", "cvc",
+                                                      "cardholder_name", "remote_ip"]),
+        ("POST", "/api/v1/webhooks/", _api(), ["title", "all_events", "events", "callback"]),
+        ("POST", "/_sandbox/clock/advance/", _api(), ["seconds"]),
+        ("PUT", "/_sandbox/faults/", _api(), ["rules"]),
+        ("PUT", "/_sandbox/config/", _api(), ["timeout_seconds", "allow_non_3ds"]),
+        ("PUT", "/_sandbox/recurring_tokens/tok/", _api(), ["card", "network_transaction_id"]),
+    ]  # fmt: skip
+    for method, path, headers, fields in routes:
+        for _ in range(25):
+            body = {f: rng.choice(_ODD) for f in fields if rng.random() < 0.7}
+            if path.endswith("/purchases/") and rng.random() < 0.5:
+                product = {f: rng.choice(_ODD) for f in ("name", "price", "quantity")}
+                body = {"client": {"email": "a@example.com"}, "brand_id": BRAND_ID,
+                        "purchase": {"currency": "ZAR", "products": [product]}}  # fmt: skip
+            response = await gw.http.request(
+                method,
+                path,
+                content=json.dumps(body),
+                headers={**headers, "content-type": "application/json"},
+            )
+            assert response.status_code < 500, (path, body, response.text)
+    for listing in ("purchases/", "faults/", "clock/", "config/"):
+        assert (await gw.sandbox("GET", listing)).status_code == 200
+    assert b"".join(gw.app.sandbox.state.snapshot())
