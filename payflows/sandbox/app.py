@@ -37,7 +37,8 @@ from payflows.sandbox.httputil import json_body as _body
 from payflows.sandbox.httputil import json_response as _json
 from payflows.sandbox.httputil import origin as _origin
 from payflows.sandbox.pages import Pages
-from payflows.sandbox.state import StatePersister, load_state
+from payflows.sandbox.persist import StatePersister
+from payflows.sandbox.state import load_state
 from payflows.sandbox.webhooks import WebhookDispatcher
 
 __all__ = ["Sandbox", "create_app"]
