@@ -159,3 +159,28 @@ async def test_doctor_names_each_failure(world: World):
     lines = [c.line() for c in checks]
     assert all("\n" not in line and line.startswith(("ok", "FAIL")) for line in lines)
     assert "wrong-key" not in "".join(lines)
+
+
+async def test_a_card_stored_without_its_network_transaction_id_gets_it_from_the_saved_cards(
+    world: World,
+):
+    """A payment whose answer carried no id (``pending``): the client's saved cards list it."""
+    from sqlalchemy import update
+
+    customer, outcome = await saved(world)
+    token = outcome.purchase_id
+    expected = method_of(world, token).network_transaction_id
+    with UnitOfWork(world.ctx.engine) as uow:
+        uow.session.exec(
+            update(PaymentMethod)
+            .where(PaymentMethod.recurring_token == token)
+            .values(network_transaction_id=None)
+        )
+        uow.commit()
+
+    again = await authorize_card(
+        world.ctx, "zero:cust-1", customer, None, amount_cents=0, currency="ZAR", product="Check"
+    )
+
+    assert again.recurring_token == token
+    assert expected and method_of(world, token).network_transaction_id == expected
