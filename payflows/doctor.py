@@ -64,7 +64,11 @@ async def _s2s_key(gateway: PreciumClient, client_email: str) -> Check:
     from payflows.gateway import ClientDetails
 
     try:
-        client = await gateway.create_client(ClientDetails(email=client_email))
+        # One doctor client per account, not one per run.
+        found = (await gateway.list_clients(email=client_email)).results
+        client = (
+            found[0] if found else await gateway.create_client(ClientDetails(email=client_email))
+        )
         purchase = await gateway.create_purchase(
             PurchaseRequest(
                 client_id=client.id,
