@@ -427,8 +427,13 @@ async def _scenarios(run: str, tally: DayTally) -> dict[str, Any]:
 
 async def _bill(as_of: datetime) -> Any:
     from flows.billing import BillingRunRequest, subscription_billing
+    from payflows.exactly_once import RunIncomplete
 
-    return await subscription_billing(BillingRunRequest(as_of=as_of))
+    try:
+        return await subscription_billing(BillingRunRequest(as_of=as_of))
+    except RunIncomplete as exc:  # the flow run is Failed; the day goes on, and says so
+        _say(f"   {exc}")
+        return exc.summary
 
 
 def _print_billing(summary: Any) -> None:
@@ -502,7 +507,13 @@ async def _decide_and_sweep(holds: dict[str, Any], as_of: datetime) -> Any:
     if fulfilled is not None and fulfilled.purchase_id:
         async with payment_context() as ctx:
             await ctx.ledger(lambda uow: decide(uow, fulfilled.purchase_id, "capture", 420_000))
-    return await preauth_sweep(SweepRequest(as_of=as_of))
+    from payflows.exactly_once import RunIncomplete
+
+    try:
+        return await preauth_sweep(SweepRequest(as_of=as_of))
+    except RunIncomplete as exc:  # holds a person must look at: the flow run is Failed
+        _say(f"   {exc}")
+        return exc.summary
 
 
 def _print_sweep(summary: Any, holds: dict[str, Any]) -> None:

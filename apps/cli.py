@@ -144,14 +144,15 @@ def bill(
         bool, typer.Option(help="Bill each missed period in turn instead of the latest only.")
     ] = False,
     worker_id: Annotated[
-        str | None, typer.Option(help="Stable id of this billing worker (claims are leased).")
+        str | None,
+        typer.Option(help="Id of this billing worker (default: unique per process)."),
     ] = None,
     rate_per_second: Annotated[
         float | None, typer.Option(help="Cap on charges per second toward the gateway.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Charge due subscriptions and one-off charges once (MIT), with dunning; exit 1 if unknown."""
+    """Charge due subscriptions and one-off charges once (MIT), with dunning; exit 1 if left."""
     from apps.billing_cli import bill_command
 
     _settings()
@@ -243,7 +244,7 @@ def sweep(
         int | None, typer.Option(help="At most this many holds this run (the rest: next run).")
     ] = None,
     worker_id: Annotated[
-        str | None, typer.Option(help="Stable id of this sweeper (claims on holds are leased).")
+        str | None, typer.Option(help="Id of this sweeper (default: unique per process).")
     ] = None,
     reconcile_all: Annotated[
         bool, typer.Option(help="Read back every open hold, not only the due ones.")

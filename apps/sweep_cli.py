@@ -3,7 +3,10 @@
 Registered by :mod:`apps.cli`. Exit codes:
 
 - ``payflows sweep``: 0 every due hold was resolved, 1 some need a person (alerted, expired,
-  outcome unknown, refused: listed, and raised as Prefect events), 2 configuration error.
+  outcome unknown, refused, held by a sweep that did not finish: listed, and raised as Prefect
+  events) or the failure share passed ``PAYFLOWS_MAX_FAILURE_RATE``, 2 configuration error or
+  no Prefect server answering at the configured ``PREFECT_API_URL`` (without one configured,
+  the sweep runs on the core directly, see :mod:`apps.pipeline_mode`).
 - ``payflows holds decide / policy``: 0 recorded (or already so), 1 refused (unknown hold, not
   open, invalid amount: nothing recorded), 2 configuration error.
 - ``payflows holds import``: 0 every row landed, 1 some rows rejected (the others landed),
@@ -51,6 +54,29 @@ def _engine(settings: Any) -> Any:
     return make_engine(settings.database_url)
 
 
+async def _sweep_on_core(params: Any, settings: Any) -> Any:
+    """The flow's work without Prefect: the same sweep, straight on the core."""
+    from datetime import UTC, datetime
+
+    from flows.billing import default_worker_id
+    from payflows.sweep import sweep_holds, windows_from_settings
+    from tasks.runtime import payment_context
+
+    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
+    async with payment_context(settings) as ctx:
+        return await sweep_holds(
+            ctx,
+            as_of=as_of,
+            worker_id=params.worker_id or default_worker_id(),
+            windows=windows_from_settings(settings),
+            default_policy=settings.hold_default_policy,
+            concurrency=params.concurrency,
+            batch_size=params.batch_size,
+            limit=params.limit,
+            reconcile_all=params.reconcile_all,
+        )
+
+
 def sweep_command(
     as_of: str | None = None,
     json_out: bool = False,
@@ -59,12 +85,21 @@ def sweep_command(
     worker_id: str | None = None,
     reconcile_all: bool = False,
 ) -> int:
-    """Run the ``preauth-sweep`` flow in this process, print its summary, return the exit code."""
-    from flows.sweep import SweepRequest, preauth_sweep
+    """Sweep once (the ``preauth-sweep`` flow with a Prefect server, else the core), print the
+    summary, return the exit code."""
+    from apps.pipeline_mode import NoPrefectServer, prefect_api_url
+    from flows.sweep import SweepRequest
     from payflows.domain.money import format_amount
+    from payflows.exactly_once import RunIncomplete
     from payflows.ledger.migrate import upgrade
 
-    upgrade(_settings().database_url)
+    settings = _settings()
+    try:
+        server = prefect_api_url()
+    except NoPrefectServer as exc:
+        typer.echo(f"payflows sweep: {exc}", err=True)
+        return 2
+    upgrade(settings.database_url)
     params = SweepRequest(
         as_of=parse_as_of(as_of),
         concurrency=concurrency,
@@ -72,9 +107,21 @@ def sweep_command(
         worker_id=worker_id,
         reconcile_all=reconcile_all,
     )
-    summary = asyncio.run(preauth_sweep(params))
+    if server is None:
+        summary = asyncio.run(_sweep_on_core(params, settings))
+    else:
+        from flows.sweep import preauth_sweep
+
+        try:
+            summary = asyncio.run(preauth_sweep(params))
+        except RunIncomplete as exc:
+            summary = exc.summary
+    problem = summary.problem(settings.max_failure_rate)
     if json_out:
-        print(json.dumps(summary.model_dump(mode="json"), indent=2))
+        out = summary.model_dump(mode="json")
+        out["complete"] = problem is None
+        out["problem"] = problem
+        print(json.dumps(out, indent=2))
     else:
         print(
             f"swept at {summary.as_of.isoformat()}: {summary.selected} due, "
@@ -92,7 +139,13 @@ def sweep_command(
                 f"  needs a person: {u.purchase_id} {u.action} (deadline "
                 f"{u.expires_at.isoformat()}): {u.reason}"
             )
-    return 1 if summary.unresolved_count else 0
+        for reason, n in sorted(summary.left.items()):
+            print(f"  LEFT {n}: {reason}")
+    if problem:
+        if not json_out:  # the JSON says it already ("complete", "problem")
+            typer.echo(f"payflows sweep: {problem}", err=True)
+        return 1
+    return 0
 
 
 @holds_app.command("list")

@@ -1,7 +1,10 @@
 """The nightly subscription billing run as a Prefect flow (``subscription-billing``).
 
 Reads like the business process: settle what a crash left in flight, bill every due period
-and every due one-off charge once, show the summary. The exactly-once work lives in
+and every due one-off charge once, show the summary. A run that could not resolve due work, or
+whose share of declines and refusals passed ``PAYFLOWS_MAX_FAILURE_RATE``, ends Failed with a
+message naming what was left (:class:`~payflows.exactly_once.RunIncomplete`, which carries the
+summary): it never reports success over work it left. The exactly-once work lives in
 :mod:`payflows.billing`; running the flow twice (or two of them at once) bills each
 subscription period and each one-off charge once.
 """
@@ -9,6 +12,7 @@ subscription period and each one-off charge once.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from datetime import UTC, datetime
 
@@ -16,8 +20,9 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflows.billing import BillingSummary
+from payflows.exactly_once import RunIncomplete
 from tasks import billing as tasks
-from tasks.runtime import payment_context
+from tasks.runtime import current_runtime, payment_context
 
 __all__ = ["BillingRunRequest", "default_worker_id", "subscription_billing"]
 
@@ -25,8 +30,10 @@ NAME = "subscription-billing"
 
 
 def default_worker_id() -> str:
-    """This process: a crashed run restarted elsewhere waits for its leases to lapse."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process, once: ``host:pid:random``. Never reused, so a run started after one that
+    was killed never mistakes the dead run's claims for its own; it takes them over when their
+    short lease lapses (the dead run's heartbeat stopped)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class BillingRunRequest(BaseModel):
@@ -45,6 +52,13 @@ class BillingRunRequest(BaseModel):
     )
     rate_per_second: float | None = Field(
         default=None, gt=0, description="Cap on gateway calls per second."
+    )
+    max_failure_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Declined or refused share past which the run fails "
+        "(default PAYFLOWS_MAX_FAILURE_RATE).",
     )
 
 
@@ -67,6 +81,16 @@ async def subscription_billing(params: BillingRunRequest | None = None) -> Billi
             catch_up=params.catch_up,
             rate_per_second=params.rate_per_second,
         )
-        summary = summary.model_copy(update={"reconciled": reconciled, "clients_created": clients})
+        summary = summary.model_copy(
+            update={"reconciled": summary.reconciled + reconciled, "clients_created": clients}
+        )
         await tasks.publish_summary(summary)
+        runtime = current_runtime()
+        limit = params.max_failure_rate
+        if limit is None and runtime is not None:
+            limit = runtime.settings.max_failure_rate
+        # No false completion: due work left unresolved, or too many failures, fail the run.
+        problem = summary.problem(limit)
+        if problem:
+            raise RunIncomplete(problem, summary)
         return summary

@@ -5,9 +5,10 @@ Each child is a run of the billing deployment its parameters name (the catalog g
 name), with its own ``worker_id``; the work pool's workers pick them up wherever they run.
 Nothing is split up front: every child claims due subscriptions in batches (``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL), so two children never bill the same subscription, a slow child simply
-claims fewer batches, and a child that dies leaves its leased claims to lapse and be taken by the
-next run. The parent waits for all of them and adds their summaries up; it fails when any child
-did not complete.
+claims fewer batches, and a child that dies leaves its claims, whose short lease its heartbeat
+no longer renews, to be taken over within a minute by a sibling still running or by the next
+run. The parent waits for all of them and adds their summaries up; it fails when any child did
+not complete or work was left.
 
 ``billing_shard`` is ``subscription-billing`` with its result persisted (a small summary of
 counts and amounts, never card data), so the parent can read it back from result storage. On
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.billing import BillingRunRequest, subscription_billing
 from payflows.billing import BillingSummary
+from payflows.exactly_once import RunIncomplete
 from tasks.billing import summary_rows
 
 __all__ = [
@@ -69,6 +71,9 @@ class ShardedBillingRequest(BaseModel):
     rate_per_second: float | None = Field(
         default=None, gt=0, description="Cap on gateway calls per second, per shard."
     )
+    max_failure_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Per shard (default PAYFLOWS_MAX_FAILURE_RATE)."
+    )
     deployment: str = Field(
         min_length=3,
         pattern=r"^[^/]+/[^/]+$",
@@ -89,17 +94,22 @@ def combine(as_of: datetime, worker_id: str, summaries: list[BillingSummary]) ->
         "retry_scheduled",
         "suspended",
         "skipped_periods",
+        "resent",
     ]
     amounts: Counter[str] = Counter()
     declines: Counter[str] = Counter()
+    left: Counter[str] = Counter()
     for s in summaries:
         amounts.update(s.amounts_cents)
         declines.update(s.declines_by_code)
+        left.update(s.left)
     return BillingSummary(
         as_of=as_of,
         worker_id=worker_id,
         amounts_cents=dict(amounts),
         declines_by_code=dict(declines),
+        left=dict(left),
+        left_items=[item for s in summaries for item in s.left_items][:100],
         seconds=max((s.seconds for s in summaries), default=0.0),
         **{name: sum(getattr(s, name) for s in summaries) for name in counts},
     )
@@ -143,6 +153,7 @@ async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
         "concurrency": params.concurrency,
         "catch_up": params.catch_up,
         "rate_per_second": params.rate_per_second,
+        "max_failure_rate": params.max_failure_rate,
     }
     runs = await asyncio.gather(
         *(
@@ -174,6 +185,10 @@ async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
     if failed:
         raise ShardsFailed(
             f"{len(failed)} of {params.shards} shards did not complete: {', '.join(failed)}; "
-            "their claims lapse and the next run bills what they left"
+            "each names what it left in its own run; a crashed one's claims lapse within its "
+            "lease and the next run bills what it left"
         )
+    problem = total.problem(params.max_failure_rate)
+    if problem:
+        raise RunIncomplete(problem, total)
     return total

@@ -2,8 +2,11 @@
 
 Reads like the business process: count what is due, capture or void each due hold once (reading
 each back first, so holds changed elsewhere are reconciled, not acted on), show the summary, and
-raise an event per hold a person must look at. The exactly-once work lives in
-:mod:`payflows.sweep`; running the flow twice, or two at once, acts on each hold once.
+raise an event per hold a person must look at. A sweep that leaves any due hold unresolved
+(alerted, expired, unknown, refused, or held by a sweep that did not finish) ends Failed with a
+message saying so (:class:`~payflows.exactly_once.RunIncomplete`, carrying the summary). The
+exactly-once work lives in :mod:`payflows.sweep`; running the flow twice, or two at once, acts
+on each hold once.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.billing import default_worker_id
+from payflows.exactly_once import RunIncomplete
 from payflows.sweep import SweepSummary
 from tasks import sweep as tasks
-from tasks.runtime import payment_context
+from tasks.runtime import current_runtime, payment_context
 
 __all__ = ["SweepRequest", "preauth_sweep"]
 
@@ -42,6 +46,13 @@ class SweepRequest(BaseModel):
     reconcile_all: bool = Field(
         default=False, description="Read back every open hold, not only the due ones."
     )
+    max_failure_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Failed or unknown share past which the sweep fails "
+        "(default PAYFLOWS_MAX_FAILURE_RATE).",
+    )
 
 
 @flow(name=NAME, persist_result=False)
@@ -63,4 +74,12 @@ async def preauth_sweep(params: SweepRequest | None = None) -> SweepSummary:
         )
         await tasks.publish_sweep_summary(summary)
         await tasks.alert_unresolved(summary)
+        runtime = current_runtime()
+        limit = params.max_failure_rate
+        if limit is None and runtime is not None:
+            limit = runtime.settings.max_failure_rate
+        # No false completion: a hold a person must look at, or one left, fails the run.
+        problem = summary.problem(limit)
+        if problem:
+            raise RunIncomplete(problem, summary)
         return summary

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         default=("visa", "mastercard", "maestro"), alias="PAYFLOWS_CARD_BRANDS"
     )
 
+    #: A billing run or sweep whose share of declined, refused or unresolved items exceeds this
+    #: is not green (a Failed flow run, exit code 1), even when nothing was left undone.
+    max_failure_rate: float = Field(default=0.5, ge=0, le=1, alias="PAYFLOWS_MAX_FAILURE_RATE")
+
     @field_validator("card_brands", mode="before")
     @classmethod
     def _brands(cls, value: object) -> object:

@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 
 from payflows.ledger import OneOffCharge, OneOffChargeStatus, UnitOfWork
 from payflows.ledger.models import utcnow
-from payflows.ledger.repo import lease_rows
+from payflows.ledger.subscriptions import lease_rows
 
 __all__ = [
     "claim_due_one_offs",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from payflows.domain.declines import DeclineInfo
@@ -37,6 +38,27 @@ def _object(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     raise ValueError(f"{name}: not an object")
 
 
+def _cents(data: Mapping[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"payment.{name}: not integer cents")
+    return value
+
+
+def _when(data: Mapping[str, Any], name: str) -> datetime | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError(f"payment.{name}: not a timestamp")
+
+
 @dataclass(frozen=True, slots=True)
 class PurchaseState:
     """``id``, ``status``, the newest decline and the card shown, as a purchase answer says."""
@@ -46,6 +68,12 @@ class PurchaseState:
     last_error: DeclineInfo | None = None
     card_brand: str | None = None
     masked_pan: str | None = None
+    #: The incoming payment as the answer reports it (None: not paid, or not said): what the
+    #: ledger keeps as paid amount, fee and net of the attempt.
+    paid_cents: int | None = None
+    fee_cents: int | None = None
+    net_cents: int | None = None
+    paid_at: datetime | None = None
 
     @classmethod
     def from_body(cls, body: Any) -> PurchaseState:
@@ -78,10 +106,16 @@ class PurchaseState:
                 )
                 break
         extra = _object(data, "extra")
+        payment = _object(body, "payment")
+        incoming = bool(payment) and not payment.get("is_outgoing")
         return cls(
             purchase_id,
             status,
             decline,
             _text(extra, "card_brand"),
             _text(extra, "masked_pan"),
+            _cents(payment, "amount") if incoming else None,
+            _cents(payment, "fee_amount") if incoming else None,
+            _cents(payment, "net_amount") if incoming else None,
+            _when(payment, "paid_on") if incoming else None,
         )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from payflows.domain.attempts import AttemptState
 from payflows.domain.states import Status
 
 __all__ = [
@@ -131,23 +132,6 @@ class AttemptKind(StrEnum):
     CANCEL = "cancel"  # cancel of an unpaid or uncleared purchase
     REFUND = "refund"
     REFUND_CANCEL = "refund_cancel"
-
-
-class AttemptState(StrEnum):
-    """Where our side of one attempt stands; the purchase status is kept beside it.
-
-    ``intent`` is durable before anything is sent; ``created`` means the purchase id is stored;
-    ``submitted`` means the pay/charge/capture request may have reached the gateway. ``unknown``
-    (a timeout, a lost response) is settled only by reading the purchase back.
-    """
-
-    INTENT = "intent"
-    CREATED = "created"
-    SUBMITTED = "submitted"
-    SUCCEEDED = "succeeded"
-    DECLINED = "declined"
-    UNKNOWN = "unknown"
-    FAILED = "failed"
 
 
 class SubscriptionStatus(StrEnum):

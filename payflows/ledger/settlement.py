@@ -9,7 +9,7 @@ They arrive from webhooks (``purchase.paid``, ``purchase.captured``, ``purchase.
 from reading purchases back. :func:`record_settlements` only ever *fills in* what the ledger
 lacks or moves a figure forward (a later settlement date never replaces an earlier one, an
 unknown fee never erases a known one); it never touches the attempt's state or status, which
-belong to :func:`payflows.ledger.repo.apply_gateway_status` and the state table. The card's
+belong to :func:`payflows.ledger.statuses.apply_gateway_status` and the state table. The card's
 brand and masked PAN come along when the ledger has none (never a full PAN: it is refused).
 """
 
@@ -21,9 +21,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from payflows.ledger._common import masked as _masked
 from payflows.ledger.db import UnitOfWork
 from payflows.ledger.models import PaymentAttempt, utcnow
-from payflows.ledger.repo import _masked
 
 __all__ = ["SettlementReport", "record_settlements"]
 

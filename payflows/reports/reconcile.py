@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from payflows.domain.attempts import UNRESOLVED
 from payflows.domain.states import Status, can_reach
 from payflows.gateway import NotFoundError, PreciumClient, PreciumError, Purchase
 from payflows.ledger import StatusReport, UnitOfWork, apply_gateway_statuses
@@ -109,7 +110,7 @@ MISMATCH_COLUMNS = [
 ]
 
 _PAID_LIKE = {"paid", "cleared", "settled", "pending_refund"}
-_UNRESOLVED = {"intent", "created", "submitted", "unknown"}
+_UNRESOLVED = {s.value for s in UNRESOLVED}
 
 _LEDGER_SQL = """
 WITH ids AS (

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from payflows.domain.attempts import UNRESOLVED
 from payflows.reports.period import Period
 
 __all__ = [
@@ -53,7 +54,7 @@ SCENARIOS: dict[str, str] = {
 _ACTING_ON = ("cancel", "refund", "refund_cancel")
 #: Kinds that start a payment: what approval rates are made of.
 INITIATING = ("cit", "mit", "preauth", "zero_auth")
-_UNRESOLVED = ("intent", "created", "submitted", "unknown")
+_UNRESOLVED = tuple(sorted(s.value for s in UNRESOLVED))
 KEYS = ["day", "currency", "brand", "scenario"]
 
 #: (metric, kinds, state) whose counts and cents the daily summary carries.

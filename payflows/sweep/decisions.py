@@ -39,11 +39,11 @@ from payflows.csvfiles import (
     records,
     redact,
 )
+from payflows.domain.attempts import UNRESOLVED
 from payflows.domain.holds import DEFAULT_WINDOWS, AuthorisationWindows
 from payflows.domain.money import parse_amount
 from payflows.domain.states import Status
 from payflows.ledger import (
-    AttemptState,
     Hold,
     HoldDecision,
     LedgerError,
@@ -81,12 +81,7 @@ _DECISIONS = {
     "none": HoldDecision.NONE,
     "clear": HoldDecision.NONE,
 }
-_IN_FLIGHT = [
-    AttemptState.INTENT,
-    AttemptState.CREATED,
-    AttemptState.SUBMITTED,
-    AttemptState.UNKNOWN,
-]
+_IN_FLIGHT = sorted(UNRESOLVED)
 
 
 class DecisionRefused(LedgerError):

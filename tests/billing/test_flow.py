@@ -87,3 +87,30 @@ async def test_bill_command_prints_json_and_exit_code(sandbox, ledger, sandbox_u
     assert summary["succeeded"] == 3 and summary["amounts_cents"] == {"ZAR": 24800}
     assert summary["one_off_succeeded"] == 1
     assert summary["one_off_amounts_cents"] == {"ZAR": 5000}
+
+
+async def test_bill_command_without_a_prefect_server_bills_on_the_core(
+    sandbox, ledger, sandbox_url, capsys, monkeypatch
+):
+    import asyncio
+    import json
+
+    from apps.billing_cli import bill_command
+
+    monkeypatch.setattr("apps.pipeline_mode.prefect_api_url", lambda: None)
+    engine = make_engine(ledger.url)
+    async with PreciumClient(
+        sandbox_url, SANDBOX_API_KEY, SANDBOX_S2S_API_KEY, SANDBOX_BRAND_ID
+    ) as gateway:
+        world = World(
+            ctx=PaymentContext(gateway=gateway, engine=engine), http=sandbox.http, tokens={}
+        )
+        await world.subscribe(2, prefix=f"core-{id(world)}")
+    engine.dispose()
+    code = await asyncio.to_thread(
+        bill_command, as_of="2026-01-31T07:00:00", json_out=True, worker_id="core-test"
+    )
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") :])
+    assert code == 0 and summary["complete"] and summary["problem"] is None
+    assert summary["succeeded"] == 2

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from payflows import payments
 from payflows.domain.cards import BrowserFingerprint, CardData
 from payflows.gateway import CardFlags, PreciumClient, Product, PurchaseRequest
 from payflows.ledger import AttemptKind, Hold, HoldAction, UnitOfWork, make_engine
 from payflows.ledger.migrate import upgrade
 from payflows.payments import PaymentContext, authorize_card, ensure_customer, open_purchase
+from payflows.payments import cards as payment_cards
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
 from payflows.sweep import decide, set_policy
@@ -108,7 +108,7 @@ class World:
         attempt = await open_purchase(
             self.ctx, key, AttemptKind.PREAUTH, request, customer_id=customer.id
         )
-        outcome = await payments._submit(
+        outcome = await payment_cards._submit(
             self.ctx,
             attempt,
             CardData(NETWORKS["amex"][0], "12/35", "1234", "Jo Bloggs"),

@@ -7,16 +7,37 @@ import json
 from datetime import timedelta
 
 import httpx
+import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowFilter,
+    FlowFilterName,
+)
+from prefect.client.schemas.sorting import FlowRunSort
 from typer.testing import CliRunner
 
 from apps.cli import app
 from flows import ALL_FLOWS
 from flows.sweep import SweepRequest, preauth_sweep
+from payflows.exactly_once import RunIncomplete
 from tasks.sweep import UNRESOLVED_ARTIFACT, UNRESOLVED_EVENT, summary_rows
 
 from .conftest import DAY, World
+
+
+async def last_run_state(flow_name: str) -> tuple[str, str]:
+    """The type and message of the newest run of ``flow_name`` on the session's server."""
+    async with get_client() as client:
+        [run] = await client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    assert run.state is not None
+    message = run.state.message or ""
+    return run.state.type.value, message
 
 
 async def unresolved_events(api_url: str, purchase_id: str) -> list[dict]:
@@ -54,7 +75,11 @@ async def test_flow_sweeps_and_publishes_artifacts_and_an_event_per_unresolved_h
     world.decide(voided, "void")
     world.policy(alerted, "alert")
     await world.advance(4 * DAY + 60)  # the MIT hold (5 days) is at its act-by time
-    summary = await preauth_sweep(SweepRequest(as_of=await world.now(), concurrency=4))
+    with pytest.raises(RunIncomplete, match="sweep not complete: 1 due item") as failed:
+        await preauth_sweep(SweepRequest(as_of=await world.now(), concurrency=4))
+    summary = failed.value.summary  # a hold a person must look at: the run is not green
+    state, message = await last_run_state("preauth-sweep")
+    assert state == "FAILED" and str(failed.value) in message
     assert (summary.captured, summary.partially_captured, summary.voided) == (1, 1, 1)
     assert summary.alerted == 1 and summary.unresolved[0].purchase_id == alerted
     assert summary.captured_cents == {"ZAR": 12_500}
@@ -78,8 +103,9 @@ async def test_flow_sweeps_and_publishes_artifacts_and_an_event_per_unresolved_h
     assert alerted in json.dumps(table)
     [event] = (await unresolved_events(prefect_api.api_url, alerted))[:1]
     assert event["payload"]["action"] == "alerted" and event["payload"]["brand"] == "visa"
-    again = await preauth_sweep(SweepRequest(as_of=await world.now()))
-    assert again.acted == 0 and again.alerted == 1
+    with pytest.raises(RunIncomplete) as again:
+        await preauth_sweep(SweepRequest(as_of=await world.now()))
+    assert again.value.summary.acted == 0 and again.value.summary.alerted == 1
 
 
 async def test_cli_decide_list_import_and_sweep(flow_world: World, tmp_path):

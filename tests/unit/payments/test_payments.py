@@ -204,19 +204,37 @@ async def test_mit_charge_lost_after_commit_is_settled_by_read_back(world: World
     assert [p["status"] for p in paid] == ["paid"]
 
 
-async def test_mit_charge_dropped_before_processing_is_charged_once_on_retry(world: World):
+async def test_mit_charge_dropped_before_processing_is_charged_again_on_the_same_purchase(
+    world: World,
+):
     cust, method = await _tokenised(world)
     await world.faults({"route": "POST /api/v1/purchases/*/charge/", "kind": "drop", "count": 1})
     first = await charge_stored_card(
         world.ctx, "sub:2:2026-02", cust, method, amount_cents=100, currency="ZAR", product="x"
     )
-    # The read-back shows the purchase never got the charge: still unresolved, not declined.
-    assert first.state in {AttemptState.UNKNOWN, AttemptState.SUBMITTED}
-    second = await charge_stored_card(
+    # The read-back showed the purchase never got the charge: charged again, on that purchase.
+    assert first.succeeded
+    purchases = await world.sandbox_purchases(reference="sub:2:2026-02")
+    assert len(purchases) == 1 and purchases[0]["status"] == "paid"
+    again = await charge_stored_card(
         world.ctx, "sub:2:2026-02", cust, method, amount_cents=100, currency="ZAR", product="x"
     )
+    assert again.succeeded and again.purchase_id == first.purchase_id
+
+
+async def test_mit_charge_lost_twice_stays_unknown_for_the_next_run(world: World):
+    cust, method = await _tokenised(world)
+    await world.faults({"route": "POST /api/v1/purchases/*/charge/", "kind": "drop", "count": 2})
+    first = await charge_stored_card(
+        world.ctx, "sub:9:2026-02", cust, method, amount_cents=100, currency="ZAR", product="x"
+    )
+    # One re-send per call: the second drop leaves the attempt unresolved, never declined.
+    assert first.state in {AttemptState.UNKNOWN, AttemptState.SUBMITTED}
+    second = await charge_stored_card(
+        world.ctx, "sub:9:2026-02", cust, method, amount_cents=100, currency="ZAR", product="x"
+    )
     assert second.succeeded
-    assert len(await world.sandbox_purchases(reference="sub:2:2026-02", status="paid")) == 1
+    assert len(await world.sandbox_purchases(reference="sub:9:2026-02", status="paid")) == 1
 
 
 async def test_mit_soft_decline(world: World):

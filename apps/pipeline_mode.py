@@ -1,0 +1,40 @@
+"""Where ``payflows bill`` and ``payflows sweep`` run: in a Prefect flow, or straight on the core.
+
+With ``PREFECT_API_URL`` set (environment or Prefect profile) the command runs the Prefect flow
+against that server, so the run shows in its UI; if that server does not answer, the command
+stops at once with one line saying how to start one, instead of a traceback from an ephemeral
+server that did not come up in time. Without it, the command runs the Prefect-free core
+directly (the same claims, charges, read-backs and summary; no flow run is recorded).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["NoPrefectServer", "prefect_api_url"]
+
+
+class NoPrefectServer(Exception):
+    """``PREFECT_API_URL`` names a server that does not answer."""
+
+
+def prefect_api_url() -> str | None:
+    """The configured Prefect API, or None to run on the core; raises NoPrefectServer."""
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        try:
+            from prefect.settings import PREFECT_API_URL
+
+            url = PREFECT_API_URL.value()
+        except Exception:  # a broken profile: treat as no server configured
+            url = None
+    if not url:
+        return None
+    from apps.local_prefect import server_is_up
+
+    if not server_is_up(url):
+        raise NoPrefectServer(
+            f"no Prefect server answers at {url}: start one with `payflows up` "
+            "(or `prefect server start`), or unset PREFECT_API_URL to run without Prefect"
+        )
+    return url

@@ -1,0 +1,189 @@
+"""One attempt store, two adapters: a commit per step, or grouped commits for many items.
+
+The exactly-once protocol writes the same four things whoever runs it: the purchase id
+(``attach``), "the request may have left" (``submit``), the outcome (``record``), or the
+withdrawal of an intent the gateway refused outright (``withdraw``). :class:`StepStore` commits
+each at once (one payment, as :mod:`payflows.payments` makes it); :class:`GroupedStore` gathers
+the writes of hundreds of items in flight into shared commits (the billing run, the hold sweep),
+with each pipeline's own effect (a subscription's next date, a hold's audit row) in the same
+commit as the outcome. Both obey the attempt state table: the step adapter through
+:mod:`payflows.ledger.attempts`, the grouped one through :mod:`payflows.ledger.grouped`.
+Every call returns once its write is durable: only then may the next gateway call go out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from payflows.ledger import (
+    AttemptKind,
+    Outcome,
+    UnitOfWork,
+    attach_purchase,
+    mark_submitted,
+    record_intent,
+    record_outcomes,
+    withdraw_intent,
+)
+from payflows.ledger.grouped import (
+    attach_and_submit,
+    insert_submitted,
+    record_outcomes_grouped,
+    submit_grouped,
+    withdraw_grouped,
+)
+from payflows.pacing import commit_for
+
+__all__ = ["GroupedStore", "StepStore"]
+
+
+class StepStore:
+    """The store as one committed unit of work per step (single payments)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def _run(self, fn: Callable[[UnitOfWork], Any]) -> Any:
+        def run() -> Any:
+            with UnitOfWork(self.engine) as uow:
+                result = fn(uow)
+                uow.commit()
+                return result
+
+        return await asyncio.to_thread(run)
+
+    async def attach(self, key: str, purchase_id: str) -> Any:
+        return await self._run(lambda uow: attach_purchase(uow, key, purchase_id))
+
+    async def submit(self, key: str, *, resend: bool = False) -> Any:
+        return await self._run(lambda uow: mark_submitted(uow, key, resend=resend))
+
+    async def intend_submitted(
+        self, key: str, kind: AttemptKind, amount: int, currency: str, purchase_id: str
+    ) -> Any:
+        def write(uow: UnitOfWork) -> Any:
+            record_intent(uow, key, kind, amount, currency, related_purchase_id=purchase_id)
+            mark_submitted(uow, key)
+
+        return await self._run(write)
+
+    async def record(self, outcome: Outcome) -> Any:
+        return (await self._run(lambda uow: record_outcomes(uow, [outcome])))[0]
+
+    async def withdraw(self, key: str) -> bool:
+        return bool(await self._run(lambda uow: withdraw_intent(uow, key)))
+
+
+@dataclass
+class _Batch:
+    attach: dict[str, str] = field(default_factory=dict)
+    submit: list[str] = field(default_factory=list)
+    resend: list[str] = field(default_factory=list)
+    intents: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    withdraw: list[str] = field(default_factory=list)
+    extras: list[Any] = field(default_factory=list)
+
+
+class GroupedStore:
+    """The store as shared commits: whatever is written while one commit runs joins the next.
+
+    The number of commits adapts to the load: one per write when idle, one per hundreds under
+    full concurrency. ``effects(uow, extras)`` is the pipeline's own part of each commit (the
+    ``extra`` objects passed to :meth:`record` and :meth:`add`), run after the attempt writes.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        effects: Callable[[UnitOfWork, Sequence[Any]], None] | None = None,
+        *,
+        gather_seconds: float = 0.0,
+    ) -> None:
+        self.engine = engine
+        self._effects = effects
+        #: How long a commit waits for more writes to join it: fewer, larger commits.
+        self.gather_seconds = gather_seconds
+        self._batch = _Batch()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, key: str, purchase_id: str) -> Awaitable[None]:
+        """Store the purchase id and mark the attempt submitted, in one commit."""
+        self._batch.attach[key] = purchase_id
+        return self._wait()
+
+    def submit(self, key: str, *, resend: bool = False) -> Awaitable[None]:
+        (self._batch.resend if resend else self._batch.submit).append(key)
+        return self._wait()
+
+    def intend_submitted(
+        self,
+        key: str,
+        kind: AttemptKind,
+        amount: int,
+        currency: str,
+        purchase_id: str,
+        *,
+        resend: bool = False,
+    ) -> Awaitable[None]:
+        """An attempt on an existing purchase, durable as ``submitted`` before it is sent."""
+        self._batch.intents.append(
+            {
+                "k": key,
+                "kind": kind,
+                "amount": amount,
+                "currency": currency,
+                "pid": purchase_id,
+                "resend": resend,
+            }
+        )
+        return self._wait()
+
+    def record(self, outcome: Outcome | None, extra: Any = None) -> Awaitable[None]:
+        if outcome is not None:
+            self._batch.outcomes.append(outcome)
+        if extra is not None:
+            self._batch.extras.append(extra)
+        return self._wait()
+
+    def withdraw(self, key: str, extra: Any = None) -> Awaitable[None]:
+        self._batch.withdraw.append(key)
+        return self.record(None, extra)
+
+    def add(self, extra: Any) -> Awaitable[None]:
+        return self.record(None, extra)
+
+    def _wait(self) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return future
+
+    async def _drain(self) -> None:
+        while self._waiters:
+            await asyncio.sleep(self.gather_seconds)  # let more items add their writes
+            batch, self._batch = self._batch, _Batch()
+            waiters, self._waiters = self._waiters, []
+            await commit_for(partial(self._commit, batch), waiters)
+
+    def _commit(self, batch: _Batch) -> None:
+        with UnitOfWork(self.engine) as uow:
+            insert_submitted(uow, batch.intents)
+            if batch.attach or batch.submit:
+                attach_and_submit(uow, batch.attach, batch.submit)
+            if batch.resend:
+                submit_grouped(uow, [], resend=batch.resend)
+            withdraw_grouped(uow, batch.withdraw)
+            if batch.outcomes:
+                record_outcomes_grouped(uow, batch.outcomes)
+            if batch.extras and self._effects is not None:
+                self._effects(uow, batch.extras)
+            uow.commit()

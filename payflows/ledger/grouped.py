@@ -1,0 +1,240 @@
+"""The exactly-once steps as grouped SQL: one statement for hundreds of attempts, same table.
+
+The billing run and the hold sweep keep hundreds of items in flight and commit their ledger
+writes together (:class:`payflows.exactly_once.GroupedStore`); loading an ORM object per attempt
+would cost more than the gateway calls. These functions are the bulk forms of
+:mod:`payflows.ledger.attempts`, and they obey the same attempt state table: every ``UPDATE``
+is guarded by ``WHERE state IN sources(event)`` (:func:`payflows.domain.attempts.sources`), so
+a row the table would not move is left as it is, exactly as the one-at-a-time path leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, or_, select, update
+
+from payflows.domain.attempts import (
+    RESOLVED,
+    AttemptEvent,
+    AttemptState,
+    event_to,
+    sources,
+)
+from payflows.domain.states import Status
+from payflows.ledger._common import insert_for
+from payflows.ledger.attempts import Outcome
+from payflows.ledger.db import UnitOfWork
+from payflows.ledger.errors import PurchaseConflict
+from payflows.ledger.models import PaymentAttempt, StrEnumType, utcnow
+
+__all__ = [
+    "attach_and_submit",
+    "insert_submitted",
+    "record_outcomes_grouped",
+    "submit_grouped",
+    "withdraw_grouped",
+]
+
+_ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
+_BULK = {"synchronize_session": False}
+
+
+def _state_in(states: Iterable[AttemptState]) -> Any:
+    # Plain comparisons: an expanding IN cannot be used in an executemany.
+    return or_(*(_ATTEMPTS.c.state == s for s in sorted(states)))
+
+
+# Built once: a run executes them thousands of times.
+_ATTACH = (
+    update(_ATTEMPTS)
+    .where(
+        _ATTEMPTS.c.business_key == bindparam("k"),
+        _ATTEMPTS.c.purchase_id.is_(None),
+        _state_in(sources(AttemptEvent.ATTACH)),
+    )
+    # attach, then submit, in one commit: both are durable before the request is sent.
+    .values(purchase_id=bindparam("p"), state=AttemptState.SUBMITTED, updated_at=bindparam("now"))
+)
+
+
+def _submit_stmt(states: Iterable[AttemptState]) -> Any:
+    return (
+        update(_ATTEMPTS)
+        .where(
+            _ATTEMPTS.c.business_key == bindparam("k"),
+            _state_in(states),
+            or_(_ATTEMPTS.c.purchase_id.is_not(None), _ATTEMPTS.c.related_purchase_id.is_not(None)),
+        )
+        .values(state=AttemptState.SUBMITTED, updated_at=bindparam("now"))
+    )
+
+
+_SUBMIT = _submit_stmt(sources(AttemptEvent.SUBMIT) - {AttemptState.UNKNOWN})
+_RESEND = _submit_stmt(sources(AttemptEvent.SUBMIT))
+
+
+def _record_stmt(state: AttemptState) -> Any:
+    event = event_to(state)
+    assert event is not None
+    declined = state in (AttemptState.DECLINED, AttemptState.FAILED)
+    values: dict[str, Any] = {
+        "state": state,
+        "purchase_status": func.coalesce(
+            bindparam("status", type_=StrEnumType(Status)), _ATTEMPTS.c.purchase_status
+        ),
+        "status_at": func.coalesce(bindparam("at"), _ATTEMPTS.c.status_at),
+        "brand": func.coalesce(_ATTEMPTS.c.brand, bindparam("brand")),
+        "masked_pan": func.coalesce(_ATTEMPTS.c.masked_pan, bindparam("pan")),
+        "paid_cents": func.coalesce(bindparam("paid"), _ATTEMPTS.c.paid_cents),
+        "fee_cents": func.coalesce(bindparam("fee"), _ATTEMPTS.c.fee_cents),
+        "net_cents": func.coalesce(bindparam("net_amount"), _ATTEMPTS.c.net_cents),
+        "paid_at": func.coalesce(_ATTEMPTS.c.paid_at, bindparam("paid_at")),
+        "updated_at": bindparam("now"),
+    }
+    if declined or state is AttemptState.SUCCEEDED:
+        values |= {
+            "decline_code": bindparam("code"),
+            "network_code": bindparam("net"),
+            "advice_code": bindparam("advice"),
+        }
+    if state in RESOLVED:
+        values["resolved_at"] = bindparam("now")
+    return (
+        update(_ATTEMPTS)
+        .where(_ATTEMPTS.c.business_key == bindparam("k"), _state_in(sources(event)))
+        .values(values)
+    )
+
+
+_RECORD = {state: _record_stmt(state) for state in AttemptState if event_to(state) is not None}
+
+
+def attach_and_submit(uow: UnitOfWork, attach: Mapping[str, str], submit: Sequence[str]) -> None:
+    """Store new purchase ids (``{key: purchase_id}``) and mark attempts submitted.
+
+    The rules of :func:`~payflows.ledger.attach_purchases` and ``mark_submitted``: a purchase id
+    is written only where the attempt has none (the unique constraint refuses one purchase for
+    two keys). Raises :class:`PurchaseConflict` when a purchase could not be attached: that
+    attempt must not be charged.
+    """
+    now = utcnow()
+    if attach:
+        uow.session.execute(
+            _ATTACH, [{"k": k, "p": p, "now": now} for k, p in attach.items()], **_opts()
+        )
+    submit_grouped(uow, submit, now=now)
+    if attach:
+        rows = uow.session.execute(
+            select(_ATTEMPTS.c.business_key, _ATTEMPTS.c.purchase_id).where(
+                _ATTEMPTS.c.business_key.in_(list(attach))
+            )
+        ).all()
+        found = dict(rows)
+        conflicts = {k for k, p in attach.items() if found.get(k) != p}
+        if conflicts:
+            raise PurchaseConflict(f"purchase ids not attached for {sorted(conflicts)[:5]}")
+
+
+def submit_grouped(
+    uow: UnitOfWork,
+    keys: Sequence[str],
+    *,
+    resend: Sequence[str] = (),
+    now: datetime | None = None,
+) -> None:
+    """``created`` (or ``intent`` on an existing purchase) -> ``submitted``; ``resend`` keys may
+    also leave ``unknown`` (a read-back proved nothing landed)."""
+    now = now or utcnow()
+    if keys:
+        uow.session.execute(_SUBMIT, [{"k": k, "now": now} for k in keys], **_opts())
+    if resend:
+        uow.session.execute(_RESEND, [{"k": k, "now": now} for k in resend], **_opts())
+
+
+def _params(o: Outcome, now: datetime) -> dict[str, Any]:
+    state = AttemptState(o.state)
+    declined = state in (AttemptState.DECLINED, AttemptState.FAILED)
+    return {
+        "k": o.business_key,
+        "now": now,
+        "status": Status(o.purchase_status) if o.purchase_status is not None else None,
+        "at": o.observed_at,
+        "code": o.decline_code if declined else None,
+        "net": o.network_code if declined else None,
+        "advice": o.advice_code if declined else None,
+        "brand": o.brand,
+        "pan": o.masked_pan,
+        "paid": o.paid_cents,
+        "fee": o.fee_cents,
+        "net_amount": o.net_cents,
+        "paid_at": o.paid_at,
+    }
+
+
+def record_outcomes_grouped(uow: UnitOfWork, outcomes: Iterable[Outcome]) -> None:
+    """:func:`~payflows.ledger.record_outcomes` for outcomes named by business key, one
+    statement per target state, each guarded by the table."""
+    now = utcnow()
+    by_state: dict[AttemptState, list[dict[str, Any]]] = {}
+    for o in outcomes:
+        if o.business_key is None:
+            raise ValueError("grouped outcomes are named by business key")
+        state = AttemptState(o.state)
+        if state in _RECORD:
+            by_state.setdefault(state, []).append(_params(o, now))
+    for state, rows in by_state.items():
+        uow.session.execute(_RECORD[state], rows, **_opts())
+
+
+def insert_submitted(uow: UnitOfWork, intents: Sequence[Mapping[str, Any]]) -> None:
+    """Attempts acting on an existing purchase (capture, void), durable as ``submitted`` before
+    the request leaves: new ones inserted so, ones a crash left unsent moved so, and ``unknown``
+    ones moved back to ``submitted`` (``resend``: the purchase was read back, nothing landed).
+
+    Each intent: ``k`` (business key), ``kind``, ``amount``, ``currency``, ``pid`` (the related
+    purchase), optionally ``resend``.
+    """
+    if not intents:
+        return
+    now = utcnow()
+    stmt = insert_for(uow, _ATTEMPTS).on_conflict_do_nothing(index_elements=["business_key"])
+    uow.session.execute(
+        stmt,
+        [
+            {
+                "business_key": i["k"],
+                "kind": i["kind"],
+                "state": AttemptState.SUBMITTED,
+                "amount_cents": i["amount"],
+                "currency": i["currency"],
+                "related_purchase_id": i["pid"],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in intents
+        ],
+    )
+    submit_grouped(
+        uow,
+        [i["k"] for i in intents if not i.get("resend")],
+        resend=[i["k"] for i in intents if i.get("resend")],
+        now=now,
+    )
+
+
+def withdraw_grouped(uow: UnitOfWork, keys: Sequence[str]) -> None:
+    """Forget attempts the gateway refused outright (only where the table allows withdrawal)."""
+    if keys:
+        uow.session.execute(
+            delete(_ATTEMPTS).where(
+                _ATTEMPTS.c.business_key.in_(list(keys)),
+                _ATTEMPTS.c.state.in_(sorted(sources(AttemptEvent.WITHDRAW))),
+            )
+        )
+
+
+def _opts() -> dict[str, Any]:
+    return {"execution_options": _BULK}

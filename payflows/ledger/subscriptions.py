@@ -1,0 +1,219 @@
+"""Subscriptions: the upsert an import calls, and the leases a billing run claims them with.
+
+A lease (``claimed_by``, ``claimed_until``) keeps two runs from acting on one row. It is short
+and renewed by the owner's heartbeat (:func:`renew_leases`) while the owner lives, so that a run
+killed mid-way frees its rows within a minute for the next run to take over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from payflows.domain.money import validate_currency
+from payflows.ledger._common import aware, cents, chunks, insert_for, set_fields
+from payflows.ledger.db import UnitOfWork
+from payflows.ledger.errors import LedgerError
+from payflows.ledger.models import IntervalUnit, Subscription, SubscriptionStatus, utcnow
+
+__all__ = [
+    "claim_due_subscriptions",
+    "lease_rows",
+    "release_claim",
+    "renew_leases",
+    "upsert_subscription",
+]
+
+
+def upsert_subscription(
+    uow: UnitOfWork,
+    external_id: str,
+    *,
+    customer_id: int,
+    plan: str,
+    amount_cents: int,
+    currency: str,
+    interval_unit: IntervalUnit | str,
+    next_billing_at: datetime,
+    interval_count: int = 1,
+    payment_method_id: int | None = None,
+) -> Subscription:
+    """The subscription ``external_id``, created, or with its plan, price and card updated.
+
+    ``next_billing_at`` is used only when the subscription is new: once billing has started, the
+    billing schedule, status, dunning state and claims belong to the billing flow, and an import
+    run again must not reset them (that could bill a period twice).
+    """
+    now = utcnow()
+    cents(amount_cents)
+    currency = validate_currency(currency)
+    unit = IntervalUnit(interval_unit)
+    if interval_count < 1:
+        raise ValueError("interval_count must be at least 1")
+    first = aware(next_billing_at, "next_billing_at")
+    uow.session.exec(
+        insert_for(uow, Subscription.__table__)  # type: ignore[arg-type]
+        .values(
+            external_id=external_id,
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            plan=plan,
+            amount_cents=amount_cents,
+            currency=currency,
+            interval_unit=unit,
+            interval_count=interval_count,
+            next_billing_at=first,
+            anchor_day=first.astimezone(UTC).day,
+            status=SubscriptionStatus.ACTIVE,
+            failed_attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["external_id"])
+    )
+    sub = uow.session.exec(
+        select(Subscription)
+        .where(Subscription.external_id == external_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if sub.customer_id != customer_id:
+        raise LedgerError(f"subscription {external_id} belongs to another customer")
+    set_fields(
+        sub,
+        now,
+        plan=plan,
+        amount_cents=amount_cents,
+        currency=currency,
+        interval_unit=unit,
+        interval_count=interval_count,
+        payment_method_id=payment_method_id,
+    )
+    uow.session.flush()
+    return sub
+
+
+def _due(as_of: datetime, now: datetime) -> Any:
+    """Subscriptions to bill at ``as_of`` whose lease (if any) has run out at ``now``.
+
+    A past-due subscription is retried at ``retry_at``; its ``next_billing_at`` stays on the
+    period still unpaid until the billing flow advances it.
+    """
+    return (
+        select(Subscription.id)
+        .where(
+            Subscription.status.in_([SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]),  # type: ignore[attr-defined]
+            Subscription.next_billing_at <= as_of,
+            or_(Subscription.retry_at.is_(None), Subscription.retry_at <= as_of),  # type: ignore[union-attr]
+            or_(Subscription.claimed_until.is_(None), Subscription.claimed_until <= now),  # type: ignore[union-attr]
+        )
+        .order_by(Subscription.next_billing_at, Subscription.id)
+    )
+
+
+def lease_rows(uow: UnitOfWork, model: Any, due: Any, values: dict[str, Any]) -> list[Any]:
+    """Set ``values`` (the lease) on the rows of ``model`` whose ids ``due`` selects; return them.
+
+    Two claimers never get the same row: PostgreSQL locks the selected rows with ``FOR UPDATE
+    SKIP LOCKED`` (a concurrent claimer takes the next ones instead of waiting); SQLite claims
+    with one ``UPDATE ... WHERE id IN (SELECT ...) RETURNING`` inside its ``BEGIN IMMEDIATE``
+    transaction. The caller commits: the lease is durable only then.
+    """
+    session = uow.session
+    session.flush()
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite" and dialect.update_returning:
+        return list(
+            session.exec(
+                update(model)
+                .where(model.id.in_(due))
+                .values(**values)
+                .returning(model)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            ).scalars()
+        )
+    if dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.exec(due).scalars())
+    if not ids:
+        return []
+    session.exec(
+        update(model)
+        .where(model.id.in_(ids))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return list(
+        session.exec(
+            select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
+def claim_due_subscriptions(
+    uow: UnitOfWork,
+    as_of: datetime,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    *,
+    now: datetime | None = None,
+) -> list[Subscription]:
+    """Lease up to ``limit`` due subscriptions to ``worker_id``; two workers never share one.
+
+    ``as_of`` decides what is due (it may be the sandbox's clock); the lease runs on ``now``
+    (the wall clock by default). PostgreSQL locks the rows with ``FOR UPDATE SKIP LOCKED`` so a
+    concurrent claimer takes the next ones instead of waiting; SQLite claims with one
+    ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`` inside a ``BEGIN IMMEDIATE``
+    transaction. Commit soon after: the claim is durable only then.
+    """
+    aware(as_of, "as_of")
+    now = aware(now, "now") if now is not None else utcnow()
+    if limit <= 0:
+        return []
+    until = now + timedelta(seconds=lease_seconds)
+    values = {"claimed_by": worker_id, "claimed_until": until, "updated_at": now}
+    claimed = lease_rows(uow, Subscription, _due(as_of, now).limit(limit), values)
+    return sorted(claimed, key=lambda s: (s.next_billing_at, s.id or 0))
+
+
+def release_claim(uow: UnitOfWork, subscription_ids: Iterable[int], worker_id: str) -> int:
+    """Give back leases held by ``worker_id`` (never another worker's); returns how many."""
+    ids = list(subscription_ids)
+    if not ids:
+        return 0
+    released = 0
+    for chunk in chunks(ids):
+        result = uow.session.exec(
+            update(Subscription)
+            .where(Subscription.id.in_(chunk), Subscription.claimed_by == worker_id)  # type: ignore[union-attr]
+            .values(claimed_by=None, claimed_until=None, updated_at=utcnow())
+            .execution_options(synchronize_session="fetch")
+        )
+        released += result.rowcount
+    return released
+
+
+def renew_leases(
+    uow: UnitOfWork,
+    model: Any,
+    worker_id: str,
+    lease_seconds: float,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Push the lease of every row of ``model`` held by ``worker_id`` to ``now + lease``.
+
+    The owner's heartbeat: a live run keeps its rows, a dead one stops renewing and its rows
+    are free again once the (short) lease runs out. Returns how many rows were renewed.
+    """
+    now = aware(now, "now") if now is not None else utcnow()
+    result = uow.session.exec(
+        update(model)
+        .where(model.claimed_by == worker_id)
+        .values(claimed_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)

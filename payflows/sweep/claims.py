@@ -1,0 +1,160 @@
+"""Selecting and claiming due holds: decided ones, undecided ones past act-by, pending ones.
+
+Claims are short leases on the hold rows, renewed by the sweep's heartbeat while it lives, so
+two sweeps never act on one hold at once and a killed sweep's holds are free again within the
+lease. Holds are walked in keyset order (deadline, id), so a hold left open on purpose (alert)
+is met once per run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+
+from payflows.domain.holds import AuthorisationWindows
+from payflows.domain.states import Status
+from payflows.ledger import AttemptState, Hold, HoldDecision, PaymentAttempt, UnitOfWork
+from payflows.ledger.models import HoldPolicy, utcnow
+from payflows.sweep.items import Item, Run
+from payflows.sweep.summary import SweepSummary
+
+__all__ = ["OPEN", "claim", "count_due", "due_clause", "held_by_others"]
+
+OPEN = [Status.HOLD, Status.PENDING_CAPTURE, Status.PENDING_RELEASE]
+
+
+def due_clause(run: Run) -> Any:
+    if run.reconcile_all:
+        return Hold.status.in_(OPEN)  # type: ignore[attr-defined]
+    horizon = run.as_of + run.windows.safety_margin
+    return and_(
+        Hold.status.in_(OPEN),  # type: ignore[attr-defined]
+        or_(
+            Hold.status != Status.HOLD,
+            Hold.decision != HoldDecision.NONE,
+            Hold.expires_at <= horizon,  # type: ignore[operator]
+        ),
+    )
+
+
+def count_due(
+    engine: Any, as_of: datetime, windows: AuthorisationWindows, *, reconcile_all: bool = False
+) -> int:
+    """How many holds a sweep at ``as_of`` would select (the progress bar's 100 %)."""
+    run = Run(
+        ctx=None,  # type: ignore[arg-type]
+        as_of=as_of,
+        worker_id="",
+        windows=windows,
+        default_policy=HoldPolicy.CAPTURE,
+        lease=timedelta(0),
+        reconcile_all=reconcile_all,
+        summary=SweepSummary(as_of=as_of, worker_id=""),
+    )
+    with UnitOfWork(engine) as uow:
+        return int(
+            uow.session.execute(
+                select(func.count()).select_from(Hold).where(due_clause(run))
+            ).scalar_one()
+        )
+
+
+def claim(run: Run, limit: int) -> list[Item]:
+    """The next batch of due holds in (deadline, id) order, leased to this worker.
+
+    Holds another worker holds are passed over; empty only when nothing due is left.
+    """
+    while True:
+        rows, items = claim_once(run, limit)
+        if items or not rows:
+            return items
+
+
+def claim_once(run: Run, limit: int) -> tuple[int, list[Item]]:
+    now = utcnow()
+    free = or_(
+        Hold.claimed_until.is_(None),  # type: ignore[union-attr]
+        Hold.claimed_until <= now,  # type: ignore[operator]
+        Hold.claimed_by == run.worker_id,
+    )
+    where = [due_clause(run), free]
+    if run.only is not None:
+        where.append(Hold.id.in_(sorted(run.only)))  # type: ignore[union-attr]
+    if run.cursor is not None:
+        at, last_id = run.cursor
+        where.append(
+            or_(Hold.expires_at > at, and_(Hold.expires_at == at, Hold.id > last_id))  # type: ignore[operator]
+        )
+    with UnitOfWork(run.ctx.engine) as uow:
+        rows = uow.session.execute(
+            select(Hold.id, Hold.expires_at)
+            .where(*where)
+            .order_by(Hold.expires_at, Hold.id)
+            .limit(limit)
+        ).all()
+        if not rows:
+            return 0, []
+        run.cursor = (rows[-1][1], rows[-1][0])
+        ids = [r[0] for r in rows]
+        uow.session.execute(
+            update(Hold)
+            .where(Hold.id.in_(ids), free)  # type: ignore[union-attr]
+            .values(claimed_by=run.worker_id, claimed_until=now + run.lease)
+            .execution_options(synchronize_session=False)
+        )
+        holds = list(
+            uow.session.execute(
+                select(Hold).where(
+                    Hold.id.in_(ids),  # type: ignore[union-attr]
+                    Hold.claimed_by == run.worker_id,
+                    Hold.status.in_(OPEN),  # type: ignore[attr-defined]
+                )
+            ).scalars()
+        )
+        keys = [f"{kind}:{h.purchase_id}" for h in holds for kind in ("capture", "void")]
+        attempts = {
+            key: (AttemptState(state), amount)
+            for key, state, amount in uow.session.execute(
+                select(
+                    PaymentAttempt.business_key,
+                    PaymentAttempt.state,
+                    PaymentAttempt.amount_cents,
+                ).where(PaymentAttempt.business_key.in_(keys))  # type: ignore[attr-defined]
+            ).all()
+        }
+        uow.commit()
+    run.summary.selected += len(holds)
+    holds.sort(key=lambda h: (h.expires_at, h.id))
+    return len(rows), [
+        Item(
+            hold_id=h.id,  # type: ignore[arg-type]
+            purchase_id=h.purchase_id,
+            authorised_cents=h.authorised_cents,
+            currency=h.currency,
+            brand=h.brand,
+            expires_at=h.expires_at,
+            decision=HoldDecision(h.decision),
+            decision_cents=h.decision_cents,
+            policy=h.policy,
+            capture=attempts.get(f"capture:{h.purchase_id}"),
+            void=attempts.get(f"void:{h.purchase_id}"),
+        )
+        for h in holds
+    ]
+
+
+def held_by_others(run: Run) -> set[int]:
+    """Due holds leased to another live sweep right now."""
+    now = utcnow()
+    with UnitOfWork(run.ctx.engine) as uow:
+        rows = uow.session.execute(
+            select(Hold.id).where(
+                due_clause(run),
+                Hold.claimed_by.is_not(None),  # type: ignore[union-attr]
+                Hold.claimed_by != run.worker_id,
+                Hold.claimed_until > now,  # type: ignore[operator]
+            )
+        ).all()
+    return {r[0] for r in rows}

@@ -1,0 +1,84 @@
+"""What a sweep's result does to its hold, in the outcome's commit: status, audit row, release.
+
+:func:`apply_results` is the sweep's part of each grouped commit of
+:class:`payflows.exactly_once.GroupedStore` (the attempt writes, capture or void outcomes and
+withdrawals, come first in the same commit): the purchase status read back moves the hold
+along the purchase table, every action is recorded with its reason (``hold_actions``, and the
+hold's ``last_*`` columns), and the claim is given back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Boolean, bindparam, case, func, insert, literal, null, update
+
+from payflows.ledger import Hold, UnitOfWork, apply_gateway_statuses
+from payflows.ledger.models import HoldAction, UTCDateTime, utcnow
+from payflows.sweep.items import Result, Run
+
+__all__ = ["apply_results"]
+
+_HOLDS = Hold.__table__  # type: ignore[attr-defined]
+_ACTIONS = HoldAction.__table__  # type: ignore[attr-defined]
+_BULK = {"synchronize_session": False}
+
+
+def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
+    now = utcnow()
+    reports = [r.report for r in results if r.report is not None]
+    if reports:
+        apply_gateway_statuses(uow, reports)
+    acted = [r for r in results if r.action is not None]
+    if acted:
+        uow.session.execute(
+            update(_HOLDS)
+            .where(_HOLDS.c.id == bindparam("hid"))
+            .values(
+                last_action=bindparam("action"),
+                last_reason=bindparam("reason"),
+                acted_at=now,
+                alerted_at=case(
+                    (
+                        bindparam("alert", type_=Boolean()),
+                        func.coalesce(_HOLDS.c.alerted_at, literal(now, UTCDateTime())),
+                    ),
+                    else_=null(),
+                ),
+                updated_at=now,
+            ),
+            [
+                {
+                    "hid": r.item.hold_id,
+                    "action": r.action,
+                    "reason": r.reason[:200],
+                    "alert": r.alert,
+                }
+                for r in acted
+            ],
+            execution_options=_BULK,
+        )
+        uow.session.execute(
+            insert(_ACTIONS),
+            [
+                {
+                    "hold_id": r.item.hold_id,
+                    "purchase_id": r.item.purchase_id,
+                    "action": r.action,
+                    "reason": r.reason[:200],
+                    "amount_cents": r.amount_cents,
+                    "as_of": run.as_of,
+                    "worker_id": run.worker_id,
+                    "created_at": now,
+                }
+                for r in acted
+            ],
+        )
+    if results:
+        uow.session.execute(
+            update(_HOLDS)
+            .where(_HOLDS.c.id == bindparam("hid"), _HOLDS.c.claimed_by == run.worker_id)
+            .values(claimed_by=None, claimed_until=None),
+            [{"hid": r.item.hold_id} for r in results],
+            execution_options=_BULK,
+        )
