@@ -50,6 +50,7 @@ __all__ = [
     "record_intents",
     "record_outcome",
     "record_outcomes",
+    "require_attempt",
     "unresolved_attempts",
     "withdraw_intent",
 ]
@@ -102,6 +103,14 @@ def get_attempt(
         return attempts_by(uow, PaymentAttempt.business_key, [business_key]).get(business_key)
     assert purchase_id is not None
     return attempts_by(uow, PaymentAttempt.purchase_id, [purchase_id]).get(purchase_id)
+
+
+def require_attempt(uow: UnitOfWork, business_key: str) -> PaymentAttempt:
+    """The attempt with this business key, which must exist (it was recorded before acting)."""
+    attempt = get_attempt(uow, business_key=business_key)
+    if attempt is None:
+        raise LookupError(f"no attempt for business key {business_key!r}")
+    return attempt
 
 
 def record_intent(
