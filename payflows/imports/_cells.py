@@ -11,10 +11,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from payflows.csvfiles import redact
+from payflows.csvfiles import MAX_CELL_CHARS, cell_problem, redact
 from payflows.domain.cards import luhn_valid
 from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
-from payflows.domain.screening import contains_card_number
+
+__all__ = [
+    "BRANDS",
+    "INTERVALS",
+    "MAX_CELL_CHARS",
+    "MAX_INTERVAL_COUNT",
+    "CellError",
+    "screen_cells",
+]
 
 
 class CellError(ValueError):
@@ -32,9 +40,6 @@ _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,3})?$")
 _MASKED = re.compile(r"^[0-9]{0,6}[*Xx•]{2,13}[0-9]{4}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: The longest cell read at all (longer ones are row errors); every column is far shorter.
-MAX_CELL_CHARS = 4096
 #: Dates outside these years are typos (or attempts to overflow a date-time).
 _FIRST_YEAR, _LAST_YEAR = 2000, 2099
 BRANDS = frozenset({"visa", "mastercard", "amex", "maestro", "discover", "diners", "unknown"})
@@ -75,20 +80,11 @@ def _text(cells: dict[str, str], column: str, max_len: int) -> str:
 
 def screen_cells(cells: dict[str, str]) -> None:
     """A CellError for the first cell that is too long, holds a control character or a card
-    number (in any column: a card number is card data wherever it is typed)."""
+    number (:func:`payflows.csvfiles.cell_problem`; in any column)."""
     for column, value in cells.items():
-        if len(value) > MAX_CELL_CHARS:
-            raise CellError(column, f"{column} is longer than {MAX_CELL_CHARS} characters")
-        if _CONTROL.search(value):
-            raise CellError(column, f"{column} holds a control character (such as NUL)")
-        if contains_card_number(value):
-            if column == "masked_pan":
-                raise CellError(
-                    "masked_pan",
-                    "masked_pan holds a full card number; give the masked form "
-                    "(444433******1111) and delete this file's copy of the number",
-                )
-            raise CellError(column, f"{column} contains what looks like a card number; remove it")
+        problem = cell_problem(column, value)
+        if problem is not None:
+            raise CellError(column, problem)
 
 
 def _currency(cells: dict[str, str], column: str = "currency") -> str:

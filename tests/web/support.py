@@ -201,3 +201,30 @@ def forms_of(html: str) -> list[dict[str, Any]]:
     parser = _Forms()
     parser.feed(html)
     return parser.forms
+
+
+#: The checkout secret of the web tests' apps (PAYFLOWS_CHECKOUT_SECRET): the tests play the shop.
+CHECKOUT_SECRET = "web-tests-checkout-secret-0123456789"
+
+
+def order_token(
+    order_id: str,
+    amount_cents: int = 12550,
+    *,
+    product: str = "Blue mug",
+    mode: str = "cit",
+    currency: str = "ZAR",
+) -> str:
+    """A signed order, as the shop's server makes it."""
+    from apps.web.guard import Order, OrderSigner
+
+    order = Order(order_id, amount_cents, currency, product, mode)  # type: ignore[arg-type]
+    return OrderSigner(CHECKOUT_SECRET).sign(order)
+
+
+async def open_checkout(client: httpx.AsyncClient, token: str | None = None) -> dict[str, str]:
+    """GET the checkout page (keeping its CSRF cookie) and return its hidden fields."""
+    page = await client.get("/checkout", params={"order": token} if token else None)
+    assert page.status_code == 200, page.text
+    (form,) = forms_of(page.text)
+    return {k: v for k, v in form["fields"].items() if k in {"order", "csrf_token"}}
