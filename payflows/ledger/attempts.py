@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from payflows.domain.attempts import UNRESOLVED, AttemptEvent, event_to, may
 from payflows.domain.money import validate_currency
@@ -347,13 +347,13 @@ def unresolved_attempts(
 
     ``older_than`` skips attempts touched since then, which are probably still in flight.
     """
-    stmt = select(PaymentAttempt).where(PaymentAttempt.state.in_(list(UNRESOLVED)))  # type: ignore[attr-defined]
+    stmt = select(PaymentAttempt).where(col(PaymentAttempt.state).in_(list(UNRESOLVED)))
     if older_than is not None:
-        stmt = stmt.where(PaymentAttempt.updated_at < aware(older_than, "older_than"))
-    stmt = stmt.order_by(PaymentAttempt.id)
+        stmt = stmt.where(col(PaymentAttempt.updated_at) < aware(older_than, "older_than"))
+    stmt = stmt.order_by(col(PaymentAttempt.id))
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list(uow.session.exec(stmt).scalars())
+    return list(uow.session.exec(stmt))
 
 
 def withdraw_intent(uow: UnitOfWork, business_key: str) -> bool:
