@@ -12,7 +12,7 @@ UV_VERSION := 0.13.8
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 .PHONY: demo test test-unit test-integration test-prefect test-postgres test-browser lint format \
-	clean sandbox lock
+	clean sandbox lock test-live
 
 # The versions CI tested: every dependency (runtime and dev) from the lock, each checked against
 # its sha256; then payflows itself, editable, adding nothing.
@@ -55,6 +55,12 @@ test-postgres: $(STAMP)  ## the PostgreSQL variants (skipped unless 127.0.0.1:54
 test-browser: $(STAMP)  ## headless Chromium through checkout and 3-D Secure
 	@bash scripts/install-test-browser.sh || echo "make test-browser: chromium unavailable, skipped" >&2
 	@$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+# The integration suite against the gateway PRECIUM_* names, with its real test-mode keys:
+# `PAYFLOWS_LIVE=1 make test-live`. Without PAYFLOWS_LIVE=1 it is skipped (docs/production.md).
+test-live: $(STAMP)
+	@if [ "$$PAYFLOWS_LIVE" != "1" ]; then echo "make test-live: skipped (set PAYFLOWS_LIVE=1 and the PRECIUM_* keys)"; \
+	else $(BIN)/python -m pytest tests/integration -rs $(PYTEST_ARGS); fi
 
 lint: $(STAMP)
 	@$(BIN)/ruff check payflows tasks flows deployments apps tests bench scripts

@@ -7,6 +7,7 @@ JSON file, and the gateway's company key that signs success callbacks), then sto
 the sha256 of its raw body, then applied through the ledger's state table, which ignores a report
 that lies behind what the ledger already knows. Storing, applying and flagging happen in one
 transaction: a crash half way leaves nothing, and the gateway's redelivery does the work again.
+What each event changes is :mod:`payflows.webhook_effects`.
 
 A verified delivery that cannot be read (not JSON, nested too deep, ``related_to`` not an
 object, an amount beyond :data:`~payflows.domain.money.MAX_CENTS`, ids too long) or applied is
@@ -21,34 +22,23 @@ This module is Prefect-free; :mod:`apps.web.app` adds the HTTP surface and the P
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from payflows.domain.money import MAX_CENTS
 from payflows.domain.screening import contains_card_number
 from payflows.domain.states import Status
 from payflows.gateway import WebhookEvent
 from payflows.ledger import (
-    AttemptKind,
-    Hold,
-    PaymentAttempt,
-    RefundStatus,
     UnitOfWork,
-    apply_gateway_status,
-    get_attempt,
     mark_webhook_applied,
-    record_refund,
     record_webhook_event,
     webhook_dedupe_key,
 )
-from payflows.ledger.models import Refund as LedgerRefund
-from payflows.ledger.models import WebhookEvent as StoredEvent
-from payflows.ledger.settlement import record_settlements
-from payflows.payments import settlement_of
+from payflows.webhook_effects import apply_event
 from payflows.webhook_keys import COMPANY_KEY, RegisteredWebhook, WebhookKeyStore
 
 __all__ = [
@@ -136,167 +126,6 @@ def event_payload(delivery: Delivery) -> dict[str, Any]:
     return {**summary, "applied": delivery.applied, "changed": delivery.changed}
 
 
-def _known(uow: UnitOfWork, purchase_id: str) -> bool:
-    attempt = uow.session.exec(
-        select(PaymentAttempt.id).where(
-            (PaymentAttempt.purchase_id == purchase_id)
-            | (PaymentAttempt.related_purchase_id == purchase_id)
-        )
-    ).first()
-    if attempt is not None:
-        return True
-    return (
-        uow.session.exec(select(Hold.id).where(Hold.purchase_id == purchase_id)).first() is not None
-    )
-
-
-def _refund_attempt(uow: UnitOfWork, purchase_id: str, amount: int) -> int | None:
-    """The ledger's refund attempt a ``payment.refunded`` most likely answers, if any.
-
-    A refund whose answer was lost is settled from the purchase, without its id; the webhook then
-    brings the id. The match is the oldest refund attempt on the purchase of that amount that has
-    no refund row yet.
-    """
-    linked = set(
-        uow.session.exec(
-            select(LedgerRefund.attempt_id).where(
-                LedgerRefund.purchase_id == purchase_id,
-                LedgerRefund.attempt_id.is_not(None),  # type: ignore[union-attr]
-            )
-        ).all()
-    )
-    candidates = uow.session.exec(
-        select(PaymentAttempt)
-        .where(
-            PaymentAttempt.related_purchase_id == purchase_id,
-            PaymentAttempt.kind == AttemptKind.REFUND,
-            PaymentAttempt.amount_cents == amount,
-        )
-        .order_by(PaymentAttempt.id)  # type: ignore[arg-type]
-    ).all()
-    for attempt in candidates:
-        if attempt.id not in linked:
-            return attempt.id
-    return None
-
-
-_PAID_LIKE = (Status.PAID, Status.CLEARED, Status.SETTLED)
-
-
-def _refunded_cents(uow: UnitOfWork, purchase_id: str) -> int:
-    amounts = uow.session.exec(
-        select(LedgerRefund.amount_cents).where(
-            LedgerRefund.purchase_id == purchase_id,
-            LedgerRefund.status != RefundStatus.CANCELLED,
-        )
-    ).all()
-    return sum(amounts)
-
-
-def _paid_cents(uow: UnitOfWork, purchase_id: str) -> int | None:
-    hold = uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).first()
-    if hold is not None and hold.captured_cents:
-        return hold.captured_cents
-    attempt = get_attempt(uow, purchase_id=purchase_id)
-    return attempt.amount_cents if attempt is not None else None
-
-
-def _status_before_refund(uow: UnitOfWork, purchase_id: str) -> Status:
-    """Where a partly refunded purchase went back to: the last paid-like status reported."""
-    last = uow.session.exec(
-        select(StoredEvent.status)
-        .where(
-            StoredEvent.purchase_id == purchase_id,
-            StoredEvent.status.in_([s.value for s in _PAID_LIKE]),  # type: ignore[union-attr]
-        )
-        .order_by(StoredEvent.event_at.desc(), StoredEvent.id.desc())  # type: ignore[union-attr]
-    ).first()
-    return Status(last) if last else Status.PAID
-
-
-def _refund_concluded(uow: UnitOfWork, purchase_id: str, at: datetime) -> bool:
-    """Move the purchase out of ``pending_refund`` now that a refund on it has landed.
-
-    CHIP announces a refund with ``payment.refunded`` (the refund's payment object, which carries
-    no purchase status) after ``purchase.pending_refund``. The purchase is then ``refunded`` if
-    nothing is left to refund, else back where it was (``paid``/``cleared``/``settled``). The
-    refund is, by definition, later than the ``pending_refund`` it ends, even when both carry
-    the same second: the report is timed just after the status it replaces.
-    """
-    attempt = get_attempt(uow, purchase_id=purchase_id)
-    hold = uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).first()
-    rows: list[tuple[Status | None, datetime | None]] = []
-    if attempt is not None:
-        rows.append((attempt.purchase_status, attempt.status_at))
-    if hold is not None:
-        rows.append((hold.status, hold.status_at))
-    if not rows:
-        return False
-    paid = _paid_cents(uow, purchase_id)
-    if paid is not None and _refunded_cents(uow, purchase_id) >= paid:
-        target = Status.REFUNDED
-    elif any(status is Status.PENDING_REFUND for status, _ in rows):
-        target = _status_before_refund(uow, purchase_id)
-    else:
-        return False
-    latest = max((when for _, when in rows if when is not None), default=at)
-    when = max(at, latest + timedelta(microseconds=1))
-    return apply_gateway_status(uow, purchase_id, target, when)
-
-
-def _stale_pending_refund(uow: UnitOfWork, purchase_id: str, at: datetime) -> bool:
-    """A ``pending_refund`` older than a refund the ledger already saw land is old news."""
-    newer = uow.session.exec(
-        select(LedgerRefund.id).where(
-            LedgerRefund.purchase_id == purchase_id,
-            LedgerRefund.created_at >= at,
-        )
-    ).first()
-    return newer is not None
-
-
-def _apply(
-    uow: UnitOfWork, event: WebhookEvent, status: Status | None, at: datetime
-) -> tuple[bool, bool]:
-    """(applied, changed) for one new delivery."""
-    pid = event.purchase_id
-    if pid is None:
-        return False, False
-    if event.event_type == "payment.refunded":
-        if not event.refund_id or event.amount is None or not event.currency:
-            return False, False
-        existed = uow.session.exec(
-            select(LedgerRefund.id).where(LedgerRefund.refund_id == event.refund_id)
-        ).first()
-        attempt_id = None if existed is not None else _refund_attempt(uow, pid, event.amount)
-        record_refund(
-            uow,
-            event.refund_id,
-            pid,
-            event.amount,
-            event.currency,
-            created_at=at,
-            attempt_id=attempt_id,
-        )
-        moved = _refund_concluded(uow, pid, at)
-        return True, existed is None or moved
-    if not _known(uow, pid):
-        return False, False
-    if status is None:
-        return True, False
-    if status is Status.PENDING_REFUND and _stale_pending_refund(uow, pid, at):
-        return True, False
-    amount = event.amount if status is Status.PAID else None
-    changed = apply_gateway_status(uow, pid, status, at, amount_cents=amount)
-    if event.purchase is not None:
-        # Paid amount, fee, net and settlement date ride on the purchase object (CHIP shape).
-        report = settlement_of(event.purchase)
-        if status is Status.SETTLED and report.settled_at is None:
-            report = replace(report, settled_at=at)
-        changed = bool(record_settlements(uow, [report])) or changed
-    return True, changed
-
-
 class UnreadableDelivery(ValueError):
     """A verified delivery payflows cannot read; the message quotes nothing of the body."""
 
@@ -374,7 +203,7 @@ def store_and_apply(
         if not fresh:
             uow.commit()
             return Delivery(key, event, status, at, duplicate=True, applied=False, changed=False)
-        applied, changed = _apply(uow, event, status, at)
+        applied, changed = apply_event(uow, event, status, at)
         if applied:
             mark_webhook_applied(uow, key)
         uow.commit()

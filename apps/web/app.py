@@ -52,6 +52,7 @@ from apps.web.checkout import Checkout, html, result_html, safe_message, unavail
 from apps.web.forms import MAX_BODY_BYTES, BadForm, TooLarge, read_body, read_form
 from apps.web.guard import FailureLimiter, OrderSigner
 from apps.web.holds import hold_routes
+from apps.web.operator import operator_routes
 from apps.web.reports import report_routes
 from payflows.domain.money import validate_currency
 from payflows.gateway import PreciumClient
@@ -193,6 +194,7 @@ def create_web_app(
             Route("/", lambda _r: RedirectResponse("/checkout", 303), methods=["GET"]),
             Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
             *hold_routes(settings, engine),
+            *operator_routes(settings, engine),
             *report_routes(settings),
         ],
         lifespan=lifespan,
