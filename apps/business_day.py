@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import os
 import shutil
 import time
@@ -33,6 +32,7 @@ import httpx
 
 from apps.local_prefect import prefect_api
 from apps.samples import samples_dir
+from apps.stack_wiring import sample_token_cards
 from payflows.domain.money import format_amount
 from payflows.settings import Settings
 
@@ -158,12 +158,6 @@ class _SandboxOps:
         await self.http.aclose()
 
 
-def _sandbox_cards() -> dict[str, str]:
-    """Which test card each sample token stands for (``data/samples/sandbox_tokens.csv``)."""
-    with (samples_dir() / "sandbox_tokens.csv").open(newline="") as handle:
-        return {row["recurring_token"]: row["sandbox_card"] for row in csv.DictReader(handle)}
-
-
 # -- the steps ----------------------------------------------------------------------------------
 
 
@@ -192,7 +186,7 @@ async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
         tokens = await ctx.ledger(
             lambda uow: list(uow.session.exec(select(PaymentMethod.recurring_token)).all())
         )
-    cards = _sandbox_cards()
+    cards = sample_token_cards(samples_dir())
     known = [token for token in tokens if token in cards]
     for token in known:
         await ops.import_token(token, cards[token])
@@ -211,6 +205,13 @@ def _shopper(run: str, tag: str) -> Any:
     return Shopper(
         email=f"{tag}@example.co.za", customer_id=f"walk-in-{tag}-{run}", full_name="Thandi Nkosi"
     )
+
+
+async def _run(flow: Any, params: Any) -> Any:
+    """Run one scenario flow in this process; its result, whether paid, declined or waiting."""
+    from flows import result_of_run
+
+    return await result_of_run(flow(params, return_state=True))
 
 
 def _line(tally: DayTally, title: str, result: Any) -> Any:
@@ -232,32 +233,35 @@ async def _scenarios(run: str, tally: DayTally) -> dict[str, Any]:
     zero = ok(
         tally,
         "zero-auth card validation",
-        await f.zero_auth_validation(
+        await _run(
+            f.zero_auth_validation,
             f.ZeroAuthRequest(
                 reference=f"card-{run}",
                 shopper=_shopper(run, "thandi"),
                 card=_card("visa_approved"),
-            )
+            ),
         ),
     )
     customer = _shopper(run, "thandi").external_id
     cit = ok(
         tally,
         "customer-initiated, 3-D Secure challenge",
-        await f.customer_initiated_payment(
+        await _run(
+            f.customer_initiated_payment,
             f.CustomerInitiatedPaymentRequest(
                 order_id=f"order-{run}",
                 amount_cents=29_900,
                 shopper=_shopper(run, "thandi"),
                 card=_card("visa_3ds_challenge"),
                 auto_3ds="approve",
-            )
+            ),
         ),
     )
     ok(
         tally,
         "external 3-D Secure (own MPI)",
-        await f.external_3ds_payment(
+        await _run(
+            f.external_3ds_payment,
             f.External3DSPaymentRequest(
                 order_id=f"mpi-{run}",
                 amount_cents=25_000,
@@ -267,159 +271,175 @@ async def _scenarios(run: str, tally: DayTally) -> dict[str, Any]:
                 xid="MDAwMDAwMDAwMDAwMDAwMzIyNzY=",
                 eci_raw="05",
                 authentication_transaction_id=f"3ds-{run}",
-            )
+            ),
         ),
     )
     ok(
         tally,
         "network token payment",
-        await f.network_token_payment(
+        await _run(
+            f.network_token_payment,
             f.NetworkTokenPaymentRequest(
                 order_id=f"nt-{run}",
                 amount_cents=18_500,
                 shopper=_shopper(run, "lerato"),
                 sandbox_token=True,
                 token_requestor_id="50110030273",
-            )
+            ),
         ),
     )
     ok(
         tally,
         "non-3DS payment",
-        await f.non_3ds_payment(
+        await _run(
+            f.non_3ds_payment,
             f.Non3DSPaymentRequest(
                 order_id=f"n3ds-{run}",
                 amount_cents=5_000,
                 shopper=_shopper(run, "sipho"),
                 card=_card("visa_approved"),
-            )
+            ),
         ),
     )
     ok(
         tally,
         "customer-initiated, declined",
-        await f.customer_initiated_payment(
+        await _run(
+            f.customer_initiated_payment,
             f.CustomerInitiatedPaymentRequest(
                 order_id=f"declined-{run}",
                 amount_cents=7_500,
                 shopper=_shopper(run, "naledi"),
                 card=_card("visa_insufficient_funds"),
-            )
+            ),
         ),
     )
     if zero.recurring_token:
         ok(
             tally,
             "merchant-initiated charge (stored card)",
-            await f.mit_charge(
+            await _run(
+                f.mit_charge,
                 f.MITChargeRequest(
                     subscription_id=f"addon-{run}",
                     amount_cents=9_900,
                     customer_id=customer,
                     recurring_token=zero.recurring_token,
                     product="Streaming add-on",
-                )
+                ),
             ),
         )
     # Holds: one captured in part now, one voided now, two left to the sweep.
     stay = ok(
         tally,
         "pre-authorisation (hotel stay)",
-        await f.preauthorize(
+        await _run(
+            f.preauthorize,
             f.PreauthRequest(
                 booking_id=f"stay-{run}",
                 amount_cents=450_000,
                 shopper=_shopper(run, "thandi"),
                 card=_card("visa_approved"),
-            )
+            ),
         ),
     )
     if stay.purchase_id:
         ok(
             tally,
             "  partial capture of the stay",
-            await f.capture_hold(
-                f.CaptureRequest(purchase_id=stay.purchase_id, amount_cents=380_000)
+            await _run(
+                f.capture_hold, f.CaptureRequest(purchase_id=stay.purchase_id, amount_cents=380_000)
             ),
         )
     car = ok(
         tally,
         "pre-authorisation (car hire deposit)",
-        await f.preauthorize(
+        await _run(
+            f.preauthorize,
             f.PreauthRequest(
                 booking_id=f"car-{run}",
                 amount_cents=120_000,
                 shopper=_shopper(run, "pieter"),
                 card=_card("mastercard_approved"),
-            )
+            ),
         ),
     )
     if car.purchase_id:
         ok(
             tally,
             "  void of the deposit",
-            await f.void_hold(f.VoidRequest(purchase_id=car.purchase_id)),
+            await _run(f.void_hold, f.VoidRequest(purchase_id=car.purchase_id)),
         )
     holds: dict[str, Any] = {}
     if zero.recurring_token:
         holds["fulfilled"] = ok(
             tally,
             "recurring pre-auth on the stored card",
-            await f.recurring_preauth(
+            await _run(
+                f.recurring_preauth,
                 f.RecurringPreauthRequest(
                     booking_id=f"return-stay-{run}",
                     amount_cents=500_000,
                     customer_id=customer,
                     recurring_token=zero.recurring_token,
                     card=_card("visa_approved"),
-                )
+                ),
             ),
         )
     holds["undecided"] = ok(
         tally,
         "pre-authorisation (equipment, undecided)",
-        await f.preauthorize(
+        await _run(
+            f.preauthorize,
             f.PreauthRequest(
                 booking_id=f"equipment-{run}",
                 amount_cents=80_000,
                 shopper=_shopper(run, "lerato"),
                 card=_card("maestro_approved"),
-            )
+            ),
         ),
     )
     # After the payment: a cancel before settlement, refunds in part, and a refund cancelled.
-    cancelled = await f.customer_initiated_payment(
+    cancelled = await _run(
+        f.customer_initiated_payment,
         f.CustomerInitiatedPaymentRequest(
             order_id=f"changed-mind-{run}",
             amount_cents=12_000,
             shopper=_shopper(run, "sipho"),
             card=_card("mastercard_approved"),
             save_card=False,
-        )
+        ),
     )
     if cancelled.purchase_id:
         ok(
             tally,
             "cancel before settlement",
-            await f.cancel_purchase(f.PurchaseCancelRequest(purchase_id=cancelled.purchase_id)),
+            await _run(
+                f.cancel_purchase, f.PurchaseCancelRequest(purchase_id=cancelled.purchase_id)
+            ),
         )
     if cit.purchase_id and cit.succeeded:
         ok(
             tally,
             "partial refund of the 3-D Secure order",
-            await f.refund(
-                f.RefundRequest(purchase_id=cit.purchase_id, refund_ref="R1", amount_cents=10_000)
+            await _run(
+                f.refund,
+                f.RefundRequest(purchase_id=cit.purchase_id, refund_ref="R1", amount_cents=10_000),
             ),
         )
-        mistaken = await f.refund(
-            f.RefundRequest(purchase_id=cit.purchase_id, refund_ref="R2", amount_cents=5_000)
+        mistaken = await _run(
+            f.refund,
+            f.RefundRequest(purchase_id=cit.purchase_id, refund_ref="R2", amount_cents=5_000),
         )
         if mistaken.refund_id:
             ok(
                 tally,
                 "refund made by mistake, cancelled",
-                await f.cancel_refund(
-                    f.RefundCancelRequest(purchase_id=cit.purchase_id, refund_id=mistaken.refund_id)
+                await _run(
+                    f.cancel_refund,
+                    f.RefundCancelRequest(
+                        purchase_id=cit.purchase_id, refund_id=mistaken.refund_id
+                    ),
                 ),
             )
     return holds
@@ -554,9 +574,9 @@ async def _after_billing(
 
 
 async def _report(day: date, as_of: datetime, ws: DayWorkspace) -> Any:
-    from flows.report import ReportRequest, settlement_report
+    from flows.report import ReportRequest, run_settlement_report
 
-    return await settlement_report(
+    return await run_settlement_report(
         ReportRequest(date_from=day, date_to=day, as_of=as_of, output_dir=str(ws.reports))
     )
 
@@ -568,7 +588,7 @@ def _print_report(report: Any) -> None:
         _say(
             f"   {t.currency}: paid {money(t.paid_cents)} in {t.paid_count} payments"
             f" (approval {rate}),"
-            f" refunded {money(t.refunded_cents - t.refunds_cancelled_cents)},"
+            f" refunded {money(t.refunded_cents)},"
             f" fees {money(t.fee_cents)}, net {money(t.net_cents)}"
         )
         _say(

@@ -170,6 +170,7 @@ def _show(result: Any, as_json: bool) -> None:
 
 def _run(call: Callable[[], Coroutine[Any, Any, Any]], as_json: bool) -> None:
     """Run the flow in this process, print its result, exit with the documented code."""
+    from flows import result_of_run
     from payflows.ledger.migrate import upgrade
     from payflows.payments import OperationRejected
     from payflows.vault import VaultError
@@ -177,7 +178,7 @@ def _run(call: Callable[[], Coroutine[Any, Any, Any]], as_json: bool) -> None:
     settings = _settings()
     upgrade(settings.database_url)
     try:
-        result: Any = asyncio.run(call())
+        result: Any = asyncio.run(result_of_run(call()))
     except (OperationRejected, VaultError) as exc:
         raise _fail(f"refused, nothing was charged: {exc}") from None
     _show(result, as_json)
@@ -213,7 +214,7 @@ def zero_auth(
         currency=currency,
         remote_ip=remote_ip,
     )
-    _run(lambda: zero_auth_validation(params), as_json)
+    _run(lambda: zero_auth_validation(params, return_state=True), as_json)
 
 
 @app.command("preauth")
@@ -245,7 +246,7 @@ def preauth(
         currency=currency,
         remote_ip=remote_ip,
     )
-    _run(lambda: preauthorize(params), as_json)
+    _run(lambda: preauthorize(params, return_state=True), as_json)
 
 
 @app.command("capture")
@@ -259,7 +260,7 @@ def capture(
     from flows import CaptureRequest, capture_hold
 
     params = _params(CaptureRequest, purchase_id=purchase, amount_cents=_cents(amount, currency))
-    _run(lambda: capture_hold(params), as_json)
+    _run(lambda: capture_hold(params, return_state=True), as_json)
 
 
 @app.command("void")
@@ -272,7 +273,7 @@ def void(
     from flows import VoidRequest, void_hold
 
     params = _params(VoidRequest, purchase_id=purchase, via=via)
-    _run(lambda: void_hold(params), as_json)
+    _run(lambda: void_hold(params, return_state=True), as_json)
 
 
 @app.command("recurring-preauth")
@@ -301,7 +302,7 @@ def recurring_preauth(
         card=_card(sandbox_card, card_prompt, with_cvc=False),
         currency=currency,
     )
-    _run(lambda: flow(params), as_json)
+    _run(lambda: flow(params, return_state=True), as_json)
 
 
 @app.command("cit")
@@ -337,7 +338,7 @@ def cit(
         currency=currency,
         remote_ip=remote_ip,
     )
-    _run(lambda: customer_initiated_payment(params), as_json)
+    _run(lambda: customer_initiated_payment(params, return_state=True), as_json)
 
 
 @app.command("external-3ds")
@@ -373,7 +374,7 @@ def external_3ds(
         authentication_transaction_id=auth_id,
         currency=currency,
     )
-    _run(lambda: external_3ds_payment(params), as_json)
+    _run(lambda: external_3ds_payment(params, return_state=True), as_json)
 
 
 @app.command("network-token")
@@ -419,7 +420,7 @@ def network_token(
         token_requestor_id=token_requestor_id,
         currency=currency,
     )
-    _run(lambda: network_token_payment(params), as_json)
+    _run(lambda: network_token_payment(params, return_state=True), as_json)
 
 
 @app.command("non-3ds")
@@ -445,7 +446,7 @@ def non_3ds(
         card=_card(sandbox_card, card_prompt),
         currency=currency,
     )
-    _run(lambda: non_3ds_payment(params), as_json)
+    _run(lambda: non_3ds_payment(params, return_state=True), as_json)
 
 
 @app.command("mit")
@@ -474,7 +475,7 @@ def mit(
         product=product,
         currency=currency,
     )
-    _run(lambda: mit_charge(params), as_json)
+    _run(lambda: mit_charge(params, return_state=True), as_json)
 
 
 @app.command("cancel")
@@ -486,7 +487,7 @@ def cancel(
     from flows import PurchaseCancelRequest, cancel_purchase
 
     params = _params(PurchaseCancelRequest, purchase_id=purchase)
-    _run(lambda: cancel_purchase(params), as_json)
+    _run(lambda: cancel_purchase(params, return_state=True), as_json)
 
 
 @app.command("refund")
@@ -507,7 +508,7 @@ def refund(
         refund_ref=ref,
         amount_cents=_cents(amount, currency),
     )
-    _run(lambda: flow(params), as_json)
+    _run(lambda: flow(params, return_state=True), as_json)
 
 
 @app.command("cancel-refund")
@@ -521,7 +522,7 @@ def cancel_refund(
     from flows import cancel_refund as flow
 
     params = _params(RefundCancelRequest, purchase_id=purchase, refund_id=refund_id)
-    _run(lambda: flow(params), as_json)
+    _run(lambda: flow(params, return_state=True), as_json)
 
 
 @app.command("complete-3ds")
@@ -535,7 +536,7 @@ def complete_3ds(
     from flows import complete_3ds as flow
 
     params = _params(ThreeDSCompletionRequest, md=md, pares=pares)
-    _run(lambda: flow(params), as_json)
+    _run(lambda: flow(params, return_state=True), as_json)
 
 
 @app.command("serve")

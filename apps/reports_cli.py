@@ -35,7 +35,7 @@ def report_command(
 ) -> int:
     """Run the ``settlement-report`` flow, print its headline, return the exit code."""
     from apps.billing_cli import parse_as_of
-    from flows.report import ReportRequest, settlement_report
+    from flows.report import ReportRequest, run_settlement_report
     from payflows.domain.money import format_amount
     from payflows.ledger.migrate import upgrade
     from payflows.settings import load_settings
@@ -50,7 +50,7 @@ def report_command(
         track_settlement=track_settlement,
         output_dir=output_dir,
     )
-    result = asyncio.run(settlement_report(params))
+    result = asyncio.run(run_settlement_report(params))
     if json_out:
         print(json.dumps(result.model_dump(mode="json"), indent=2))
     else:
@@ -64,11 +64,13 @@ def report_command(
             print(
                 f"  {cur}: authorised {format_amount(t.authorised_cents, cur)} "
                 f"({t.authorised_count}), paid {format_amount(t.paid_cents, cur)} "
-                f"({t.paid_count}), refunded {format_amount(t.refunded_cents, cur)}, "
-                f"declined {t.declined_count}, approval {rate}"
+                f"({t.paid_count}), refunded {format_amount(t.refunded_cents, cur)} "
+                f"({t.refunded_count}), declined {t.declined_count}, refused "
+                f"{t.refused_count}, approval {rate}"
             )
             print(
-                f"  {cur}: fees {format_amount(t.fee_cents, cur)}, net "
+                f"  {cur}: fees {format_amount(t.fee_cents, cur)}, chargebacks "
+                f"{format_amount(t.chargeback_cents, cur)}, net "
                 f"{format_amount(t.net_cents, cur)}, settled "
                 f"{format_amount(t.settled_cents, cur)}, awaiting settlement "
                 f"{format_amount(t.awaiting_settlement_cents, cur)}"
@@ -87,4 +89,11 @@ def report_command(
         else:
             print("  reconciliation: not run (--no-reconcile)")
         print(f"report: {result.html_path}")
+        if result.html_url.startswith("http"):
+            print(f"served at: {result.html_url} (web app, operator token)")
+        if result.mismatches:
+            print(
+                f"{result.mismatches} mismatches: follow the action column of "
+                f"{result.csv_paths.get('reconciliation', 'reconciliation.csv')}"
+            )
     return 1 if result.mismatches else 0

@@ -5,11 +5,17 @@ the children are stopped in order instead of all at once with tracebacks):
 
 1. a Prefect server on loopback, unless ``PREFECT_API_URL`` already answers (its home, with
    its SQLite database, under ``data/prefect``);
-2. the Precium sandbox, when the settings point at the local sandbox;
-3. the merchant web app;
-4. ``payflows serve``: every deployment with its schedule.
+2. the Precium sandbox, when the settings point at the local sandbox, keeping its state in
+   ``data/sandbox-state.json`` (or ``PAYFLOWS_SANDBOX_STATE_FILE``) across restarts, and taught
+   the sample migrated card tokens (``data/samples/sandbox_tokens.csv``);
+3. the merchant web app, with its webhook registered at the gateway (once: not again on each
+   restart), so deliveries and the ``payflows.*`` events flow;
+4. ``payflows serve``: every deployment with its schedule (a schedule paused in the UI stays
+   paused) and the automations of ``docs/ops/automations.yaml``.
 
-The ledger is migrated first. Each child writes to ``<log dir>/<name>.log``. When a child dies
+The ledger is migrated first, and every child gets its URL made absolute, so the deployments'
+flow runs write the ledger the operator looks at (:mod:`apps.stack_wiring`). Each child writes
+to ``<log dir>/<name>.log``. When a child dies
 on its own, the others are stopped and ``up`` exits 1. On SIGINT or SIGTERM every child gets
 SIGINT, in reverse order, then SIGTERM and SIGKILL if it lingers; ``up`` exits 0.
 """
@@ -29,6 +35,12 @@ from types import FrameType
 import httpx
 
 from apps.local_prefect import server_is_up, stop_process
+from apps.stack_wiring import (
+    absolute_database_url,
+    ensure_webhook,
+    sample_token_cards,
+    teach_tokens,
+)
 from payflows.settings import Settings
 
 __all__ = ["Child", "Stack", "prefect_reachable", "run_up"]
@@ -106,6 +118,24 @@ class Stack:
             child.stop()
 
 
+def _register_webhook(settings: Settings, env: dict[str, str], echo: Callable[[str], None]) -> None:
+    """The web app's webhook at the gateway the stack uses (once; a failure is said, not fatal)."""
+    import asyncio
+
+    from apps.web.app import public_url
+
+    effective = settings.model_copy(
+        update={"precium_base_url": env.get("PRECIUM_BASE_URL", settings.precium_base_url)}
+    )
+    callback = f"{public_url(effective)}/webhooks/precium"
+    try:
+        created = asyncio.run(ensure_webhook(effective, callback))
+    except Exception as exc:  # the stack still runs; the operator is told why events won't flow
+        echo(f"payflows up: could not register the webhook {callback}: {exc}")
+        return
+    echo(f"webhook {'registered' if created else 'already registered'}: {callback}")
+
+
 def _payflows(*args: str) -> list[str]:
     return [sys.executable, "-m", "apps.cli", *args]
 
@@ -116,6 +146,7 @@ def run_up(
     prefect_port: int = 4200,
     log_dir: Path = Path("data/logs"),
     prefect_home: Path = Path("data/prefect"),
+    data_dir: Path = Path("data"),
     limit: int = 4,
     echo: Callable[[str], None] = print,
 ) -> int:
@@ -126,13 +157,15 @@ def run_up(
     env = dict(os.environ)
     stack = Stack(echo=echo)
     urls: list[tuple[str, str]] = []
+    database_url = absolute_database_url(settings.database_url, cwd)
+    env["PAYFLOWS_DATABASE_URL"] = database_url
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise _Stopping
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        upgrade(settings.database_url)
+        upgrade(database_url)
         api_url = env.get("PREFECT_API_URL")
         if prefect_reachable(api_url):
             echo(f"using the Prefect server at {api_url}")
@@ -170,9 +203,13 @@ def run_up(
         if settings.uses_local_sandbox:
             host, port = settings.sandbox_host, settings.sandbox_port
             env["PRECIUM_BASE_URL"] = f"http://{host}:{port}/api/v1/"
+            state_file = Path(settings.sandbox_state_file or data_dir / "sandbox-state.json")
+            state_file.parent.mkdir(parents=True, exist_ok=True)
             sandbox = Child(
                 "sandbox",
-                _payflows("sandbox", "--host", host, "--port", str(port)),
+                _payflows(
+                    "sandbox", "--host", host, "--port", str(port), "--state-file", str(state_file)
+                ),
                 f"http://{host}:{port}/_sandbox/clock/",
                 log_dir / "sandbox.log",
             )
@@ -180,6 +217,15 @@ def run_up(
             sandbox.start(env, cwd)
             stack.wait_ready(sandbox)
             urls.append(("Precium sandbox", env["PRECIUM_BASE_URL"]))
+            try:
+                taught = teach_tokens(
+                    f"http://{host}:{port}",
+                    settings.precium_api_key.get_secret_value(),
+                    sample_token_cards(),
+                )
+            except (OSError, httpx.HTTPError) as exc:
+                raise RuntimeError(f"could not teach the sandbox the sample tokens: {exc}") from exc
+            echo(f"sandbox state kept in {state_file}; {taught} sample migrated tokens taught")
         else:
             urls.append(("Precium gateway", settings.precium_base_url))
 
@@ -196,6 +242,7 @@ def run_up(
         web.start(env, cwd)
         stack.wait_ready(web)
         urls.append(("merchant web app", f"{web_origin}/checkout"))
+        _register_webhook(settings, env, echo)
 
         served = Child(
             "served deployments",

@@ -93,15 +93,30 @@ class DeploymentSpec:
         """The Prefect flow object of the entrypoint."""
         return getattr(importlib.import_module(self.module), self.function)
 
-    def to_runner_deployment(self, *, schedules: bool = True) -> Any:
-        """The deployment as ``prefect.serve`` takes it (same values as in prefect.yaml)."""
+    @property
+    def schedule_key(self) -> str | None:
+        """What identifies this entry's schedule on the server (``cron:...``, ``interval:N``)."""
+        if self.cron:
+            return f"cron:{self.cron}"
+        if self.interval_seconds:
+            return f"interval:{self.interval_seconds}"
+        return None
+
+    def to_runner_deployment(
+        self, *, schedules: bool = True, paused: bool = False, schedule_active: bool = True
+    ) -> Any:
+        """The deployment as ``prefect.serve`` takes it (same values as in prefect.yaml).
+
+        ``paused`` and ``schedule_active`` carry what an operator chose in the UI, so serving
+        again does not undo it (:func:`deployments.serve.operator_choices`).
+        """
         from prefect.schedules import Cron, Interval
 
         plan: list[Any] = []
         if schedules and self.cron:
-            plan.append(Cron(self.cron, timezone=TIMEZONE))
+            plan.append(Cron(self.cron, timezone=TIMEZONE, active=schedule_active))
         if schedules and self.interval_seconds:
-            plan.append(Interval(self.interval_seconds, timezone=TIMEZONE))
+            plan.append(Interval(self.interval_seconds, timezone=TIMEZONE, active=schedule_active))
         return self.load_flow().to_deployment(
             name=self.name,
             schedules=plan or None,
@@ -109,19 +124,21 @@ class DeploymentSpec:
             description=self.description,
             tags=list(self.tags),
             concurrency_limit=self.concurrency_limit,
+            paused=paused,
         )
 
 
 def _manual(
-    flow_name: str, module: str, function: str, description: str, **params: Any
+    flow_name: str, name: str, module: str, function: str, description: str, **params: Any
 ) -> DeploymentSpec:
+    """A scenario for manual runs; ``name`` says what it does (``take-a-card-payment``)."""
     return DeploymentSpec(
         flow_name=flow_name,
-        name="manual",
+        name=name,
         entrypoint=f"flows/{module}.py:{function}",
         description=description,
         parameters={"params": params} if params else {},
-        tags=("payflows", "scenario"),
+        tags=("payflows", "scenario", flow_name),
         quick_run=bool(params),
     )
 
@@ -203,15 +220,26 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         quick_run=True,
     ),
     DeploymentSpec(
+        flow_name="payment-lookup",
+        name="find-a-payment",
+        entrypoint="flows/lookup.py:payment_lookup",
+        description=(
+            "Find payments by order id, email, last four card digits or purchase id: status, "
+            "decline reason, amounts, refunds, hold, and the deployment of each action."
+        ),
+        tags=("payflows", "operator"),
+    ),
+    DeploymentSpec(
         flow_name="csv-billing-import",
-        name="manual",
+        name="import-one-file",
         entrypoint="flows/csv_import.py:csv_billing_import",
         description="Import one CSV file by path (kind recognised by its header).",
-        tags=("payflows", "imports"),
+        tags=("payflows", "pipeline", "imports"),
     ),
     # -- scenario flows, for manual runs from the Prefect UI ------------------------------------
     _manual(
         "zero-auth-validation",
+        "validate-a-card",
         "zero_auth",
         "zero_auth_validation",
         "Validate a card for 0 and keep it as a token for later charges.",
@@ -220,6 +248,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
     ),
     _manual(
         "preauthorize",
+        "hold-an-amount",
         "preauthorization",
         "preauthorize",
         "Hold an amount on a card (3-D Secure when the issuer asks).",
@@ -230,24 +259,28 @@ CATALOG: tuple[DeploymentSpec, ...] = (
     ),
     _manual(
         "capture-hold",
+        "capture-a-hold",
         "holds",
         "capture_hold",
         "Capture all or part of a hold (give its purchase_id).",
     ),
     _manual(
         "void-hold",
+        "release-a-hold",
         "holds",
         "void_hold",
         "Release a hold that is no longer needed (give its purchase_id).",
     ),
     _manual(
         "recurring-preauth",
+        "hold-on-a-stored-card",
         "recurring_preauth",
         "recurring_preauth",
         "Pre-authorise on a stored card (give customer_id and recurring_token).",
     ),
     _manual(
         "customer-initiated-payment",
+        "take-a-card-payment",
         "customer_initiated",
         "customer_initiated_payment",
         "The shopper pays an order by card, with Precium 3-D Secure.",
@@ -258,6 +291,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
     ),
     _manual(
         "external-3ds-payment",
+        "pay-with-own-3ds",
         "external_3ds",
         "external_3ds_payment",
         "A payment authenticated by your own 3DS server (CAVV and ECI given).",
@@ -269,6 +303,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
     ),
     _manual(
         "network-token-payment",
+        "pay-with-a-network-token",
         "network_token",
         "network_token_payment",
         "A payment with a scheme network token and its cryptogram.",
@@ -279,6 +314,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
     ),
     _manual(
         "non-3ds-payment",
+        "pay-without-3ds",
         "non_3ds",
         "non_3ds_payment",
         "A charge without 3-D Secure, where the brand is approved for it.",
@@ -288,24 +324,28 @@ CATALOG: tuple[DeploymentSpec, ...] = (
     ),
     _manual(
         "mit-charge",
+        "charge-a-stored-card",
         "mit",
         "mit_charge",
         "One merchant-initiated charge on a stored card (give the token and subscription).",
     ),
     _manual(
         "cancel-purchase",
+        "cancel-before-settlement",
         "after_payment",
         "cancel_purchase",
         "Cancel a paid purchase before it settles (give its purchase_id).",
     ),
     _manual(
         "refund",
+        "refund-a-payment",
         "after_payment",
         "refund",
         "Refund all or part of a paid purchase (give purchase_id and refund_ref).",
     ),
     _manual(
         "cancel-refund",
+        "cancel-a-refund",
         "after_payment",
         "cancel_refund",
         "Cancel a refund before it settles (give purchase_id and refund_id).",

@@ -22,6 +22,7 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 | complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
 | preauth-sweep | :func:`preauth_sweep` | :class:`SweepRequest` |
 
+| payment-lookup | :func:`payment_lookup` | ``query`` |
 | settlement-report | :func:`settlement_report` | :class:`ReportRequest` |
 """  # noqa: E501
 
@@ -48,12 +49,14 @@ from flows._models import (
     VoidRequest,
     ZeroAuthRequest,
 )
+from flows._outcome import artifact_key, outcome_state, result_of_run, state_name
 from flows.after_payment import cancel_purchase, cancel_refund, refund
 from flows.billing import subscription_billing
 from flows.csv_import import csv_billing_import
 from flows.customer_initiated import customer_initiated_payment
 from flows.external_3ds import external_3ds_payment
 from flows.holds import capture_hold, void_hold
+from flows.lookup import payment_lookup
 from flows.mit import mit_charge
 from flows.network_token import network_token_payment
 from flows.non_3ds import non_3ds_payment
@@ -87,6 +90,7 @@ ALL_FLOWS = {
         subscription_billing,
         preauth_sweep,
         settlement_report,
+        payment_lookup,
     )
 }
 
@@ -116,6 +120,7 @@ __all__ = [
     "ThreeDSRedirect",
     "VoidRequest",
     "ZeroAuthRequest",
+    "artifact_key",
     "cancel_purchase",
     "cancel_refund",
     "capture_hold",
@@ -126,11 +131,15 @@ __all__ = [
     "mit_charge",
     "network_token_payment",
     "non_3ds_payment",
+    "outcome_state",
+    "payment_lookup",
     "preauth_sweep",
     "preauthorize",
     "recurring_preauth",
     "refund",
+    "result_of_run",
     "settlement_report",
+    "state_name",
     "subscription_billing",
     "void_hold",
     "zero_auth_validation",

@@ -3,7 +3,8 @@
 A Prefect parameter is stored in Prefect's database and shown in the UI, so a card number may
 never be one. The sandbox's test cards are public, but the rule is kept anyway: a flow takes the
 name of a test card, and this module turns it into a card in memory, and only when the settings
-point at the local sandbox.
+point at the local sandbox. The names and numbers come from the sandbox's conveniences, wired
+at the top (:mod:`tasks.conveniences`); this module never imports the sandbox.
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ from enum import StrEnum
 
 from payflows.domain.cards import CardData
 from payflows.payments import OperationRejected
-from payflows.sandbox import TEST_CARDS
 from payflows.settings import Settings
+from tasks.conveniences import sandbox_conveniences
 
 __all__ = ["SANDBOX_NETWORK_TOKEN", "SandboxCard", "sandbox_card_data", "sandbox_only"]
 
-#: The names of docs/test-cards.md, as a dropdown in the Prefect UI.
-SandboxCard = StrEnum("SandboxCard", {card.key: card.key for card in TEST_CARDS})  # type: ignore[misc]
+_conveniences = sandbox_conveniences()
+_NUMBERS: dict[str, str] = dict(_conveniences.card_numbers) if _conveniences else {}
+
+#: The names of docs/test-cards.md, as a dropdown in the Prefect UI (none without the sandbox).
+SandboxCard = StrEnum("SandboxCard", {key: key for key in _NUMBERS})  # type: ignore[misc]
 SandboxCard.__doc__ = "A sandbox test card, by name (docs/test-cards.md)."
 
 #: A test network token (a DPAN, not a card's PAN) and cryptogram the sandbox accepts.
 SANDBOX_NETWORK_TOKEN = ("4895370012341234", "AgAAAAAABk4DWZ4C28yUQAAAAAA=")
-
-_NUMBERS = {card.key: card.number for card in TEST_CARDS}
 
 
 def sandbox_only(settings: Settings, what: str) -> None:

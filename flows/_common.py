@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from prefect.states import State
+
 from flows._cards import SANDBOX_NETWORK_TOKEN, sandbox_card_data, sandbox_only
 from flows._models import Auto3DS, CardInput, PaymentResult, Shopper
+from flows._outcome import publish_outcome
 from payflows.domain.declines import classify_decline
 from payflows.ledger import AttemptState
 from payflows.payments import PaymentOutcome
@@ -18,6 +21,7 @@ from tasks.runtime import current_runtime
 __all__ = [
     "card_reference",
     "check_sandbox_options",
+    "finish",
     "flow_settings",
     "network_token_reference",
     "result_of",
@@ -105,6 +109,11 @@ async def result_of(flow: str, outcome: PaymentOutcome, **extra: object) -> Paym
         if stored is not None:
             extra["network_transaction_id"] = stored.network_transaction_id
     return PaymentResult.of(flow, outcome, message=_message(outcome), **extra)
+
+
+async def finish(flow: str, outcome: PaymentOutcome, **extra: object) -> State[Any]:
+    """The run's final state: its result, named after the business outcome, logged and shown."""
+    return await publish_outcome(await result_of(flow, outcome, **extra))
 
 
 async def pay_by_card(

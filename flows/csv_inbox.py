@@ -9,7 +9,10 @@ only some rejected rows still complete (their good rows landed) and are listed i
 
 from __future__ import annotations
 
-from prefect import flow
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.states import Failed, State
 from pydantic import BaseModel, ConfigDict, Field
 
 from payflows.settings import inbox_dir
@@ -42,16 +45,22 @@ class InboxFailed(Exception):
 
 
 @flow(name=NAME, persist_result=False)
-async def csv_inbox_import(params: InboxRequest | None = None) -> InboxResult:
-    """Import every CSV waiting in the inbox, then file each into done/ or failed/."""
+async def csv_inbox_import(params: InboxRequest | None = None) -> InboxResult | State[Any]:
+    """Import every CSV waiting in the inbox, then file each into done/ or failed/.
+
+    A file refused whole ends the run in a Failed state named ``File refused`` (its error is
+    :class:`InboxFailed`, raised again by an in-process caller's ``result()``).
+    """
     params = params or InboxRequest()
     inbox = params.inbox_dir or inbox_dir()
     entries = tasks.list_inbox(inbox, params.min_age_seconds)
     filed = [await tasks.import_and_file(inbox, entry) for entry in entries]
     await tasks.publish_inbox_summary(inbox, filed)
     result = InboxResult(inbox_dir=inbox, files=filed)
-    refused = [f for f in filed if f.rejected == 0 and f.outcome == "failed"]
+    refused = [f for f in filed if f.refused_whole]
     if refused:
         names = ", ".join(f"{f.name} ({f.first_error})" for f in refused)
-        raise InboxFailed(f"refused whole, moved to failed/: {names}")
+        message = f"refused whole, moved to failed/: {names}"
+        get_run_logger().error("inbox run failed: %s", message)
+        return Failed(name="File refused", message=message, data=InboxFailed(message))
     return result

@@ -7,8 +7,9 @@ id, which later merchant-initiated charges quote.
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import pay_by_card, result_of
+from flows._common import finish, pay_by_card
 from flows._models import CustomerInitiatedPaymentRequest, PaymentResult
 from tasks.runtime import payment_context
 
@@ -18,7 +19,9 @@ NAME = "customer-initiated-payment"
 
 
 @flow(name=NAME, flow_run_name="cit-{params.order_id}", persist_result=False)
-async def customer_initiated_payment(params: CustomerInitiatedPaymentRequest) -> PaymentResult:
+async def customer_initiated_payment(
+    params: CustomerInitiatedPaymentRequest,
+) -> State[PaymentResult]:
     """Pay an order by card; once per order id. Without ``auto_3ds`` a challenge is returned."""
     async with payment_context():
         outcome = await pay_by_card(
@@ -34,4 +37,4 @@ async def customer_initiated_payment(params: CustomerInitiatedPaymentRequest) ->
             browser=params.browser.fingerprint() if params.browser else None,
             remote_ip=params.remote_ip,
         )
-        return await result_of(NAME, outcome)
+        return await finish(NAME, outcome)

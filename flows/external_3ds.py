@@ -8,8 +8,9 @@ sandbox card, so no second challenge is asked for.
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import pay_by_card, result_of
+from flows._common import finish, pay_by_card
 from flows._models import External3DSPaymentRequest, PaymentResult
 from payflows.gateway import CardFlags
 from tasks.runtime import payment_context
@@ -20,7 +21,7 @@ NAME = "external-3ds-payment"
 
 
 @flow(name=NAME, flow_run_name="ext3ds-{params.order_id}", persist_result=False)
-async def external_3ds_payment(params: External3DSPaymentRequest) -> PaymentResult:
+async def external_3ds_payment(params: External3DSPaymentRequest) -> State[PaymentResult]:
     """Pay an order authenticated by the merchant's MPI; once per order id."""
     async with payment_context():
         outcome = await pay_by_card(
@@ -41,4 +42,4 @@ async def external_3ds_payment(params: External3DSPaymentRequest) -> PaymentResu
             ),
             remote_ip=params.remote_ip,
         )
-        return await result_of(NAME, outcome)
+        return await finish(NAME, outcome)

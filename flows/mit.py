@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import result_of
+from flows._common import finish
 from flows._models import MITChargeRequest, PaymentResult
 from tasks import payments as tasks
 from tasks.runtime import payment_context
@@ -24,7 +25,7 @@ def billing_period(params: MITChargeRequest) -> str:
 
 
 @flow(name=NAME, flow_run_name="mit-{params.subscription_id}", persist_result=False)
-async def mit_charge(params: MITChargeRequest) -> PaymentResult:
+async def mit_charge(params: MITChargeRequest) -> State[PaymentResult]:
     """Charge the stored card for one period of a subscription; running it again pays once."""
     async with payment_context():
         stored = await tasks.load_stored_card(params.customer_id, params.recurring_token)
@@ -36,4 +37,4 @@ async def mit_charge(params: MITChargeRequest) -> PaymentResult:
             product=params.product,
             subscription_external_id=params.subscription_id,
         )
-        return await result_of(NAME, outcome)
+        return await finish(NAME, outcome)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import network_token_reference, result_of
+from flows._common import finish, network_token_reference
 from flows._models import NetworkTokenPaymentRequest, PaymentResult
 from payflows.gateway import CardFlags
 from payflows.vault import default_vault
@@ -17,7 +18,7 @@ NAME = "network-token-payment"
 
 
 @flow(name=NAME, flow_run_name="network-token-{params.order_id}", persist_result=False)
-async def network_token_payment(params: NetworkTokenPaymentRequest) -> PaymentResult:
+async def network_token_payment(params: NetworkTokenPaymentRequest) -> State[PaymentResult]:
     """Pay an order with a network token; once per order id."""
     async with payment_context():
         token_ref = network_token_reference(params.token_ref, params.sandbox_token)
@@ -40,4 +41,4 @@ async def network_token_payment(params: NetworkTokenPaymentRequest) -> PaymentRe
             )
         finally:
             default_vault.pop_secret(token_ref)
-        return await result_of(NAME, outcome)
+        return await finish(NAME, outcome)

@@ -7,8 +7,9 @@ gateway answers ``s2s_not_supported``: the result says so, and nothing was charg
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import pay_by_card, result_of
+from flows._common import finish, pay_by_card
 from flows._models import Non3DSPaymentRequest, PaymentResult
 from tasks.runtime import payment_context
 
@@ -18,7 +19,7 @@ NAME = "non-3ds-payment"
 
 
 @flow(name=NAME, flow_run_name="non-3ds-{params.order_id}", persist_result=False)
-async def non_3ds_payment(params: Non3DSPaymentRequest) -> PaymentResult:
+async def non_3ds_payment(params: Non3DSPaymentRequest) -> State[PaymentResult]:
     """Charge an order without 3-D Secure; once per order id."""
     async with payment_context():
         outcome = await pay_by_card(
@@ -32,4 +33,4 @@ async def non_3ds_payment(params: Non3DSPaymentRequest) -> PaymentResult:
             browser=None,
             remote_ip=params.remote_ip,
         )
-        return await result_of(NAME, outcome)
+        return await finish(NAME, outcome)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import pay_by_card, result_of
+from flows._common import finish, pay_by_card
 from flows._models import PaymentResult, PreauthRequest
 from tasks import payments as tasks
 from tasks.runtime import payment_context
@@ -15,7 +16,7 @@ NAME = "preauthorize"
 
 
 @flow(name=NAME, flow_run_name="preauth-{params.booking_id}", persist_result=False)
-async def preauthorize(params: PreauthRequest) -> PaymentResult:
+async def preauthorize(params: PreauthRequest) -> State[PaymentResult]:
     """Hold ``amount_cents`` for a booking; once per booking id."""
     async with payment_context():
         outcome = await pay_by_card(
@@ -31,4 +32,4 @@ async def preauthorize(params: PreauthRequest) -> PaymentResult:
             remote_ip=params.remote_ip,
         )
         expires = await tasks.hold_expiry(outcome.purchase_id) if outcome.succeeded else None
-        return await result_of(NAME, outcome, hold_expires_at=expires)
+        return await finish(NAME, outcome, hold_expires_at=expires)

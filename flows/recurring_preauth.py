@@ -9,8 +9,9 @@ entered without its CVC.
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import card_reference, check_sandbox_options, result_of
+from flows._common import card_reference, check_sandbox_options, finish
 from flows._models import PaymentResult, RecurringPreauthRequest
 from payflows.gateway import CardFlags
 from payflows.vault import default_vault
@@ -23,7 +24,7 @@ NAME = "recurring-preauth"
 
 
 @flow(name=NAME, flow_run_name="recurring-preauth-{params.booking_id}", persist_result=False)
-async def recurring_preauth(params: RecurringPreauthRequest) -> PaymentResult:
+async def recurring_preauth(params: RecurringPreauthRequest) -> State[PaymentResult]:
     """Hold ``amount_cents`` on a stored card for a booking; once per booking id."""
     async with payment_context():
         check_sandbox_options(params.card, None)
@@ -48,4 +49,4 @@ async def recurring_preauth(params: RecurringPreauthRequest) -> PaymentResult:
         finally:
             default_vault.discard(card_ref)
         expires = await tasks.hold_expiry(outcome.purchase_id) if outcome.succeeded else None
-        return await result_of(NAME, outcome, hold_expires_at=expires)
+        return await finish(NAME, outcome, hold_expires_at=expires)

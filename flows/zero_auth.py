@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from flows._common import pay_by_card, result_of
+from flows._common import finish, pay_by_card
 from flows._models import PaymentResult, ZeroAuthRequest
 from tasks.runtime import payment_context
 
@@ -14,7 +15,7 @@ NAME = "zero-auth-validation"
 
 
 @flow(name=NAME, flow_run_name="zero-auth-{params.reference}", persist_result=False)
-async def zero_auth_validation(params: ZeroAuthRequest) -> PaymentResult:
+async def zero_auth_validation(params: ZeroAuthRequest) -> State[PaymentResult]:
     """Validate and store a card; once per reference. The result carries the recurring token."""
     async with payment_context():
         outcome = await pay_by_card(
@@ -30,4 +31,4 @@ async def zero_auth_validation(params: ZeroAuthRequest) -> PaymentResult:
             browser=params.browser.fingerprint() if params.browser else None,
             remote_ip=params.remote_ip,
         )
-        return await result_of(NAME, outcome)
+        return await finish(NAME, outcome)

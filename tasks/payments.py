@@ -18,11 +18,18 @@ import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
-from sqlmodel import select
 
 from payflows.domain.cards import CardData
 from payflows.gateway import CardFlags, RequestRejected
-from payflows.ledger import Customer, Hold, PaymentMethod, Subscription, UnitOfWork
+from payflows.ledger import Customer, PaymentMethod, UnitOfWork
+from payflows.ledger.lookups import (
+    customer_by_id,
+    hold_of_purchase,
+    payment_method_by_id,
+    payment_method_by_token,
+    stored_card_of_customer,
+    subscription_by_external_id,
+)
 from payflows.payments import OperationRejected, PaymentOutcome
 from payflows.payments import authorize_card as _authorize_card
 from payflows.payments import cancel_purchase as _cancel_purchase
@@ -36,6 +43,7 @@ from payflows.payments import refund_purchase as _refund_purchase
 from payflows.payments import settle_by_read_back as _settle_by_read_back
 from payflows.payments import void_hold as _void_hold
 from payflows.vault import default_vault
+from tasks.conveniences import sandbox_conveniences
 from tasks.runtime import RETRY_POLICY, payment_context
 
 __all__ = [
@@ -84,7 +92,7 @@ class StoredCard(BaseModel):
 
 
 def _customer(uow: UnitOfWork, customer_id: int) -> Customer:
-    customer = uow.session.get(Customer, customer_id)
+    customer = customer_by_id(uow, customer_id)
     if customer is None:
         raise OperationRejected(f"no customer {customer_id} in the ledger")
     return customer
@@ -216,10 +224,11 @@ async def play_3ds_shopper(md: str, acs_url: str, approve: bool) -> str:
     pareq = default_vault.pop_secret(f"pareq:{md}")
     if pareq is None:
         raise OperationRejected("the 3-D Secure request of this MD is no longer available")
+    conveniences = sandbox_conveniences()
+    if conveniences is None:
+        raise OperationRejected("auto_3ds needs the sandbox's conveniences, not wired here")
     async with payment_context() as ctx, httpx.AsyncClient(timeout=30.0) as browser:
-        from payflows.sandbox import complete_challenge
-
-        return await complete_challenge(
+        return await conveniences.play_3ds_shopper(
             browser, acs_url, md, pareq, ctx.term_url or "", approve=approve
         )
 
@@ -255,13 +264,8 @@ async def load_stored_card(customer_external_id: str, recurring_token: str) -> S
     """The customer's stored credential, refused when unknown, deleted or someone else's."""
 
     def find(uow: UnitOfWork) -> StoredCard:
-        method = uow.session.exec(
-            select(PaymentMethod).where(PaymentMethod.recurring_token == recurring_token)
-        ).first()
-        owner = uow.session.exec(
-            select(Customer).where(Customer.external_id == customer_external_id)
-        ).first()
-        if method is None or owner is None or method.customer_id != owner.id:
+        method = stored_card_of_customer(uow, customer_external_id, recurring_token)
+        if method is None:
             raise OperationRejected(
                 f"customer {customer_external_id!r} has no stored card {recurring_token!r}"
             )
@@ -280,9 +284,7 @@ async def stored_card_of(recurring_token: str | None) -> StoredCard | None:
         return None
 
     def find(uow: UnitOfWork) -> StoredCard | None:
-        method = uow.session.exec(
-            select(PaymentMethod).where(PaymentMethod.recurring_token == recurring_token)
-        ).first()
+        method = payment_method_by_token(uow, recurring_token)
         return _stored_card(method) if method is not None else None
 
     async with payment_context() as ctx:
@@ -296,7 +298,7 @@ async def hold_expiry(purchase_id: str | None) -> datetime | None:
         return None
 
     def find(uow: UnitOfWork) -> datetime | None:
-        hold = uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).first()
+        hold = hold_of_purchase(uow, purchase_id)
         return hold.expires_at if hold is not None else None
 
     async with payment_context() as ctx:
@@ -317,13 +319,11 @@ async def charge_stored_card(
 
     def load(uow: UnitOfWork) -> tuple[Customer, PaymentMethod, int | None]:
         customer = _customer(uow, stored.customer_id)
-        method = uow.session.get(PaymentMethod, stored.payment_method_id)
+        method = payment_method_by_id(uow, stored.payment_method_id)
         assert method is not None
         subscription = None
         if subscription_external_id is not None:
-            subscription = uow.session.exec(
-                select(Subscription).where(Subscription.external_id == subscription_external_id)
-            ).first()
+            subscription = subscription_by_external_id(uow, subscription_external_id)
         return customer, method, subscription.id if subscription is not None else None
 
     async with payment_context() as ctx:

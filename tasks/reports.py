@@ -32,15 +32,18 @@ from payflows.reports import (
     read_back,
     reconcile,
     record_settlement,
+    report_base_url,
     write_report,
 )
 from payflows.reports.render import display_rows
 from tasks.runtime import payment_context
 
 __all__ = [
+    "artifact_key",
     "publish_report",
     "read_back_purchases",
     "reconcile_purchases",
+    "report_base_url",
     "summarise_ledger",
     "track_settlement",
     "write_report_files",
@@ -80,8 +83,33 @@ async def reconcile_purchases(period: Period, readback: Readback) -> pd.DataFram
 
 
 @task(name="write-report-files", **_OPTIONS)
-async def write_report_files(summaries: Summaries, output_dir: str) -> ReportResult:
-    return await asyncio.to_thread(write_report, summaries, Path(output_dir))
+async def write_report_files(
+    summaries: Summaries, output_dir: str, base_url: str | None = None
+) -> ReportResult:
+    return await asyncio.to_thread(write_report, summaries, Path(output_dir), base_url)
+
+
+def artifact_key(result: ReportResult, name: str) -> str:
+    """``settlement-report-2026-12-01-summary`` (a range: ``...-2026-12-01-to-2026-12-07-...``).
+
+    One key per period: the next day's run adds to its own key and never replaces this one
+    (Prefect keeps every version of a key; the latest is what the Artifacts page shows).
+    """
+    days = result.date_from
+    if result.date_to != result.date_from:
+        days += f"-to-{result.date_to}"
+    return f"settlement-report-{days}-{name}"
+
+
+def _nothing(name: str, summaries: Summaries) -> str:
+    if name == "mismatches":
+        if not summaries.extra.get("reconciled"):
+            return "reconciliation not run"
+        n = int(summaries.extra.get("reconciled_purchases", 0))
+        return f"all {n} purchases compared match the gateway" if n else "no purchase to compare"
+    if name == "holds":
+        return "no hold is open"
+    return "nothing in this period"
 
 
 @task(name="publish-report", **_OPTIONS)
@@ -89,7 +117,7 @@ async def publish_report(summaries: Summaries, result: ReportResult) -> None:
     """Markdown summary, tables and a link to the HTML report in the Prefect UI."""
     period = f"{result.date_from} to {result.date_to}"
     await create_markdown_artifact(
-        key="settlement-report-summary",
+        key=artifact_key(result, "summary"),
         markdown=markdown_summary(summaries, result.html_url),
         description=f"Settlement report {period}",
     )
@@ -103,13 +131,13 @@ async def publish_report(summaries: Summaries, result: ReportResult) -> None:
     ):
         rows = display_rows(table, ARTIFACT_ROWS)
         await create_table_artifact(
-            key=f"settlement-report-{name}",
-            table=rows or [{"": "nothing in this period"}],
+            key=artifact_key(result, name),
+            table=rows or [{"": _nothing(name, summaries)}],
             description=f"{name} {period}"
             + (f" (first {ARTIFACT_ROWS} of {len(table)})" if len(table) > ARTIFACT_ROWS else ""),
         )
     await create_link_artifact(
-        key="settlement-report-html",
+        key=artifact_key(result, "html"),
         link=result.html_url,
         link_text=f"Settlement report {period} (HTML)",
         description=result.html_path,

@@ -24,6 +24,7 @@ from flows import (
     ThreeDSCompletionRequest,
     customer_initiated_payment,
     preauthorize,
+    result_of_run,
 )
 from flows import complete_3ds as complete_3ds_flow
 from payflows.domain.cards import BrowserFingerprint
@@ -47,9 +48,25 @@ async def checkout(
     card = CardInput(card_ref=card_ref)
     fingerprint = Browser(**browser.as_fields())
     if mode == "preauth":
-        return await preauthorize(
-            PreauthRequest(
-                booking_id=order_id,
+        return await result_of_run(
+            preauthorize(
+                PreauthRequest(
+                    booking_id=order_id,
+                    amount_cents=amount_cents,
+                    currency=currency,
+                    shopper=shopper,
+                    card=card,
+                    product=product,
+                    remote_ip=remote_ip,
+                    browser=fingerprint,
+                ),
+                return_state=True,
+            )
+        )
+    return await result_of_run(
+        customer_initiated_payment(
+            CustomerInitiatedPaymentRequest(
+                order_id=order_id,
                 amount_cents=amount_cents,
                 currency=currency,
                 shopper=shopper,
@@ -57,21 +74,13 @@ async def checkout(
                 product=product,
                 remote_ip=remote_ip,
                 browser=fingerprint,
-            )
-        )
-    return await customer_initiated_payment(
-        CustomerInitiatedPaymentRequest(
-            order_id=order_id,
-            amount_cents=amount_cents,
-            currency=currency,
-            shopper=shopper,
-            card=card,
-            product=product,
-            remote_ip=remote_ip,
-            browser=fingerprint,
+            ),
+            return_state=True,
         )
     )
 
 
 async def complete_3ds(md: str, pares: str) -> PaymentResult:
-    return await complete_3ds_flow(ThreeDSCompletionRequest(md=md, pares=pares))
+    return await result_of_run(
+        complete_3ds_flow(ThreeDSCompletionRequest(md=md, pares=pares), return_state=True)
+    )

@@ -41,6 +41,7 @@ from starlette.routing import Route
 
 from apps.web import pages
 from apps.web.holds import hold_routes
+from apps.web.reports import report_routes
 from payflows.domain.cards import BrowserFingerprint, CardData, luhn_valid
 from payflows.domain.money import format_amount, parse_amount, validate_currency
 from payflows.gateway import PreciumClient, WebhookEvent
@@ -114,6 +115,7 @@ def create_web_app(
             Route("/", lambda _r: RedirectResponse("/checkout", 303), methods=["GET"]),
             Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
             *hold_routes(settings, engine),
+            *report_routes(settings),
         ],
         lifespan=lifespan,
     )

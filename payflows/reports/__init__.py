@@ -16,13 +16,16 @@ from payflows.reports.build import (
     read_back,
     reconcile,
     record_settlement,
+    report_base_url,
     report_folder,
     run_report,
+    served_path,
     write_report,
 )
+from payflows.reports.page import render_html
 from payflows.reports.period import DEFAULT_TIMEZONE, Period, resolve_period
 from payflows.reports.reconcile import ACTIONS, GatewayView, compare
-from payflows.reports.render import markdown_summary, render_html
+from payflows.reports.render import markdown_summary
 from payflows.reports.summaries import Summaries, summarise
 
 __all__ = [
@@ -41,9 +44,11 @@ __all__ = [
     "reconcile",
     "record_settlement",
     "render_html",
+    "report_base_url",
     "report_folder",
     "resolve_period",
     "run_report",
+    "served_path",
     "summarise",
     "write_report",
 ]

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from payflows.gateway import PreciumClient
 from payflows.reports.frame import load_frames
+from payflows.reports.page import render_html
 from payflows.reports.period import Period
 from payflows.reports.reconcile import (
     GatewayView,
@@ -28,8 +29,9 @@ from payflows.reports.reconcile import (
     settlement_moves,
     unknown_to_ledger,
 )
-from payflows.reports.render import render_html, write_csvs
+from payflows.reports.render import write_csvs
 from payflows.reports.summaries import Summaries, summarise
+from payflows.settings import Settings
 
 __all__ = [
     "CurrencyTotals",
@@ -40,8 +42,10 @@ __all__ = [
     "read_back",
     "reconcile",
     "record_settlement",
+    "report_base_url",
     "report_folder",
     "run_report",
+    "served_path",
     "write_report",
 ]
 
@@ -54,13 +58,19 @@ class CurrencyTotals(BaseModel):
     authorised_cents: int
     paid_count: int
     paid_cents: int
+    #: Money given back: refunds made, less the ones cancelled before they settled.
+    refunded_count: int = 0
     refunded_cents: int
-    #: Of ``refunded_cents``, what was cancelled before the refund settled.
+    #: Refunds undone (cancelled before they settled): not in ``refunded_cents``.
     refunds_cancelled_cents: int = 0
     cancelled_cents: int
     voided_cents: int
     declined_count: int
+    #: Charges the gateway refused outright (an invalid recurring token...).
+    refused_count: int = 0
     fee_cents: int
+    chargeback_cents: int = 0
+    #: Paid less refunded, fees and chargebacks (docs/reports.md).
     net_cents: int
     settled_cents: int
     awaiting_settlement_cents: int
@@ -99,6 +109,23 @@ class Readback(BaseModel):
 
 def report_folder(base: str | Path, period: Period) -> Path:
     return Path(base) / period.label
+
+
+def served_path(period: Period) -> str:
+    """Where the web app serves a period's HTML report (``apps.web.reports``)."""
+    return f"/reports/{period.label}/report.html"
+
+
+def report_base_url(settings: Settings, output_dir: str | Path) -> str | None:
+    """The web app's public URL when it serves ``output_dir`` (``PAYFLOWS_REPORTS_DIR``).
+
+    ``PAYFLOWS_PUBLIC_URL``, else the app's own host and port. None for another folder: the
+    web app serves only its reports folder, so such a report is linked as a file.
+    """
+    if Path(output_dir).resolve() != Path(settings.reports_dir).resolve():
+        return None
+    url = settings.public_url or f"http://{settings.web_host}:{settings.web_port}"
+    return url.rstrip("/")
 
 
 async def read_back(
@@ -149,12 +176,15 @@ def currency_totals(summaries: Summaries) -> list[CurrencyTotals]:
                 authorised_cents=int(row["authorised_cents"]),
                 paid_count=int(row["paid_count"]),
                 paid_cents=int(row["paid_cents"]),
+                refunded_count=int(row["refunded_count"]),
                 refunded_cents=int(row["refunded_cents"]),
-                refunds_cancelled_cents=int(row.get("refunds_cancelled_cents", 0)),
+                refunds_cancelled_cents=int(row["refunds_cancelled_cents"]),
                 cancelled_cents=int(row["cancelled_cents"]),
                 voided_cents=int(row["voided_cents"]),
                 declined_count=int(row["declined_count"]),
+                refused_count=int(row["refused_count"]),
                 fee_cents=int(row["fee_cents"]),
+                chargeback_cents=int(row["chargeback_cents"]),
                 net_cents=int(row["net_cents"]),
                 settled_cents=int(mine["settled_cents"].sum()) if not mine.empty else 0,
                 awaiting_settlement_cents=(
@@ -166,8 +196,14 @@ def currency_totals(summaries: Summaries) -> list[CurrencyTotals]:
     return out
 
 
-def write_report(summaries: Summaries, base_dir: str | Path) -> ReportResult:
-    """Write the CSVs and ``report.html`` under ``<base_dir>/<from>_<to>/``."""
+def write_report(
+    summaries: Summaries, base_dir: str | Path, base_url: str | None = None
+) -> ReportResult:
+    """Write the CSVs and ``report.html`` under ``<base_dir>/<from>_<to>/``.
+
+    ``html_url`` is the web app's address of the page when ``base_url`` is given (see
+    :func:`report_base_url`), else a ``file://`` URL.
+    """
     folder = report_folder(base_dir, summaries.period).resolve()
     csvs = write_csvs(summaries, folder)
     html_path = folder / "report.html"
@@ -182,7 +218,7 @@ def write_report(summaries: Summaries, base_dir: str | Path) -> ReportResult:
         as_of=summaries.as_of,
         folder=str(folder),
         html_path=str(html_path),
-        html_url=html_path.as_uri(),
+        html_url=(f"{base_url}{served_path(summaries.period)}" if base_url else html_path.as_uri()),
         csv_paths={name: str(path) for name, path in csvs.items()},
         attempts=int(summaries.extra.get("attempts", 0)),
         totals=currency_totals(summaries),

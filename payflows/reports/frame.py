@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "empty_activity",
     "empty_frame",
     "load_activity",
+    "load_chargebacks",
     "load_frames",
     "load_holds",
     "load_refunds",
@@ -67,7 +68,12 @@ SELECT a.kind, a.state, a.amount_cents, a.currency,
                           (SELECT NULLIF(hp.captured_cents, 0) FROM holds hp
                            WHERE hp.purchase_id = a.purchase_id))
        END AS paid_cents,
-       a.paid_at, a.settled_at
+       a.paid_at, a.settled_at,
+       CASE WHEN a.kind = 'refund'
+            THEN EXISTS (SELECT 1 FROM refunds rc
+                         WHERE rc.purchase_id = a.related_purchase_id AND rc.attempt_id = a.id
+                           AND rc.status = 'cancelled')
+       END AS refund_cancelled
 FROM payment_attempts a
 LEFT JOIN payment_attempts o ON o.purchase_id = a.related_purchase_id
 """
@@ -94,8 +100,34 @@ FROM holds WHERE status = 'hold' ORDER BY expires_at, id
 """
 
 _SUBSCRIPTIONS_SQL = """
-SELECT status, currency, amount_cents, failed_attempts, retry_at, last_decline_code
+SELECT id, status, currency, amount_cents, failed_attempts, retry_at, last_decline_code,
+       dunning_reason
 FROM subscriptions
+"""
+
+#: Each subscription's declined or refused charges since its last paid one, counted from the
+#: attempts (a charge the gateway refused outright does not move the dunning counter). One
+#: grouped query over the attempts that belong to a subscription, not a subquery per
+#: subscription: the planner then cannot pick a plan that scans the ledger per subscription.
+_SUBSCRIPTION_FAILURES_SQL = """
+WITH last_paid AS (
+    SELECT subscription_id, MAX(created_at) AS at FROM payment_attempts
+    WHERE subscription_id IS NOT NULL AND state = 'succeeded'
+    GROUP BY subscription_id
+)
+SELECT f.subscription_id, COUNT(*) AS failed_since_paid
+FROM payment_attempts f
+LEFT JOIN last_paid l ON l.subscription_id = f.subscription_id
+WHERE f.subscription_id IS NOT NULL AND f.state IN ('declined', 'failed')
+  AND (l.at IS NULL OR f.created_at > l.at)
+GROUP BY f.subscription_id
+"""
+
+#: Purchases the gateway reported charged back during the period (by when it reported it).
+_CHARGEBACKS_SQL = """
+SELECT kind, currency, brand, COALESCE(paid_cents, amount_cents) AS paid_cents, status_at
+FROM payment_attempts
+WHERE purchase_status = 'chargeback' AND status_at >= :start AND status_at < :end
 """
 
 _REFUNDS_SQL = """
@@ -123,6 +155,7 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "paid_cents": "Int64",
     "paid_at": "datetime64[us, UTC]",
     "settled_at": "datetime64[us, UTC]",
+    "refund_cancelled": "bool",
 }
 _SETTLEMENT_COLUMNS: dict[str, str] = {
     "kind": "category",
@@ -147,12 +180,22 @@ _HOLD_COLUMNS: dict[str, str] = {
     "decision_cents": "Int64",
 }
 _SUBSCRIPTION_COLUMNS: dict[str, str] = {
+    "id": "int64",
     "status": "category",
     "currency": "category",
     "amount_cents": "int64",
     "failed_attempts": "int64",
     "retry_at": "datetime64[us, UTC]",
     "last_decline_code": "category",
+    "dunning_reason": "category",
+}
+_FAILURE_COLUMNS: dict[str, str] = {"subscription_id": "int64", "failed_since_paid": "int64"}
+_CHARGEBACK_COLUMNS: dict[str, str] = {
+    "kind": "category",
+    "currency": "category",
+    "brand": "category",
+    "paid_cents": "Int64",
+    "status_at": "datetime64[us, UTC]",
 }
 _REFUND_COLUMNS: dict[str, str] = {
     "refund_id": "str",
@@ -182,6 +225,8 @@ class LedgerFrames:
     holds: pd.DataFrame
     #: Every subscription now (its dunning state is a snapshot, not a period figure).
     subscriptions: pd.DataFrame
+    #: Purchases charged back in the period (by when the gateway reported it).
+    chargebacks: pd.DataFrame = field(default_factory=lambda: empty_frame(_CHARGEBACK_COLUMNS))
 
 
 def sql_bound(conn: Connection, value: datetime) -> Any:
@@ -370,8 +415,18 @@ def load_holds(engine: Engine) -> pd.DataFrame:
 
 
 def load_subscriptions(engine: Engine) -> pd.DataFrame:
+    """Every subscription, with ``failed_since_paid`` counted from its attempts."""
     with engine.connect() as conn:
-        return _read(conn, _SUBSCRIPTIONS_SQL, _SUBSCRIPTION_COLUMNS)
+        subs = _read(conn, _SUBSCRIPTIONS_SQL, _SUBSCRIPTION_COLUMNS)
+        failures = _read(conn, _SUBSCRIPTION_FAILURES_SQL, _FAILURE_COLUMNS)
+    counts = failures.set_index("subscription_id")["failed_since_paid"]
+    failed = subs["id"].map(counts).fillna(0).astype("int64")
+    return subs.assign(failed_since_paid=failed.to_numpy())
+
+
+def load_chargebacks(engine: Engine, period: Period) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return _read(conn, _CHARGEBACKS_SQL, _CHARGEBACK_COLUMNS, _period(conn, period))
 
 
 def load_frames(engine: Engine, period: Period) -> LedgerFrames:
@@ -383,4 +438,5 @@ def load_frames(engine: Engine, period: Period) -> LedgerFrames:
         refunds=load_refunds(engine, period),
         holds=load_holds(engine),
         subscriptions=load_subscriptions(engine),
+        chargebacks=load_chargebacks(engine, period),
     )

@@ -1,13 +1,18 @@
-"""The report's figures, as pure functions of the ledger frames (no database, no Prefect).
+"""The report's period figures, as pure functions of the ledger frames (no database, no Prefect).
 
 Everything is summed in integer cents (int64) and formatted only at the output. The activity
 frame is first collapsed to one row per (day, currency, brand, scenario, kind, state, full
-refund) with counts and sums: a million attempts become a few hundred rows, and every figure is
-then read off that small frame. Days are the merchant's calendar days.
+refund, undone refund) with counts and sums: a million attempts become a few hundred rows, and
+every figure is then read off that small frame. Days are the merchant's calendar days.
 
 Scenarios: ``cit``, ``mit``, ``preauth_capture`` (the pre-auth, its capture and its void) and
 ``zero_auth``; a cancel, refund or refund cancel counts under the scenario of the purchase it
 acts on (``other`` when the ledger does not know that purchase).
+
+One set of figures (docs/reports.md says what each means): ``refunded`` is money given back,
+so a refund that was later cancelled is not in it (it is in ``refunds_cancelled``);
+``net`` is paid less refunded, fees and chargebacks, per day; declines include refusals (the
+gateway refusing a charge outright, e.g. an invalid recurring token) with their codes.
 """
 
 from __future__ import annotations
@@ -20,9 +25,27 @@ import numpy as np
 import pandas as pd
 
 from payflows.domain.attempts import UNRESOLVED
+from payflows.reports.columns import (
+    INITIATING,
+    KEYS,
+    SCENARIOS,
+    approval_rate,
+    brand_of,
+    local_day,
+    scenario_of,
+)
 from payflows.reports.period import Period
+from payflows.reports.standing import (
+    chargebacks_summary,
+    holds_summary,
+    refunds_summary,
+    settlement_lag,
+    settlement_summary,
+    subscriptions_summary,
+)
 
 __all__ = [
+    "DAILY_COLUMNS",
     "DAILY_COUNTS",
     "INITIATING",
     "KEYS",
@@ -41,26 +64,14 @@ __all__ = [
     "totals_summary",
 ]
 
-#: The scenario of each attempt kind that names one itself.
-SCENARIOS: dict[str, str] = {
-    "cit": "cit",
-    "mit": "mit",
-    "preauth": "preauth_capture",
-    "capture": "preauth_capture",
-    "void": "preauth_capture",
-    "zero_auth": "zero_auth",
-}
-#: Kinds acting on another purchase, which take that purchase's scenario.
-_ACTING_ON = ("cancel", "refund", "refund_cancel")
-#: Kinds that start a payment: what approval rates are made of.
-INITIATING = ("cit", "mit", "preauth", "zero_auth")
 _UNRESOLVED = tuple(sorted(s.value for s in UNRESOLVED))
-KEYS = ["day", "currency", "brand", "scenario"]
 
-#: (metric, kinds, state) whose counts and cents the daily summary carries.
+#: (metric, kinds, states) whose counts and cents the daily summary carries. A refund later
+#: cancelled is relabelled ``refund_undone`` when collapsing, so ``refunded`` leaves it out.
 DAILY_COUNTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("authorised", INITIATING, ("succeeded",)),
     ("declined", INITIATING, ("declined",)),
+    ("refused", INITIATING, ("failed",)),
     ("unresolved", INITIATING, _UNRESOLVED),
     ("captured", ("capture",), ("succeeded",)),
     ("paid", ("cit", "mit", "capture"), ("succeeded",)),
@@ -70,134 +81,115 @@ DAILY_COUNTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("refunds_cancelled", ("refund_cancel",), ("succeeded",)),
 ]
 
-
-_SCENARIO_NAMES = sorted({*SCENARIOS.values(), "other"})
-
-
-def _remap(series: pd.Series, mapping: dict[str, str], default: str) -> pd.Categorical:
-    """A categorical's values mapped through ``mapping`` by category, not by row (fast).
-
-    The result's categories are always the scenario names, so two results can be combined
-    code by code.
-    """
-    cat = series.astype("category")
-    categories = list(cat.cat.categories)
-    index = {t: i for i, t in enumerate(_SCENARIO_NAMES)}
-    table = np.array(
-        [index[mapping.get(str(c), default)] for c in categories] + [index[default]],
-        dtype=np.int8,
-    )
-    codes = cat.cat.codes.to_numpy()
-    return pd.Categorical.from_codes(table[codes], categories=_SCENARIO_NAMES)
-
-
-def scenario_of(kind: pd.Series, owner_kind: pd.Series) -> pd.Categorical:
-    """The scenario of each attempt: its own kind's, or its purchase's for cancels/refunds."""
-    own = _remap(kind, SCENARIOS, "other")
-    owner = _remap(owner_kind, SCENARIOS, "other")
-    acting = np.asarray(kind.isin(_ACTING_ON))
-    codes = np.where(acting, owner.codes, own.codes)
-    return pd.Categorical.from_codes(codes, categories=_SCENARIO_NAMES)
-
-
-def _local_day(ts: pd.Series, tz: str) -> pd.Series:
-    return ts.dt.tz_convert(tz).dt.normalize().dt.tz_localize(None)
-
-
-def _brand(series: pd.Series) -> pd.Series:
-    cat = series.astype("category")
-    if "unknown" not in cat.cat.categories:
-        cat = cat.cat.add_categories(["unknown"])
-    return cat.fillna("unknown")
-
-
-def approval_rate(approved: pd.Series, declined: pd.Series) -> pd.Series:
-    """approved / (approved + declined); empty (NaN) where nothing was decided."""
-    decided = approved + declined
-    rate = approved.astype("float64") / decided.where(decided > 0)
-    return rate.round(4)
+DAILY_COLUMNS: list[str] = [
+    *KEYS,
+    *[f"{metric}_{part}" for metric, _k, _s in DAILY_COUNTS for part in ("count", "cents")],
+    "refunds_full_count",
+    "refunds_partial_count",
+    "fee_cents",
+    "fees_reported_count",
+    "chargeback_count",
+    "chargeback_cents",
+    "net_cents",
+    "approval_rate",
+]
 
 
 def _collapse(activity: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """One row per (day, currency, brand, scenario, kind, state, full) with n, cents, fee, net."""
+    """One row per (day, currency, brand, scenario, kind, state, full, undone) with sums."""
     a = activity
-    full = (a["kind"] == "refund") & (
-        a["amount_cents"] >= a["owner_paid_cents"].fillna(np.iinfo("int64").max)
-    )
+    is_refund = (a["kind"] == "refund").to_numpy(dtype=bool)
+    owner_paid = a["owner_paid_cents"].fillna(np.iinfo("int64").max).to_numpy(dtype=np.int64)
+    full = is_refund & (a["amount_cents"].to_numpy() >= owner_paid)
+    undone = is_refund & a["refund_cancelled"].to_numpy(dtype=bool)
+    fee = a["fee_cents"]
     work = pd.DataFrame(
         {
-            "day": _local_day(a["created_at"], tz),
+            "day": local_day(a["created_at"], tz),
             "currency": a["currency"],
-            "brand": _brand(a["brand"]),
+            "brand": brand_of(a["brand"]),
             "scenario": scenario_of(a["kind"], a["owner_kind"]),
             "kind": a["kind"],
             "state": a["state"],
-            "full": full.to_numpy(dtype=bool),
+            "full": full,
+            "undone": undone,
             "cents": a["amount_cents"],
-            "fee": a["fee_cents"].fillna(0).astype("int64"),
-            "net": a["net_cents"].fillna(0).astype("int64"),
-            "fee_n": a["fee_cents"].notna().astype("int64"),
+            "fee": fee.fillna(0).astype("int64"),
+            "fee_n": fee.notna().astype("int64"),
         }
     )
     grouped = work.groupby(
-        [*KEYS, "kind", "state", "full"], observed=True, sort=False, dropna=False
+        [*KEYS, "kind", "state", "full", "undone"], observed=True, sort=False, dropna=False
     ).agg(
         n=("cents", "size"),
         cents=("cents", "sum"),
         fee=("fee", "sum"),
-        net=("net", "sum"),
         fee_n=("fee_n", "sum"),
     )
     out = grouped.reset_index()
     for name in ("kind", "state", "scenario", "currency", "brand"):
         out[name] = out[name].astype(str)
+    out.loc[out["undone"].to_numpy(dtype=bool), "kind"] = "refund_undone"
     return out
 
 
 def _empty_daily() -> pd.DataFrame:
-    columns: list[str] = list(KEYS)
-    for metric, _kinds, _states in DAILY_COUNTS:
-        columns += [f"{metric}_count", f"{metric}_cents"]
-    columns += [
-        "refunds_full_count",
-        "refunds_partial_count",
-        "fee_cents",
-        "net_cents",
-        "fees_reported_count",
-        "approval_rate",
-    ]
-    return pd.DataFrame({c: pd.Series([], dtype=object if c in KEYS else "int64") for c in columns})
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=object if c in KEYS else "int64") for c in DAILY_COLUMNS}
+    )
 
 
-def daily_summary(activity: pd.DataFrame, tz: str) -> pd.DataFrame:
+def daily_summary(
+    activity: pd.DataFrame, tz: str, chargebacks: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Counts and cents per day, currency, card brand and scenario (one row each)."""
-    if activity.empty:
+    charged_back = chargebacks_summary(chargebacks, tz) if chargebacks is not None else None
+    has_cb = charged_back is not None and not charged_back.empty
+    if activity.empty and not has_cb:
         return _finish_daily(_empty_daily())
-    g = _collapse(activity, tz)
-    base = g[KEYS].drop_duplicates().set_index(KEYS)
+    g = _collapse(activity, tz) if not activity.empty else None
+    index_parts = []
+    if g is not None:
+        index_parts.append(g[KEYS])
+    if has_cb:
+        assert charged_back is not None
+        index_parts.append(charged_back[KEYS])
+    base = pd.concat(index_parts).drop_duplicates().set_index(KEYS)
     out = pd.DataFrame(index=base.index)
-    for metric, kinds, states in DAILY_COUNTS:
-        part = g[g["kind"].isin(kinds) & g["state"].isin(states)].groupby(KEYS)[["n", "cents"]]
-        sums = part.sum().rename(columns={"n": f"{metric}_count", "cents": f"{metric}_cents"})
-        out = out.join(sums)
-    refunds = g[(g["kind"] == "refund") & (g["state"] == "succeeded")]
-    for label, is_full in (("full", True), ("partial", False)):
-        n = refunds[refunds["full"] == is_full].groupby(KEYS)["n"].sum()
-        out = out.join(n.rename(f"refunds_{label}_count"))
-    paid = g[g["kind"].isin(["cit", "mit", "capture"]) & (g["state"] == "succeeded")]
-    fees = paid.groupby(KEYS)[["fee", "net", "fee_n"]].sum()
-    fees.columns = ["fee_cents", "net_cents", "fees_reported_count"]
-    out = out.join(fees)
+    if g is not None:
+        for metric, kinds, states in DAILY_COUNTS:
+            part = g[g["kind"].isin(kinds) & g["state"].isin(states)].groupby(KEYS)[["n", "cents"]]
+            sums = part.sum().rename(columns={"n": f"{metric}_count", "cents": f"{metric}_cents"})
+            out = out.join(sums)
+        refunds = g[(g["kind"] == "refund") & (g["state"] == "succeeded")]
+        for label, is_full in (("full", True), ("partial", False)):
+            n = refunds[refunds["full"] == is_full].groupby(KEYS)["n"].sum()
+            out = out.join(n.rename(f"refunds_{label}_count"))
+        paid = g[g["kind"].isin(["cit", "mit", "capture"]) & (g["state"] == "succeeded")]
+        fees = paid.groupby(KEYS)[["fee", "fee_n"]].sum()
+        fees.columns = ["fee_cents", "fees_reported_count"]
+        out = out.join(fees)
+    if has_cb:
+        assert charged_back is not None
+        out = out.join(charged_back.set_index(KEYS)[["chargeback_count", "chargeback_cents"]])
+    for column in DAILY_COLUMNS:
+        if column not in KEYS and column not in out.columns and column != "approval_rate":
+            out[column] = 0
     out = out.fillna(0).astype("int64").reset_index()
     return _finish_daily(out)
 
 
 def _finish_daily(out: pd.DataFrame) -> pd.DataFrame:
-    out["approval_rate"] = approval_rate(out["authorised_count"], out["declined_count"])
+    out["net_cents"] = (
+        out["paid_cents"] - out["refunded_cents"] - out["fee_cents"] - out["chargeback_cents"]
+    ).astype("int64")
+    out["approval_rate"] = approval_rate(
+        out["authorised_count"], out["declined_count"], out["refused_count"]
+    )
     if not out.empty:
         out["day"] = pd.to_datetime(out["day"]).dt.strftime("%Y-%m-%d")
     out = out.sort_values(KEYS, kind="stable").reset_index(drop=True)
-    return out[list(_empty_daily().columns)]
+    return out[DAILY_COLUMNS]
 
 
 def totals_summary(daily: pd.DataFrame) -> pd.DataFrame:
@@ -208,215 +200,48 @@ def totals_summary(daily: pd.DataFrame) -> pd.DataFrame:
         out.insert(0, "currency", pd.Series([], dtype=object))
     else:
         out = daily.groupby("currency", sort=True)[numeric].sum().reset_index()
-    out["approval_rate"] = approval_rate(out["authorised_count"], out["declined_count"])
+    out["approval_rate"] = approval_rate(
+        out["authorised_count"], out["declined_count"], out["refused_count"]
+    )
     return out
 
 
+DECLINE_COLUMNS = [*KEYS, "outcome", "decline_code", "declined_count", "declined_cents"]
+
+
 def declines_summary(activity: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Declined payment attempts per day, currency, brand, scenario and decline code."""
-    columns = [*KEYS, "decline_code", "declined_count", "declined_cents"]
+    """Declined and refused payment attempts per day, currency, brand, scenario and code.
+
+    ``outcome`` is ``declined`` (the card network or issuer said no) or ``refused`` (the
+    gateway refused the charge itself: an invalid recurring token, a blocked card).
+    """
+    empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in DECLINE_COLUMNS})
     if activity.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    a = activity[activity["kind"].isin(INITIATING) & (activity["state"] == "declined")]
+        return empty
+    mask = activity["kind"].isin(INITIATING) & activity["state"].isin(["declined", "failed"])
+    a = activity[mask]
     if a.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    code = a["decline_code"].astype(object).where(a["decline_code"].notna(), "unknown")
+        return empty
+    refused = (a["state"] == "failed").to_numpy(dtype=bool)
+    raw = a["decline_code"].astype(object)
+    code = np.where(raw.notna(), raw, np.where(refused, "charge_failed", "unknown"))
     work = pd.DataFrame(
         {
-            "day": _local_day(a["created_at"], tz).dt.strftime("%Y-%m-%d"),
+            "day": local_day(a["created_at"], tz).dt.strftime("%Y-%m-%d"),
             "currency": a["currency"].astype(str),
-            "brand": _brand(a["brand"]).astype(str),
+            "brand": brand_of(a["brand"]).astype(str),
             "scenario": np.asarray(scenario_of(a["kind"], a["owner_kind"]), dtype=object),
+            "outcome": np.where(refused, "refused", "declined"),
             "decline_code": code.astype(str),
             "cents": a["amount_cents"],
         }
     )
     out = (
-        work.groupby([*KEYS, "decline_code"], sort=True)["cents"]
+        work.groupby([*KEYS, "outcome", "decline_code"], sort=True)["cents"]
         .agg(declined_count="size", declined_cents="sum")
         .reset_index()
     )
-    return out[columns]
-
-
-def _settled_mask(s: pd.DataFrame) -> pd.Series:
-    return s["settled_at"].notna() | (s["purchase_status"].astype(object) == "settled")
-
-
-def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Paid money per paid day: settled, awaiting settlement, or closed before it settled."""
-    columns = [
-        *KEYS,
-        "paid_count",
-        "paid_cents",
-        "fee_cents",
-        "net_cents",
-        "fees_reported_count",
-        "settled_count",
-        "settled_cents",
-        "awaiting_count",
-        "awaiting_cents",
-        "not_settling_count",
-        "not_settling_cents",
-        "charged_back_count",
-        "charged_back_cents",
-        "mean_lag_hours",
-    ]
-    if settlement.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    s = settlement
-    settled = _settled_mask(s)
-    status = s["purchase_status"].astype(object)
-    awaiting = ~settled & status.isin(["paid", "cleared", "pending_refund"])
-    closed = ~settled & ~awaiting
-    charged_back = status == "chargeback"
-    paid = s["paid_cents"].fillna(0).astype("int64")
-    lag = (s["settled_at"] - s["paid_at"]).dt.total_seconds() / 3600.0
-    work = pd.DataFrame(
-        {
-            "day": _local_day(s["paid_at"], tz).dt.strftime("%Y-%m-%d"),
-            "currency": s["currency"].astype(str),
-            "brand": _brand(s["brand"]).astype(str),
-            "scenario": np.asarray(_remap(s["kind"], SCENARIOS, "other"), dtype=object),
-            "paid_count": 1,
-            "paid_cents": paid,
-            "fee_cents": s["fee_cents"].fillna(0).astype("int64"),
-            "net_cents": s["net_cents"].fillna(0).astype("int64"),
-            "fees_reported_count": s["fee_cents"].notna().astype("int64"),
-            "settled_count": settled.astype("int64"),
-            "settled_cents": paid.where(settled, 0),
-            "awaiting_count": awaiting.astype("int64"),
-            "awaiting_cents": paid.where(awaiting, 0),
-            "not_settling_count": closed.astype("int64"),
-            "not_settling_cents": paid.where(closed, 0),
-            "charged_back_count": charged_back.astype("int64"),
-            "charged_back_cents": paid.where(charged_back, 0),
-            "lag": lag,
-        }
-    )
-    grouped = work.groupby(KEYS, sort=True)
-    out = grouped[[c for c in columns if c not in KEYS and c != "mean_lag_hours"]].sum()
-    out["mean_lag_hours"] = grouped["lag"].mean().round(1)
-    return out.reset_index()[columns]
-
-
-def settlement_lag(settlement: pd.DataFrame) -> pd.DataFrame:
-    """How long settled money took from payment to settlement, in whole days."""
-    columns = ["lag_days", "currency", "settled_count", "settled_cents"]
-    if settlement.empty:
-        return pd.DataFrame({c: pd.Series([], dtype="int64") for c in columns})
-    s = settlement[settlement["settled_at"].notna()]
-    if s.empty:
-        return pd.DataFrame({c: pd.Series([], dtype="int64") for c in columns})
-    days = ((s["settled_at"] - s["paid_at"]).dt.total_seconds() // 86_400).astype("int64")
-    work = pd.DataFrame(
-        {
-            "lag_days": days.clip(lower=0),
-            "currency": s["currency"].astype(str),
-            "cents": s["paid_cents"].fillna(0).astype("int64"),
-        }
-    )
-    out = (
-        work.groupby(["lag_days", "currency"], sort=True)["cents"]
-        .agg(settled_count="size", settled_cents="sum")
-        .reset_index()
-    )
-    return out[columns]
-
-
-def refunds_summary(refunds: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Refunds recorded in the period per day, currency and status (pending, settled...)."""
-    columns = ["day", "currency", "status", "refund_count", "refund_cents"]
-    if refunds.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    work = pd.DataFrame(
-        {
-            "day": _local_day(refunds["created_at"], tz).dt.strftime("%Y-%m-%d"),
-            "currency": refunds["currency"],
-            "status": refunds["status"],
-            "cents": refunds["amount_cents"],
-        }
-    )
-    out = (
-        work.groupby(["day", "currency", "status"], sort=True)["cents"]
-        .agg(refund_count="size", refund_cents="sum")
-        .reset_index()
-    )
-    return out[columns]
-
-
-def holds_summary(holds: pd.DataFrame, as_of: datetime, tz: str) -> pd.DataFrame:
-    """Every open hold, soonest deadline first, with the hours left to capture it."""
-    columns = [
-        "purchase_id",
-        "currency",
-        "brand",
-        "authorised_cents",
-        "merchant_initiated",
-        "authorised_at",
-        "expires_at",
-        "hours_left",
-        "lapsed",
-        "decision",
-    ]
-    if holds.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    now = pd.Timestamp(as_of).tz_convert("UTC")
-    left = (holds["expires_at"] - now).dt.total_seconds() / 3600.0
-    fmt = "%Y-%m-%d %H:%M"
-    out = pd.DataFrame(
-        {
-            "purchase_id": holds["purchase_id"],
-            "currency": holds["currency"],
-            "brand": holds["brand"].fillna("unknown"),
-            "authorised_cents": holds["authorised_cents"].astype("int64"),
-            "merchant_initiated": holds["is_mit"],
-            "authorised_at": holds["authorised_at"].dt.tz_convert(tz).dt.strftime(fmt),
-            "expires_at": holds["expires_at"].dt.tz_convert(tz).dt.strftime(fmt),
-            "hours_left": left.round(1),
-            "lapsed": left <= 0,
-            "decision": holds["decision"],
-        }
-    )
-    return out[columns].sort_values("hours_left", kind="stable").reset_index(drop=True)
-
-
-def subscriptions_summary(subscriptions: pd.DataFrame) -> pd.DataFrame:
-    """Subscriptions per status and dunning state: current, retrying, or failing (no retry)."""
-    columns = [
-        "status",
-        "dunning",
-        "currency",
-        "subscription_count",
-        "amount_cents",
-        "failed_attempts",
-    ]
-    if subscriptions.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    s = subscriptions
-    failing = s["failed_attempts"] > 0
-    dunning = np.where(
-        failing & s["retry_at"].notna(), "retrying", np.where(failing, "failing", "current")
-    )
-    work = pd.DataFrame(
-        {
-            "status": s["status"].astype(str),
-            "dunning": dunning,
-            "currency": s["currency"].astype(str),
-            "cents": s["amount_cents"],
-            "failed": s["failed_attempts"],
-        }
-    )
-    out = (
-        work.groupby(["status", "dunning", "currency"], sort=True)
-        .agg(
-            subscription_count=("cents", "size"),
-            amount_cents=("cents", "sum"),
-            failed_attempts=("failed", "sum"),
-        )
-        .reset_index()
-    )
-    return out[columns]
+    return out[DECLINE_COLUMNS]
 
 
 @dataclass
@@ -454,7 +279,7 @@ class Summaries:
 def summarise(frames: Any, period: Period, as_of: datetime) -> Summaries:
     """Every summary of :class:`~payflows.reports.frame.LedgerFrames` for ``period``."""
     tz = period.timezone
-    daily = daily_summary(frames.activity, tz)
+    daily = daily_summary(frames.activity, tz, getattr(frames, "chargebacks", None))
     return Summaries(
         period=period,
         as_of=as_of,

@@ -71,7 +71,7 @@ async def test_prefect_deploy_all_then_a_worker_runs_a_deployment(
         assert nightly.pull_steps == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
         ]
-        run = await quick_run(found["zero-auth-validation/manual"].id)
+        run = await quick_run(found["zero-auth-validation/validate-a-card"].id)
         done = await wait_final([run.id], timeout=120)
         assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
     row = ledger.attempt(f"zero-auth:run-{run.id}")

@@ -61,7 +61,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         found = await wait_deployments([s.full_name for s in specs], serving, log)
         ids = {name: d.id for name, d in found.items()}
         assert found["subscription-billing/nightly"].global_concurrency_limit.limit == 1
-        assert found["preauthorize/manual"].parameters == {
+        assert found["preauthorize/hold-an-amount"].parameters == {
             "params": {
                 "amount_cents": 50000,
                 "shopper": {"email": SHOPPER, "full_name": "Thandi Nkosi"},
@@ -76,9 +76,9 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         for spec in specs:
             if spec.quick_run:
                 first[spec.full_name] = await quick_run(ids[spec.full_name])
-        first["preauthorize/again"] = await quick_run(ids["preauthorize/manual"])
-        first["csv-billing-import/manual"] = await quick_run(
-            ids["csv-billing-import/manual"], {"path": str(csv_file)}
+        first["preauthorize/again"] = await quick_run(ids["preauthorize/hold-an-amount"])
+        first["csv-billing-import/import-one-file"] = await quick_run(
+            ids["csv-billing-import/import-one-file"], {"path": str(csv_file)}
         )
         done = await wait_final([r.id for r in first.values()])
         states = {name: done[r.id].state_name for name, r in first.items()}
@@ -89,13 +89,15 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             assert row is not None and row["state"] == "succeeded", (name, dict(row or {}))
             return str(row["purchase_id"])
 
-        holds = [purchase("preauth", n) for n in ("preauthorize/manual", "preauthorize/again")]
+        holds = [
+            purchase("preauth", n) for n in ("preauthorize/hold-an-amount", "preauthorize/again")
+        ]
         assert holds[0] != holds[1]
-        paid = purchase("cit", "customer-initiated-payment/manual")
-        to_cancel = purchase("non-3ds", "non-3ds-payment/manual")
-        purchase("ext3ds", "external-3ds-payment/manual")
-        purchase("network-token", "network-token-payment/manual")
-        purchase("zero-auth", "zero-auth-validation/manual")
+        paid = purchase("cit", "customer-initiated-payment/take-a-card-payment")
+        to_cancel = purchase("non-3ds", "non-3ds-payment/pay-without-3ds")
+        purchase("ext3ds", "external-3ds-payment/pay-with-own-3ds")
+        purchase("network-token", "network-token-payment/pay-with-a-network-token")
+        purchase("zero-auth", "zero-auth-validation/validate-a-card")
         stored, *_ = ledger.rows(  # zero-auth and the payments that saved the card
             "SELECT m.recurring_token FROM payment_methods m JOIN customers c "
             "ON m.customer_id = c.id WHERE c.external_id = ? ORDER BY m.id",
@@ -108,7 +110,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             "subscription-billing/shard": {"billing-summary"},
             "sharded-billing/scale-out": {"billing-summary", "billing-shards"},
             "csv-inbox-import/inbox": {"csv-inbox-summary"},
-            "csv-billing-import/manual": {"csv-import-summary"},
+            "csv-billing-import/import-one-file": {"csv-import-summary"},
         }.items():
             assert keys <= await artifact_keys(first[name].id), name
         assert next(p.name for p in (inbox / "done").iterdir()).endswith("-customers.csv")
@@ -121,13 +123,15 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
 
         # 2. Custom run: the flows that act on what the first runs made.
         second = {
-            "capture-hold/manual": {"params": {"purchase_id": holds[0], "amount_cents": 30000}},
-            "void-hold/manual": {"params": {"purchase_id": holds[1]}},
-            "refund/manual": {
+            "capture-hold/capture-a-hold": {
+                "params": {"purchase_id": holds[0], "amount_cents": 30000}
+            },
+            "void-hold/release-a-hold": {"params": {"purchase_id": holds[1]}},
+            "refund/refund-a-payment": {
                 "params": {"purchase_id": paid, "refund_ref": "UI-R1", "amount_cents": 1000}
             },
-            "cancel-purchase/manual": {"params": {"purchase_id": to_cancel}},
-            "recurring-preauth/manual": {
+            "cancel-purchase/cancel-before-settlement": {"params": {"purchase_id": to_cancel}},
+            "recurring-preauth/hold-on-a-stored-card": {
                 "params": {
                     "booking_id": "UI-RB-1",
                     "amount_cents": 20000,
@@ -136,7 +140,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
                     "card": {"sandbox_card": "visa_approved"},
                 }
             },
-            "mit-charge/manual": {
+            "mit-charge/charge-a-stored-card": {
                 "params": {
                     "subscription_id": "UI-SUB-1",
                     "amount_cents": 9900,
@@ -154,11 +158,11 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
 
         # 3. The last link: cancel the refund just made.
         run = await quick_run(
-            ids["cancel-refund/manual"],
+            ids["cancel-refund/cancel-a-refund"],
             {"params": {"purchase_id": paid, "refund_id": refund["refund_id"]}},
         )
         done = await wait_final([run.id])
         assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
-        covered = set(first) | set(runs) | {"cancel-refund/manual"}
+        covered = set(first) | set(runs) | {"cancel-refund/cancel-a-refund"}
         assert {s.full_name for s in specs} <= covered
     assert serving.returncode is not None

@@ -33,6 +33,33 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _start_up(
+    tmp_path: Path, ports: dict[str, int], env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    log = tmp_path / "up.log"
+    command = [sys.executable, "-m", "apps.cli", "up", "--prefect-port", str(ports["prefect"])]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+
+
+def _gateway_webhooks(port: int) -> list[dict]:
+    found = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/webhooks/",
+        headers={"Authorization": "Bearer sandbox-api-key"},
+        timeout=5,
+    )
+    assert found.status_code == 200, found.text
+    body = found.json()
+    return body["results"] if isinstance(body, dict) else body
+
+
 def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
     ports = {"prefect": free_port(), "sandbox": free_port(), "web": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAYFLOWS_"))}
@@ -46,16 +73,7 @@ def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> Non
         PREFECT_HOME=str(tmp_path / "client-home"),
     )
     log = tmp_path / "up.log"
-    command = [sys.executable, "-m", "apps.cli", "up", "--prefect-port", str(ports["prefect"])]
-    with log.open("wb") as out:
-        up = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-            start_new_session=True,
-        )
+    up = _start_up(tmp_path, ports, env)
     try:
         text = _wait_for(log, "Ctrl-C stops everything", up, timeout=180)
         ui = f"http://127.0.0.1:{ports['prefect']}"
@@ -69,6 +87,14 @@ def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> Non
             timeout=5,
         )
         assert clock.status_code == 200
+        # Wired like production: state kept, sample tokens taught, webhook registered once.
+        assert "sample migrated tokens taught" in text
+        assert "webhook registered: " in text
+        hooks = _gateway_webhooks(ports["sandbox"])
+        assert [h["callback"] for h in hooks] == [
+            f"http://127.0.0.1:{ports['web']}/webhooks/precium"
+        ]
+        assert (tmp_path / "data/webhook-keys.json").exists()
         deadline = time.monotonic() + 90
         names: set[str] = set()
         while time.monotonic() < deadline and "subscription-billing" not in names:
@@ -91,3 +117,15 @@ def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> Non
         assert not _listening(port), f"{name} still listens on {port}"
     for name in ("prefect-server", "sandbox", "web", "serve"):
         assert (tmp_path / "data/logs" / f"{name}.log").exists()
+    assert (tmp_path / "data/sandbox-state.json").exists()
+
+    # Started again: the sandbox remembers its webhook, which is not registered a second time.
+    up = _start_up(tmp_path, ports, env)
+    try:
+        _wait_for(log, "webhook already registered", up, timeout=180)
+        assert len(_gateway_webhooks(ports["sandbox"])) == 1
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=90) == 0, log.read_text()
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)

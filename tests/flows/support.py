@@ -10,9 +10,14 @@ from typing import Any
 
 import httpx
 
-from flows import CardInput, SandboxCard, Shopper
+from flows import CardInput, PaymentResult, SandboxCard, Shopper, result_of_run
 
-__all__ = ["Ledger", "Sandbox", "card", "shopper"]
+__all__ = ["Ledger", "Sandbox", "card", "run", "shopper"]
+
+
+async def run(flow: Any, params: Any) -> PaymentResult:
+    """A scenario flow run in-process: its result whether paid, declined or waiting."""
+    return await result_of_run(flow(params, return_state=True))
 
 
 def card(name: str) -> CardInput:

@@ -60,7 +60,7 @@ from flows._cards import SANDBOX_NETWORK_TOKEN
 from payflows.domain.cards import CardData
 from payflows.sandbox import TEST_CARDS, complete_challenge
 from payflows.vault import default_vault
-from tests.flows.support import Ledger, Sandbox, card, shopper
+from tests.flows.support import Ledger, Sandbox, card, run, shopper
 from tests.support.prefect_server import PrefectServer
 
 #: The CVCs the flows are given (sandbox cards use 123, stored-credential flows 000).
@@ -124,10 +124,11 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
 
     async def cit(order: str, name: str, **extra: object):
         ids.append(order)
-        return await customer_initiated_payment(
+        return await run(
+            customer_initiated_payment,
             CustomerInitiatedPaymentRequest(
                 order_id=order, amount_cents=30_000, shopper=who, card=card(name), **extra
-            )
+            ),
         )
 
     for i, name in enumerate(
@@ -156,74 +157,86 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
             browser, waiting.three_ds.acs_url, waiting.three_ds.md, pareq, "http://m.test/3ds"
         )
     assert (
-        await complete_3ds(ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
+        await run(complete_3ds, ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
     ).succeeded
 
     # A card given in-process (what the web checkout does): through the vault only.
     ref = default_vault.put(CardData(*IN_PROCESS, "Thandi Nkosi"))
     ids.append(f"{tag}-vault")
-    paid = await customer_initiated_payment(
+    paid = await run(
+        customer_initiated_payment,
         CustomerInitiatedPaymentRequest(
             order_id=f"{tag}-vault", amount_cents=30_000, shopper=who, card=CardInput(card_ref=ref)
-        )
+        ),
     )
     assert paid.succeeded and paid.purchase_id
-    await refund(RefundRequest(purchase_id=paid.purchase_id, refund_ref="R1", amount_cents=100))
-    await cancel_purchase(
-        PurchaseCancelRequest(purchase_id=(await cit(f"{tag}-cancel", "visa_approved")).purchase_id)
+    await run(
+        refund, RefundRequest(purchase_id=paid.purchase_id, refund_ref="R1", amount_cents=100)
+    )
+    await run(
+        cancel_purchase,
+        PurchaseCancelRequest(
+            purchase_id=(await cit(f"{tag}-cancel", "visa_approved")).purchase_id
+        ),
     )
 
     for i, name in enumerate(["visa_approved", "mastercard_approved", "visa_3ds_challenge"]):
         ids.append(f"{tag}-hold-{i}")
-        held = await preauthorize(
+        held = await run(
+            preauthorize,
             PreauthRequest(
                 booking_id=f"{tag}-hold-{i}",
                 amount_cents=40_000,
                 shopper=who,
                 card=card(name),
                 auto_3ds="approve",
-            )
+            ),
         )
         assert held.succeeded and held.purchase_id
         if i == 0:
-            await capture_hold(CaptureRequest(purchase_id=held.purchase_id, amount_cents=30_000))
+            await run(
+                capture_hold, CaptureRequest(purchase_id=held.purchase_id, amount_cents=30_000)
+            )
         else:
-            await void_hold(VoidRequest(purchase_id=held.purchase_id))
+            await run(void_hold, VoidRequest(purchase_id=held.purchase_id))
 
     ids.append(f"{tag}-zero")
-    stored = await zero_auth_validation(
+    stored = await run(zero_auth_validation,
         ZeroAuthRequest(reference=f"{tag}-zero", shopper=who, card=card("guide_visa_3ds"),
                         auto_3ds="approve")
     )  # fmt: skip
     assert stored.recurring_token
     ids.append(f"{tag}-rp")
     assert (
-        await recurring_preauth(
+        await run(
+            recurring_preauth,
             RecurringPreauthRequest(
                 booking_id=f"{tag}-rp",
                 amount_cents=50_000,
                 customer_id=who.external_id,
                 recurring_token=stored.recurring_token,
                 card=card("guide_visa_3ds"),
-            )
+            ),
         )
     ).succeeded
     ids.append(f"sub-{tag}")
     assert (
-        await mit_charge(
+        await run(
+            mit_charge,
             MITChargeRequest(
                 subscription_id=f"sub-{tag}",
                 period="2026-06",
                 amount_cents=9_900,
                 customer_id=who.external_id,
                 recurring_token=stored.recurring_token,
-            )
+            ),
         )
     ).succeeded
 
     ids.append(f"{tag}-ext")
     assert (
-        await external_3ds_payment(
+        await run(
+            external_3ds_payment,
             External3DSPaymentRequest(
                 order_id=f"{tag}-ext",
                 amount_cents=25_000,
@@ -231,27 +244,29 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
                 card=card("visa_3ds_challenge"),
                 cavv="AAABBBCCCdddEEEfff111222333=",
                 eci_raw="05",
-            )
+            ),
         )
     ).succeeded
     ids.append(f"{tag}-nt")
     assert (
-        await network_token_payment(
+        await run(
+            network_token_payment,
             NetworkTokenPaymentRequest(
                 order_id=f"{tag}-nt",
                 amount_cents=25_000,
                 shopper=who,
                 sandbox_token=True,
                 token_requestor_id="50110030273",
-            )
+            ),
         )
     ).succeeded
     ids.append(f"{tag}-non3ds")
     assert (
-        await non_3ds_payment(
+        await run(
+            non_3ds_payment,
             Non3DSPaymentRequest(
                 order_id=f"{tag}-non3ds", amount_cents=5_000, shopper=who, card=card("chip_visa")
-            )
+            ),
         )
     ).succeeded
     return ids

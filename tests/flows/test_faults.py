@@ -35,7 +35,7 @@ from flows import (
 )
 from payflows.ledger import AttemptState
 from tasks.runtime import retry_safe_only
-from tests.flows.support import Ledger, Sandbox, card, shopper
+from tests.flows.support import Ledger, Sandbox, card, run, shopper
 
 FAULTS = ["error_5xx", "rate_limit", "drop", "lost_after_commit"]
 
@@ -62,13 +62,13 @@ MIT_FIRST_STATE = {kind: AttemptState.SUCCEEDED for kind in FAULTS}
 
 
 async def until_settled(
-    run: Any, params: Any, kind: str, first: dict[str, AttemptState] = FIRST_STATE
+    flow: Any, params: Any, kind: str, first: dict[str, AttemptState] = FIRST_STATE
 ) -> Any:
     """Run the flow; when the outcome is not known, run it again (what an operator would do)."""
-    result = await run(params)
+    result = await run(flow, params)
     assert result.state is first[kind], result
     if result.state is AttemptState.UNKNOWN:
-        result = await run(params)
+        result = await run(flow, params)
     return result
 
 
@@ -96,8 +96,9 @@ async def test_card_submission_fault_never_pays_twice(
 async def test_mit_charge_fault_never_pays_twice(
     sandbox: Sandbox, ledger: Ledger, key: str, kind: str
 ) -> None:
-    stored = await zero_auth_validation(
-        ZeroAuthRequest(reference=key, shopper=shopper(key), card=card("visa_approved"))
+    stored = await run(
+        zero_auth_validation,
+        ZeroAuthRequest(reference=key, shopper=shopper(key), card=card("visa_approved")),
     )
     assert stored.recurring_token
     params = MITChargeRequest(
@@ -119,10 +120,11 @@ async def test_mit_charge_fault_never_pays_twice(
 async def test_capture_fault_captures_once(
     sandbox: Sandbox, ledger: Ledger, key: str, kind: str
 ) -> None:
-    held = await preauthorize(
+    held = await run(
+        preauthorize,
         PreauthRequest(
             booking_id=key, amount_cents=50_000, shopper=shopper(key), card=card("visa_approved")
-        )
+        ),
     )
     assert held.purchase_id
     await sandbox.faults(fault("POST /api/v1/purchases/*/capture/", kind))
@@ -140,7 +142,7 @@ async def test_capture_fault_captures_once(
 async def test_refund_fault_refunds_once(
     sandbox: Sandbox, ledger: Ledger, key: str, kind: str
 ) -> None:
-    paid = await customer_initiated_payment(cit(key))
+    paid = await run(customer_initiated_payment, cit(key))
     assert paid.purchase_id
     await sandbox.faults(fault("POST /api/v1/purchases/*/refund/", kind))
 
@@ -185,14 +187,15 @@ async def test_a_decline_is_an_answer_not_retried(
 
     state = await customer_initiated_payment(params, return_state=True)
 
-    assert (await state.result()).state is AttemptState.DECLINED
+    assert state.is_failed() and state.name == "Declined: insufficient_funds"
+    assert (await state.result(raise_on_failure=False)).state is AttemptState.DECLINED
     assert (await task_runs(state.state_details.flow_run_id))["submit-card"] == 1
 
 
 async def test_a_refused_operation_fails_the_run_without_a_retry(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    paid = await customer_initiated_payment(cit(key))
+    paid = await run(customer_initiated_payment, cit(key))
     assert paid.purchase_id
 
     state = await refund(

@@ -37,13 +37,13 @@ from flows import (
     void_hold,
     zero_auth_validation,
 )
-from flows.report import ReportRequest, settlement_report
+from flows.report import MISMATCH_STATE, ReportRequest, run_settlement_report, settlement_report
 from payflows.domain.cards import luhn_valid
 from payflows.gateway import PreciumClient
 from payflows.reports import ReportResult
 from payflows.sandbox.engine import fee_for
 from payflows.settings import SANDBOX_API_KEY, load_settings
-from tests.flows.support import Ledger, Sandbox, card, shopper
+from tests.flows.support import Ledger, Sandbox, card, run, shopper
 
 DAY = 86_400
 TZ = "Africa/Johannesburg"
@@ -65,8 +65,9 @@ def preauth(booking: str, amount: int) -> PreauthRequest:
 
 
 async def zero_auth(tag: str, card_name: str) -> str:
-    result = await zero_auth_validation(
-        ZeroAuthRequest(reference=tag, shopper=shopper(tag), card=card(card_name))
+    result = await run(
+        zero_auth_validation,
+        ZeroAuthRequest(reference=tag, shopper=shopper(tag), card=card(card_name)),
     )
     assert result.succeeded and result.recurring_token, result
     return result.recurring_token
@@ -94,37 +95,37 @@ def ints(row: dict[str, Any], *names: str) -> dict[str, int]:
 async def build_ledger(key: str) -> dict[str, str]:
     """Every scenario once, with amounts chosen so each figure below is known."""
     ids: dict[str, str] = {}
-    a = await customer_initiated_payment(cit(f"A{key}", "visa_approved", 30_000))
-    b = await customer_initiated_payment(cit(f"B{key}", "mastercard_approved", 12_345))
-    c = await customer_initiated_payment(cit(f"C{key}", "visa_insufficient_funds", 5_000))
-    d = await customer_initiated_payment(cit(f"D{key}", "visa_do_not_honour", 7_000))
-    e = await customer_initiated_payment(cit(f"E{key}", "visa_approved", 20_000))
+    a = await run(customer_initiated_payment, cit(f"A{key}", "visa_approved", 30_000))
+    b = await run(customer_initiated_payment, cit(f"B{key}", "mastercard_approved", 12_345))
+    c = await run(customer_initiated_payment, cit(f"C{key}", "visa_insufficient_funds", 5_000))
+    d = await run(customer_initiated_payment, cit(f"D{key}", "visa_do_not_honour", 7_000))
+    e = await run(customer_initiated_payment, cit(f"E{key}", "visa_approved", 20_000))
     assert a.succeeded and b.succeeded and e.succeeded
     assert c.decline_code == "insufficient_funds" and d.decline_code == "do_not_honour"
     ok_token = await zero_auth(f"Z{key}", "visa_approved")
     bad_token = await zero_auth(f"Y{key}", "visa_mit_insufficient_funds")
-    m = await mit_charge(mit(f"Z{key}", ok_token, 9_900))
-    n = await mit_charge(mit(f"Y{key}", bad_token, 9_900))
+    m = await run(mit_charge, mit(f"Z{key}", ok_token, 9_900))
+    n = await run(mit_charge, mit(f"Y{key}", bad_token, 9_900))
     assert m.succeeded and n.decline_code == "insufficient_funds"
-    p1 = await preauthorize(preauth(f"P1{key}", 100_000))
-    p2 = await preauthorize(preauth(f"P2{key}", 50_000))
-    p3 = await preauthorize(preauth(f"P3{key}", 40_000))
+    p1 = await run(preauthorize, preauth(f"P1{key}", 100_000))
+    p2 = await run(preauthorize, preauth(f"P2{key}", 50_000))
+    p3 = await run(preauthorize, preauth(f"P3{key}", 40_000))
     assert p1.purchase_id and p2.purchase_id and p3.purchase_id
     assert (
-        await capture_hold(CaptureRequest(purchase_id=p1.purchase_id, amount_cents=60_000))
+        await run(capture_hold, CaptureRequest(purchase_id=p1.purchase_id, amount_cents=60_000))
     ).succeeded
-    assert (await void_hold(VoidRequest(purchase_id=p2.purchase_id))).succeeded
-    assert (await cancel_purchase(PurchaseCancelRequest(purchase_id=e.purchase_id))).succeeded
-    full = await refund(RefundRequest(purchase_id=a.purchase_id, refund_ref="full"))
-    part = await refund(
-        RefundRequest(purchase_id=b.purchase_id, refund_ref="part", amount_cents=2_345)
+    assert (await run(void_hold, VoidRequest(purchase_id=p2.purchase_id))).succeeded
+    assert (await run(cancel_purchase, PurchaseCancelRequest(purchase_id=e.purchase_id))).succeeded
+    full = await run(refund, RefundRequest(purchase_id=a.purchase_id, refund_ref="full"))
+    part = await run(
+        refund, RefundRequest(purchase_id=b.purchase_id, refund_ref="part", amount_cents=2_345)
     )
-    undone = await refund(
-        RefundRequest(purchase_id=b.purchase_id, refund_ref="undone", amount_cents=1_000)
+    undone = await run(
+        refund, RefundRequest(purchase_id=b.purchase_id, refund_ref="undone", amount_cents=1_000)
     )
     assert full.succeeded and part.succeeded and undone.succeeded and undone.refund_id
-    back = await cancel_refund(
-        RefundCancelRequest(purchase_id=b.purchase_id, refund_id=undone.refund_id)
+    back = await run(
+        cancel_refund, RefundCancelRequest(purchase_id=b.purchase_id, refund_id=undone.refund_id)
     )
     assert back.succeeded
     ids.update(a=a.purchase_id, b=b.purchase_id, e=e.purchase_id, m=m.purchase_id)
@@ -148,14 +149,18 @@ TOTALS = {
     "voided_cents": 50_000,
     "cancelled_count": 1,
     "cancelled_cents": 20_000,
-    "refunded_count": 3,
-    "refunded_cents": 30_000 + 2_345 + 1_000,
+    "refused_count": 0,
+    # The refund of R 10.00 cancelled before it settled is not money given back.
+    "refunded_count": 2,
+    "refunded_cents": 30_000 + 2_345,
     "refunds_full_count": 1,
-    "refunds_partial_count": 2,
+    "refunds_partial_count": 1,
     "refunds_cancelled_count": 1,
     "refunds_cancelled_cents": 1_000,
     "fee_cents": FEES,
-    "net_cents": PAID - FEES,
+    "chargeback_count": 0,
+    "chargeback_cents": 0,
+    "net_cents": PAID - (30_000 + 2_345) - FEES,
     "fees_reported_count": 5,
 }
 SETTLES = 12_345 + 9_900 + 60_000  # B (partly refunded), the MIT charge, the capture
@@ -208,15 +213,22 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
     assert before.mismatches == 0 and before.reconciled_purchases == 12
     (zar,) = before.totals
     assert zar.awaiting_settlement_cents == SETTLES and zar.settled_cents == 0
+    # One figure everywhere: the result (CLI, business day) says what the CSV says.
+    assert (zar.refunded_cents, zar.refunded_count) == (32_345, 2)
+    assert zar.net_cents == TOTALS["net_cents"] and zar.refunds_cancelled_cents == 1_000
+    page = Path(before.html_path).read_text(encoding="utf-8")
+    assert "R 323.45" in page and "R 333.45" not in page  # refunded, never with the cancel
+    assert "All 12 purchases compared match the gateway" in page
+    assert "Nothing in this period" not in page
     # Mastercard is B alone: its two partial refunds, one of them cancelled.
     daily = read_csv(before, "daily")
     (mc,) = [r for r in daily if r["brand"] == "mastercard"]
     assert mc["scenario"] == "cit" and mc["day"] == now.astimezone(ZoneInfo(TZ)).date().isoformat()
     assert ints(mc, "paid_cents", "refunded_count", "refunded_cents", "refunds_partial_count") == {
         "paid_cents": 12_345,
-        "refunded_count": 2,
-        "refunded_cents": 3_345,
-        "refunds_partial_count": 2,
+        "refunded_count": 1,
+        "refunded_cents": 2_345,
+        "refunds_partial_count": 1,
     }
     assert ints(mc, "refunds_cancelled_cents", "fee_cents") == {
         "refunds_cancelled_cents": 1_000,
@@ -260,7 +272,7 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
             "paid_count",
             "paid_cents",
             "fee_cents",
-            "net_cents",
+            "gateway_net_cents",
             "settled_count",
             "settled_cents",
             "awaiting_cents",
@@ -272,7 +284,7 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
         "paid_count": 5,
         "paid_cents": PAID,
         "fee_cents": FEES,
-        "net_cents": PAID - FEES,
+        "gateway_net_cents": PAID - FEES,
         "settled_count": 3,
         "settled_cents": SETTLES,
         "awaiting_cents": 0,
@@ -293,8 +305,12 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
         await gateway.cancel(ids["p3"])
     untouched = ledger.fingerprint()
 
-    planted = await settlement_report(request)
+    state = await settlement_report(request, return_state=True)
 
+    # Not a green run: Failed, named for it, saying how many and of which kinds.
+    assert state.is_failed() and state.name == MISMATCH_STATE
+    assert "2 mismatches" in (state.message or "") and "refund_mismatch 1" in state.message
+    planted = await run_settlement_report(request)
     assert ledger.fingerprint() == untouched  # listed, never fixed
     assert planted.mismatches == 2
     assert planted.mismatches_by_kind == {"refund_mismatch": 1, "status_behind": 1}
@@ -331,27 +347,39 @@ async def test_an_empty_period_gives_an_empty_valid_report(
 
 
 async def test_the_ui_gets_a_summary_tables_and_a_link_to_the_html(
-    own_sandbox: Sandbox, ledger: Ledger, tmp_path: Path
+    own_sandbox: Sandbox, ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    result = await settlement_report(
-        ReportRequest(date_from=date(2020, 2, 1), output_dir=str(tmp_path))
+    monkeypatch.setenv("PAYFLOWS_REPORTS_DIR", str(tmp_path))
+    result = await settlement_report(ReportRequest(date_from=date(2020, 2, 1)))
+    other = await settlement_report(
+        ReportRequest(date_from=date(2020, 2, 2), output_dir=str(tmp_path / "elsewhere"))
     )
 
-    keys = ["settlement-report-summary", "settlement-report-totals", "settlement-report-html"]
-    keys += ["settlement-report-mismatches", "settlement-report-daily"]
+    day = "settlement-report-2020-02-01"
+    keys = [f"{day}-{name}" for name in ("summary", "totals", "html", "mismatches", "daily")]
     async with get_client() as client:
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
         )
-    links = [a for a in artifacts if a.key == "settlement-report-html"]
+        later = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["settlement-report-2020-02-02-html"])
+            )
+        )
+    # Served by the web app under PAYFLOWS_PUBLIC_URL, not a file:// link browsers refuse.
+    assert result.html_url == "http://merchant.test/reports/2020-02-01_2020-02-01/report.html"
+    links = [a for a in artifacts if a.key == f"{day}-html"]
     assert any(result.html_url in str(a.data) for a in links)
-    assert result.html_url.startswith("file://")
-    assert {a.key for a in artifacts} >= set(keys)
-    summaries = [a for a in artifacts if a.key == "settlement-report-summary"]
+    assert {a.key for a in artifacts} >= set(keys)  # one key per period: never overwritten
+    assert any(other.html_url in str(a.data) for a in later)
+    assert other.html_url.startswith("file://")  # a folder the web app does not serve
+    summaries = [a for a in artifacts if a.key == f"{day}-summary"]
     assert any("2020-02-01 to 2020-02-01" in str(a.data) for a in summaries)
+    mismatches = [a for a in artifacts if a.key == f"{day}-mismatches"]
+    assert any("all 0 purchases" in str(a.data) or "no purchase" in str(a.data) for a in mismatches)
 
 
 def test_the_command_prints_json_and_refuses_a_bad_date(

@@ -39,7 +39,7 @@ from flows import (
 from payflows.ledger import AttemptState
 from payflows.sandbox import complete_challenge
 from payflows.vault import default_vault
-from tests.flows.support import Ledger, Sandbox, card, shopper
+from tests.flows.support import Ledger, Sandbox, card, run, shopper
 
 
 def cit(order: str, card_name: str, amount: int = 29_900, **extra: object):
@@ -55,7 +55,7 @@ def preauth(booking: str, amount: int = 450_000, card_name: str = "visa_approved
 
 
 async def paid(order: str) -> str:
-    result = await customer_initiated_payment(cit(order, "visa_approved", 30_000))
+    result = await run(customer_initiated_payment, cit(order, "visa_approved", 30_000))
     assert result.succeeded and result.purchase_id
     return result.purchase_id
 
@@ -66,7 +66,7 @@ async def paid(order: str) -> str:
 async def test_cit_pays_and_keeps_the_card_token_and_network_transaction_id(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    result = await customer_initiated_payment(cit(key, "visa_approved"))
+    result = await run(customer_initiated_payment, cit(key, "visa_approved"))
 
     assert result.state is AttemptState.SUCCEEDED and result.purchase_status == "paid"
     assert result.business_key == f"cit:{key}" and result.amount_cents == 29_900
@@ -84,7 +84,9 @@ async def test_cit_pays_and_keeps_the_card_token_and_network_transaction_id(
 async def test_cit_with_3ds_challenge_approved_by_the_shopper(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    result = await customer_initiated_payment(cit(key, "visa_3ds_challenge", auto_3ds="approve"))
+    result = await run(
+        customer_initiated_payment, cit(key, "visa_3ds_challenge", auto_3ds="approve")
+    )
 
     assert result.succeeded and result.purchase_status == "paid"
     assert ledger.rows("SELECT completed_at FROM three_ds_challenges")[0][0] is not None
@@ -93,7 +95,7 @@ async def test_cit_with_3ds_challenge_approved_by_the_shopper(
 async def test_cit_with_3ds_challenge_failed_by_the_shopper_is_declined(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    result = await customer_initiated_payment(cit(key, "visa_3ds_challenge", auto_3ds="fail"))
+    result = await run(customer_initiated_payment, cit(key, "visa_3ds_challenge", auto_3ds="fail"))
 
     assert result.state is AttemptState.DECLINED
     assert result.decline_code == "3ds_authentication_failed"
@@ -103,7 +105,7 @@ async def test_cit_with_3ds_challenge_failed_by_the_shopper_is_declined(
 async def test_cit_waiting_for_3ds_hands_back_md_and_acs_url_then_the_termurl_finishes_it(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    waiting = await customer_initiated_payment(cit(key, "visa_3ds_challenge"))
+    waiting = await run(customer_initiated_payment, cit(key, "visa_3ds_challenge"))
 
     assert waiting.three_ds is not None and waiting.state is AttemptState.SUBMITTED
     assert "pareq" not in waiting.model_dump_json().lower()
@@ -119,10 +121,10 @@ async def test_cit_waiting_for_3ds_hands_back_md_and_acs_url_then_the_termurl_fi
         )
     before = ledger.fingerprint()
     with pytest.raises(OperationRejected, match="3-D Secure answer refused"):
-        await complete_3ds(ThreeDSCompletionRequest(md=waiting.three_ds.md, pares="forged"))
+        await run(complete_3ds, ThreeDSCompletionRequest(md=waiting.three_ds.md, pares="forged"))
     assert ledger.fingerprint() == before
-    done = await complete_3ds(ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
-    again = await complete_3ds(ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
+    done = await run(complete_3ds, ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
+    again = await run(complete_3ds, ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
 
     assert done.succeeded and done.purchase_id == waiting.purchase_id
     assert again.succeeded and again.purchase_id == done.purchase_id
@@ -142,7 +144,7 @@ async def test_cit_waiting_for_3ds_hands_back_md_and_acs_url_then_the_termurl_fi
 async def test_cit_declines_are_recorded_with_their_code(
     sandbox: Sandbox, ledger: Ledger, key: str, card_name: str, code: str, soft: bool
 ) -> None:
-    result = await customer_initiated_payment(cit(key, card_name))
+    result = await run(customer_initiated_payment, cit(key, card_name))
 
     assert result.state is AttemptState.DECLINED and result.decline_code == code
     assert result.decline_soft is soft and result.message and code in result.message
@@ -151,8 +153,8 @@ async def test_cit_declines_are_recorded_with_their_code(
 
 
 async def test_cit_run_twice_pays_once(sandbox: Sandbox, ledger: Ledger, key: str) -> None:
-    first = await customer_initiated_payment(cit(key, "visa_approved"))
-    second = await customer_initiated_payment(cit(key, "visa_approved"))
+    first = await run(customer_initiated_payment, cit(key, "visa_approved"))
+    second = await run(customer_initiated_payment, cit(key, "visa_approved"))
 
     assert first.succeeded and second.succeeded and first.purchase_id == second.purchase_id
     purchases = await sandbox.purchases(f"cit:{key}")
@@ -166,15 +168,17 @@ async def test_cit_run_twice_pays_once(sandbox: Sandbox, ledger: Ledger, key: st
 async def test_preauth_records_a_hold_with_its_deadline_then_partial_capture(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    held = await preauthorize(preauth(key))
+    held = await run(preauthorize, preauth(key))
 
     assert held.succeeded and held.purchase_status == "hold" and held.hold_expires_at
     assert ledger.rows("SELECT authorised_cents FROM holds")[0][0] == 450_000
 
-    captured = await capture_hold(
-        CaptureRequest(purchase_id=held.purchase_id, amount_cents=400_000)
+    captured = await run(
+        capture_hold, CaptureRequest(purchase_id=held.purchase_id, amount_cents=400_000)
     )
-    again = await capture_hold(CaptureRequest(purchase_id=held.purchase_id, amount_cents=400_000))
+    again = await run(
+        capture_hold, CaptureRequest(purchase_id=held.purchase_id, amount_cents=400_000)
+    )
 
     assert captured.succeeded and captured.purchase_status == "paid"
     assert again.succeeded and again.business_key == captured.business_key
@@ -186,7 +190,7 @@ async def test_preauth_with_3ds_challenge_completes_with_auto_3ds(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
     params = preauth(key, card_name="visa_3ds_challenge").model_copy(update={"auto_3ds": "approve"})
-    held = await preauthorize(params)
+    held = await run(preauthorize, params)
 
     assert held.succeeded and held.purchase_status == "hold" and held.hold_expires_at
 
@@ -194,20 +198,20 @@ async def test_preauth_with_3ds_challenge_completes_with_auto_3ds(
 async def test_capture_above_the_hold_is_refused_and_changes_nothing(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    held = await preauthorize(preauth(key, 10_000))
+    held = await run(preauthorize, preauth(key, 10_000))
     before = ledger.fingerprint()
 
     with pytest.raises(OperationRejected, match="not within the authorised 10000"):
-        await capture_hold(CaptureRequest(purchase_id=held.purchase_id, amount_cents=10_001))
+        await run(capture_hold, CaptureRequest(purchase_id=held.purchase_id, amount_cents=10_001))
 
     assert ledger.fingerprint() == before
     assert (await sandbox.purchase(held.purchase_id))["status"] == "hold"
 
 
 async def test_void_releases_the_hold(sandbox: Sandbox, ledger: Ledger, key: str) -> None:
-    held = await preauthorize(preauth(key))
+    held = await run(preauthorize, preauth(key))
 
-    voided = await void_hold(VoidRequest(purchase_id=held.purchase_id))
+    voided = await run(void_hold, VoidRequest(purchase_id=held.purchase_id))
 
     assert voided.succeeded and voided.purchase_status == "released"
     assert (await sandbox.purchase(held.purchase_id))["status"] == "released"
@@ -217,10 +221,11 @@ async def test_void_releases_the_hold(sandbox: Sandbox, ledger: Ledger, key: str
 
 
 async def zero_auth(key: str, card_name: str = "visa_approved"):
-    result = await zero_auth_validation(
+    result = await run(
+        zero_auth_validation,
         ZeroAuthRequest(
             reference=key, shopper=shopper(key), card=card(card_name), auto_3ds="approve"
-        )
+        ),
     )
     assert result.succeeded and result.recurring_token, result
     return result
@@ -241,14 +246,15 @@ async def test_recurring_preauth_on_the_stored_card_without_cvc(
 ) -> None:
     stored = await zero_auth(key, "guide_visa_3ds")
 
-    held = await recurring_preauth(
+    held = await run(
+        recurring_preauth,
         RecurringPreauthRequest(
             booking_id=key,
             amount_cents=500_000,
             customer_id=shopper(key).external_id,
             recurring_token=stored.recurring_token,
             card=card("guide_visa_3ds"),
-        )
+        ),
     )
 
     assert held.succeeded and held.purchase_status == "hold" and held.hold_expires_at
@@ -272,9 +278,9 @@ async def test_mit_charge_pays_once_per_subscription_period(
     token = (await zero_auth(key)).recurring_token
     assert token
 
-    first = await mit_charge(mit(key, token))
-    again = await mit_charge(mit(key, token))
-    april = await mit_charge(mit(key, token, "2026-04"))
+    first = await run(mit_charge, mit(key, token))
+    again = await run(mit_charge, mit(key, token))
+    april = await run(mit_charge, mit(key, token, "2026-04"))
 
     assert first.succeeded and first.business_key == f"mit:sub-{key}:2026-03"
     assert again.purchase_id == first.purchase_id
@@ -286,7 +292,7 @@ async def test_mit_decline_is_recorded(sandbox: Sandbox, ledger: Ledger, key: st
     token = (await zero_auth(key, "visa_mit_insufficient_funds")).recurring_token
     assert token
 
-    result = await mit_charge(mit(key, token))
+    result = await run(mit_charge, mit(key, token))
 
     assert result.state is AttemptState.DECLINED and result.decline_code == "insufficient_funds"
 
@@ -299,7 +305,7 @@ async def test_mit_on_someone_elses_token_is_refused(
     before = ledger.fingerprint()
 
     with pytest.raises(OperationRejected, match="has no stored card"):
-        await mit_charge(mit(key, token).model_copy(update={"customer_id": "someone-else"}))
+        await run(mit_charge, mit(key, token).model_copy(update={"customer_id": "someone-else"}))
     assert ledger.fingerprint() == before
 
 
@@ -309,7 +315,8 @@ async def test_mit_on_someone_elses_token_is_refused(
 async def test_external_3ds_payment_carries_the_mpi_values(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    result = await external_3ds_payment(
+    result = await run(
+        external_3ds_payment,
         External3DSPaymentRequest(
             order_id=key,
             amount_cents=25_000,
@@ -319,7 +326,7 @@ async def test_external_3ds_payment_carries_the_mpi_values(
             xid="MDAwMDAwMDAwMDAwMDAwMzIyNzY=",
             eci_raw="05",
             authentication_transaction_id="3ds-tx-1",
-        )
+        ),
     )
 
     assert result.succeeded and result.purchase_status == "paid"
@@ -328,14 +335,15 @@ async def test_external_3ds_payment_carries_the_mpi_values(
 
 
 async def test_network_token_payment(sandbox: Sandbox, ledger: Ledger, key: str) -> None:
-    result = await network_token_payment(
+    result = await run(
+        network_token_payment,
         NetworkTokenPaymentRequest(
             order_id=key,
             amount_cents=25_000,
             shopper=shopper(key),
             sandbox_token=True,
             token_requestor_id="50110030273",
-        )
+        ),
     )
 
     assert result.succeeded and result.masked_pan == "489537******1234"
@@ -344,10 +352,11 @@ async def test_network_token_payment(sandbox: Sandbox, ledger: Ledger, key: str)
 async def test_non_3ds_payment_is_approved_where_the_brand_allows_it(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    result = await non_3ds_payment(
+    result = await run(
+        non_3ds_payment,
         Non3DSPaymentRequest(
             order_id=key, amount_cents=5_000, shopper=shopper(key), card=card("visa_3ds_challenge")
-        )
+        ),
     )
 
     assert result.succeeded and result.three_ds is None
@@ -358,10 +367,11 @@ async def test_non_3ds_payment_is_refused_with_a_clear_message_otherwise(
 ) -> None:
     await sandbox.configure(allow_non_3ds=False)
     try:
-        result = await non_3ds_payment(
+        result = await run(
+            non_3ds_payment,
             Non3DSPaymentRequest(
                 order_id=key, amount_cents=5_000, shopper=shopper(key), card=card("visa_approved")
-            )
+            ),
         )
     finally:
         await sandbox.configure(allow_non_3ds=True)
@@ -376,7 +386,7 @@ async def test_non_3ds_payment_is_refused_with_a_clear_message_otherwise(
 async def test_cancel_before_settlement(sandbox: Sandbox, ledger: Ledger, key: str) -> None:
     purchase_id = await paid(key)
 
-    result = await cancel_purchase(PurchaseCancelRequest(purchase_id=purchase_id))
+    result = await run(cancel_purchase, PurchaseCancelRequest(purchase_id=purchase_id))
 
     assert result.succeeded and result.purchase_status == "cancelled"
 
@@ -398,7 +408,7 @@ async def test_cancel_after_settlement_is_refused_and_changes_nothing(
             before = ledger.fingerprint()
 
             with pytest.raises(OperationRejected, match="settled; refund it instead"):
-                await cancel_purchase(PurchaseCancelRequest(purchase_id=purchase_id))
+                await run(cancel_purchase, PurchaseCancelRequest(purchase_id=purchase_id))
 
             assert ledger.fingerprint() == before
             assert (await control.purchase(purchase_id))["status"] == "settled"
@@ -409,17 +419,19 @@ async def test_partial_refunds_up_to_the_refundable_amount(
 ) -> None:
     purchase_id = await paid(key)
 
-    first = await refund(
-        RefundRequest(purchase_id=purchase_id, refund_ref="R1", amount_cents=15_000)
+    first = await run(
+        refund, RefundRequest(purchase_id=purchase_id, refund_ref="R1", amount_cents=15_000)
     )
-    again = await refund(
-        RefundRequest(purchase_id=purchase_id, refund_ref="R1", amount_cents=15_000)
+    again = await run(
+        refund, RefundRequest(purchase_id=purchase_id, refund_ref="R1", amount_cents=15_000)
     )
     before = ledger.fingerprint()
     with pytest.raises(OperationRejected, match="more than the refundable 15000"):
-        await refund(RefundRequest(purchase_id=purchase_id, refund_ref="R2", amount_cents=15_001))
+        await run(
+            refund, RefundRequest(purchase_id=purchase_id, refund_ref="R2", amount_cents=15_001)
+        )
     after_refused = ledger.fingerprint()
-    rest = await refund(RefundRequest(purchase_id=purchase_id, refund_ref="R3"))
+    rest = await run(refund, RefundRequest(purchase_id=purchase_id, refund_ref="R3"))
 
     assert first.succeeded and first.refund_id and first.business_key.endswith(":R1")
     assert again.state is AttemptState.SUCCEEDED
@@ -438,13 +450,13 @@ async def test_partial_refunds_up_to_the_refundable_amount(
 
 async def test_refund_cancel_before_settlement(sandbox: Sandbox, ledger: Ledger, key: str) -> None:
     purchase_id = await paid(key)
-    refunded = await refund(
-        RefundRequest(purchase_id=purchase_id, refund_ref="R1", amount_cents=10_000)
+    refunded = await run(
+        refund, RefundRequest(purchase_id=purchase_id, refund_ref="R1", amount_cents=10_000)
     )
     assert refunded.refund_id
 
-    cancelled = await cancel_refund(
-        RefundCancelRequest(purchase_id=purchase_id, refund_id=refunded.refund_id)
+    cancelled = await run(
+        cancel_refund, RefundCancelRequest(purchase_id=purchase_id, refund_id=refunded.refund_id)
     )
 
     assert cancelled.succeeded and cancelled.refund_id == refunded.refund_id
@@ -464,5 +476,5 @@ async def test_sandbox_cards_and_auto_3ds_are_refused_against_a_real_gateway(
     before = ledger.fingerprint()
 
     with pytest.raises(OperationRejected, match="only accepted against the local sandbox"):
-        await customer_initiated_payment(cit(key, "visa_approved"))
+        await run(customer_initiated_payment, cit(key, "visa_approved"))
     assert ledger.fingerprint() == before

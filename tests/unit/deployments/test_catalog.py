@@ -67,7 +67,7 @@ def test_the_billing_schedule_is_two_in_the_morning_in_johannesburg() -> None:
 def test_quick_run_ids_are_new_per_run_and_valid_outside_a_run() -> None:
     from flows import CustomerInitiatedPaymentRequest
 
-    params = by_name("customer-initiated-payment/manual").parameters["params"]
+    params = by_name("customer-initiated-payment/take-a-card-payment").parameters["params"]
     a = CustomerInitiatedPaymentRequest(**params)
     b = CustomerInitiatedPaymentRequest(**params)
     assert a.order_id.startswith("run-") and a.order_id != b.order_id
@@ -77,7 +77,7 @@ def test_quick_run_id_is_the_flow_run_id(monkeypatch: pytest.MonkeyPatch) -> Non
     from flows import PreauthRequest
 
     monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "0b7c6a1e-0000-4000-8000-000000000001")
-    params = by_name("preauthorize/manual").parameters["params"]
+    params = by_name("preauthorize/hold-an-amount").parameters["params"]
     assert PreauthRequest(**params).booking_id == "run-0b7c6a1e-0000-4000-8000-000000000001"
     # A retry of the same flow run validates again and gets the same booking: pays once.
     assert PreauthRequest(**params).booking_id == PreauthRequest(**params).booking_id

@@ -3,6 +3,7 @@ one run, the summary artifact, and a failed run when a file was refused whole.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,10 +16,13 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     ArtifactFilterKey,
+    LogFilter,
+    LogFilterFlowRunId,
 )
 
-from flows.csv_inbox import InboxRequest, csv_inbox_import
+from flows.csv_inbox import InboxFailed, InboxRequest, csv_inbox_import
 from payflows.ledger.migrate import upgrade
+from tasks.inbox import error_artifact_key
 from tasks.runtime import dispose_engines
 from tests.support.prefect_server import PrefectServer
 
@@ -87,3 +91,48 @@ async def test_a_file_refused_whole_fails_the_run_after_filing_the_others(
         "mystery.csv",
         "mystery.csv.errors.csv",
     ]
+    assert state.name == "File refused"
+    assert await _logged(state.state_details.flow_run_id, "refused whole", "mystery.csv")
+    with pytest.raises(InboxFailed):
+        await state.result()
+
+
+async def _artifacts(**filters: object) -> list:
+    async with get_client() as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(**filters))
+
+
+async def test_every_row_error_of_a_file_stays_in_its_own_artifact_after_later_runs(
+    prefect_api: PrefectServer, inbox: Path
+) -> None:
+    for name in ("customers.csv", "payment_methods.csv", "subscriptions_bad_rows.csv"):
+        _drop(inbox, name)
+    state = await csv_inbox_import(return_state=True)
+    result = await state.result()
+    [bad] = [f for f in result.files if f.name == "subscriptions_bad_rows.csv"]
+    assert bad.rejected > 1 and state.is_completed()
+    key = error_artifact_key(Path(bad.moved_to).name)
+    empty = await csv_inbox_import(return_state=True)  # the next five-minute run: nothing waits
+    assert (await empty.result()).files == []
+
+    [errors] = await _artifacts(key=ArtifactFilterKey(any_=[key]))
+    rows = json.loads(errors.data) if isinstance(errors.data, str) else errors.data
+    assert len(rows) == bad.rejected and {"line", "column", "reason"} <= set(rows[0])
+    assert errors.flow_run_id == state.state_details.flow_run_id
+    assert not await _artifacts(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[empty.state_details.flow_run_id])
+    )
+    assert await _logged(state.state_details.flow_run_id, "subscriptions_bad_rows.csv", "refused")
+
+
+async def _logged(flow_run_id: object, *words: str) -> bool:
+    """Logs reach the server in batches: poll for a line with every word."""
+    async with get_client() as client:
+        for _ in range(120):
+            logs = await client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+            if any(all(w in log.message for w in words) for log in logs):
+                return True
+            await asyncio.sleep(0.5)
+    return False

@@ -76,6 +76,14 @@ def seed(engine: Engine) -> None:
             select(PaymentAttempt.id).where(PaymentAttempt.business_key == "refund:p1:a")
         ).scalar_one()
         record_refund(uow, "rf-1", "p1", 4_000, "ZAR", created_at=NOON, attempt_id=refund_attempt)
+        # A refund cancelled before it settled: not money given back.
+        attempt(uow, "refund:p1:b", AttemptKind.REFUND, 1_000, state=s, status="paid", related="p1")
+        undone = uow.session.exec(
+            select(PaymentAttempt.id).where(PaymentAttempt.business_key == "refund:p1:b")
+        ).scalar_one()
+        record_refund(
+            uow, "rf-2", "p1", 1_000, "ZAR", created_at=NOON, attempt_id=undone, status="cancelled"
+        )
         # A hold made the day before, captured in the period: paid in the period.
         before = NOON - timedelta(days=1)
         attempt(
@@ -129,17 +137,21 @@ def test_the_report_reads_the_period_on_this_backend(engine: Engine) -> None:
 
     s = build_summaries(engine, PERIOD, NOON)
 
-    assert s.extra["attempts"] == 5  # the pre-auth of the day before is not an attempt of today
+    assert s.extra["attempts"] == 6  # the pre-auth of the day before is not an attempt of today
     (t,) = s.totals.to_dict("records")
     assert (t["authorised_count"], t["authorised_cents"]) == (2, 12_000)
     assert (t["declined_count"], t["paid_cents"], t["captured_cents"]) == (1, 16_000, 6_000)
     assert (t["refunded_cents"], t["refunds_partial_count"]) == (4_000, 1)
-    assert (t["fee_cents"], t["net_cents"]) == (400, 15_600)
+    # Net: paid less refunds (the cancelled one left out) and fees.
+    assert (t["fee_cents"], t["net_cents"]) == (400, 16_000 - 4_000 - 400)
     assert s.declines["decline_code"].tolist() == ["do_not_honour"]
     paid = s.settlement
     assert int(paid["paid_count"].sum()) == 2 and int(paid["paid_cents"].sum()) == 16_000
     assert int(paid["awaiting_cents"].sum()) == 16_000  # neither has settled yet
-    assert s.refunds.values.tolist() == [["2026-12-01", "ZAR", "pending", 1, 4_000]]
+    assert s.refunds.values.tolist() == [
+        ["2026-12-01", "ZAR", "cancelled", 1, 1_000],
+        ["2026-12-01", "ZAR", "pending", 1, 4_000],
+    ]
     assert set(s.holds["purchase_id"]) == {"p4"}
 
 

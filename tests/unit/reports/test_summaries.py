@@ -196,7 +196,7 @@ def test_settlement_settled_awaiting_and_closed() -> None:
         "paid_count": 4,
         "paid_cents": 5_200,
         "fee_cents": 38,
-        "net_cents": 1_462,
+        "gateway_net_cents": 1_462,
         "fees_reported_count": 2,
         "settled_count": 2,
         "settled_cents": 1_700,
@@ -253,9 +253,87 @@ def test_subscriptions_by_dunning_state() -> None:
     out = subscriptions_summary(subs)
 
     assert out.values.tolist() == [
-        ["active", "current", "ZAR", 2, 19_800, 0],
-        ["past_due", "retrying", "ZAR", 1, 19_900, 2],
-        ["suspended", "failing", "ZAR", 1, 4_900, 4],
+        ["active", "current", "", "ZAR", 2, 19_800, 0],
+        ["past_due", "retrying", "insufficient_funds", "ZAR", 1, 19_900, 2],
+        ["suspended", "stopped", "expired_card", "ZAR", 1, 4_900, 4],
+    ]
+
+
+def test_stopped_subscriptions_show_their_failures_and_why() -> None:
+    """A refused charge suspends without moving the dunning counter: the ledger's attempts say."""
+    subs = pd.DataFrame(
+        {
+            "status": ["suspended", "suspended", "past_due"],
+            "currency": ["ZAR"] * 3,
+            "amount_cents": [9_900, 9_900, 4_900],
+            "failed_attempts": [0, 3, 1],
+            "retry_at": pd.to_datetime([None, None, None], utc=True),
+            "last_decline_code": ["invalid_recurring_token", "do_not_honour", "expired_card"],
+            "dunning_reason": [
+                "charge refused invalid_recurring_token",
+                "retries exhausted",
+                None,
+            ],
+            "failed_since_paid": [1, 3, 1],
+        }
+    )
+
+    out = subscriptions_summary(subs)
+
+    assert out.values.tolist() == [
+        ["past_due", "failing", "expired_card", "ZAR", 1, 4_900, 1],
+        ["suspended", "stopped", "charge refused invalid_recurring_token", "ZAR", 1, 9_900, 1],
+        ["suspended", "stopped", "retries exhausted", "ZAR", 1, 9_900, 3],
+    ]
+
+
+def test_cancelled_refunds_refusals_chargebacks_and_net() -> None:
+    """Refunded is money given back; net is paid less refunds, fees and chargebacks."""
+    frame = activity_frame(
+        [
+            row("cit", "succeeded", 30_000, fee_cents=750, net_cents=29_250),
+            row("cit", "succeeded", 12_345, fee_cents=309, net_cents=12_036),
+            row("refund", "succeeded", 2_345, owner_kind="cit", owner_paid_cents=12_345),
+            row(
+                "refund",
+                "succeeded",
+                1_000,
+                owner_kind="cit",
+                owner_paid_cents=12_345,
+                refund_cancelled=True,
+            ),
+            row("refund_cancel", "succeeded", 1_000, owner_kind="cit"),
+            row("mit", "failed", 9_900, decline_code="invalid_recurring_token"),
+            row("mit", "failed", 9_900),
+            row("mit", "declined", 9_900, decline_code="insufficient_funds"),
+        ]
+    )
+    chargebacks = pd.DataFrame(
+        {
+            "kind": pd.Categorical(["cit"]),
+            "currency": pd.Categorical(["ZAR"]),
+            "brand": pd.Categorical(["visa"]),
+            "paid_cents": pd.array([30_000], dtype="Int64"),
+            "status_at": pd.to_datetime([NOON], utc=True),
+        }
+    )
+
+    daily = daily_summary(frame, TZ, chargebacks)
+    (totals,) = totals_summary(daily).to_dict("records")
+
+    assert (totals["refunded_count"], totals["refunded_cents"]) == (1, 2_345)
+    assert (totals["refunds_cancelled_count"], totals["refunds_cancelled_cents"]) == (1, 1_000)
+    assert totals["refunds_partial_count"] == 1
+    assert (totals["chargeback_count"], totals["chargeback_cents"]) == (1, 30_000)
+    assert totals["net_cents"] == 42_345 - 2_345 - (750 + 309) - 30_000
+    assert (totals["refused_count"], totals["refused_cents"]) == (2, 19_800)
+    assert totals["approval_rate"] == pytest.approx(round(2 / 5, 4))
+    declines = declines_summary(frame, TZ)
+    got = declines[["outcome", "decline_code", "declined_count"]].values.tolist()
+    assert got == [
+        ["declined", "insufficient_funds", 1],
+        ["refused", "charge_failed", 1],
+        ["refused", "invalid_recurring_token", 1],
     ]
 
 
