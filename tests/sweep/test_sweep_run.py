@@ -237,3 +237,15 @@ async def test_two_sweeps_at_once_act_on_each_hold_once(world: World):
     for pid in pids:
         assert sum((await gateway_actions(world, pid)).values()) == 1
     assert len(world.actions()) == 20
+
+
+async def test_a_limited_sweep_names_what_it_left_due(world: World):
+    pids = [await world.hold("visa_cit") for _ in range(5)]
+    for pid in pids:
+        world.decide(pid, "capture")
+    first = await sweep(world, limit=2, batch_size=1, concurrency=1)
+    assert first.captured == 2
+    assert first.left == {"limit reached: the next sweep selects them": 3}
+    assert not first.complete
+    second = await sweep(world)
+    assert second.captured == 3 and second.left == {} and second.complete
