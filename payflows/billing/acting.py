@@ -33,15 +33,15 @@ _LEFT_LEDGER = "ledger write failed ({}): read back by the next run"
 async def process(run: Run, gate: Gate, item: Item) -> None:
     """One item, whose failure never stops the others.
 
-    Its ledger writes share a commit with other items' (:class:`~payflows.exactly_once.GroupedStore`): a conflict on
-    one key (two runs racing after a lease lapsed) or a database error rolls back them all, and
+    Its ledger writes share a commit with other items' (``GroupedStore``): a conflict on one
+    key (two runs racing after a lease lapsed) or a database error rolls back them all, and
     every item in that commit gets the exception. Each such item is left with its reason, and
     its attempt stays as it was last committed (``intent`` or ``submitted``), so the next run
     reads it back: an outcome not written here is found again at the gateway, never lost.
     """
     try:
         await _process(run, gate, item)
-    except Exception as exc:  # noqa: BLE001 - any ledger error: this item is left, the run goes on
+    except Exception as exc:  # any ledger error: this item is left, the run goes on
         run.defer(item)
         run.summary.leave(_LEFT_LEDGER.format(type(exc).__name__), item.key)
 
