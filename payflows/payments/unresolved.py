@@ -4,7 +4,7 @@ A customer-initiated payment, a pre-authorisation, a zero-amount check or a one-
 (the ``mit-charge`` flow) whose process died between sending and recording stays ``submitted``
 or ``unknown`` in the ledger. :func:`settle_unresolved` finds those untouched for a while (their
 process is gone, not just slow) and settles each by reading its purchase back
-(:func:`~payflows.payments.settle_by_read_back`): paid, declined, or still unknown.
+(as :func:`~payflows.payments.settle_by_read_back` does): paid, declined, or still unknown.
 
 Not taken here: the pipelines' own attempts (billing's ``sub:``/``oneoff:`` keys are read back
 by the next billing run, with the subscription's effects; the sweep reads back its holds'
@@ -21,11 +21,12 @@ from datetime import timedelta
 from sqlmodel import select
 
 from payflows.domain.attempts import RESOLVED
+from payflows.domain.states import Status
 from payflows.gateway import PreciumError
 from payflows.ledger import AttemptKind, AttemptState, PaymentAttempt, UnitOfWork
 from payflows.ledger.models import utcnow
-from payflows.payments.context import PaymentContext
-from payflows.payments.protocol import settle_by_read_back
+from payflows.payments.context import PaymentContext, PaymentOutcome
+from payflows.payments.records import record_purchase
 
 __all__ = ["PIPELINE_PREFIXES", "SETTLED_KINDS", "UnresolvedSummary", "settle_unresolved"]
 
@@ -47,6 +48,8 @@ class UnresolvedSummary:
     id)``; the pass is complete only when both are empty."""
 
     examined: int = 0
+    #: Purchases still waiting for the shopper's 3-D Secure answer (not a problem).
+    awaiting_3ds: int = 0
     settled: dict[str, int] = field(default_factory=dict)
     unknown: list[tuple[str, str | None]] = field(default_factory=list)
     left: list[tuple[str, str | None]] = field(default_factory=list)
@@ -99,10 +102,16 @@ async def settle_unresolved(
             summary.left.append(where)
             continue
         try:
-            outcome = await settle_by_read_back(ctx, attempt.business_key)
+            purchase = await ctx.gateway.get_purchase(attempt.purchase_id)
         except PreciumError:
             summary.unknown.append(where)
             continue
+        if purchase.status == Status.PENDING_EXECUTE:
+            # The shopper is still at their bank's 3-D Secure page: not lost, just waiting (an
+            # abandoned challenge fails at the gateway, and is settled by a later pass).
+            summary.awaiting_3ds += 1
+            continue
+        outcome = PaymentOutcome.of(await record_purchase(ctx, attempt, purchase))
         if outcome.state in RESOLVED:
             state = AttemptState(outcome.state).value
             summary.settled[state] = summary.settled.get(state, 0) + 1

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from payflows.ledger import AttemptState, PaymentAttempt, UnitOfWork, get_attempt
 from payflows.ledger.models import utcnow
-from payflows.payments import charge_stored_card, settle_unresolved
+from payflows.payments import charge_stored_card, pay_with_card, settle_unresolved
 
 from .conftest import World
 from .test_payments import _tokenised
@@ -73,3 +73,26 @@ async def test_still_unknown_is_named_with_its_purchase_and_billing_keys_are_lef
     assert key == "mit:8:2026-02" and pid
     assert "1 still unknown" in (summary.problem() or "")
     assert _state(world, "sub:8:2026-02") in {AttemptState.UNKNOWN, AttemptState.SUBMITTED}
+
+
+async def test_a_payment_waiting_for_the_shoppers_3ds_is_not_unknown(world: World):
+    from payflows.domain.cards import BrowserFingerprint
+
+    from .test_payments import card, customer
+
+    cust = await customer(world, "cust-3ds")
+    outcome = await pay_with_card(
+        world.ctx,
+        "cit:o-waiting",
+        cust,
+        card("4000000000000002"),
+        amount_cents=29900,
+        currency="ZAR",
+        product="Premium",
+        browser=BrowserFingerprint(),
+    )
+    assert outcome.three_ds is not None
+    _age(world, "cit:o-waiting")
+    summary = await settle_unresolved(world.ctx)
+    assert summary.examined == 1 and summary.awaiting_3ds == 1 and summary.complete, summary
+    assert _state(world, "cit:o-waiting") is AttemptState.SUBMITTED
