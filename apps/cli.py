@@ -302,6 +302,15 @@ def settle(
     raise typer.Exit(0 if summary.complete else 1)
 
 
+def _add_card_commands() -> None:
+    from apps.cards_cli import register
+
+    register(app)
+
+
+_add_card_commands()
+
+
 def _add_holds_commands() -> None:
     from apps.sweep_cli import holds_app
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,8 +18,10 @@ from flows._cards import SandboxCard
 from flows._time import AsOf
 from payflows.domain.cards import BrowserFingerprint
 from payflows.domain.money import format_amount, validate_currency
+from payflows.domain.screening import screen_value
 from payflows.ledger import AttemptState
 from payflows.payments import PaymentOutcome
+from payflows.vault import REFERENCE_PATTERN
 
 __all__ = [
     "Auto3DS",
@@ -74,7 +76,26 @@ _RUN_ID = Field(
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Flow parameters: a card number in any of them is refused (rule 4), whatever the field.
+
+    The JSON schema cannot express the Luhn rule, so this runs when the flow validates its
+    parameters; the card reference itself is held to the vault's pattern in the schema.
+    """
+
+    # A refused value is never echoed in the error (it may be a card number).
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    #: Gateway blobs (base64) that may hold digit runs by chance: not screened.
+    _unscreened: ClassVar[frozenset[str]] = frozenset({"md", "pares", "cavv", "xid"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_card_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if name not in cls._unscreened:
+                    screen_value(str(name), value)
+        return data
 
 
 class Browser(_Params):
@@ -110,7 +131,12 @@ class CardInput(_Params):
     """Where the card comes from: a vault reference, or (local sandbox only) a test card's name."""
 
     card_ref: str | None = Field(
-        default=None, description="One-time reference from the checkout form or a CLI prompt."
+        default=None,
+        pattern=REFERENCE_PATTERN,
+        description=(
+            "One-time vault reference (cardref_...) from the checkout form or a CLI prompt; "
+            "never a card number."
+        ),
     )
     sandbox_card: SandboxCard | None = Field(
         default=None, description="Local sandbox only: the name of a test card."

@@ -24,6 +24,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from payflows.domain.cards import CardData
 
 _PREFIX = "cardref_"
+#: What a card reference looks like (``put`` makes them): a flow parameter's JSON-schema pattern,
+#: so a card number typed where a reference belongs is refused before Prefect stores it.
+REFERENCE_PATTERN = r"^cardref_[A-Za-z0-9_-]{32}$"
 
 
 class VaultError(LookupError):

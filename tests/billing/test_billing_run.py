@@ -205,3 +205,25 @@ async def test_a_failed_grouped_write_leaves_its_items_and_the_run_goes_on(world
     assert second.complete and first.succeeded + second.succeeded == 6, second
     paid = await world.paid_by_reference()
     assert all(paid[f"sub:{s}:2026-01-31"] == 1 for s in subs), paid
+
+
+async def test_a_card_the_merchant_deleted_is_never_charged_and_the_subscription_says_why(
+    world: World,
+):
+    from payflows.ledger import PaymentMethod, UnitOfWork
+    from payflows.stored_cards import delete_stored_card
+
+    [sub] = await world.subscribe(1)
+    _, method_id = world.tokens["4111111111111111"]
+    with UnitOfWork(world.ctx.engine) as uow:
+        token = uow.session.get(PaymentMethod, method_id).recurring_token
+    await delete_stored_card(world.ctx, token)
+
+    summary = await bill(world)
+
+    assert summary.charged == 0 and summary.suspended == 1
+    assert summary.dunning_reasons == {"stored card deleted": 1}
+    s = world.subscription(sub)
+    assert s.status is SubscriptionStatus.SUSPENDED
+    assert (s.last_decline_code, s.dunning_reason) == ("card_deleted", "stored card deleted")
+    assert await world.purchases(f"sub:{sub}:2026-01") == []

@@ -31,7 +31,7 @@ def test_a_card_comes_from_exactly_one_place() -> None:
     with pytest.raises(ValidationError, match="exactly one"):
         CardInput()
     with pytest.raises(ValidationError, match="exactly one"):
-        CardInput(card_ref="cardref_x", sandbox_card=SandboxCard("visa_approved"))
+        CardInput(card_ref="cardref_" + "x" * 32, sandbox_card=SandboxCard("visa_approved"))
     with pytest.raises(ValidationError, match="exactly one"):
         NetworkTokenPaymentRequest(
             order_id="o",
@@ -42,7 +42,11 @@ def test_a_card_comes_from_exactly_one_place() -> None:
 
 
 def test_amounts_are_positive_integer_cents_and_currencies_iso() -> None:
-    base = {"order_id": "o-1", "shopper": Shopper(email="a@b.c"), "card": CardInput(card_ref="r")}
+    base = {
+        "order_id": "o-1",
+        "shopper": Shopper(email="a@b.c"),
+        "card": CardInput(card_ref="cardref_" + "r" * 32),
+    }
     with pytest.raises(ValidationError):
         CustomerInitiatedPaymentRequest(amount_cents=0, **base)
     with pytest.raises(ValidationError):
@@ -93,3 +97,49 @@ def test_every_flow_is_served_with_a_form_and_sandbox_card_names() -> None:
     assert "customer-initiated-payment" in {d.flow_name for d in served}
     schema = json.dumps(parameter_schema(customer_initiated_payment).model_dump())
     assert '"params"' in schema and "visa_3ds_challenge" in schema and '"approve"' in schema
+
+
+# -- card numbers in the forms (rule 4) -------------------------------------------------------
+
+
+def _schema_text(flow: object) -> str:
+    import json
+
+    return json.dumps(flow.parameters.model_dump())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("typed", ["4111 1111 1111 1111", "4111111111111111", "cardref_short"])
+def test_the_card_reference_accepts_only_what_a_vault_reference_looks_like(typed: str) -> None:
+    import re
+
+    from flows import CardInput, customer_initiated_payment
+    from payflows.vault import REFERENCE_PATTERN, default_vault
+
+    assert REFERENCE_PATTERN in _schema_text(customer_initiated_payment)  # the UI form refuses it
+    assert not re.search(REFERENCE_PATTERN, typed)
+    with pytest.raises(ValueError) as refused:
+        CardInput(card_ref=typed)
+    assert "4111" not in str(refused.value)  # the error never echoes what was typed
+    from payflows.domain.cards import CardData
+
+    ref = default_vault.put(CardData("4111 1111 1111 1111", "12/30", "123", "A Shopper"))
+    try:
+        assert CardInput(card_ref=ref).card_ref == ref
+    finally:
+        default_vault.discard(ref)
+
+
+def test_a_card_number_in_any_other_field_is_refused_without_being_echoed() -> None:
+    from flows import CardInput, CustomerInitiatedPaymentRequest, Shopper
+
+    for field, value in [("order_id", "4111-1111-1111-1111"), ("product", "card 4111111111111111")]:
+        fields = {
+            "order_id": "ORDER-1",
+            "amount_cents": 100,
+            "shopper": Shopper(email="a@b.co"),
+            "card": CardInput(sandbox_card="visa_approved"),
+            field: value,
+        }
+        with pytest.raises(ValueError) as refused:
+            CustomerInitiatedPaymentRequest(**fields)
+        assert field in str(refused.value) and "4111" not in str(refused.value)

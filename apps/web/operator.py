@@ -1,0 +1,141 @@
+"""Operator endpoints of the web app: find a payment and act on it.
+
+- ``GET /operator/payments?q=<order id | email | last four | purchase id>``: the payments that
+  match (:func:`payflows.lookup.find_payments`): status, decline reason, amounts, refunds, hold
+  and the actions each still allows. A card number as the query is refused (422) and never
+  echoed.
+- ``POST /operator/payments/{purchase_id}/{action}``, action ``capture`` | ``void`` | ``refund``
+  | ``cancel``, JSON body ``{"amount": "100.00"}`` (capture and refund: a part, in the currency's
+  units; default all) and ``{"refund_ref": "R-7"}`` (refund: the operator's reference, the
+  business key that makes a double click refund once). Runs the same flow a Custom run of the
+  deployment would, in this process: its run shows in the Prefect UI with the state named after
+  the outcome. Answers ``{"state": "Refunded", "result": {...}}``; 409 when the payment allows no
+  such action, 422 for a bad body.
+
+Same token rule as ``/holds``: ``Authorization: Bearer <PAYFLOWS_OPERATOR_TOKEN>``, 503 until the
+token is set, 401 without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from apps.web.holds import _authorised, _error
+from payflows.domain.money import parse_amount
+from payflows.ledger import UnitOfWork
+from payflows.lookup import LookupRefused, PaymentView, find_payments
+from payflows.settings import Settings
+
+__all__ = ["ACTIONS", "operator_routes"]
+
+ACTIONS = ("capture", "void", "refund", "cancel")
+_NO_STORE = {"Cache-Control": "no-store"}
+_MAX_BODY = 2048
+
+
+async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> tuple[str, Any]:
+    """Run the action's flow in-process; its state's name and result."""
+    import flows as f
+
+    purchase_id = view.purchase_id or ""
+    amount = body.get("amount")
+    cents = None
+    if amount not in (None, ""):
+        try:
+            cents = parse_amount(str(amount), view.currency)
+        except ValueError:
+            raise ValueError(f"amount must be a decimal in {view.currency}, e.g. 100.00") from None
+        if cents <= 0:
+            raise ValueError("amount must be more than zero")
+    if action == "capture":
+        run = f.capture_hold(
+            f.CaptureRequest(purchase_id=purchase_id, amount_cents=cents), return_state=True
+        )
+    elif action == "void":
+        run = f.void_hold(f.VoidRequest(purchase_id=purchase_id), return_state=True)
+    elif action == "refund":
+        ref = body.get("refund_ref")
+        if not isinstance(ref, str) or not ref:
+            raise ValueError("refund_ref is required: your reference of this refund")
+        run = f.refund(
+            f.RefundRequest(purchase_id=purchase_id, refund_ref=ref, amount_cents=cents),
+            return_state=True,
+        )
+    else:
+        run = f.cancel_purchase(f.PurchaseCancelRequest(purchase_id=purchase_id), return_state=True)
+    state = await run
+    data = await state.aresult(raise_on_failure=False)
+    if isinstance(data, BaseException):
+        raise data
+    return str(state.name), data
+
+
+def operator_routes(settings: Settings, engine: Engine) -> list[Route]:
+    """The payment-lookup routes, bound to the app's settings and ledger engine."""
+
+    def lookup(query: str, limit: int = 50) -> list[PaymentView]:
+        with UnitOfWork(engine) as uow:
+            return find_payments(uow, query, limit=limit)
+
+    async def payments(request: Request) -> JSONResponse:
+        refusal = _authorised(settings, request)
+        if refusal is not None:
+            return refusal
+        try:
+            found = await asyncio.to_thread(lookup, request.query_params.get("q", ""))
+        except LookupRefused as exc:
+            return _error(422, str(exc))
+        return JSONResponse(
+            {"results": [v.model_dump(mode="json") for v in found]}, headers=_NO_STORE
+        )
+
+    async def act(request: Request) -> JSONResponse:
+        refusal = _authorised(settings, request)
+        if refusal is not None:
+            return refusal
+        action = request.path_params["action"]
+        purchase_id = request.path_params["purchase_id"]
+        if action not in ACTIONS:
+            return _error(404, f"no action {action!r}: one of {', '.join(ACTIONS)}")
+        raw = await request.body()
+        if len(raw) > _MAX_BODY:
+            return _error(413, "body too large")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return _error(422, "the body must be JSON")
+        if not isinstance(body, dict) or set(body) - {"amount", "refund_ref"}:
+            return _error(422, "the body takes amount and refund_ref only")
+        try:
+            found = await asyncio.to_thread(lookup, purchase_id, 1)
+        except LookupRefused as exc:
+            return _error(422, str(exc))
+        if not found or found[0].purchase_id != purchase_id:
+            return _error(404, "no such purchase in the ledger")
+        view = found[0]
+        if action not in view.actions:
+            allowed = ", ".join(view.actions) or "nothing"
+            return _error(409, f"this payment allows {allowed} now, not {action}")
+        from payflows.payments import OperationRejected
+
+        try:
+            name, result = await _run_action(view, action, body)
+        except ValueError as exc:  # a bad amount or reference: nothing was sent
+            return _error(422, str(exc).splitlines()[0])
+        except OperationRejected as exc:
+            return _error(409, f"refused, nothing changed: {exc}")
+        return JSONResponse(
+            {"state": name, "result": result.model_dump(mode="json")}, headers=_NO_STORE
+        )
+
+    return [
+        Route("/operator/payments", payments, methods=["GET"]),
+        Route("/operator/payments/{purchase_id}/{action}", act, methods=["POST"]),
+    ]
