@@ -148,7 +148,12 @@ async def _loop(
             result = await gate.call(lambda: process(run, item))
         except Exception as exc:  # a bug or a ledger error must not stop the other holds
             result = Result(item, "failed", f"sweep error: {type(exc).__name__}", alert=True)
-        await _record(run, result)
+        try:
+            await _record(run, result)
+        except Exception as exc:  # a shared commit failed: this hold is left, the run goes on
+            reason = f"ledger write failed ({type(exc).__name__}): read back by the next sweep"
+            run.summary.left[reason] = run.summary.left.get(reason, 0) + 1
+            return
         count_result(run.summary, result)
 
     try:
