@@ -3,7 +3,9 @@
 A month of a busy merchant is millions of attempts, so the loader never builds ORM objects (a
 row of Python objects costs kilobytes; a row of typed columns costs tens of bytes). It runs plain
 SQL with the joins done by the database (an attempt's owning purchase gives a refund its
-scenario and brand, a capture its fee), reads the result in chunks of 200,000 rows, and turns
+scenario and brand, a capture its fee), only for the attempts that have an owner (the period's
+other attempts, most of them, come from a plain select of the same columns), reads the result in
+chunks of 200,000 rows, and turns
 each chunk into compact columns as it goes: categoricals for the few distinct words (kind,
 state, status, currency, brand, decline code), int64 cents, UTC datetimes. Purchase ids are not
 loaded for the activity frame at all: nothing in the summaries needs them.
