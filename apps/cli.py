@@ -266,6 +266,15 @@ def sweep(
     raise typer.Exit(code)
 
 
+def _add_card_commands() -> None:
+    from apps.cards_cli import register
+
+    register(app)
+
+
+_add_card_commands()
+
+
 def _add_holds_commands() -> None:
     from apps.sweep_cli import holds_app
 

@@ -350,6 +350,13 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         "cancel_refund",
         "Cancel a refund before it settles (give purchase_id and refund_id).",
     ),
+    _manual(
+        "delete-card",
+        "delete-a-stored-card",
+        "delete_card",
+        "delete_card",
+        "Delete a customer's stored card at the gateway; billing stops charging it.",
+    ),
 )
 
 

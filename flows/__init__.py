@@ -20,6 +20,7 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 | refund | :func:`refund` | :class:`RefundRequest` |
 | cancel-refund | :func:`cancel_refund` | :class:`RefundCancelRequest` |
 | complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
+| delete-card | :func:`delete_card` | :class:`DeleteCardRequest` |
 | preauth-sweep | :func:`preauth_sweep` | :class:`SweepRequest` |
 
 | payment-lookup | :func:`payment_lookup` | ``query`` |
@@ -54,6 +55,7 @@ from flows.after_payment import cancel_purchase, cancel_refund, refund
 from flows.billing import subscription_billing
 from flows.csv_import import csv_billing_import
 from flows.customer_initiated import customer_initiated_payment
+from flows.delete_card import DeleteCardRequest, delete_card
 from flows.external_3ds import external_3ds_payment
 from flows.holds import capture_hold, void_hold
 from flows.lookup import payment_lookup
@@ -86,6 +88,7 @@ ALL_FLOWS = {
         refund,
         cancel_refund,
         complete_3ds,
+        delete_card,
         csv_billing_import,
         subscription_billing,
         preauth_sweep,
@@ -101,6 +104,7 @@ __all__ = [
     "CaptureRequest",
     "CardInput",
     "CustomerInitiatedPaymentRequest",
+    "DeleteCardRequest",
     "External3DSPaymentRequest",
     "MITChargeRequest",
     "NetworkTokenPaymentRequest",
@@ -127,6 +131,7 @@ __all__ = [
     "complete_3ds",
     "csv_billing_import",
     "customer_initiated_payment",
+    "delete_card",
     "external_3ds_payment",
     "mit_charge",
     "network_token_payment",

@@ -21,14 +21,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from payflows.domain.screening import contains_card_number
 from payflows.domain.screening import redact as _redact
 
 __all__ = [
     "ERROR_COLUMNS",
+    "MAX_CELL_CHARS",
     "FileError",
     "ImportResult",
     "ImportStopped",
     "RowError",
+    "cell_problem",
     "error_file_for",
     "normalise",
     "read_header",
@@ -44,6 +47,29 @@ ERROR_COLUMNS = ("line", "column", "reason")
 # that one oversized cell is that row's error (the imports' own cell limit), not the file's.
 _FIELD_LIMIT = 64 * 1024 * 1024
 csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
+
+
+#: The longest cell read at all (longer ones are row errors); every column is far shorter.
+MAX_CELL_CHARS = 4096
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def cell_problem(column: str, value: str) -> str | None:
+    """Why a cell of any CSV file is refused, or None: too long, a control character (NUL...),
+    or a card number (any separators, any script; a card number is card data wherever it is
+    typed). The reason names the column, never the value."""
+    if len(value) > MAX_CELL_CHARS:
+        return f"{column} is longer than {MAX_CELL_CHARS} characters"
+    if _CONTROL.search(value):
+        return f"{column} holds a control character (such as NUL)"
+    if contains_card_number(value):
+        if column == "masked_pan":
+            return (
+                "masked_pan holds a full card number; give the masked form "
+                "(444433******1111) and delete this file's copy of the number"
+            )
+        return f"{column} contains what looks like a card number; remove it"
+    return None
 
 
 def error_file_for(path: Path, error_dir: Path | None = None) -> Path:
@@ -164,7 +190,9 @@ def read_header(reader: Any) -> list[str]:
 
 
 def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
-    """The rows after the header as ``(line, {column: cell})``, or a RowError of the wrong width.
+    """The rows after the header as ``(line, {column: cell})``, or a RowError: a row of the
+    wrong width, or a cell :func:`cell_problem` refuses (so every CSV reader screens every
+    column for card numbers, control characters and oversized cells).
 
     ``line`` is where the record starts in the file (a quoted cell may span lines), the header
     being line 1. Blank lines are skipped and not counted. A broken CSV stops the file: nothing
@@ -186,4 +214,11 @@ def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str]
             reason = f"expected {len(names)} fields, found {len(cells)}"
             yield start, RowError(line=start, column="", reason=reason)
             continue
-        yield start, dict(zip(names, cells, strict=True))
+        row = dict(zip(names, cells, strict=True))
+        problem = next(
+            ((c, p) for c, v in row.items() if (p := cell_problem(c, v)) is not None), None
+        )
+        if problem is not None:
+            yield start, RowError(line=start, column=problem[0], reason=redact(problem[1]))
+            continue
+        yield start, row

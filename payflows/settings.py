@@ -12,7 +12,7 @@ import ipaddress
 import json
 import uuid
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     )
     #: Currency of the checkout form's amounts.
     checkout_currency: str = Field(default="ZAR", alias="PAYFLOWS_CHECKOUT_CURRENCY")
+    #: Key that signs checkout orders (amount, product) and CSRF tokens; the shop signs its
+    #: orders with it. Required against a real gateway; the sandbox makes one per process.
+    checkout_secret: SecretStr | None = Field(default=None, alias="PAYFLOWS_CHECKOUT_SECRET")
+    #: Failed payments (declines, invalid cards) one client may have in the window before the
+    #: checkout refuses it with 429: card testing is many failures from one place.
+    checkout_max_failures: int = Field(
+        default=5, ge=1, le=1000, alias="PAYFLOWS_CHECKOUT_MAX_FAILURES"
+    )
+    checkout_failure_window_seconds: float = Field(
+        default=900.0, gt=0, le=86400, alias="PAYFLOWS_CHECKOUT_FAILURE_WINDOW_SECONDS"
+    )
 
     #: Bearer token of the operator endpoints (``POST /holds/{id}/decision``); none: refused.
     operator_token: SecretStr | None = Field(default=None, alias="PAYFLOWS_OPERATOR_TOKEN")
@@ -259,10 +270,10 @@ class Settings(BaseSettings):
         return f"http://{self.sandbox_host}:{self.sandbox_port}/api/v1/"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings, turning a validation failure into one clear line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = err.get("loc") or ()

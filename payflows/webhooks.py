@@ -7,211 +7,52 @@ JSON file, and the gateway's company key that signs success callbacks), then sto
 the sha256 of its raw body, then applied through the ledger's state table, which ignores a report
 that lies behind what the ledger already knows. Storing, applying and flagging happen in one
 transaction: a crash half way leaves nothing, and the gateway's redelivery does the work again.
+What each event changes is :mod:`payflows.webhook_effects`.
+
+A verified delivery that cannot be read (not JSON, nested too deep, ``related_to`` not an
+object, an amount beyond :data:`~payflows.domain.money.MAX_CENTS`, ids too long) or applied is
+not refused: refusing makes the gateway redeliver it for days. :func:`read_event` raises
+:class:`UnreadableDelivery` with a reason that quotes nothing of the body, and
+:func:`store_unapplied` keeps the delivery (its dedupe key, the reason, its size; never the
+body) unapplied for an operator to look at: ``webhook_events`` rows with ``applied = false``
+and a ``held`` reason in their payload.
 
 This module is Prefect-free; :mod:`apps.web.app` adds the HTTP surface and the Prefect event.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import tempfile
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
+from payflows.domain.money import MAX_CENTS
+from payflows.domain.screening import contains_card_number
 from payflows.domain.states import Status
-from payflows.gateway import Webhook, WebhookEvent, verify_signature
+from payflows.gateway import WebhookEvent
 from payflows.ledger import (
-    AttemptKind,
-    Hold,
-    PaymentAttempt,
-    RefundStatus,
     UnitOfWork,
-    apply_gateway_status,
-    get_attempt,
     mark_webhook_applied,
-    record_refund,
     record_webhook_event,
     webhook_dedupe_key,
 )
-from payflows.ledger.models import Refund as LedgerRefund
-from payflows.ledger.models import WebhookEvent as StoredEvent
-from payflows.ledger.settlement import record_settlements
-from payflows.payments import settlement_of
+from payflows.webhook_effects import apply_event
+from payflows.webhook_keys import COMPANY_KEY, RegisteredWebhook, WebhookKeyStore
 
 __all__ = [
     "COMPANY_KEY",
     "Delivery",
     "RegisteredWebhook",
+    "UnreadableDelivery",
     "WebhookKeyStore",
     "event_payload",
     "ledger_status",
+    "read_event",
     "store_and_apply",
+    "store_unapplied",
 ]
-
-#: The name :meth:`WebhookKeyStore.verify` gives the gateway's company key.
-COMPANY_KEY = "company"
-
-# After a failed ``GET /public_key/`` the receiver does not ask again for this long, so a flood
-# of forged deliveries cannot turn into a flood of calls to the gateway.
-_COMPANY_KEY_RETRY_SECONDS = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class RegisteredWebhook:
-    """A webhook created at the gateway through payflows: what its deliveries are checked with."""
-
-    id: str
-    callback: str
-    public_key: str
-    events: tuple[str, ...] = ()
-    all_events: bool = False
-    registered_at: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "callback": self.callback,
-            "events": list(self.events),
-            "all_events": self.all_events,
-            "registered_at": self.registered_at,
-            "public_key": self.public_key,
-        }
-
-
-class WebhookKeyStore:
-    """The public keys that may sign a delivery.
-
-    Registered webhooks live in a JSON file (``PAYFLOWS_WEBHOOK_KEYS_FILE``,
-    ``{"webhooks": [{id, callback, events, all_events, registered_at, public_key}]}``) that the
-    ``register-webhook`` command writes and the receiver re-reads whenever it changes, so a
-    webhook registered while the web app runs is trusted at once. Public keys are not secrets;
-    the file needs no protection beyond its integrity. The company key is fetched from the gateway
-    the first time a delivery is signed by none of the registered keys, then kept.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        fetch_company_key: Callable[[], Awaitable[str]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.path = Path(path)
-        self._fetch_company_key = fetch_company_key
-        self._clock = clock
-        self._company_key: str | None = None
-        self._company_failed_at: float | None = None
-        self._company_lock = asyncio.Lock()
-        self._cached: tuple[tuple[int, int], list[RegisteredWebhook]] | None = None
-
-    # -- registered webhooks -------------------------------------------------------------------
-
-    def registered(self) -> list[RegisteredWebhook]:
-        """The registered webhooks, re-read only when the file changed."""
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return []
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if self._cached is not None and self._cached[0] == stamp:
-            return self._cached[1]
-        hooks = self._read()
-        self._cached = (stamp, hooks)
-        return hooks
-
-    def _read(self) -> list[RegisteredWebhook]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return []
-        hooks = []
-        for item in data.get("webhooks", []) if isinstance(data, dict) else []:
-            if not isinstance(item, dict) or not item.get("public_key") or not item.get("id"):
-                continue
-            hooks.append(
-                RegisteredWebhook(
-                    id=str(item["id"]),
-                    callback=str(item.get("callback", "")),
-                    public_key=str(item["public_key"]),
-                    events=tuple(item.get("events") or ()),
-                    all_events=bool(item.get("all_events", False)),
-                    registered_at=str(item.get("registered_at", "")),
-                )
-            )
-        return hooks
-
-    def add(self, webhook: Webhook) -> RegisteredWebhook:
-        """Remember a webhook just created at the gateway (replacing one with the same id)."""
-        if not webhook.public_key:
-            raise ValueError(f"webhook {webhook.id} came back without a public_key")
-        entry = RegisteredWebhook(
-            id=webhook.id,
-            callback=webhook.callback or "",
-            public_key=webhook.public_key,
-            events=tuple(webhook.events),
-            all_events=webhook.all_events,
-            registered_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-        hooks = [h for h in self._read() if h.id != webhook.id] + [entry]
-        self._write(hooks)
-        return entry
-
-    def _write(self, hooks: list[RegisteredWebhook]) -> None:
-        # Write-then-rename: a receiver reading the file mid-write sees the old or the new one.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps({"webhooks": [h.as_json() for h in hooks]}, indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(body)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._cached = None
-
-    # -- the company key -----------------------------------------------------------------------
-
-    async def company_key(self) -> str | None:
-        """The gateway's company key, fetched once; None while the gateway cannot be asked."""
-        if self._company_key is not None or self._fetch_company_key is None:
-            return self._company_key
-        async with self._company_lock:
-            if self._company_key is not None:
-                return self._company_key
-            failed = self._company_failed_at
-            if failed is not None and self._clock() - failed < _COMPANY_KEY_RETRY_SECONDS:
-                return None
-            try:
-                self._company_key = await self._fetch_company_key()
-            except Exception:
-                self._company_failed_at = self._clock()
-                return None
-            return self._company_key
-
-    # -- verification --------------------------------------------------------------------------
-
-    async def verify(self, body: bytes, signature: str | None) -> str | None:
-        """Which key signed ``body`` (a webhook id or :data:`COMPANY_KEY`), or None."""
-        if not signature:
-            return None
-        for hook in self.registered():
-            if verify_signature(body, signature, hook.public_key):
-                return hook.id
-        company = await self.company_key()
-        if company is not None and verify_signature(body, signature, company):
-            return COMPANY_KEY
-        return None
-
 
 # -- applying a delivery ----------------------------------------------------------------------
 
@@ -285,165 +126,59 @@ def event_payload(delivery: Delivery) -> dict[str, Any]:
     return {**summary, "applied": delivery.applied, "changed": delivery.changed}
 
 
-def _known(uow: UnitOfWork, purchase_id: str) -> bool:
-    attempt = uow.session.exec(
-        select(PaymentAttempt.id).where(
-            (PaymentAttempt.purchase_id == purchase_id)
-            | (PaymentAttempt.related_purchase_id == purchase_id)
-        )
-    ).first()
-    if attempt is not None:
-        return True
-    return (
-        uow.session.exec(select(Hold.id).where(Hold.purchase_id == purchase_id)).first() is not None
-    )
+class UnreadableDelivery(ValueError):
+    """A verified delivery payflows cannot read; the message quotes nothing of the body."""
 
 
-def _refund_attempt(uow: UnitOfWork, purchase_id: str, amount: int) -> int | None:
-    """The ledger's refund attempt a ``payment.refunded`` most likely answers, if any.
+#: Longest id or event type the ledger stores (its columns' sizes).
+_MAX_ID = 64
 
-    A refund whose answer was lost is settled from the purchase, without its id; the webhook then
-    brings the id. The match is the oldest refund attempt on the purchase of that amount that has
-    no refund row yet.
+
+def read_event(raw_body: bytes) -> WebhookEvent:
+    """The event of a (verified) body, or :class:`UnreadableDelivery` saying why not."""
+    try:
+        event = WebhookEvent.parse(raw_body)
+    except RecursionError:
+        raise UnreadableDelivery("the body is nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise UnreadableDelivery(
+            f"the body is not a webhook event ({type(exc).__name__})"
+        ) from None
+    if event.amount is not None and not -MAX_CENTS <= event.amount <= MAX_CENTS:
+        raise UnreadableDelivery("the amount is out of range")
+    for name in ("event_type", "purchase_id", "refund_id", "currency"):
+        value = getattr(event, name, None)
+        if value is not None and (len(str(value)) > _MAX_ID or contains_card_number(str(value))):
+            raise UnreadableDelivery(f"{name} is too long or malformed")
+    return event
+
+
+def store_unapplied(
+    engine: Engine,
+    raw_body: bytes,
+    *,
+    reason: str,
+    event_type: str | None = None,
+    received_at: datetime | None = None,
+) -> bool:
+    """Keep a verified delivery that could not be applied, for an operator; False if repeated.
+
+    Stored under the same dedupe key as any delivery (a redelivery is recognised), with
+    ``applied = false``, the reason and the body's size, and not the body itself.
     """
-    linked = set(
-        uow.session.exec(
-            select(LedgerRefund.attempt_id).where(
-                LedgerRefund.purchase_id == purchase_id,
-                LedgerRefund.attempt_id.is_not(None),  # type: ignore[union-attr]
-            )
-        ).all()
-    )
-    candidates = uow.session.exec(
-        select(PaymentAttempt)
-        .where(
-            PaymentAttempt.related_purchase_id == purchase_id,
-            PaymentAttempt.kind == AttemptKind.REFUND,
-            PaymentAttempt.amount_cents == amount,
-        )
-        .order_by(PaymentAttempt.id)  # type: ignore[arg-type]
-    ).all()
-    for attempt in candidates:
-        if attempt.id not in linked:
-            return attempt.id
-    return None
-
-
-_PAID_LIKE = (Status.PAID, Status.CLEARED, Status.SETTLED)
-
-
-def _refunded_cents(uow: UnitOfWork, purchase_id: str) -> int:
-    amounts = uow.session.exec(
-        select(LedgerRefund.amount_cents).where(
-            LedgerRefund.purchase_id == purchase_id,
-            LedgerRefund.status != RefundStatus.CANCELLED,
-        )
-    ).all()
-    return sum(amounts)
-
-
-def _paid_cents(uow: UnitOfWork, purchase_id: str) -> int | None:
-    hold = uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).first()
-    if hold is not None and hold.captured_cents:
-        return hold.captured_cents
-    attempt = get_attempt(uow, purchase_id=purchase_id)
-    return attempt.amount_cents if attempt is not None else None
-
-
-def _status_before_refund(uow: UnitOfWork, purchase_id: str) -> Status:
-    """Where a partly refunded purchase went back to: the last paid-like status reported."""
-    last = uow.session.exec(
-        select(StoredEvent.status)
-        .where(
-            StoredEvent.purchase_id == purchase_id,
-            StoredEvent.status.in_([s.value for s in _PAID_LIKE]),  # type: ignore[union-attr]
-        )
-        .order_by(StoredEvent.event_at.desc(), StoredEvent.id.desc())  # type: ignore[union-attr]
-    ).first()
-    return Status(last) if last else Status.PAID
-
-
-def _refund_concluded(uow: UnitOfWork, purchase_id: str, at: datetime) -> bool:
-    """Move the purchase out of ``pending_refund`` now that a refund on it has landed.
-
-    CHIP announces a refund with ``payment.refunded`` (the refund's payment object, which carries
-    no purchase status) after ``purchase.pending_refund``. The purchase is then ``refunded`` if
-    nothing is left to refund, else back where it was (``paid``/``cleared``/``settled``). The
-    refund is, by definition, later than the ``pending_refund`` it ends, even when both carry
-    the same second: the report is timed just after the status it replaces.
-    """
-    attempt = get_attempt(uow, purchase_id=purchase_id)
-    hold = uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).first()
-    rows: list[tuple[Status | None, datetime | None]] = []
-    if attempt is not None:
-        rows.append((attempt.purchase_status, attempt.status_at))
-    if hold is not None:
-        rows.append((hold.status, hold.status_at))
-    if not rows:
-        return False
-    paid = _paid_cents(uow, purchase_id)
-    if paid is not None and _refunded_cents(uow, purchase_id) >= paid:
-        target = Status.REFUNDED
-    elif any(status is Status.PENDING_REFUND for status, _ in rows):
-        target = _status_before_refund(uow, purchase_id)
-    else:
-        return False
-    latest = max((when for _, when in rows if when is not None), default=at)
-    when = max(at, latest + timedelta(microseconds=1))
-    return apply_gateway_status(uow, purchase_id, target, when)
-
-
-def _stale_pending_refund(uow: UnitOfWork, purchase_id: str, at: datetime) -> bool:
-    """A ``pending_refund`` older than a refund the ledger already saw land is old news."""
-    newer = uow.session.exec(
-        select(LedgerRefund.id).where(
-            LedgerRefund.purchase_id == purchase_id,
-            LedgerRefund.created_at >= at,
-        )
-    ).first()
-    return newer is not None
-
-
-def _apply(
-    uow: UnitOfWork, event: WebhookEvent, status: Status | None, at: datetime
-) -> tuple[bool, bool]:
-    """(applied, changed) for one new delivery."""
-    pid = event.purchase_id
-    if pid is None:
-        return False, False
-    if event.event_type == "payment.refunded":
-        if not event.refund_id or event.amount is None or not event.currency:
-            return False, False
-        existed = uow.session.exec(
-            select(LedgerRefund.id).where(LedgerRefund.refund_id == event.refund_id)
-        ).first()
-        attempt_id = None if existed is not None else _refund_attempt(uow, pid, event.amount)
-        record_refund(
+    received_at = received_at or datetime.now(UTC)
+    key = webhook_dedupe_key(raw_body)
+    kind = event_type if event_type and len(event_type) <= _MAX_ID else "unreadable"
+    with UnitOfWork(engine) as uow:
+        fresh = record_webhook_event(
             uow,
-            event.refund_id,
-            pid,
-            event.amount,
-            event.currency,
-            created_at=at,
-            attempt_id=attempt_id,
+            key,
+            event_type=kind,
+            payload={"held": reason[:200], "bytes": len(raw_body), "dedupe_key": key},
+            received_at=received_at,
         )
-        moved = _refund_concluded(uow, pid, at)
-        return True, existed is None or moved
-    if not _known(uow, pid):
-        return False, False
-    if status is None:
-        return True, False
-    if status is Status.PENDING_REFUND and _stale_pending_refund(uow, pid, at):
-        return True, False
-    amount = event.amount if status is Status.PAID else None
-    changed = apply_gateway_status(uow, pid, status, at, amount_cents=amount)
-    if event.purchase is not None:
-        # Paid amount, fee, net and settlement date ride on the purchase object (CHIP shape).
-        report = settlement_of(event.purchase)
-        if status is Status.SETTLED and report.settled_at is None:
-            report = replace(report, settled_at=at)
-        changed = bool(record_settlements(uow, [report])) or changed
-    return True, changed
+        uow.commit()
+    return fresh
 
 
 def store_and_apply(
@@ -468,7 +203,7 @@ def store_and_apply(
         if not fresh:
             uow.commit()
             return Delivery(key, event, status, at, duplicate=True, applied=False, changed=False)
-        applied, changed = _apply(uow, event, status, at)
+        applied, changed = apply_event(uow, event, status, at)
         if applied:
             mark_webhook_applied(uow, key)
         uow.commit()

@@ -42,6 +42,8 @@ from payflows.payments import pay_with_card as _pay_with_card
 from payflows.payments import refund_purchase as _refund_purchase
 from payflows.payments import settle_by_read_back as _settle_by_read_back
 from payflows.payments import void_hold as _void_hold
+from payflows.stored_cards import CardDeletion
+from payflows.stored_cards import delete_stored_card as _delete_stored_card
 from payflows.vault import default_vault
 from tasks.conveniences import sandbox_conveniences
 from tasks.runtime import RETRY_POLICY, payment_context
@@ -54,6 +56,7 @@ __all__ = [
     "capture_hold",
     "charge_stored_card",
     "complete_3ds",
+    "delete_stored_card",
     "ensure_customer",
     "hold_expiry",
     "load_stored_card",
@@ -378,3 +381,13 @@ async def cancel_refund(purchase_id: str, refund_id: str) -> PaymentOutcome:
 async def settle_by_read_back(business_key: str) -> PaymentOutcome:
     """Ask the gateway what became of an attempt whose answer was lost."""
     return await _run(_settle_by_read_back, business_key)
+
+
+@task(name="delete-stored-card", **_OPTIONS)
+async def delete_stored_card(customer_external_id: str, recurring_token: str) -> CardDeletion:
+    """Delete the customer's stored card at the gateway and in the ledger (again: harmless)."""
+
+    async with payment_context() as ctx:
+        return await _delete_stored_card(
+            ctx, recurring_token, customer_external_id=customer_external_id
+        )

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.prefect_server import PrefectServer, running_prefect_server
+from tests.support.tiers import TierError, tiers_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tiers (tests/support/tiers.py): ``make test-unit`` and friends."""
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(ROOT).parts
+        marks = {mark.name for mark in item.iter_markers()}
+        try:
+            tiers = tiers_of(parts, item.fixturenames, marks)
+        except TierError as exc:
+            raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+        for tier in sorted(tiers - marks):
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -36,9 +37,20 @@ def serve(
         str | None, typer.Option(help="Interface to bind (PAYFLOWS_WEB_HOST, 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (PAYFLOWS_WEB_PORT, 8500).")] = None,
+    prefect_home: Annotated[
+        Path,
+        typer.Option(
+            help="Home of the local Prefect server started when PREFECT_API_URL is unset."
+        ),
+    ] = Path("data/prefect"),
 ) -> None:
-    """Serve the web app with uvicorn (loopback by default: put a TLS proxy in front of it)."""
-    import uvicorn
+    """Serve the web app with uvicorn (loopback by default: put a TLS proxy in front of it).
+
+    Checkout and the TermUrl run flows in this process, recorded by the Prefect server that
+    PREFECT_API_URL names. Without it, one local server is started under --prefect-home and
+    stopped with the app (never Prefect's temporary in-process servers, which outlive Ctrl-C).
+    """
+    import os
 
     from apps.web.app import create_web_app
 
@@ -59,8 +71,22 @@ def serve(
         f"payflows web app on http://{settings.web_host}:{settings.web_port} "
         f"(public URL {web.state.public_url})"
     )
+    if os.environ.get("PREFECT_API_URL"):
+        _run(web, settings)
+        return
+    from apps.local_prefect import prefect_api
+
+    typer.echo(f"PREFECT_API_URL is not set: starting a local Prefect server in {prefect_home}")
+    with prefect_api(prefect_home) as api_url:
+        typer.echo(f"Prefect API {api_url}")
+        _run(web, settings)
+
+
+def _run(web: object, settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
-        web,
+        web,  # type: ignore[arg-type]
         host=settings.web_host,
         port=settings.web_port,
         # The access log shows paths only, never bodies; the checkout posts its card fields in
@@ -68,7 +94,43 @@ def serve(
         access_log=False,
         log_level="info",
         lifespan="on",
+        # No "server: uvicorn" banner: nothing tells a scanner what runs here.
+        server_header=False,
     )
+
+
+@app.command()
+def order(
+    amount: Annotated[str, typer.Option(help="Amount in the checkout currency, e.g. 49.99.")],
+    product: Annotated[str, typer.Option(help="What the shopper pays for.")],
+    order_id: Annotated[
+        str | None, typer.Option("--order-id", help="The shop's order id (default: a new one).")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="cit (pay now) or preauth (hold).")] = "cit",
+    valid_minutes: Annotated[int, typer.Option(help="How long the link works.")] = 60,
+) -> None:
+    """Sign an order with PAYFLOWS_CHECKOUT_SECRET and print its checkout link."""
+    import secrets
+
+    from apps.web.app import public_url
+    from apps.web.guard import InvalidOrder, Order, OrderSigner
+    from payflows.domain.money import parse_amount, validate_currency
+
+    settings = _settings()
+    secret = settings.checkout_secret.get_secret_value() if settings.checkout_secret else ""
+    if not secret:
+        typer.echo("payflows: set PAYFLOWS_CHECKOUT_SECRET (the web app's too)", err=True)
+        raise typer.Exit(2)
+    try:
+        currency = validate_currency(settings.checkout_currency)
+        cents = parse_amount(amount, currency)
+        signer = OrderSigner(secret)
+        made = Order(order_id or f"web-{secrets.token_hex(8)}", cents, currency, product, mode)  # type: ignore[arg-type]
+        token = signer.sign(made, valid_seconds=max(1, valid_minutes) * 60)
+    except (ValueError, InvalidOrder) as exc:
+        typer.echo(f"payflows: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{public_url(settings)}/checkout?order={token}")
 
 
 @app.command("register-webhook")

@@ -9,7 +9,9 @@ Both need ``Authorization: Bearer <PAYFLOWS_OPERATOR_TOKEN>``, compared in const
 token configured they answer 503 and say so: an operator endpoint is never open by default.
 Answers: 200 recorded (or already so), 401 no or wrong token, 404 no such hold, 409 the hold is
 no longer open (or an action on it is in flight), 413 body too large, 422 invalid decision or
-amount. A refused request records nothing. The token never appears in logs or answers.
+amount, 400 a body that is not JSON or nested too deeply. The body's size is checked (declared
+and streamed) before it is read whole. A refused request records nothing. The token never
+appears in logs or answers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from apps.web.forms import BadForm, TooLarge, read_body
+from payflows.domain.money import MAX_CENTS
 from payflows.ledger import UnitOfWork
 from payflows.settings import Settings
 from payflows.sweep import DecisionRefused, decide, hold_view, open_holds, windows_from_settings
@@ -65,11 +69,16 @@ def hold_routes(settings: Settings, engine: Engine) -> list[Route]:
         refusal = _authorised(settings, request)
         if refusal is not None:
             return refusal
-        body = await request.body()
-        if len(body) > MAX_DECISION_BYTES:
+        try:
+            body = await read_body(request, MAX_DECISION_BYTES)
+        except TooLarge:
             return _error(413, "body too large")
+        except BadForm:
+            return _error(400, "bad Content-Length")
         try:
             data: Any = json.loads(body or b"null")
+        except RecursionError:
+            return _error(400, "the body is nested too deeply")
         except ValueError:
             return _error(422, "the body must be JSON: {decision, amount_cents?}")
         if not isinstance(data, dict) or not isinstance(data.get("decision"), str):
@@ -78,8 +87,12 @@ def hold_routes(settings: Settings, engine: Engine) -> list[Route]:
         if unknown:
             return _error(422, f"unknown field(s): {', '.join(unknown)}")
         amount = data.get("amount_cents")
-        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
-            return _error(422, "amount_cents must be a whole number of cents")
+        if amount is not None and (
+            isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_CENTS
+        ):
+            return _error(422, f"amount_cents must be a whole number of cents, 1 to {MAX_CENTS}")
+        if len(request.path_params["purchase_id"]) > 64:
+            return _error(404, "no such hold")
         purchase_id = request.path_params["purchase_id"]
 
         def write() -> tuple[dict[str, Any], bool]:

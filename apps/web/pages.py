@@ -1,18 +1,29 @@
 """The shopper's pages: checkout form, 3-D Secure hand-off, result. Plain HTML, escaped.
 
 Every value is escaped on the way in. Nothing a shopper typed into a card field is ever passed
-here: a checkout form shown again after a mistake keeps the email, amount and product but not the
-card number, expiry or CVC.
+here: a checkout form shown again after a mistake keeps the email and the name on the card but
+not the card number, expiry or CVC (and not a name or email that holds a card number). The order
+(amount, product) comes from the shop's signed order, never from the form.
+
+Each page comes with its Content-Security-Policy (:func:`csp`): nothing loads from anywhere, the
+one inline style and the one inline script are allowed by their hashes, and forms post only to
+this app (or, on the 3-D Secure hand-off, to the issuer's ACS).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlsplit
+
+from payflows.domain.money import format_amount
 
 __all__ = [
     "CheckoutValues",
     "checkout_page",
+    "csp",
     "decline_reason",
     "message_page",
     "result_page",
@@ -77,11 +88,32 @@ def decline_reason(code: str | None) -> str:
     return _REASONS.get(code, "Your bank declined the payment.")
 
 
+_THREE_DS_SCRIPT = 'document.getElementById("three-ds").submit();'
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def csp(*, acs_url: str | None = None) -> str:
+    """The Content-Security-Policy of a page (the 3-D Secure hand-off names its ACS)."""
+    form_action = "'self'"
+    script = "'none'"
+    if acs_url is not None:
+        parts = urlsplit(acs_url)
+        form_action = f"{parts.scheme}://{parts.netloc}"
+        script = _sha256(_THREE_DS_SCRIPT)
+    return (
+        f"default-src 'none'; style-src {_sha256(_STYLE)}; script-src {script}; "
+        f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 def _document(title: str, body: str, *, extra_head: str = "") -> str:
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="referrer" content="same-origin">\n'
         f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n{extra_head}</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
@@ -89,41 +121,46 @@ def _document(title: str, body: str, *, extra_head: str = "") -> str:
 
 @dataclass(frozen=True, slots=True)
 class CheckoutValues:
-    """What the form shows again after a mistake. Deliberately has no card fields."""
+    """What the form shows again after a mistake. Deliberately has no card fields.
 
-    order_id: str
+    ``order`` is the shop's signed order token, ``csrf`` the form's CSRF token.
+    """
+
+    order: str
+    csrf: str
     email: str = ""
-    amount: str = ""
-    product: str = ""
-    mode: str = "cit"
     cardholder_name: str = ""
 
 
-def checkout_page(values: CheckoutValues, *, currency: str, error: str | None = None) -> str:
+def checkout_page(
+    values: CheckoutValues,
+    *,
+    order_id: str,
+    product: str,
+    amount_cents: int,
+    currency: str,
+    mode: str,
+    error: str | None = None,
+) -> str:
     v = {k: escape(str(getattr(values, k)), quote=True) for k in CheckoutValues.__slots__}
-    checked = {m: " checked" if values.mode == m else "" for m in ("cit", "preauth")}
     alert = f'<p class="error" role="alert">{escape(error)}</p>\n' if error else ""
+    how = "Authorise only (hold)" if mode == "preauth" else "Pay now"
     body = f"""<main>
   <h1>Checkout</h1>
-  <p class="lead">Pay by card. Amounts in {escape(currency)}.</p>
+  <p class="lead">Pay by card.</p>
   {alert}<form method="post" action="/checkout" autocomplete="off">
-    <input type="hidden" name="order_id" value="{v["order_id"]}">
+    <input type="hidden" name="order" value="{v["order"]}">
+    <input type="hidden" name="csrf_token" value="{v["csrf"]}">
     <fieldset>
       <legend>Order</legend>
+      <dl>
+        <dt>Order</dt><dd id="order-id">{escape(order_id)}</dd>
+        <dt>Product</dt><dd id="product">{escape(product)}</dd>
+        <dt>Amount</dt><dd id="amount">{escape(format_amount(amount_cents, currency))}</dd>
+        <dt>Payment</dt><dd id="mode">{escape(how)}</dd>
+      </dl>
       <label for="email">Email</label>
       <input id="email" name="email" type="email" required value="{v["email"]}">
-      <div class="row">
-        <div><label for="amount">Amount ({escape(currency)})</label>
-        <input id="amount" name="amount" inputmode="decimal" required value="{v["amount"]}"></div>
-        <div><label for="product">Product</label>
-        <input id="product" name="product" required value="{v["product"]}"></div>
-      </div>
-      <label>Payment</label>
-      <div class="modes">
-        <label><input type="radio" name="mode" value="cit"{checked["cit"]}> Pay now</label>
-        <label><input type="radio" name="mode" value="preauth"{checked["preauth"]}>
-          Authorise only (hold)</label>
-      </div>
     </fieldset>
     <fieldset>
       <legend>Card</legend>
@@ -158,7 +195,7 @@ def three_ds_redirect_page(*, acs_url: str, md: str, pareq: str, term_url: str) 
     <noscript><button type="submit">Continue to your bank</button></noscript>
   </form>
 </main>
-<script>document.getElementById("three-ds").submit();</script>"""
+<script>{_THREE_DS_SCRIPT}</script>"""
     return _document("Verifying your card", body)
 
 

@@ -30,8 +30,9 @@ from payflows.ledger import (
     claim_due_subscriptions,
     record_intents,
 )
+from payflows.ledger.cards import CARD_DELETED
 
-__all__ = ["NO_METHOD", "claim_one_offs", "claim_subscriptions"]
+__all__ = ["CARD_DELETED_REASON", "NO_METHOD", "claim_one_offs", "claim_subscriptions"]
 
 
 def claim_subscriptions(run: Run, limit: int) -> list[Item] | None:
@@ -81,12 +82,13 @@ def claim_subscriptions(run: Run, limit: int) -> list[Item] | None:
             customer = customers.get(sub.customer_id)
             unusable = method is None or method.deleted_at is not None or customer is None
             if unusable and key not in existing:
+                code, reason = _unusable(method)
                 sub.status = SubscriptionStatus.SUSPENDED
-                sub.last_decline_code = "no_payment_method"
-                sub.dunning_reason = NO_METHOD
+                sub.last_decline_code = code
+                sub.dunning_reason = reason
                 sub.claimed_by = sub.claimed_until = None
                 run.summary.suspended += 1
-                count(run.summary.dunning_reasons, NO_METHOD)
+                count(run.summary.dunning_reasons, reason)
                 continue
             intents.append(
                 Intent(
@@ -140,12 +142,13 @@ def claim_one_offs(run: Run, limit: int) -> list[Item] | None:
             customer = customers.get(charge.customer_id)
             unusable = method is None or method.deleted_at is not None or customer is None
             if unusable and key not in existing:
+                code, reason = _unusable(method)
                 charge.status = OneOffChargeStatus.FAILED
-                charge.last_decline_code = "no_payment_method"
-                charge.dunning_reason = NO_METHOD
+                charge.last_decline_code = code
+                charge.dunning_reason = reason
                 charge.claimed_by = charge.claimed_until = None
                 run.summary.one_off_failed += 1
-                count(run.summary.dunning_reasons, NO_METHOD)
+                count(run.summary.dunning_reasons, reason)
                 continue
             intents.append(
                 Intent(
@@ -171,6 +174,15 @@ def claim_one_offs(run: Run, limit: int) -> list[Item] | None:
 
 
 NO_METHOD = "no usable payment method"
+CARD_DELETED_REASON = "stored card deleted"
+
+
+def _unusable(method: PaymentMethod | None) -> tuple[str, str]:
+    """(last_decline_code, dunning_reason) of a charge that cannot be made: a card deleted at
+    the gateway says so, so the subscription and the run summary show why billing stopped."""
+    if method is not None and method.deleted_at is not None:
+        return CARD_DELETED, CARD_DELETED_REASON
+    return "no_payment_method", NO_METHOD
 
 
 def _item(

@@ -137,7 +137,9 @@ class CardData:
     def __eq__(self, other: object) -> bool:
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        """Unhashable, as a class with its own ``__eq__`` is: never a key of a cache or a set."""
+        raise TypeError("CardData is not hashable")
 
 
 @dataclass(frozen=True, slots=True)

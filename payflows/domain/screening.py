@@ -10,7 +10,8 @@ What counts as a card number: a Luhn-valid run of 12 to 19 digits, whatever sepa
 its digits are written in (Arabic-Indic, full-width, superscript digits all count: they are
 normalised to ASCII before the test). Precisely, the text is cut into *chains*: digit groups joined
 by at most :data:`MAX_GAP` characters that are neither letters nor digits. A letter or a longer gap
-ends a chain. Every run of consecutive groups of one chain holding 12 to 19 digits in total is a
+ends a chain, and a UUID (``8-4-4-4-12`` hex digits, how gateways name purchases) is never a
+card number. Every run of consecutive groups of one chain holding 12 to 19 digits in total is a
 candidate (so ``ref 12 4111 1111 1111 1111`` is caught although the chain has 18 digits); a single
 group of more than 19 digits is a long identifier, not a card number.
 
@@ -77,13 +78,29 @@ _CHAIN = re.compile(rf"[0-9]+(?:(?:[^\w]|_){{1,{MAX_GAP}}}[0-9]+)*")
 _GROUP = re.compile(r"[0-9]+")
 
 
+_TWELVE_DIGITS = re.compile(r"(?:[^0-9]*[0-9]){12}")
+
+
 def _few_digits(text: str) -> bool:
-    """A cheap test that settles most values: fewer than 12 ASCII digits in all."""
-    return text.isascii() and sum(text.count(d) for d in "0123456789") < _MIN
+    """A cheap test that settles most values: too short, or fewer than 12 ASCII digits."""
+    if len(text) < _MIN:
+        return True
+    return text.isascii() and _TWELVE_DIGITS.match(text) is None
+
+
+#: A UUID (8-4-4-4-12 hex digits): a gateway's or a ledger's id, never a card number. Its
+#: all-digit groups would otherwise make Luhn-valid windows about once in 2,000 random UUIDs.
+_UUID = re.compile(
+    r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"(?![0-9A-Za-z])"
+)
 
 
 def _chains(text: str) -> Iterator[re.Match[str]]:
-    return _CHAIN.finditer(normalise_digits(text))
+    text = normalise_digits(text)
+    if "-" in text:
+        text = _UUID.sub(lambda m: "u" * len(m.group()), text)  # same length: spans stay true
+    return _CHAIN.finditer(text)
 
 
 def _candidates(chain: re.Match[str]) -> Iterator[tuple[int, int, str]]:

@@ -42,6 +42,7 @@ from payflows.gateway._models import (
     Client,
     ClientDetails,
     Page,
+    PaymentMethods,
     Purchase,
     PurchaseRequest,
     RecurringToken,
@@ -283,11 +284,17 @@ class PreciumClient:
         return await self._purchase("POST", purchase_id, "cancel")
 
     async def refund(self, purchase_id: str, amount: int | None = None) -> Refund:
+        """Refund all or ``amount`` cents of a paid purchase.
+
+        The platform answers with the refund's payment object (its ``id`` is the refund's); the
+        guide shows ``{id, status, refund_amount, refunded_on, refund_id}``. Both are read, the
+        refund id taken from whichever is present.
+        """
         body = None if _cents(amount) is None else {"amount": amount}
         return await self._call(
             "POST",
             _route("purchases", purchase_id, "refund"),
-            Refund.model_validate,
+            partial(Refund.of_purchase, purchase_id),
             json=body,
             purchase_id=purchase_id,
         )
@@ -296,7 +303,7 @@ class PreciumClient:
         return await self._call(
             "POST",
             _route("purchases", purchase_id, "refund", refund_id, "cancel"),
-            Refund.model_validate,
+            partial(Refund.of_purchase, purchase_id),
             purchase_id=purchase_id,
         )
 
@@ -362,6 +369,12 @@ class PreciumClient:
         )
 
     async def delete_recurring_token(self, purchase_id: str) -> Purchase:
+        """Delete the stored card that ``purchase_id`` (the purchase that saved it) is.
+
+        The platform answers with the purchase (``is_recurring_token`` false, a
+        ``delete_recurring_token`` attempt first) and sends
+        ``purchase.pending_recurring_token_delete`` then ``purchase.recurring_token_deleted``.
+        """
         return await self._purchase("POST", purchase_id, "delete_recurring_token")
 
     async def _purchase(
@@ -411,6 +424,17 @@ class PreciumClient:
             data={"MD": md, "PaRes": pares},
             auth="none",
             expect_decline=True,
+        )
+
+    # -- brand -----------------------------------------------------------------------------------
+
+    async def list_payment_methods(self, currency: str | None = None) -> PaymentMethods:
+        """The payment methods this client's brand can take (in ``currency``, if given)."""
+        params = {"brand_id": self.brand_id}
+        if currency is not None:
+            params["currency"] = currency
+        return await self._call(
+            "GET", "payment_methods/", PaymentMethods.model_validate, params=params
         )
 
     # -- keys and webhooks ---------------------------------------------------------------------
@@ -501,7 +525,7 @@ class PreciumClient:
             method, url, json=json, content=content, data=data, params=params, headers=headers
         )
         # The request holds the body and the key now; keep no second reference to either.
-        json = data = content = headers = None
+        del json, data, content, headers
         error: PreciumError | None = None
         try:
             response = await pool.send(request)

@@ -46,6 +46,7 @@ __all__ = [
     "ClientDetails",
     "Page",
     "Payment",
+    "PaymentMethods",
     "Product",
     "Purchase",
     "PurchaseDetails",
@@ -166,6 +167,26 @@ class RecurringToken(_Read):
     network_transaction_id: str | None = None
     created_on: Timestamp = None
 
+    @property
+    def token(self) -> str:
+        """What ``/charge/`` takes: the id of the purchase that saved the card."""
+        return self.recurring_token or self.id
+
+
+class PaymentMethods(_Read):
+    """``GET /payment_methods/?brand_id=&currency=``: what a brand can take.
+
+    ``available_payment_methods`` names methods (``visa``, ``mastercard``, ``fpx``...);
+    ``card_methods`` those of them that are cards.
+    """
+
+    available_payment_methods: list[str] = Field(default_factory=list)
+    card_methods: list[str] = Field(default_factory=list)
+    by_country: dict[str, Any] = Field(default_factory=dict)
+    country_names: dict[str, Any] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    logos: dict[str, Any] = Field(default_factory=dict)
+
 
 T = TypeVar("T")
 
@@ -280,7 +301,11 @@ class Purchase(_Read):
     direct_post_url: str | None = None
     checkout_url: str | None = None
     is_recurring_token: bool = False
+    #: The token that was *used to pay* this purchase (a ``/charge/``); never the token this
+    #: purchase saved, which is the purchase's own ``id`` (see :attr:`saved_token`).
     recurring_token: str | None = None
+    #: The guide's S2S / 3-D Secure answer shape, when a gateway sends it on the purchase too.
+    payment_method_details: dict[str, Any] = Field(default_factory=dict, repr=False)
     refundable_amount: Cents = 0
     skip_capture: bool = False
     force_recurring: bool = False
@@ -320,8 +345,44 @@ class Purchase(_Read):
         return self.transaction_data.extra.masked_pan
 
     @property
+    def saved_token(self) -> str | None:
+        """The recurring token this purchase *is*, if it saved a card: its own ``id``.
+
+        The platform marks it ``is_recurring_token`` (its ``recurring_token`` stays null). A
+        zero-amount purchase that is ``preauthorized`` saves the card even without
+        ``force_recurring``; once its token is deleted (a ``delete_recurring_token`` attempt)
+        it is no token any more.
+        """
+        if self.is_recurring_token:
+            return self.id
+        deleted = any(a.type == "delete_recurring_token" for a in self.transaction_data.attempts)
+        if self.status is Status.PREAUTHORIZED and not self.total and not deleted:
+            return self.id
+        return None
+
+    @property
+    def token_deleted(self) -> bool:
+        """Whether the gateway deleted the token this purchase was (a successful
+        ``delete_recurring_token`` attempt and ``is_recurring_token`` false)."""
+        return not self.is_recurring_token and any(
+            a.type == "delete_recurring_token" and a.successful is not False
+            for a in self.transaction_data.attempts
+        )
+
+    @property
     def network_transaction_id(self) -> str | None:
-        return self.transaction_data.extra.network_transaction_id
+        """The card network's id of this transaction, wherever the gateway put it.
+
+        Read, in order, from ``transaction_data.extra`` (where CHIP's own documentation puts
+        card details), the guide's ``payment_method_details.card`` (its 3-D Secure answer
+        shape), and ``purchase.payment_method_details.card`` (never its
+        ``previous_network_transaction_id``: that is the one *we* quoted on an MIT).
+        """
+        return (
+            self.transaction_data.extra.network_transaction_id
+            or _card_ntid(self.payment_method_details)
+            or _card_ntid(self.purchase.payment_method_details if self.purchase else {})
+        )
 
     @property
     def paid_on(self) -> datetime | None:
@@ -340,6 +401,12 @@ class Purchase(_Read):
         """When the gateway settled the money (``transaction_data.extra.settlement``)."""
         settlement = self.transaction_data.extra.settlement or {}
         return _utc(settlement.get("settled_on"))
+
+
+def _card_ntid(details: Mapping[str, Any]) -> str | None:
+    card = details.get("card") if isinstance(details, Mapping) else None
+    value = card.get("network_transaction_id") if isinstance(card, Mapping) else None
+    return value if isinstance(value, str) and value else None
 
 
 # -- purchases: writing ------------------------------------------------------------------------
@@ -376,10 +443,11 @@ class CardFlags(_Write):
 class PurchaseRequest(_Write):
     """A purchase to create. :meth:`to_body` writes the guide's nested body.
 
-    ``brand_id`` may be left out: the client fills in its own.
+    ``brand_id`` may be left out: the client fills in its own. ``currency`` may be left out
+    too: the platform then uses the brand's default currency.
     """
 
-    currency: str
+    currency: str | None = None
     products: list[Product] = Field(min_length=1)
     client_id: str | None = None
     #: An inline client instead of ``client_id``.
@@ -400,8 +468,8 @@ class PurchaseRequest(_Write):
 
     @field_validator("currency")
     @classmethod
-    def _currency(cls, value: str) -> str:
-        return validate_currency(value)
+    def _currency(cls, value: str | None) -> str | None:
+        return None if value is None else validate_currency(value)
 
     @model_validator(mode="after")
     def _has_client(self) -> PurchaseRequest:
@@ -411,7 +479,7 @@ class PurchaseRequest(_Write):
 
     @classmethod
     def single(
-        cls, name: str, price: int, currency: str, *, client_id: str, **kwargs: Any
+        cls, name: str, price: int, currency: str | None, *, client_id: str, **kwargs: Any
     ) -> PurchaseRequest:
         """A one-product purchase, the usual shape of a subscription charge."""
         return cls(
@@ -426,10 +494,11 @@ class PurchaseRequest(_Write):
 
     def to_body(self) -> dict[str, Any]:
         purchase: dict[str, Any] = {
-            "currency": self.currency,
             "language": self.language,
             "products": [p.model_dump(mode="json") for p in self.products],
         }
+        if self.currency is not None:
+            purchase["currency"] = self.currency
         if self.total_override is not None:
             purchase["total_override"] = self.total_override
         if self.card is not None:
@@ -558,6 +627,30 @@ class Refund(_Read):
     status: str | None = None
     refunded_on: Timestamp = None
 
+    @property
+    def done(self) -> bool:
+        """Whether the gateway says the refund went through (CHIP ``success``, the guide's
+        ``refunded``); ``pending`` or no status at all means not yet."""
+        return self.status in {"success", "refunded"}
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
+
+    @classmethod
+    def of_purchase(cls, purchase_id: str, data: Any) -> Refund:
+        """Read an answer about ``purchase_id``'s refund: a payment object without
+        ``related_to`` is then still known to be this purchase's refund (its ``id`` the
+        refund's)."""
+        if (
+            isinstance(data, Mapping)
+            and data.get("type") == "payment"
+            and not data.get("related_to")
+            and "purchase_id" not in data
+        ):
+            data = {**data, "related_to": {"id": purchase_id, "type": "purchase"}}
+        return cls.model_validate(data)
+
     @model_validator(mode="before")
     @classmethod
     def _either_shape(cls, data: Any) -> Any:
@@ -613,6 +706,8 @@ class WebhookEvent(_Read):
     currency: str | None = None
     occurred_at: Timestamp = None
     refund_id: str | None = None
+    #: The refund's own status on a ``payment.refunded`` (CHIP: ``success``); None otherwise.
+    refund_status: str | None = None
     #: The purchase object, when the body is one (CHIP shape).
     purchase: Purchase | None = Field(default=None, repr=False)
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
@@ -646,6 +741,7 @@ def _from_envelope(data: dict[str, Any]) -> dict[str, Any]:
         "currency": inner.get("currency"),
         "occurred_at": data.get("timestamp"),
         "refund_id": inner.get("refund_id"),
+        "refund_status": inner.get("status") if inner.get("refund_id") else None,
     }
 
 
@@ -668,6 +764,7 @@ def _from_object(data: dict[str, Any]) -> dict[str, Any]:
             "currency": payment.get("currency"),
             "occurred_at": occurred_at,
             "refund_id": refund_id,
+            "refund_status": data.get("status") if refund_id is not None else None,
         }
     purchase = Purchase.model_validate(data)
     return {

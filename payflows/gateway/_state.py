@@ -83,7 +83,10 @@ class PurchaseState:
         purchase_id = _text(body, "id")
         if not purchase_id:
             raise ValueError("id: missing")
-        status = Status(body.get("status"))
+        status_text = _text(body, "status")
+        if not status_text:
+            raise ValueError("status: missing")
+        status = Status(status_text)
         data = _object(body, "transaction_data")
         attempts = data.get("attempts")
         attempts = [] if attempts is None else attempts

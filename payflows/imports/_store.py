@@ -15,10 +15,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
+from sqlalchemy import Table
 
+from payflows.imports._bulk import Known, New, apply, lookup, pending
 from payflows.imports.formats import (
     ChargeRow,
     CustomerRow,
@@ -36,78 +35,26 @@ from payflows.ledger import (
     SubscriptionStatus,
     UnitOfWork,
 )
-from payflows.ledger.models import utcnow
 
 __all__ = ["WRITERS"]
 
 Rows = Sequence[tuple[int, Any]]
 Writer = Callable[[UnitOfWork, Rows], tuple[ChunkCounts, list[RowError]]]
 
-
-def _by(uow: UnitOfWork, model: Any, column: Any, keys: set[str]) -> dict[str, Any]:
-    if not keys:
-        return {}
-    rows = uow.session.exec(select(model).where(col(column).in_(keys))).all()
-    return {getattr(r, column.key): r for r in rows}
+_CUSTOMERS: Table = Customer.__table__  # type: ignore[attr-defined]
+_METHODS: Table = PaymentMethod.__table__  # type: ignore[attr-defined]
+_SUBSCRIPTIONS: Table = Subscription.__table__  # type: ignore[attr-defined]
+_CHARGES: Table = OneOffCharge.__table__  # type: ignore[attr-defined]
 
 
-def _apply(obj: Any, fields: dict[str, Any], counts: ChunkCounts) -> None:
-    """Update an existing record (an ORM object, or the values of a row new in this chunk)."""
-    changed = False
-    for name, value in fields.items():
-        current = obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
-        if current != value:
-            if isinstance(obj, dict):
-                obj[name] = value
-            else:
-                setattr(obj, name, value)
-            changed = True
-    if changed:
-        if not isinstance(obj, dict):
-            obj.updated_at = utcnow()
-        counts.updated += 1
-    else:
-        counts.unchanged += 1
-
-
-class _New:
-    """Records new in this chunk, inserted at the end in one multi-row statement.
-
-    Core ``INSERT ... ON CONFLICT DO NOTHING`` with many rows rather than ORM objects: no
-    identity map to fill and no primary keys to fetch back, so inserting costs about what
-    updating does. ``ON CONFLICT`` keeps a concurrent import of the same file harmless.
-    """
-
-    def __init__(self, model: Any, key: str) -> None:
-        self.model, self.key = model, key
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.now = utcnow()
-
-    def add(self, key: str, counts: ChunkCounts, **values: Any) -> dict[str, Any]:
-        now = self.now
-        self.rows[key] = row = {self.key: key, "created_at": now, "updated_at": now, **values}
-        counts.inserted += 1
-        return row
-
-    def flush(self, uow: UnitOfWork) -> None:
-        if not self.rows:
-            return
-        table = self.model.__table__
-        insert = pg_insert(table) if uow.dialect == "postgresql" else sqlite_insert(table)
-        stmt = insert.on_conflict_do_nothing(index_elements=[self.key])
-        uow.session.execute(stmt, list(self.rows.values()))
-
-
-def _get(obj: Any, name: str) -> Any:
-    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+_CUSTOMER_FIELDS = ("email", "full_name", "phone", "country")
 
 
 def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts = ChunkCounts()
-    known: dict[str, Any] = _by(
-        uow, Customer, Customer.external_id, {r.external_id for _, r in rows}
-    )
-    new = _New(Customer, "external_id")
+    keys = {r.external_id for _, r in rows}
+    known = Known(uow, _CUSTOMERS, "external_id", keys, _CUSTOMER_FIELDS)
+    new = New(Customer, "external_id")
     for _, row in rows:
         assert isinstance(row, CustomerRow)
         fields = {
@@ -116,23 +63,27 @@ def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowE
             "phone": row.phone,
             "country": row.country,
         }
-        existing = known.get(row.external_id)
+        existing = pending(new, known, row.external_id)
         if existing is None:
-            known[row.external_id] = new.add(row.external_id, counts, **fields)
+            new.add(row.external_id, counts, **fields)
         else:
-            _apply(existing, fields, counts)
-    new.flush(uow)
+            apply(existing, fields, counts, known)
+    known.flush(uow)
+    new.flush(uow, counts)
     return counts, []
 
 
-def _customers(uow: UnitOfWork, rows: Rows) -> dict[str, Customer]:
-    return _by(uow, Customer, Customer.external_id, {r.customer_external_id for _, r in rows})
+def _customers(uow: UnitOfWork, rows: Rows) -> dict[str, int]:
+    """Customer id by external id, for the customers this chunk refers to."""
+    keys = {r.customer_external_id for _, r in rows}
+    found = lookup(uow, _CUSTOMERS, "external_id", keys, ["id"])
+    return {k: row["id"] for k, row in found.items()}
 
 
-def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, PaymentMethod]:
-    return _by(
-        uow, PaymentMethod, PaymentMethod.recurring_token, {r.recurring_token for _, r in rows}
-    )
+def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, dict[str, Any]]:
+    """``id``, ``customer_id`` and ``deleted_at`` by token, for the cards this chunk refers to."""
+    keys = {r.recurring_token for _, r in rows}
+    return lookup(uow, _METHODS, "recurring_token", keys, ["id", "customer_id", "deleted_at"])
 
 
 def _unknown_customer(line: int, external_id: str) -> RowError:
@@ -143,15 +94,27 @@ def _unknown_customer(line: int, external_id: str) -> RowError:
     )
 
 
+_METHOD_FIELDS = (
+    "network_transaction_id",
+    "original_amount_cents",
+    "currency",
+    "brand",
+    "masked_pan",
+    "expiry_month",
+    "expiry_year",
+)
+
+
 def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers = _customers(uow, rows)
-    known: dict[str, Any] = _methods(uow, rows)
-    new = _New(PaymentMethod, "recurring_token")
+    keys = {r.recurring_token for _, r in rows}
+    known = Known(uow, _METHODS, "recurring_token", keys, _METHOD_FIELDS)
+    new = New(PaymentMethod, "recurring_token")
     for line, row in rows:
         assert isinstance(row, PaymentMethodRow)
-        customer = customers.get(row.customer_external_id)
-        if customer is None:
+        customer_id = customers.get(row.customer_external_id)
+        if customer_id is None:
             errors.append(_unknown_customer(line, row.customer_external_id))
             continue
         fields = {
@@ -163,12 +126,10 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
             "expiry_month": row.expiry_month,
             "expiry_year": row.expiry_year,
         }
-        existing = known.get(row.recurring_token)
+        existing = pending(new, known, row.recurring_token)
         if existing is None:
-            known[row.recurring_token] = new.add(
-                row.recurring_token, counts, customer_id=customer.id, **fields
-            )
-        elif _get(existing, "customer_id") != customer.id:
+            new.add(row.recurring_token, counts, customer_id=customer_id, **fields)
+        elif existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -179,16 +140,18 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
         else:
             if row.network_transaction_id is None:
                 fields.pop("network_transaction_id")  # absent means "keep what we have"
-            _apply(existing, fields, counts)
-    new.flush(uow)
+            apply(existing, fields, counts, known)
+    known.flush(uow)
+    new.flush(uow, counts)
     return counts, errors
 
 
 def _card_for(
-    line: int, row: Any, customers: dict[str, Customer], methods: dict[str, PaymentMethod]
-) -> tuple[Customer, PaymentMethod] | RowError:
-    customer = customers.get(row.customer_external_id)
-    if customer is None:
+    line: int, row: Any, customers: dict[str, int], methods: dict[str, dict[str, Any]]
+) -> tuple[int, int] | RowError:
+    """``(customer id, payment method id)`` of a row, or why it cannot have them."""
+    customer_id = customers.get(row.customer_external_id)
+    if customer_id is None:
         return _unknown_customer(line, row.customer_external_id)
     method = methods.get(row.recurring_token)
     if method is None:
@@ -197,54 +160,63 @@ def _card_for(
             column="recurring_token",
             reason="unknown recurring_token (import the payment methods file first)",
         )
-    if method.customer_id != customer.id:
+    if method["customer_id"] != customer_id:
         return RowError(
             line=line,
             column="recurring_token",
             reason="this token belongs to another customer than customer_external_id",
         )
-    if method.deleted_at is not None:
+    if method["deleted_at"] is not None:
         return RowError(
             line=line, column="recurring_token", reason="this token was deleted at the gateway"
         )
-    return customer, method
+    return customer_id, method["id"]
+
+
+_SUBSCRIPTION_FIELDS = (
+    "payment_method_id",
+    "plan",
+    "amount_cents",
+    "currency",
+    "interval_unit",
+    "interval_count",
+)
 
 
 def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
-    known: dict[str, Any] = _by(
-        uow, Subscription, Subscription.external_id, {r.external_id for _, r in rows}
-    )
-    new = _New(Subscription, "external_id")
+    keys = {r.external_id for _, r in rows}
+    known = Known(uow, _SUBSCRIPTIONS, "external_id", keys, _SUBSCRIPTION_FIELDS)
+    new = New(Subscription, "external_id")
     for line, row in rows:
         assert isinstance(row, SubscriptionRow)
         found = _card_for(line, row, customers, methods)
         if isinstance(found, RowError):
             errors.append(found)
             continue
-        customer, method = found
+        customer_id, method_id = found
         fields = {
-            "payment_method_id": method.id,
+            "payment_method_id": method_id,
             "plan": row.plan,
             "amount_cents": row.amount_cents,
             "currency": row.currency,
             "interval_unit": IntervalUnit(row.interval),
             "interval_count": row.interval_count,
         }
-        existing = known.get(row.external_id)
+        existing = pending(new, known, row.external_id)
         if existing is None:
-            known[row.external_id] = new.add(
+            new.add(
                 row.external_id,
                 counts,
-                customer_id=customer.id,
+                customer_id=customer_id,
                 next_billing_at=row.first_billing_at,
                 anchor_day=row.first_billing_at.astimezone(UTC).day,
                 status=SubscriptionStatus.ACTIVE,
                 failed_attempts=0,
                 **fields,
             )
-        elif _get(existing, "customer_id") != customer.id:
+        elif existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -254,42 +226,45 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             )
         else:
             # next_billing_at belongs to the billing run once the subscription exists.
-            _apply(existing, fields, counts)
-    new.flush(uow)
+            apply(existing, fields, counts, known)
+    known.flush(uow)
+    new.flush(uow, counts)
     return counts, errors
+
+
+_CHARGE_FIELDS = ("payment_method_id", "amount_cents", "currency", "description", "charge_on")
 
 
 def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
-    known: dict[str, Any] = _by(
-        uow, OneOffCharge, OneOffCharge.external_id, {r.external_id for _, r in rows}
-    )
-    new = _New(OneOffCharge, "external_id")
+    keys = {r.external_id for _, r in rows}
+    known = Known(uow, _CHARGES, "external_id", keys, _CHARGE_FIELDS)
+    new = New(OneOffCharge, "external_id")
     for line, row in rows:
         assert isinstance(row, ChargeRow)
         found = _card_for(line, row, customers, methods)
         if isinstance(found, RowError):
             errors.append(found)
             continue
-        customer, method = found
+        customer_id, method_id = found
         fields = {
-            "payment_method_id": method.id,
+            "payment_method_id": method_id,
             "amount_cents": row.amount_cents,
             "currency": row.currency,
             "description": row.description,
             "charge_on": row.charge_on,
         }
-        existing = known.get(row.external_id)
+        existing = pending(new, known, row.external_id)
         if existing is None:
-            known[row.external_id] = new.add(
+            new.add(
                 row.external_id,
                 counts,
-                customer_id=customer.id,
+                customer_id=customer_id,
                 status=OneOffChargeStatus.PLANNED,
                 **fields,
             )
-        elif _get(existing, "customer_id") != customer.id:
+        elif existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -297,28 +272,28 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
                     reason="this charge belongs to another customer",
                 )
             )
-        elif _frozen(existing) and any(_get(existing, k) != v for k, v in fields.items()):
+        elif (why := _frozen(existing)) and any(existing[k] != v for k, v in fields.items()):
             errors.append(
                 RowError(
                     line=line,
                     column="external_id",
-                    reason=f"this charge is already {_frozen(existing)}; it can no longer change",
+                    reason=f"this charge is already {why}; it can no longer change",
                 )
             )
         else:
-            _apply(existing, fields, counts)
-    new.flush(uow)
+            apply(existing, fields, counts, known)
+    known.flush(uow)
+    new.flush(uow, counts)
     return counts, errors
 
 
-def _frozen(charge: Any) -> str | None:
+def _frozen(charge: dict[str, Any]) -> str | None:
     """Why a one-off charge may no longer change: charged, failed, cancelled, or the billing
     run has an attempt for it (its amount stands); None while it is only planned."""
-    status = OneOffChargeStatus(_get(charge, "status"))
+    status = OneOffChargeStatus(charge["status"])
     if status is not OneOffChargeStatus.PLANNED:
         return status.value
-    attempt = charge.get("attempt_id") if isinstance(charge, dict) else charge.attempt_id
-    return "being charged" if attempt is not None else None
+    return "being charged" if charge.get("attempt_id") is not None else None
 
 
 WRITERS: dict[str, Writer] = {

@@ -53,7 +53,7 @@ __all__ = [
     "records",
 ]
 
-CHUNK_ROWS = 1000
+CHUNK_ROWS = 5000
 
 
 def iter_rows(

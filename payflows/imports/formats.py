@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from payflows.csvfiles import (
@@ -31,9 +31,28 @@ from payflows.csvfiles import (
     redact,
     refuse_card_columns,
 )
-from payflows.domain.cards import luhn_valid
-from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
-from payflows.domain.screening import contains_card_number
+from payflows.imports._cells import (
+    _COUNTRY,
+    _EMAIL,
+    _ID,
+    _PHONE,
+    BRANDS,
+    INTERVALS,
+    MAX_CELL_CHARS,
+    MAX_INTERVAL_COUNT,
+    CellError,
+    _amount,
+    _currency,
+    _date,
+    _datetime,
+    _ident,
+    _int,
+    _masked_pan,
+    _optional,
+    _required,
+    _text,
+    screen_cells,
+)
 
 __all__ = [
     "FORMATS",
@@ -55,15 +74,6 @@ __all__ = [
 ]
 
 ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_charges"]
-
-
-class CellError(ValueError):
-    """One cell is wrong; the row is rejected and the import goes on."""
-
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column = column
-        self.reason = redact(reason)
 
 
 # --------------------------------------------------------------------------- records
@@ -116,161 +126,6 @@ class ChargeRow:
 
 
 Record = CustomerRow | PaymentMethodRow | SubscriptionRow | ChargeRow
-
-# --------------------------------------------------------------------------- cell checks
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
-_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,3})?$")
-_MASKED = re.compile(r"^[0-9]{0,6}[*Xx•]{2,13}[0-9]{4}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: The longest cell read at all (longer ones are row errors); every column is far shorter.
-MAX_CELL_CHARS = 4096
-#: Dates outside these years are typos (or attempts to overflow a date-time).
-_FIRST_YEAR, _LAST_YEAR = 2000, 2099
-BRANDS = frozenset({"visa", "mastercard", "amex", "maestro", "discover", "diners", "unknown"})
-INTERVALS = ("day", "week", "month", "year")
-#: Cap on interval_count: a subscription billed less than once in five years is a typo.
-MAX_INTERVAL_COUNT = {"day": 365, "week": 260, "month": 60, "year": 5}
-
-
-def _required(cells: dict[str, str], column: str) -> str:
-    value = cells.get(column, "").strip()
-    if not value:
-        raise CellError(column, f"{column} is required")
-    return value
-
-
-def _optional(cells: dict[str, str], column: str) -> str | None:
-    value = cells.get(column, "").strip()
-    return value or None
-
-
-def _ident(cells: dict[str, str], column: str, max_len: int = 128) -> str:
-    value = _required(cells, column)
-    if len(value) > max_len:
-        raise CellError(column, f"{column} is longer than {max_len} characters")
-    if not _ID.match(value):
-        raise CellError(
-            column, f"{column} may hold letters, digits and . _ : / @ + - only (no spaces)"
-        )
-    return value
-
-
-def _text(cells: dict[str, str], column: str, max_len: int) -> str:
-    value = " ".join(_required(cells, column).split())
-    if len(value) > max_len:
-        raise CellError(column, f"{column} is longer than {max_len} characters")
-    return value
-
-
-def screen_cells(cells: dict[str, str]) -> None:
-    """A CellError for the first cell that is too long, holds a control character or a card
-    number (in any column: a card number is card data wherever it is typed)."""
-    for column, value in cells.items():
-        if len(value) > MAX_CELL_CHARS:
-            raise CellError(column, f"{column} is longer than {MAX_CELL_CHARS} characters")
-        if _CONTROL.search(value):
-            raise CellError(column, f"{column} holds a control character (such as NUL)")
-        if contains_card_number(value):
-            if column == "masked_pan":
-                raise CellError(
-                    "masked_pan",
-                    "masked_pan holds a full card number; give the masked form "
-                    "(444433******1111) and delete this file's copy of the number",
-                )
-            raise CellError(column, f"{column} contains what looks like a card number; remove it")
-
-
-def _currency(cells: dict[str, str], column: str = "currency") -> str:
-    try:
-        return validate_currency(_required(cells, column))
-    except ValueError:
-        raise CellError(column, "currency must be an active ISO 4217 code such as ZAR") from None
-
-
-def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool) -> int:
-    text = _required(cells, column).replace(" ", "")
-    if text.startswith("-"):
-        raise CellError(column, f"{column} must not be negative")
-    if not _AMOUNT.match(text):
-        raise CellError(column, f"{column} must be a decimal amount such as 199.00")
-    try:
-        cents = parse_amount(text, currency)
-    except ValueError:
-        raise CellError(column, f"{column} has more decimals than {currency} allows") from None
-    if cents > MAX_CENTS:
-        raise CellError(column, f"{column} is too large")
-    if cents == 0 and not zero_ok:
-        raise CellError(column, f"{column} must be more than zero")
-    return cents
-
-
-def _int(cells: dict[str, str], column: str, low: int, high: int) -> int:
-    text = _required(cells, column)
-    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not low <= int(text) <= high:
-        raise CellError(column, f"{column} must be a whole number from {low} to {high}")
-    return int(text)
-
-
-def _in_range(column: str, year: int) -> None:
-    if not _FIRST_YEAR <= year <= _LAST_YEAR:
-        raise CellError(column, f"{column} must be between {_FIRST_YEAR} and {_LAST_YEAR}")
-
-
-def _date(cells: dict[str, str], column: str) -> date:
-    text = _required(cells, column)
-    try:
-        if not text.isascii():
-            raise ValueError(text)
-        value = date.fromisoformat(text)
-    except ValueError:
-        raise CellError(column, f"{column} must be an ISO date YYYY-MM-DD") from None
-    _in_range(column, value.year)
-    return value
-
-
-def _datetime(cells: dict[str, str], column: str) -> datetime:
-    """A date means midnight UTC; a datetime without offset is UTC; an offset is converted."""
-    text = _required(cells, column)
-    try:
-        if not text.isascii():
-            raise ValueError(text)
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            value = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        else:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CellError(
-            column, f"{column} must be an ISO date or date-time, e.g. 2026-12-01"
-        ) from None
-    # Checked before converting: 9999-12-31T23:00:00-10:00 is valid but overflows in UTC.
-    _in_range(column, value.year)
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    _in_range(column, value.year)
-    return value
-
-
-def _masked_pan(cells: dict[str, str]) -> str:
-    value = _required(cells, "masked_pan").replace(" ", "").replace("-", "")
-    if value.isdigit() or not value.isascii():
-        # Never echo it: this is very likely a real card number.
-        if 12 <= len(value) <= 19 and luhn_valid(value):
-            raise CellError(
-                "masked_pan",
-                "masked_pan holds a full card number; give the masked form (444433******1111) "
-                "and delete this file's copy of the number",
-            )
-        raise CellError("masked_pan", "masked_pan must be masked, e.g. 444433******1111")
-    if not _MASKED.match(value) or len(value) > 19:
-        raise CellError(
-            "masked_pan", "masked_pan must look like 444433******1111 (first 6, stars, last 4)"
-        )
-    return value.replace("X", "*").replace("x", "*").replace("•", "*")
-
 
 # --------------------------------------------------------------------------- row parsers
 

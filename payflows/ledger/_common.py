@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import SQLModel
 
 from payflows.ledger.db import UnitOfWork
 
@@ -27,6 +29,7 @@ __all__ = [
     "masked",
     "non_negative",
     "set_fields",
+    "table_of",
 ]
 
 #: Rows per statement in bulk calls: far below SQLite's bound-parameter limit.
@@ -40,8 +43,17 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def insert_for(uow: UnitOfWork, table: Table) -> Any:
+def table_of(model: type[SQLModel]) -> Table:
+    """The table of a sqlmodel class, typed (``Model.__table__`` is not, to mypy)."""
+    table = sa_inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+def insert_for(uow: UnitOfWork, model: type[SQLModel] | Table) -> Any:
     """The dialect's INSERT, which knows ``ON CONFLICT DO NOTHING`` on both backends."""
+    table = model if isinstance(model, Table) else table_of(model)
     return pg_insert(table) if uow.dialect == "postgresql" else sqlite_insert(table)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from payflows.domain.attempts import (
     ATTEMPT_TRANSITIONS,
@@ -34,7 +34,7 @@ def attempts_by(uow: UnitOfWork, column: Any, values: Iterable[str]) -> dict[str
     wanted = list(dict.fromkeys(values))
     found: dict[str, PaymentAttempt] = {}
     for chunk in chunks(wanted):
-        rows = uow.session.exec(select(PaymentAttempt).where(column.in_(chunk))).scalars()
+        rows = uow.session.exec(select(PaymentAttempt).where(column.in_(chunk)))
         for row in rows:
             found[getattr(row, column.key)] = row
     return found

@@ -156,9 +156,7 @@ def record_intents(uow: UnitOfWork, intents: Iterable[Intent]) -> list[PaymentAt
         }
         for i in intents
     ]
-    stmt = insert_for(uow, PaymentAttempt.__table__).on_conflict_do_nothing(  # type: ignore[arg-type]
-        index_elements=["business_key"]
-    )
+    stmt = insert_for(uow, PaymentAttempt).on_conflict_do_nothing(index_elements=["business_key"])
     for chunk in chunks(rows):
         uow.session.exec(stmt, params=list(chunk))
     found = attempts_by(uow, PaymentAttempt.business_key, (i.business_key for i in intents))

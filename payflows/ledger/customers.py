@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from payflows.domain.money import validate_currency
 from payflows.ledger._common import cents, insert_for, masked, set_fields
@@ -26,7 +26,7 @@ def upsert_customer(
     """The customer with ``external_id``, created or updated; running it again changes nothing."""
     now = utcnow()
     uow.session.exec(
-        insert_for(uow, Customer.__table__)  # type: ignore[arg-type]
+        insert_for(uow, Customer)
         .values(
             external_id=external_id,
             precium_client_id=precium_client_id,
@@ -41,9 +41,9 @@ def upsert_customer(
     )
     customer = uow.session.exec(
         select(Customer)
-        .where(Customer.external_id == external_id)
+        .where(col(Customer.external_id) == external_id)
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    ).one()
     set_fields(
         customer,
         now,
@@ -85,7 +85,7 @@ def upsert_payment_method(
         "expiry_year": expiry_year,
     }
     uow.session.exec(
-        insert_for(uow, PaymentMethod.__table__)  # type: ignore[arg-type]
+        insert_for(uow, PaymentMethod)
         .values(
             recurring_token=recurring_token,
             customer_id=customer_id,
@@ -97,9 +97,9 @@ def upsert_payment_method(
     )
     method = uow.session.exec(
         select(PaymentMethod)
-        .where(PaymentMethod.recurring_token == recurring_token)
+        .where(col(PaymentMethod.recurring_token) == recurring_token)
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    ).one()
     if method.customer_id != customer_id:
         raise LedgerError(
             f"payment method {method.id} belongs to customer {method.customer_id}, "

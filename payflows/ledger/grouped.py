@@ -24,7 +24,7 @@ from payflows.domain.attempts import (
     sources,
 )
 from payflows.domain.states import Status
-from payflows.ledger._common import insert_for
+from payflows.ledger._common import insert_for, table_of
 from payflows.ledger.attempts import Outcome
 from payflows.ledger.db import UnitOfWork
 from payflows.ledger.errors import PurchaseConflict
@@ -38,7 +38,7 @@ __all__ = [
     "withdraw_grouped",
 ]
 
-_ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
+_ATTEMPTS = table_of(PaymentAttempt)
 _BULK = {"synchronize_session": False}
 
 

@@ -33,7 +33,7 @@ def record_hold(
     """The hold on ``purchase_id``, stored once; recording it again returns the first one."""
     now = utcnow()
     uow.session.exec(
-        insert_for(uow, Hold.__table__)  # type: ignore[arg-type]
+        insert_for(uow, Hold)
         .values(
             purchase_id=purchase_id,
             attempt_id=attempt_id,
@@ -115,7 +115,7 @@ def record_refund(
     now = utcnow()
     new_status = RefundStatus(status)
     uow.session.exec(
-        insert_for(uow, Refund.__table__)  # type: ignore[arg-type]
+        insert_for(uow, Refund)
         .values(
             refund_id=refund_id,
             purchase_id=purchase_id,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from payflows.ledger.db import make_engine
 
@@ -35,6 +36,14 @@ def _config(url: str) -> Config:
     return cfg
 
 
+def _driver(conn: Connection) -> Any:
+    """The DBAPI connection under ``conn`` (SQLite pragmas must bypass SQLAlchemy's transaction)."""
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the ledger connection is closed")
+    return driver
+
+
 def _run(url: str, action: Callable[[Config], None]) -> None:
     cfg = _config(url)
     engine = make_engine(url)
@@ -43,7 +52,7 @@ def _run(url: str, action: Callable[[Config], None]) -> None:
             sqlite = conn.dialect.name == "sqlite"
             if sqlite:
                 # Outside any transaction: inside one, SQLite ignores this pragma.
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+                _driver(conn).execute("PRAGMA foreign_keys = OFF")
             try:
                 with conn.begin():
                     if conn.dialect.name == "postgresql":
@@ -56,7 +65,7 @@ def _run(url: str, action: Callable[[Config], None]) -> None:
                             raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
             finally:
                 if sqlite:
-                    conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+                    _driver(conn).execute("PRAGMA foreign_keys = ON")
     finally:
         engine.dispose()
 

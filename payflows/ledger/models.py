@@ -181,7 +181,7 @@ def _ts(*, nullable: bool = False, **kw: Any) -> Any:
 
 
 def _enum(enum_cls: type[StrEnum], **kw: Any) -> Any:
-    return Field(sa_type=StrEnumType(enum_cls), **kw)  # type: ignore[call-overload]
+    return Field(sa_type=StrEnumType(enum_cls), **kw)
 
 
 class LedgerModel(SQLModel, registry=registry(metadata=metadata)):
@@ -345,7 +345,7 @@ class Hold(LedgerModel, table=True):
     #: This hold's own policy when undecided at its act-by time; None: the merchant's default.
     policy: HoldPolicy | None = Field(
         default=None,
-        sa_type=StrEnumType(HoldPolicy),  # type: ignore[call-overload]
+        sa_type=StrEnumType(HoldPolicy),
         nullable=True,
     )
     #: An extended authorisation (the acquirer grants up to 30 days).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from payflows.domain.money import validate_currency
 from payflows.ledger._common import cents, insert_for, set_fields
@@ -32,7 +32,7 @@ def upsert_one_off_charge(
     cents(amount_cents)
     currency = validate_currency(currency)
     uow.session.exec(
-        insert_for(uow, OneOffCharge.__table__)  # type: ignore[arg-type]
+        insert_for(uow, OneOffCharge)
         .values(
             external_id=external_id,
             customer_id=customer_id,
@@ -74,6 +74,6 @@ def upsert_one_off_charge(
 def get_one_off_charge(uow: UnitOfWork, external_id: str) -> OneOffCharge | None:
     return uow.session.exec(
         select(OneOffCharge)
-        .where(OneOffCharge.external_id == external_id)
+        .where(col(OneOffCharge.external_id) == external_id)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    ).one_or_none()

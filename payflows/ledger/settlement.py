@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from payflows.ledger._common import masked as _masked
 from payflows.ledger.db import UnitOfWork
@@ -88,8 +88,8 @@ def record_settlements(uow: UnitOfWork, reports: Iterable[SettlementReport]) -> 
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         for row in uow.session.exec(
-            select(PaymentAttempt).where(PaymentAttempt.purchase_id.in_(chunk))  # type: ignore[union-attr]
-        ).scalars():
+            select(PaymentAttempt).where(col(PaymentAttempt.purchase_id).in_(chunk))
+        ):
             owners[row.purchase_id or ""] = row
     now = utcnow()
     changed: list[str] = []
@@ -104,9 +104,9 @@ def record_settlements(uow: UnitOfWork, reports: Iterable[SettlementReport]) -> 
                 setattr(attempt, name, value)
                 moved = True
         for name in ("paid_at", "settled_at"):
-            value = _aware(getattr(report, name), name)
-            if value is not None and getattr(attempt, name) is None:
-                setattr(attempt, name, value)
+            moment = _aware(getattr(report, name), name)
+            if moment is not None and getattr(attempt, name) is None:
+                setattr(attempt, name, moment)
                 moved = True
         if report.brand is not None and attempt.brand is None:
             attempt.brand, moved = report.brand, True

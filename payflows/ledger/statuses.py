@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from payflows.domain.attempts import event_for_status
 from payflows.domain.states import Status, can_reach
@@ -77,9 +77,7 @@ def holds_by_purchase(uow: UnitOfWork, purchase_ids: Iterable[str]) -> dict[str,
     ids = list(dict.fromkeys(purchase_ids))
     found: dict[str, Hold] = {}
     for chunk in chunks(ids):
-        for hold in uow.session.exec(
-            select(Hold).where(Hold.purchase_id.in_(chunk))  # type: ignore[attr-defined]
-        ).scalars():
+        for hold in uow.session.exec(select(Hold).where(col(Hold.purchase_id).in_(chunk))):
             found[hold.purchase_id] = hold
     return found
 

@@ -55,7 +55,7 @@ def upsert_subscription(
         raise ValueError("interval_count must be at least 1")
     first = aware(next_billing_at, "next_billing_at")
     uow.session.exec(
-        insert_for(uow, Subscription.__table__)  # type: ignore[arg-type]
+        insert_for(uow, Subscription)
         .values(
             external_id=external_id,
             customer_id=customer_id,

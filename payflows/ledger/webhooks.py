@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from payflows.domain.cards import luhn_valid, mask_pan
-from payflows.ledger._common import aware, insert_for
+from payflows.ledger._common import aware, insert_for, table_of
 from payflows.ledger.db import UnitOfWork
 from payflows.ledger.models import ThreeDSChallenge, WebhookEvent, utcnow
 
@@ -90,7 +90,7 @@ def record_webhook_event(
     Safe under concurrency: two receivers racing on one delivery get one True and one False.
     """
     stmt = (
-        insert_for(uow, WebhookEvent.__table__)  # type: ignore[arg-type]
+        insert_for(uow, WebhookEvent)
         .values(
             dedupe_key=dedupe_key,
             event_type=event_type,
@@ -106,7 +106,7 @@ def record_webhook_event(
     if not uow.session.get_bind().dialect.insert_returning:  # SQLite before 3.35
         return uow.session.exec(stmt).rowcount == 1
     # RETURNING rather than rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-    return uow.session.exec(stmt.returning(WebhookEvent.__table__.c.id)).first() is not None  # type: ignore[attr-defined]
+    return uow.session.exec(stmt.returning(table_of(WebhookEvent).c.id)).first() is not None
 
 
 def mark_webhook_applied(uow: UnitOfWork, dedupe_key: str) -> bool:
@@ -131,7 +131,7 @@ def record_challenge(
 ) -> ThreeDSChallenge:
     """Remember a challenge until the shopper's bank answers at the TermUrl (stored once)."""
     uow.session.exec(
-        insert_for(uow, ThreeDSChallenge.__table__)  # type: ignore[arg-type]
+        insert_for(uow, ThreeDSChallenge)
         .values(
             md=md,
             business_key=business_key,

@@ -179,10 +179,12 @@ async def cancel_purchase(ctx: PaymentContext, purchase_id: str) -> PaymentOutco
     existing = await ctx.ledger(lambda uow: get_attempt(uow, business_key=key))
     cancellable = {Status.CREATED, Status.VIEWED, Status.ERROR, Status.HOLD}
     cancellable |= {Status.PREAUTHORIZED, Status.PAID}
-    if existing is None and purchase.status not in cancellable:
+    # The platform keeps a settled purchase "paid": its settlement date says it settled.
+    settled = purchase.status is Status.SETTLED or purchase.settled_on is not None
+    if existing is None and (purchase.status not in cancellable or settled):
         raise OperationRejected(
-            f"purchase {purchase_id} is {purchase.status}: it can no longer be cancelled"
-            + (" (it has settled; refund it instead)" if purchase.status is Status.SETTLED else "")
+            f"purchase {purchase_id} is {'settled' if settled else purchase.status}: it can no "
+            "longer be cancelled" + (" (it has settled; refund it instead)" if settled else "")
         )
     outcome, _ = await act_on(
         ctx,

@@ -8,6 +8,7 @@ from payflows.domain.attempts import RESOLVED
 from payflows.domain.cards import BrowserFingerprint, CardData
 from payflows.gateway import (
     CardDeclinedError,
+    CardDetails,
     CardFlags,
     OutcomeUnknownError,
 )
@@ -20,6 +21,7 @@ from payflows.ledger import (
     mark_submitted,
     record_challenge,
 )
+from payflows.ledger.cards import keep_network_transaction_id
 from payflows.ledger.models import Customer
 from payflows.payments.context import (
     ChallengeInfo,
@@ -92,7 +94,16 @@ async def _submit(
         )
         return PaymentOutcome.of(current, three_ds=info)
     # executed / authorized / pending: the purchase itself is the record.
-    return await settle_by_read_back(ctx, key)
+    outcome = await settle_by_read_back(ctx, key)
+    await _keep_ntid(ctx, purchase.id, answer.card)
+    return outcome
+
+
+async def _keep_ntid(ctx: PaymentContext, token: str, card: CardDetails | None) -> None:
+    """The network transaction id the answer gave (the purchase read back may have none)."""
+    ntid = card.network_transaction_id if card is not None else None
+    if ntid:
+        await ctx.ledger(lambda uow: keep_network_transaction_id(uow, token, ntid))
 
 
 async def pay_with_card(
@@ -177,11 +188,13 @@ async def complete_three_ds(ctx: PaymentContext, md: str, pares: str) -> Payment
     if attempt.state in RESOLVED:
         return await with_token(ctx, PaymentOutcome.of(attempt))
     try:
-        await ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
+        result = await ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
     except CardDeclinedError as exc:
         await ctx.ledger(lambda uow: complete_challenge(uow, md))
         return await declined(ctx, key, exc)
     except OutcomeUnknownError:
         return await mark_unknown(ctx, key)
     await ctx.ledger(lambda uow: complete_challenge(uow, md))
-    return await with_token(ctx, await settle_by_read_back(ctx, key))
+    outcome = await settle_by_read_back(ctx, key)
+    await _keep_ntid(ctx, result.purchase_id, result.card)
+    return await with_token(ctx, outcome)

@@ -29,6 +29,7 @@ from payflows.ledger import (
     upsert_customer,
     withdraw_intent,
 )
+from payflows.ledger.cards import card_by_token, keep_network_transaction_id
 from payflows.ledger.models import Customer
 from payflows.payments.context import OperationRejected, PaymentContext, PaymentOutcome
 from payflows.payments.records import record_purchase
@@ -186,7 +187,34 @@ async def with_token(ctx: PaymentContext, outcome: PaymentOutcome) -> PaymentOut
     """The outcome with the recurring token the payment stored, however it was reached."""
     if not outcome.succeeded or outcome.recurring_token:
         return outcome
-    return outcome.model_copy(update={"recurring_token": await _token_of(ctx, outcome)})
+    token = await _token_of(ctx, outcome)
+    if token is not None:
+        await _ntid_from_saved_cards(ctx, token)
+    return outcome.model_copy(update={"recurring_token": token})
+
+
+async def _ntid_from_saved_cards(ctx: PaymentContext, token: str) -> None:
+    """A card stored without its network transaction id (a ``pending`` answer carries none):
+    the client's saved cards list it (``GET /clients/{id}/recurring_tokens/``)."""
+
+    def client_needing_it(uow: UnitOfWork) -> str | None:
+        method = card_by_token(uow, token)
+        if method is None or method.network_transaction_id:
+            return None
+        customer = uow.session.get(Customer, method.customer_id)
+        return customer.precium_client_id if customer is not None else None
+
+    client_id = await ctx.ledger(client_needing_it)
+    if not client_id:
+        return
+    try:
+        saved = await ctx.gateway.list_recurring_tokens(client_id)
+    except PreciumError:
+        return  # the next payment on the card or a webhook brings it
+    found = [r.network_transaction_id for r in saved.results if r.token == token]
+    if found and found[0]:
+        ntid = found[0]
+        await ctx.ledger(lambda uow: keep_network_transaction_id(uow, token, ntid))
 
 
 async def _token_of(ctx: PaymentContext, outcome: PaymentOutcome) -> str | None:

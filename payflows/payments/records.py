@@ -65,7 +65,8 @@ async def record_purchase(
 
 
 def remember_card(uow: UnitOfWork, attempt: PaymentAttempt, purchase: Purchase) -> None:
-    token = purchase.recurring_token if purchase.is_recurring_token else None
+    # The purchase that saved the card IS the token; its ``recurring_token`` stays null.
+    token = purchase.saved_token
     if not token or attempt.customer_id is None or attempt.kind is AttemptKind.MIT:
         return
     extra = purchase.transaction_data.extra

@@ -37,7 +37,7 @@ table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}
 th,td{border:1px solid #d9e2ec;padding:.25rem .45rem;text-align:left;vertical-align:top}
 th{background:#f0f4f8;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.text{overflow-wrap:anywhere;max-width:14rem}td.long{min-width:16rem;max-width:28rem}
+td.text{overflow-wrap:anywhere;max-width:13rem}td.long{min-width:14rem;max-width:26rem}
 td .n{display:block;color:#627d98;font-size:.75rem}
 .charts{display:flex;flex-wrap:wrap;gap:1.5rem}
 svg{max-width:100%;height:auto}
@@ -45,7 +45,7 @@ svg text{font-family:inherit;font-size:12px;fill:#334e68}
 """
 
 
-_LONG = {"action", "ledger", "gateway", "reason"}
+_LONG = {"action", "reason"}
 
 
 def _auto_columns(frame: pd.DataFrame) -> list[str]:

@@ -211,9 +211,11 @@ class GatewayView:
 def view_of(purchase: Purchase) -> GatewayView:
     payment = purchase.payment
     paid = payment.amount if payment is not None and not payment.is_outgoing else None
+    # The platform keeps a settled purchase "paid" and says so in its settlement date.
+    settled = purchase.status in (Status.PAID, Status.CLEARED) and purchase.settled_on is not None
     return GatewayView(
         purchase_id=purchase.id,
-        status=purchase.status.value,
+        status=Status.SETTLED.value if settled else purchase.status.value,
         total_cents=purchase.total,
         paid_cents=paid,
         refundable_cents=purchase.refundable_amount or 0,

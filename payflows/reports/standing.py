@@ -8,6 +8,7 @@ them; holds and subscriptions are a snapshot at the report's ``as_of``, not peri
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,27 @@ def _empty(columns: list[str], dtype: str = "object") -> pd.DataFrame:
 
 
 def _settled_mask(s: pd.DataFrame) -> pd.Series:
-    return s["settled_at"].notna() | (s["purchase_status"].astype(object) == "settled")
+    return s["settled_at"].notna() | (s["purchase_status"] == "settled")
+
+
+def _day_keys(
+    day: pd.Series, currency: pd.Series, brand: pd.Series, kind: pd.Series
+) -> dict[str, Any]:
+    """The KEYS of every row as compact columns (a naive day, categoricals): cheap to group."""
+    return {
+        "day": day,
+        "currency": currency.astype("category"),
+        "brand": brand_of(brand),
+        "scenario": remap(kind, SCENARIOS, "other"),
+    }
+
+
+def _keys_as_text(out: pd.DataFrame) -> pd.DataFrame:
+    """A grouped result's KEYS as the CSV shows them (ISO days, words), sorted by them."""
+    out["day"] = pd.to_datetime(out["day"]).dt.strftime("%Y-%m-%d")
+    for name in ("currency", "brand", "scenario"):
+        out[name] = out[name].astype(str)
+    return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
 
 
 def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -62,7 +83,7 @@ def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
         return _empty(SETTLEMENT_COLUMNS)
     s = settlement
     settled = _settled_mask(s)
-    status = s["purchase_status"].astype(object)
+    status = s["purchase_status"]
     awaiting = ~settled & status.isin(["paid", "cleared", "pending_refund"])
     closed = ~settled & ~awaiting
     charged_back = status == "chargeback"
@@ -70,10 +91,7 @@ def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
     lag = (s["settled_at"] - s["paid_at"]).dt.total_seconds() / 3600.0
     work = pd.DataFrame(
         {
-            "day": local_day(s["paid_at"], tz).dt.strftime("%Y-%m-%d"),
-            "currency": s["currency"].astype(str),
-            "brand": brand_of(s["brand"]).astype(str),
-            "scenario": np.asarray(remap(s["kind"], SCENARIOS, "other"), dtype=object),
+            **_day_keys(local_day(s["paid_at"], tz), s["currency"], s["brand"], s["kind"]),
             "paid_count": 1,
             "paid_cents": paid,
             "fee_cents": s["fee_cents"].fillna(0).astype("int64"),
@@ -90,11 +108,11 @@ def settlement_summary(settlement: pd.DataFrame, tz: str) -> pd.DataFrame:
             "lag": lag,
         }
     )
-    grouped = work.groupby(KEYS, sort=True)
+    grouped = work.groupby(KEYS, observed=True, sort=False)
     sums = [c for c in SETTLEMENT_COLUMNS if c not in KEYS and c != "mean_lag_hours"]
     out = grouped[sums].sum()
     out["mean_lag_hours"] = grouped["lag"].mean().round(1)
-    return out.reset_index()[SETTLEMENT_COLUMNS]
+    return _keys_as_text(out.reset_index())[SETTLEMENT_COLUMNS]
 
 
 def settlement_lag(settlement: pd.DataFrame) -> pd.DataFrame:
@@ -129,18 +147,17 @@ def chargebacks_summary(chargebacks: pd.DataFrame | None, tz: str) -> pd.DataFra
     c = chargebacks
     work = pd.DataFrame(
         {
-            "day": local_day(c["status_at"], tz),
-            "currency": c["currency"].astype(str),
-            "brand": brand_of(c["brand"]).astype(str),
-            "scenario": np.asarray(remap(c["kind"], SCENARIOS, "other"), dtype=object),
+            **_day_keys(local_day(c["status_at"], tz), c["currency"], c["brand"], c["kind"]),
             "cents": c["paid_cents"].fillna(0).astype("int64"),
         }
     )
     out = (
-        work.groupby(KEYS, sort=True)["cents"]
+        work.groupby(KEYS, observed=True, sort=False)["cents"]
         .agg(chargeback_count="size", chargeback_cents="sum")
         .reset_index()
     )
+    for name in ("currency", "brand", "scenario"):
+        out[name] = out[name].astype(str)
     return out[columns]
 
 

@@ -227,20 +227,25 @@ def declines_summary(activity: pd.DataFrame, tz: str) -> pd.DataFrame:
     code = np.where(raw.notna(), raw, np.where(refused, "charge_failed", "unknown"))
     work = pd.DataFrame(
         {
-            "day": local_day(a["created_at"], tz).dt.strftime("%Y-%m-%d"),
-            "currency": a["currency"].astype(str),
-            "brand": brand_of(a["brand"]).astype(str),
-            "scenario": np.asarray(scenario_of(a["kind"], a["owner_kind"]), dtype=object),
-            "outcome": np.where(refused, "refused", "declined"),
-            "decline_code": code.astype(str),
+            "day": local_day(a["created_at"], tz),
+            "currency": a["currency"],
+            "brand": brand_of(a["brand"]),
+            "scenario": scenario_of(a["kind"], a["owner_kind"]),
+            "outcome": pd.Categorical(np.where(refused, "refused", "declined")),
+            "decline_code": pd.Categorical(code.astype(str)),
             "cents": a["amount_cents"],
         }
     )
     out = (
-        work.groupby([*KEYS, "outcome", "decline_code"], sort=True)["cents"]
+        work.groupby([*KEYS, "outcome", "decline_code"], observed=True, sort=False)["cents"]
         .agg(declined_count="size", declined_cents="sum")
         .reset_index()
     )
+    out["day"] = pd.to_datetime(out["day"]).dt.strftime("%Y-%m-%d")
+    for name in ("currency", "brand", "scenario", "outcome", "decline_code"):
+        out[name] = out[name].astype(str)
+    out = out.sort_values([*KEYS, "outcome", "decline_code"], kind="stable")
+    out = out.reset_index(drop=True)
     return out[DECLINE_COLUMNS]
 
 

@@ -13,42 +13,39 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from importlib import resources
-from string import Template
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payflows.sandbox import signing
 from payflows.sandbox.clock import SandboxClock
 from payflows.sandbox.config import SandboxConfig
-from payflows.sandbox.engine import Answer, Engine, GatewayError, NotFound
+from payflows.sandbox.control import Control
+from payflows.sandbox.engine import Engine, GatewayError
 from payflows.sandbox.faults import FaultInjector, FaultMiddleware
-from payflows.sandbox.state import StatePersister, load_state
+from payflows.sandbox.httputil import answer as _answer
+from payflows.sandbox.httputil import form as _form
+from payflows.sandbox.httputil import json_body as _body
+from payflows.sandbox.httputil import json_response as _json
+from payflows.sandbox.httputil import origin as _origin
+from payflows.sandbox.pages import Pages
+from payflows.sandbox.persist import StatePersister
+from payflows.sandbox.state import load_state
 from payflows.sandbox.webhooks import WebhookDispatcher
 
 __all__ = ["Sandbox", "create_app"]
 
 logger = logging.getLogger(__name__)
 
-_TEMPLATES = resources.files("payflows.sandbox") / "templates"
-_ACS_PAGE = Template((_TEMPLATES / "acs.html").read_text(encoding="utf-8"))
-_ACS_RETURN = Template((_TEMPLATES / "acs_return.html").read_text(encoding="utf-8"))
-_ERROR_PAGE = Template((_TEMPLATES / "error.html").read_text(encoding="utf-8"))
 _UNAUTHORIZED = {"detail": "Invalid API key"}
-_SWITCHES = ("allow_non_3ds", "allow_external_3ds", "timeout_seconds")
 
 
 class Sandbox:
@@ -91,62 +88,6 @@ class Sandbox:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-try:  # orjson (a dependency of Prefect) encodes three times faster than the stdlib
-    import orjson
-
-    def _encode(body: Any) -> bytes:
-        return orjson.dumps(body)
-
-except ImportError:  # pragma: no cover
-
-    def _encode(body: Any) -> bytes:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(_encode(body), status_code=status, media_type="application/json")
-
-
-def _origin(request: Request) -> str:
-    """``scheme://host[:port][root_path]`` of the request: the URLs handed out must work both
-    in-process (``http://testserver``) and over loopback, whatever the port."""
-    scope = request.scope
-    host = request.headers.get("host")
-    if not host:
-        server = scope.get("server") or ("127.0.0.1", 80)
-        host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}".rstrip("/")
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    """A JSON object body (empty means ``{}``), or the 400 CHIP gives for anything else."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise GatewayError.field("__all__", "invalid", "Malformed JSON body.") from None
-    if not isinstance(data, dict):
-        raise GatewayError.field("__all__", "invalid", "The body must be a JSON object.")
-    return data
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """A form-urlencoded body, read with urllib (python-multipart is not a dependency)."""
-    raw = (await request.body()).decode("utf-8", errors="replace")
-    return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-
-
-def _page(template: Template, status: int = 200, **values: str) -> HTMLResponse:
-    escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
-    return HTMLResponse(template.substitute(escaped), status_code=status)
-
-
-def _answer(answer: Answer) -> JSONResponse:
-    return _json(answer.body, answer.status_code)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -270,6 +211,10 @@ class _Api:
         p = self.engine.delete_recurring_token(request.path_params["purchase_id"])
         return _json(self.engine.purchase_wire(p, _origin(request)))
 
+    async def payment_methods(self, request: Request) -> Response:
+        params = request.query_params
+        return _json(self.engine.payment_methods(params.get("brand_id"), params.get("currency")))
+
     async def public_key(self, request: Request) -> Response:
         if not self.engine.has_company_key():
             key = await asyncio.to_thread(signing.generate_key)
@@ -318,40 +263,6 @@ class _Api:
             await self._hold_back()
         return _answer(answer)
 
-    async def acs(self, request: Request) -> Response:
-        md = request.path_params["md"]
-        try:
-            view = self.engine.acs_view(md)
-        except NotFound:
-            return _page(_ERROR_PAGE, 404, message="No such 3-D Secure session.")
-        form = await _form(request) if request.method == "POST" else dict(request.query_params)
-        if form.get("MD", md) != md:
-            return _page(_ERROR_PAGE, 400, message="MD does not match this page.")
-        term_url = form.get("TermUrl", "")
-        pareq = form.get("PaReq", view["pareq"])
-        decision = form.get("decision")
-        if decision is None:
-            return _page(
-                _ACS_PAGE,
-                merchant=view["merchant"],
-                amount=view["amount"],
-                brand=view["brand"].capitalize(),
-                masked_pan=view["masked_pan"],
-                action=f"{_origin(request)}/acs/{md}/",
-                md=md,
-                pareq=pareq,
-                term_url=term_url,
-            )
-        if decision not in ("approve", "fail"):
-            return _page(_ERROR_PAGE, 400, message="decision must be approve or fail.")
-        if not term_url.startswith(("http://", "https://")):
-            return _page(_ERROR_PAGE, 400, message="TermUrl must be an http(s) URL.")
-        try:
-            pares = self.engine.acs_decide(md, pareq, approve=decision == "approve")
-        except GatewayError:
-            return _page(_ERROR_PAGE, 400, message="PaReq does not belong to this session.")
-        return _page(_ACS_RETURN, term_url=term_url, pares=pares, md=md)
-
     async def callback_3ds(self, request: Request) -> Response:
         md = request.path_params["md"]
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -360,78 +271,6 @@ class _Api:
         else:
             form = await _form(request)
         return _answer(self.engine.complete_3ds(md, form.get("MD"), form.get("PaRes")))
-
-    # -- /_sandbox/ --------------------------------------------------------------------------
-
-    async def inspect_purchases(self, request: Request) -> Response:
-        params = request.query_params
-        results = self.engine.inspect_purchases(
-            params.get("reference"), params.get("status"), _origin(request)
-        )
-        return _json({"results": results})
-
-    def _clock(self) -> dict[str, Any]:
-        now = self.sandbox.clock.now()
-        return {
-            "now": int(now),
-            "iso": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
-            "offset_seconds": self.sandbox.clock.offset,
-        }
-
-    async def clock(self, request: Request) -> Response:
-        return _json(self._clock())
-
-    async def advance(self, request: Request) -> Response:
-        seconds = (await _body(request)).get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise GatewayError.field("seconds", "invalid", "A number of seconds >= 0 is required.")
-        self.engine.advance(seconds)
-        self.sandbox.dispatcher.retry_now()
-        return _json(self._clock())
-
-    async def faults(self, request: Request) -> Response:
-        injector = self.sandbox.injector
-        if request.method == "PUT":
-            rules = (await _body(request)).get("rules")
-            if not isinstance(rules, list):
-                raise GatewayError.field("rules", "required", "A list of rules is required.")
-            try:
-                injector.set_rules(rules)
-            except ValueError as exc:
-                raise GatewayError.field("rules", "invalid", str(exc)) from None
-        elif request.method == "DELETE":
-            injector.clear()
-        return _json({"rules": injector.rules()})
-
-    async def import_token(self, request: Request) -> Response:
-        token_id = request.path_params["token_id"]
-        return _json(self.engine.import_token(token_id, await _body(request)))
-
-    async def deliveries(self, request: Request) -> Response:
-        return _json({"results": self.sandbox.dispatcher.deliveries()})
-
-    async def flush(self, request: Request) -> Response:
-        await self.sandbox.dispatcher.flush()
-        return _json({"results": self.sandbox.dispatcher.deliveries()})
-
-    async def switches(self, request: Request) -> Response:
-        config = self.config
-        if request.method == "PUT":
-            body = await _body(request)
-            errors: dict[str, list[dict[str, str]]] = {}
-            for key, value in body.items():
-                if key not in _SWITCHES:
-                    errors[key] = [{"message": "Unknown setting.", "code": "invalid"}]
-                elif key == "timeout_seconds":
-                    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                        errors[key] = [{"message": "A number >= 0.", "code": "invalid"}]
-                elif not isinstance(value, bool):
-                    errors[key] = [{"message": "Must be true or false.", "code": "invalid"}]
-            if errors:
-                raise GatewayError.fields(errors)
-            for key, value in body.items():
-                setattr(config, key, float(value) if key == "timeout_seconds" else value)
-        return _json({key: getattr(config, key) for key in _SWITCHES})
 
 
 class _LazyStart:
@@ -468,6 +307,8 @@ def create_app(
     """
     sandbox = Sandbox(config or SandboxConfig(), webhook_transport=webhook_transport)
     api = _Api(sandbox)
+    control = Control(sandbox)
+    pages = Pages(sandbox.engine)
     g = api.guard
     v1 = "/api/v1"
     purchase = v1 + "/purchases/{purchase_id}"
@@ -498,6 +339,7 @@ def create_app(
             g(api.delete_recurring_token, "api"),
             methods=["POST"],
         ),
+        Route(f"{v1}/payment_methods/", g(api.payment_methods, "api"), methods=["GET"]),
         Route(f"{v1}/public_key/", g(api.public_key, "api"), methods=["GET"]),
         Route(f"{v1}/webhooks/", g(api.webhooks, "api"), methods=["GET", "POST"]),
         Route(
@@ -506,17 +348,20 @@ def create_app(
             methods=["GET", "PUT", "PATCH", "DELETE"],
         ),
         Route("/p/{purchase_id}/", g(api.direct_post, "s2s"), methods=["POST"]),
+        Route("/p/{purchase_id}/", g(pages.checkout, None), methods=["GET"]),
         Route("/3ds/callback/{md}/", g(api.callback_3ds, None), methods=["POST"]),
-        Route("/acs/{md}/", g(api.acs, None), methods=["GET", "POST"]),
-        Route("/_sandbox/purchases/", g(api.inspect_purchases, "api"), methods=["GET"]),
-        Route("/_sandbox/clock/", g(api.clock, "api"), methods=["GET"]),
-        Route("/_sandbox/clock/advance/", g(api.advance, "api"), methods=["POST"]),
-        Route("/_sandbox/faults/", g(api.faults, "api"), methods=["GET", "PUT", "DELETE"]),
-        Route("/_sandbox/webhooks/deliveries/", g(api.deliveries, "api"), methods=["GET"]),
-        Route("/_sandbox/webhooks/flush/", g(api.flush, "api"), methods=["POST"]),
-        Route("/_sandbox/config/", g(api.switches, "api"), methods=["GET", "PUT"]),
+        Route("/acs/{md}/", g(pages.acs, None), methods=["GET", "POST"]),
+        Route("/_sandbox/purchases/", g(control.inspect_purchases, "api"), methods=["GET"]),
+        Route("/_sandbox/clock/", g(control.clock, "api"), methods=["GET"]),
+        Route("/_sandbox/clock/advance/", g(control.advance, "api"), methods=["POST"]),
+        Route("/_sandbox/faults/", g(control.faults, "api"), methods=["GET", "PUT", "DELETE"]),
+        Route("/_sandbox/webhooks/deliveries/", g(control.deliveries, "api"), methods=["GET"]),
+        Route("/_sandbox/webhooks/flush/", g(control.flush, "api"), methods=["POST"]),
+        Route("/_sandbox/config/", g(control.switches, "api"), methods=["GET", "PUT"]),
         Route(
-            "/_sandbox/recurring_tokens/{token_id}/", g(api.import_token, "api"), methods=["PUT"]
+            "/_sandbox/recurring_tokens/{token_id}/",
+            g(control.import_token, "api"),
+            methods=["PUT"],
         ),
     ]
 

@@ -17,6 +17,7 @@ from typing import Final
 from payflows.domain.cards import card_brand, luhn_valid, mask_pan
 
 __all__ = [
+    "CARD_NAMES",
     "NETWORK_TOKEN_CARD",
     "TEST_CARDS",
     "CardRefusal",
@@ -24,7 +25,9 @@ __all__ = [
     "MaskedCard",
     "Outcome",
     "TestCard",
+    "UnknownTestCard",
     "card_by_key",
+    "card_by_name",
     "check_card",
     "expiry_passed",
     "network_token_card",
@@ -157,8 +160,10 @@ TEST_CARDS: Final[tuple[TestCard, ...]] = (
 NETWORK_TOKEN_CARD: Final = TestCard("network_token", "", "visa", "any", _A, _A)
 
 _BY_NUMBER: Final[dict[str, TestCard]] = {card.number: card for card in TEST_CARDS}
-_BY_KEY: Final[dict[str, TestCard]] = {card.key: card for card in (*TEST_CARDS, NETWORK_TOKEN_CARD)}
+_BY_NAME: Final[dict[str, TestCard]] = {card.key: card for card in TEST_CARDS}
+_BY_KEY: Final[dict[str, TestCard]] = {**_BY_NAME, NETWORK_TOKEN_CARD.key: NETWORK_TOKEN_CARD}
 _SEPARATORS = re.compile(r"[\s-]")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _EXPIRES = re.compile(r"^(\d{2})/(\d{2})$")
 _CVC = re.compile(r"^\d{3,4}$")
 
@@ -167,8 +172,37 @@ _EXPIRES_INVALID = _d("validation_expires_invalid", "Expiry date is invalid or i
 _CVC_INVALID = _d("validation_cvc_invalid", "CVC is invalid")
 
 
+class UnknownTestCard(ValueError):
+    """A name that is not one of the test cards; the message lists the valid names."""
+
+    def __init__(self, name: object) -> None:
+        # Echoed only when it looks like a name: a card number typed here is never repeated.
+        looks_like_name = isinstance(name, str) and _NAME.fullmatch(name) is not None
+        shown = repr(name) if looks_like_name else "that value"
+        super().__init__(
+            f"{shown} is not a sandbox test card; the names are: {', '.join(CARD_NAMES)}"
+        )
+        self.name = name
+
+
+#: The names flows, CSVs and the CLI take (docs/test-cards.md), in table order.
+CARD_NAMES: Final[tuple[str, ...]] = tuple(card.key for card in TEST_CARDS)
+
+
+def card_by_name(name: object) -> TestCard:
+    """The test card called ``name`` (e.g. ``visa_3ds_challenge``).
+
+    Raises :class:`UnknownTestCard`, whose message lists every valid name, for anything else.
+    """
+    card = _BY_NAME.get(name) if isinstance(name, str) else None
+    if card is None:
+        raise UnknownTestCard(name)
+    return card
+
+
 def card_by_key(key: str) -> TestCard:
-    """The behaviour of a card the state knows only by its row key."""
+    """The behaviour of a card the state knows only by its row key (names, and the
+    network-token stand-in)."""
     return _BY_KEY[key]
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["SandboxClock"]
+__all__ = ["MAX_OFFSET_SECONDS", "SandboxClock"]
+
+#: How far the sandbox clock may run ahead of real time: a hundred years. Past that, dates stop
+#: being representable soon after (year 9999), and no test needs more.
+MAX_OFFSET_SECONDS = 100 * 365 * 86_400
 
 
 class SandboxClock:
@@ -19,8 +23,8 @@ class SandboxClock:
     __slots__ = ("_offset", "_source")
 
     def __init__(self, offset: float = 0.0, *, time_source: Callable[[], float] = time.time):
-        if offset < 0:
-            raise ValueError("the clock offset cannot be negative")
+        if not 0 <= offset <= MAX_OFFSET_SECONDS:
+            raise ValueError(f"the clock offset must be from 0 to {MAX_OFFSET_SECONDS} seconds")
         self._offset = float(offset)
         self._source = time_source
 
@@ -33,6 +37,6 @@ class SandboxClock:
 
     def advance(self, seconds: float) -> None:
         """Move sandbox time forward; going back would let a settled payment un-settle."""
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward")
+        if not 0 <= seconds <= MAX_OFFSET_SECONDS - self._offset:
+            raise ValueError("the sandbox clock only moves forward, at most a hundred years ahead")
         self._offset += float(seconds)

@@ -22,6 +22,8 @@ class SandboxConfig:
     api_key: str = SANDBOX_API_KEY
     s2s_api_key: str = SANDBOX_S2S_API_KEY
     brand_id: str = SANDBOX_BRAND_ID
+    #: The brand's currency: a purchase created without one is in it (CONTRACT point 8).
+    default_currency: str = "ZAR"
     #: JSON file the state survives restarts in; ``None`` keeps everything in memory.
     state_file: Path | None = None
     #: Seeds the fault injector's RNG so a fault scenario replays identically.

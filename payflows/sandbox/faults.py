@@ -42,6 +42,10 @@ _CONTROL_PREFIX = "/_sandbox/"
 _DEFAULT_STATUS = 503
 _DEFAULT_RETRY_AFTER = 1
 _MAX_LATENCY_MS = 600_000
+#: Bounds that keep every rule printable as JSON (``GET /_sandbox/faults/``): a count of
+#: ``1e30`` would be accepted as an int and then break the listing.
+_MAX_COUNT = 2**63 - 1
+_MAX_RETRY_AFTER = 86_400
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -63,10 +67,10 @@ class FaultRule(BaseModel):
     route: str
     kind: FaultKind
     rate: float = Field(default=1.0, ge=0.0, le=1.0)
-    count: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=0, le=_MAX_COUNT)
     ms: int | None = Field(default=None, ge=0, le=_MAX_LATENCY_MS)
     status: int | None = Field(default=None, ge=500, le=599)
-    retry_after: int | None = Field(default=None, ge=0)
+    retry_after: int | None = Field(default=None, ge=0, le=_MAX_RETRY_AFTER)
 
     @field_validator("route")
     @classmethod

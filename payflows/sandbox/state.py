@@ -1,10 +1,8 @@
 """What the sandbox remembers, and how it survives a restart.
 
 Everything lives in plain dictionaries of small records, mutated only by the engine on the
-event loop (so no locks). With a ``state_file`` the whole state is written as JSON, atomically
-(a temporary file renamed over the old one, so a crash leaves either the old or the new file,
-never half of one) and debounced: a change marks the state dirty and a background task writes
-at most every half second, plus once at shutdown.
+event loop (so no locks). With a ``state_file`` the whole state is written as JSON by
+:mod:`payflows.sandbox.persist` (atomically, debounced) and read back by :func:`load_state`.
 
 No record holds a PAN or a CVC. A card is kept as a :class:`~payflows.sandbox.cards.MaskedCard`:
 brand, masked PAN, expiry and the test-card row key that decides later charges.
@@ -12,29 +10,24 @@ brand, masked PAN, expiry and the test-card row key that decides later charges.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
 from payflows.sandbox.cards import MaskedCard
+from payflows.sandbox.clock import MAX_OFFSET_SECONDS
 
 __all__ = [
     "Purchase",
     "RecurringToken",
     "Refund",
     "SandboxState",
-    "StatePersister",
     "ThreeDSSession",
     "Webhook",
     "load_state",
-    "write_state",
 ]
 
 logger = logging.getLogger(__name__)
@@ -91,6 +84,14 @@ class Purchase:
     prior_status: str | None = None
     is_recurring_token: bool = False
     refund_ids: list[str] = field(default_factory=list)
+    #: When the payer first opened the payment page (``GET {checkout_url}``).
+    viewed_on: int | None = None
+    #: ``remote_ip`` of the card submission, shown on the payer's attempts.
+    client_ip: str = ""
+    #: The recurring token that paid this purchase (``/charge/``): its ``recurring_token``.
+    used_token: str | None = None
+    #: CHIP's own short reference (``CH1234``), numbered in order of creation.
+    reference_generated: str = ""
 
     @property
     def refundable_amount(self) -> int:
@@ -261,10 +262,23 @@ class SandboxState:
             webhooks={k: Webhook(**v) for k, v in records("webhooks").items()},
             sessions={k: ThreeDSSession(**with_card(v)) for k, v in records("sessions").items()},
             tokens={k: RecurringToken(**with_card(v)) for k, v in records("tokens").items()},
-            clock_offset=float(data.get("clock_offset", 0.0)),
+            clock_offset=_clock_offset(data.get("clock_offset", 0.0)),
             company_key_pem=data.get("company_key_pem"),
             acs_secret=data.get("acs_secret") or secrets.token_hex(32),
         )
+
+
+def _clock_offset(raw: Any) -> float:
+    """The saved clock offset, or 0 when an older sandbox saved one out of range (say 1e30
+    seconds, which made every route fail): the sandbox starts, and says so."""
+    try:
+        offset = float(raw)
+    except (TypeError, ValueError):
+        offset = float("nan")
+    if not 0 <= offset <= MAX_OFFSET_SECONDS:
+        logger.warning("sandbox state: clock offset %r is out of range; the clock restarts", raw)
+        return 0.0
+    return offset
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -312,72 +326,3 @@ def load_state(path: Path | None) -> SandboxState:
     if path is None or not path.exists():
         return SandboxState()
     return SandboxState.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-def write_state(path: Path, payload: bytes | list[bytes]) -> None:
-    """Replace ``path`` atomically: write a sibling temporary file, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as handle:
-            if isinstance(payload, bytes):
-                handle.write(payload)
-            else:
-                handle.writelines(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-class StatePersister:
-    """Writes a dirty state to its file from a background task, and once more at stop."""
-
-    def __init__(self, state: SandboxState, path: Path | None, *, interval: float = 0.5) -> None:
-        self._state = state
-        self._path = path
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    def _snapshot(self) -> list[bytes] | None:
-        # Serialised on the event loop, between two requests, so the snapshot is consistent.
-        if self._path is None or not self._state.dirty:
-            return None
-        return self._state.snapshot()
-
-    def flush(self) -> None:
-        """Write now if anything changed (synchronous: used at shutdown)."""
-        payload = self._snapshot()
-        if payload is not None and self._path is not None:
-            write_state(self._path, payload)
-
-    async def _run(self, stopping: asyncio.Event) -> None:
-        # Never cancelled mid-write: a write still running in its thread after a cancel could
-        # land after the final flush and put an older snapshot back.
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._interval)
-            payload = self._snapshot()
-            if payload is None or self._path is None:
-                continue
-            try:
-                await asyncio.to_thread(write_state, self._path, payload)
-            except OSError:
-                self._state.dirty = True
-                logger.exception("could not write the sandbox state to %s", self._path)
-
-    def start(self) -> None:
-        if self._path is not None and self._task is None:
-            self._stopping = asyncio.Event()
-            self._task = asyncio.get_running_loop().create_task(self._run(self._stopping))
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._stopping.set()
-            await self._task
-            self._task = None
-        self.flush()

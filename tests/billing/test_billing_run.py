@@ -170,3 +170,25 @@ async def test_custom_policy_is_used(world: World):
     [sub] = await world.subscribe(1, "4000000000000085")
     await bill(world, policy=DunningPolicy(schedule=(timedelta(hours=6),)))
     assert world.subscription(sub).retry_at == AS_OF + timedelta(hours=6)
+
+
+async def test_a_card_the_merchant_deleted_is_never_charged_and_the_subscription_says_why(
+    world: World,
+):
+    from payflows.ledger import PaymentMethod, UnitOfWork
+    from payflows.stored_cards import delete_stored_card
+
+    [sub] = await world.subscribe(1)
+    _, method_id = world.tokens["4111111111111111"]
+    with UnitOfWork(world.ctx.engine) as uow:
+        token = uow.session.get(PaymentMethod, method_id).recurring_token
+    await delete_stored_card(world.ctx, token)
+
+    summary = await bill(world)
+
+    assert summary.charged == 0 and summary.suspended == 1
+    assert summary.dunning_reasons == {"stored card deleted": 1}
+    s = world.subscription(sub)
+    assert s.status is SubscriptionStatus.SUSPENDED
+    assert (s.last_decline_code, s.dunning_reason) == ("card_deleted", "stored card deleted")
+    assert await world.purchases(f"sub:{sub}:2026-01") == []

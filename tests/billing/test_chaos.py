@@ -92,7 +92,7 @@ async def test_sigkill_mid_run_and_faults_still_bill_each_period_once(tmp_path):
             ):
                 time.sleep(0.05)
             first.send_signal(signal.SIGKILL)
-            first.wait(10)
+            first.communicate(timeout=10)  # reaps it and closes its pipes
             in_flight = count_mit(world)
             one_offs_left = sum(
                 world.one_off(ext).status is not OneOffChargeStatus.CHARGED for ext in plans

@@ -175,10 +175,11 @@ async def test_a_deleted_card_is_never_charged(world: World):
         uow.commit()
     summary = await bill(world)
     assert summary.charged == 0 and summary.one_off_failed == 1
-    assert summary.dunning_reasons == {"no usable payment method": 1}
+    assert summary.dunning_reasons == {"stored card deleted": 1}
     plan = world.one_off(ext)
     assert plan.status is OneOffChargeStatus.FAILED and plan.attempt_id is None
-    assert plan.dunning_reason == "no usable payment method"
+    assert plan.dunning_reason == "stored card deleted"
+    assert plan.last_decline_code == "card_deleted"
     assert await world.purchases(f"oneoff:{ext}") == []
 
 

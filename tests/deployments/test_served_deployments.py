@@ -169,6 +169,22 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         )
         done = await wait_final([run.id])
         assert done[run.id].state_name == "Refund cancelled", log.read_text()[-4000:]
-        covered = set(first) | set(runs) | {"cancel-refund/cancel-a-refund"}
+
+        # 4. The card's end: delete the stored card the MIT charge just used.
+        run = await quick_run(
+            ids["delete-card/delete-a-stored-card"],
+            {"params": {"customer_id": SHOPPER, "recurring_token": token}},
+        )
+        done = await wait_final([run.id])
+        assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
+        [card] = ledger.rows(
+            "SELECT deleted_at FROM payment_methods WHERE recurring_token = ?", token
+        )
+        assert card["deleted_at"] is not None
+        covered = (
+            set(first)
+            | set(runs)
+            | {"cancel-refund/cancel-a-refund", "delete-card/delete-a-stored-card"}
+        )
         assert {s.full_name for s in specs} <= covered
     assert serving.returncode is not None

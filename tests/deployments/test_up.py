@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from apps.local_prefect import free_port
 
@@ -60,6 +61,7 @@ def _gateway_webhooks(port: int) -> list[dict]:
     return body["results"] if isinstance(body, dict) else body
 
 
+@pytest.mark.prefect  # starts a Prefect server of its own
 def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> None:
     ports = {"prefect": free_port(), "sandbox": free_port(), "web": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAYFLOWS_"))}

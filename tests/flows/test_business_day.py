@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from payflows.sandbox import TEST_CARDS
 
 PAYFLOWS = Path(sys.executable).with_name("payflows")
@@ -31,6 +33,7 @@ def _run_day(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.prefect  # starts a Prefect server of its own
 def test_the_business_day_runs_every_step_and_leaves_no_card_data(tmp_path: Path) -> None:
     done = _run_day(tmp_path)
 

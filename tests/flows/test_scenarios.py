@@ -411,7 +411,10 @@ async def test_cancel_after_settlement_is_refused_and_changes_nothing(
                 await run(cancel_purchase, PurchaseCancelRequest(purchase_id=purchase_id))
 
             assert ledger.fingerprint() == before
-            assert (await control.purchase(purchase_id))["status"] == "settled"
+            remote = await control.purchase(purchase_id)
+            # The platform keeps a settled purchase "paid", with its settlement date.
+            assert remote["status"] == "paid"
+            assert remote["transaction_data"]["extra"]["settlement"]["settled_on"]
 
 
 async def test_partial_refunds_up_to_the_refundable_amount(

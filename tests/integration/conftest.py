@@ -16,6 +16,7 @@ import pytest
 
 from payflows.gateway import PreciumClient, Webhook
 from payflows.sandbox import SandboxConfig, running_sandbox
+from tests.integration.live import LIVE, LIVE_TESTS, SANDBOX_ONLY_REASON, live_keys
 from tests.integration.support import Flow, Receiver, SandboxControl, connect, serve_in_thread
 
 #: What the run-time switches are at start; restored after every test that uses ``control``.
@@ -26,9 +27,27 @@ def sandbox_config(**overrides: object) -> SandboxConfig:
     return SandboxConfig(webhook_backoff_base=0.05, seed=20_260_113, **overrides)  # type: ignore[arg-type]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In live mode (``PAYFLOWS_LIVE=1``) only the tests that hold on any gateway run."""
+    if not LIVE:
+        return
+    skip = pytest.mark.skip(reason=SANDBOX_ONLY_REASON)
+    for item in items:
+        module = item.path.name
+        name = f"{module}::{item.originalname}"
+        if "tests/integration" in str(item.path) and not (
+            module in LIVE_TESTS or name in LIVE_TESTS
+        ):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
-    """The shared sandbox: ``http://127.0.0.1:PORT/api/v1/``."""
+    """The shared sandbox: ``http://127.0.0.1:PORT/api/v1/``; in live mode the configured
+    gateway (``PRECIUM_BASE_URL``) instead, and no sandbox is started."""
+    if LIVE:
+        yield str(live_keys()["base_url"])
+        return
     with running_sandbox(sandbox_config()) as base_url:
         yield base_url
 

@@ -70,12 +70,18 @@ def card(number: str, cvc: str = "123", expires: str = EXPIRES) -> CardData:
 
 
 def connect(base_url: str, *, timeout: float = 5.0, **overrides: Any) -> PreciumClient:
-    """A client on the sandbox's published keys; ``overrides`` swap a key or the brand."""
+    """A client on the sandbox's published keys (in live mode, the configured ones);
+    ``overrides`` swap a key or the brand."""
+    from tests.integration.live import LIVE, live_keys
+
     keys: dict[str, Any] = {
         "api_key": SANDBOX_API_KEY,
         "s2s_api_key": SANDBOX_S2S_API_KEY,
         "brand_id": SANDBOX_BRAND_ID,
     }
+    if LIVE:
+        keys = {k: v for k, v in live_keys().items() if k != "base_url"}
+        timeout = max(timeout, 30.0)
     keys.update(overrides)
     return PreciumClient(base_url, timeout=timeout, **keys)
 

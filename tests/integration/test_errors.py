@@ -194,7 +194,7 @@ async def test_lost_charge_response_is_settled_by_read_back(
     assert unknown.value.purchase_id == purchase_id and not unknown.value.outcome_known
     read = await gateway.get_purchase(purchase_id)
     assert read.status is Status.PAID and read.payment is not None
-    assert [a.type for a in read.transaction_data.attempts] == ["charge"]
+    assert [a.type for a in read.transaction_data.attempts] == ["recurring_execute"]
     # Landed: charging again would pay twice; the gateway refuses it.
     with pytest.raises(InvalidStateError):
         await gateway.charge(purchase_id, token)
@@ -242,7 +242,9 @@ async def test_always_times_out_card_is_unknown_then_read_back_shows_paid(
         assert unknown.value.purchase_id == purchase.id
         assert "4000000000000077" not in str(unknown.value)
         read = await gateway.get_purchase(purchase.id)
-        assert read.status is Status.PAID and read.recurring_token == purchase.id
+        # The card-saving purchase is the token: recurring_token null, is_recurring_token true.
+        assert read.status is Status.PAID and read.is_recurring_token
+        assert read.recurring_token is None
 
         # Its merchant-initiated charges time out the same way, and land the same way.
         mit = await flow.purchase(client_id=read.client_id)

@@ -58,7 +58,7 @@ async def test_zero_auth_with_force_recurring_preauthorises_and_stores_the_card(
     assert answer.card is not None and answer.card.token == purchase.id
     read = await gateway.get_purchase(purchase.id)
     assert read.status is Status.PREAUTHORIZED
-    assert read.is_recurring_token and read.recurring_token == purchase.id
+    assert read.is_recurring_token and read.recurring_token is None  # the token is its id
     assert read.payment is None and read.refundable_amount == 0
     tokens = await gateway.list_recurring_tokens(client.id)
     assert [t.recurring_token for t in tokens.results] == [purchase.id]
@@ -97,7 +97,7 @@ async def test_client_crud_and_its_recurring_tokens(flow: Flow, gateway: Precium
     assert len(tokens) == 1
     assert tokens[0].recurring_token == paid.id
     assert tokens[0].card_brand == "visa"
-    assert tokens[0].network_transaction_id == paid.network_transaction_id
+    assert tokens[0].network_transaction_id and tokens[0].network_transaction_id.isdigit()
 
     await gateway.delete_client(created.id)
     with pytest.raises(NotFoundError):
@@ -221,8 +221,10 @@ async def test_cit_with_precium_3ds_approved_stores_token_and_network_transactio
     assert result.card.last_4 == "1091" and result.card.brand == "visa"
     assert result.card.network_transaction_id
     read = await gateway.get_purchase(purchase.id)
-    assert read.status is Status.PAID and read.recurring_token == purchase.id
-    assert read.network_transaction_id == result.card.network_transaction_id
+    assert read.status is Status.PAID and read.is_recurring_token
+    assert read.recurring_token is None
+    # Where the real platform has it: in the 3DS answer, never in transaction_data.extra.
+    assert read.network_transaction_id is None
     assert read.masked_pan == "400000******1091"
     tokens = (await gateway.list_recurring_tokens(read.client_id or "")).results
     assert [t.network_transaction_id for t in tokens] == [result.card.network_transaction_id]
@@ -357,7 +359,7 @@ async def test_mit_purchase_is_charged_with_the_recurring_token(
     flow: Flow, gateway: PreciumClient
 ) -> None:
     first = await flow.paid(force_recurring=True)
-    assert first.recurring_token == first.id
+    assert first.is_recurring_token and first.recurring_token is None
     purchase = await flow.purchase(
         29_900,
         client_id=first.client_id,
@@ -369,11 +371,12 @@ async def test_mit_purchase_is_charged_with_the_recurring_token(
         ),
     )
 
-    charged = await gateway.charge(purchase.id, first.recurring_token or "")
+    charged = await gateway.charge(purchase.id, first.id)
 
     assert charged.status is Status.PAID
     assert charged.payment is not None and charged.payment.amount == 29_900
-    assert charged.transaction_data.attempts[0].type == "charge"
+    assert charged.transaction_data.attempts[0].type == "recurring_execute"
+    assert charged.recurring_token == first.id and not charged.is_recurring_token
     assert charged.masked_pan == first.masked_pan
     assert _statuses(charged) == ["created", "pending_charge", "paid"]
 

@@ -10,6 +10,7 @@ installed ones, and the demo's samples and the ledger's migrations are the packa
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("payflows", "tasks", "flows", "deployments", "apps")
 
 pytestmark = pytest.mark.packaging
 
@@ -58,11 +60,21 @@ def _check(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     base = tmp_path_factory.mktemp("installed")
+    # Built from a copy of what the package is made of: setuptools' build/ and egg-info stay
+    # out of the checkout, and nothing stale in them can slip into the wheel.
+    source = base / "source"
+    for name in ("pyproject.toml", "README.md"):
+        source.mkdir(exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in (*PACKAGES, "data/samples"):
+        shutil.copytree(ROOT / name, source / name, ignore=skip)
     wheels = base / "wheels"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    offline_build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
     _check(
         subprocess.run(
-            [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", wheels, ROOT],
+            [*offline_build, "-w", wheels, source],
             capture_output=True,
             text=True,
             timeout=300,

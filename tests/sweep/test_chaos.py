@@ -85,7 +85,7 @@ async def test_sigkill_mid_sweep_then_again_acts_on_each_hold_once(world: World)
     while time.monotonic() < deadline and acted(world) < N // 4:
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
-    first.wait(10)
+    first.communicate(timeout=10)  # reaps it and closes its pipes
     done_before = acted(world)
     assert done_before < N, "the sweep finished before the kill"
 

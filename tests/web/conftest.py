@@ -20,7 +20,7 @@ from payflows.ledger.migrate import upgrade
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.sandbox.signing import generate_key, public_pem
 from payflows.settings import Settings, load_settings
-from tests.web.support import serve_in_thread
+from tests.web.support import CHECKOUT_SECRET, serve_in_thread
 
 MERCHANT = "http://merchant.test"
 
@@ -63,6 +63,7 @@ def settings(tmp_path, ledger_url) -> Settings:
         PAYFLOWS_DATABASE_URL=ledger_url,
         PAYFLOWS_WEBHOOK_KEYS_FILE=str(tmp_path / "webhook-keys.json"),
         PAYFLOWS_PUBLIC_URL=MERCHANT,
+        PAYFLOWS_CHECKOUT_SECRET=CHECKOUT_SECRET,
     )
 
 
@@ -145,6 +146,9 @@ def prefect_events(monkeypatch) -> PrefectEvents:
     # Only the web app's own events: Prefect's engine emits its state events through the same
     # function, and those must reach the test Prefect server untouched.
     monkeypatch.setattr(apps.web.app, "emit_event", recorder.emit_event)
+    # As if PREFECT_API_URL named a server (without one the app emits nothing, see
+    # test_hardening.py); the recorder stands in for it.
+    monkeypatch.setattr(apps.web.app, "prefect_configured", lambda: True)
     return recorder
 
 
@@ -168,6 +172,9 @@ def shop(tmp_path_factory, prefect_api) -> Iterator[Shop]:
         env.setenv("PRECIUM_BASE_URL", api_url)
         env.setenv("PAYFLOWS_DATABASE_URL", ledger_url)
         env.setenv("PAYFLOWS_WEBHOOK_KEYS_FILE", str(tmp / "webhook-keys.json"))
+        env.setenv("PAYFLOWS_CHECKOUT_SECRET", CHECKOUT_SECRET)
+        # Every test of the module pays from 127.0.0.1: failures must not lock the others out.
+        env.setenv("PAYFLOWS_CHECKOUT_MAX_FAILURES", "1000")
 
         def app(origin: str) -> Any:
             env.setenv("PAYFLOWS_PUBLIC_URL", origin)

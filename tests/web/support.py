@@ -28,6 +28,8 @@ from payflows.ledger import (
     mark_submitted,
     record_hold,
     record_intent,
+    upsert_customer,
+    upsert_payment_method,
 )
 from payflows.ledger.models import Refund, WebhookEvent
 from payflows.sandbox.signing import sign
@@ -36,14 +38,21 @@ from tests.support.shared import WEBHOOK_SAMPLES
 SAMPLES = WEBHOOK_SAMPLES
 ALL_SAMPLES = sorted(SAMPLES.glob("*.json"))
 
-#: The purchases of the eight samples, and whether each was a hold (``skip_capture``).
+#: The purchases of the seventeen samples, and whether each was a hold (``skip_capture``).
 SAMPLE_PURCHASES = {
     "bb2529fa-42b7-404b-a412-ed75b2191b38": False,  # 01 paid
-    "41336826-052f-431d-98f0-dcccc3969ebf": False,  # 02 created
+    "41336826-052f-431d-98f0-dcccc3969ebf": False,  # 02 created, 04 payment_failure
+    "194b7203-dd98-4c05-b14b-debb67165fd3": False,  # 03 viewed
+    "a1b8daa2-4c15-4403-b5a0-997a1923ff4e": False,  # 05 pending_execute
     "8d065839-77c6-4f65-980b-dbb8a5eb2886": False,  # 07 settled
-    "b6cd91ee-3969-49e1-87e1-0d2dbc277294": True,  # 08 hold, 10 captured, 12 refunded
-    "38928be3-fff3-4166-8732-2f7d311b6b85": True,  # 16 released
+    "b6cd91ee-3969-49e1-87e1-0d2dbc277294": True,  # 08 hold .. 12 refunded
+    "38928be3-fff3-4166-8732-2f7d311b6b85": True,  # 15 pending_release, 16 released
     "4bfa3571-66d5-4940-8adc-13b1c6714e11": True,  # 17 cancelled
+}
+#: The zero-amount pre-authorisations that saved a card (the purchase id is the token).
+SAMPLE_TOKENS = {
+    "4352941c-d3a0-4f54-b69d-1b0dfc6a6335": "06 preauthorized",
+    "29574aa0-cb2a-4f50-9493-0be4410693f8": "13 pending delete, 14 deleted",
 }
 
 GUIDE_ENVELOPE: dict[str, Any] = {
@@ -92,6 +101,22 @@ def seed_purchase(
                 attempt_id=attempt.id,
             )
         uow.commit()
+
+
+def seed_card(engine: Engine, token: str, *, external_id: str = "cus-sample") -> int:
+    """A zero-amount pre-authorisation on ``token`` and the stored card it saved."""
+    key = f"test:{token}"
+    with UnitOfWork(engine) as uow:
+        customer = upsert_customer(uow, external_id, email=f"{external_id}@example.test")
+        record_intent(uow, key, AttemptKind.ZERO_AUTH, 0, "MYR", customer_id=customer.id)
+        attach_purchase(uow, key, token)
+        mark_submitted(uow, key)
+        method = upsert_payment_method(
+            uow, token, customer_id=customer.id, brand="visa", masked_pan="444433******1111"
+        )
+        uow.commit()
+        assert method.id is not None
+        return method.id
 
 
 def ledger_snapshot(engine: Engine) -> dict[str, Any]:
@@ -201,3 +226,30 @@ def forms_of(html: str) -> list[dict[str, Any]]:
     parser = _Forms()
     parser.feed(html)
     return parser.forms
+
+
+#: The checkout secret of the web tests' apps (PAYFLOWS_CHECKOUT_SECRET): the tests play the shop.
+CHECKOUT_SECRET = "web-tests-checkout-secret-0123456789"
+
+
+def order_token(
+    order_id: str,
+    amount_cents: int = 12550,
+    *,
+    product: str = "Blue mug",
+    mode: str = "cit",
+    currency: str = "ZAR",
+) -> str:
+    """A signed order, as the shop's server makes it."""
+    from apps.web.guard import Order, OrderSigner
+
+    order = Order(order_id, amount_cents, currency, product, mode)  # type: ignore[arg-type]
+    return OrderSigner(CHECKOUT_SECRET).sign(order)
+
+
+async def open_checkout(client: httpx.AsyncClient, token: str | None = None) -> dict[str, str]:
+    """GET the checkout page (keeping its CSRF cookie) and return its hidden fields."""
+    page = await client.get("/checkout", params={"order": token} if token else None)
+    assert page.status_code == 200, page.text
+    (form,) = forms_of(page.text)
+    return {k: v for k, v in form["fields"].items() if k in {"order", "csrf_token"}}

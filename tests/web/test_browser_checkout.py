@@ -9,10 +9,14 @@ itself: the test only types into the checkout form and clicks Approve or Fail.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from payflows.domain.money import parse_amount
+from tests.web.support import order_token
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -26,10 +30,13 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
+    ),
+]
 
 THREE_DS = "4000 0000 0000 0002"
 
@@ -58,10 +65,9 @@ async def page(chromium) -> AsyncIterator[object]:
 
 
 async def fill_checkout(page, shop, *, amount: str) -> None:  # type: ignore[no-untyped-def]
-    await page.goto(f"{shop.merchant}/checkout")
+    token = order_token(f"web-{secrets.token_hex(6)}", parse_amount(amount, "ZAR"))
+    await page.goto(f"{shop.merchant}/checkout?order={token}")
     await page.fill("#email", "ada@example.com")
-    await page.fill("#amount", amount)
-    await page.fill("#product", "Blue mug")
     await page.fill("#cardholder_name", "Ada Shopper")
     await page.fill("#card_number", THREE_DS)
     await page.fill("#expiry", "12/30")

@@ -7,7 +7,7 @@ where its ``action`` says. The sandbox's ACS page is clicked with
 
 from __future__ import annotations
 
-import re
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,11 +16,12 @@ import pytest
 from sqlmodel import select
 
 from apps.web import create_web_app
+from payflows.domain.money import parse_amount
 from payflows.ledger import Hold, UnitOfWork, get_attempt, make_engine
 from payflows.sandbox import complete_challenge
 from payflows.settings import load_settings
 from tests.web.conftest import Shop
-from tests.web.support import forms_of, serve_in_thread
+from tests.web.support import forms_of, open_checkout, order_token, serve_in_thread
 
 THREE_DS = "4000000000000002"
 NO_3DS = "4111111111111111"
@@ -56,16 +57,15 @@ def no_card_data(*pages: str) -> None:
 
 
 async def checkout(browser: httpx.AsyncClient, card: str, *, mode: str = "cit", amount="49.99"):
-    form_page = await browser.get("/checkout")
-    order_id = re.search(r'name="order_id" value="([^"]+)"', form_page.text).group(1)
+    """The shop signs an order; the shopper opens it and pays with ``card``."""
+    order_id = f"web-{secrets.token_hex(6)}"
+    token = order_token(order_id, parse_amount(amount, "ZAR"), mode=mode)
+    hidden = await open_checkout(browser, token)
     response = await browser.post(
         "/checkout",
         data={
-            "order_id": order_id,
+            **hidden,
             "email": f"{order_id}@example.com",
-            "amount": amount,
-            "product": "Blue mug",
-            "mode": mode,
             "cardholder_name": "Ada Shopper",
             "card_number": card,
             "expiry": "12/30",

@@ -58,3 +58,86 @@ def test_serve_stops_at_start_on_a_bad_public_url(monkeypatch):
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 2
     assert "PAYFLOWS_PUBLIC_URL" in result.output
+
+
+def test_serve_hides_the_server_banner_and_brings_its_own_prefect_server(monkeypatch, tmp_path):
+    """Issue 15: no `server: uvicorn`; without PREFECT_API_URL one managed local server is
+    started around the app (and stopped with it), never Prefect's temporary ones."""
+    from contextlib import contextmanager
+
+    import uvicorn
+
+    import apps.local_prefect
+
+    runs: list[dict] = []
+    servers: list[str] = []
+
+    @contextmanager
+    def fake_prefect_api(home, **_kw):  # type: ignore[no-untyped-def]
+        servers.append(f"started {home}")
+        yield "http://127.0.0.1:4999/api"
+        servers.append("stopped")
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append(kw))
+    monkeypatch.setattr(apps.local_prefect, "prefect_api", fake_prefect_api)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/l.db")
+
+    result = CliRunner().invoke(app, ["serve", "--prefect-home", str(tmp_path / "p")])
+
+    assert result.exit_code == 0, result.output
+    (kw,) = runs
+    assert kw["server_header"] is False and kw["host"] == "127.0.0.1"
+    assert servers == [f"started {tmp_path / 'p'}", "stopped"]
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4998/api")
+    assert CliRunner().invoke(app, ["serve"]).exit_code == 0
+    assert len(runs) == 2 and len(servers) == 2  # the configured server is used as it is
+
+
+def test_order_prints_a_checkout_link_the_app_accepts(monkeypatch):
+    from urllib.parse import parse_qs, urlsplit
+
+    from apps.web.guard import OrderSigner
+
+    monkeypatch.setenv("PAYFLOWS_CHECKOUT_SECRET", "cli-test-secret-0123456789")
+    monkeypatch.setenv("PAYFLOWS_PUBLIC_URL", "https://pay.example")
+    result = CliRunner().invoke(
+        app, ["order", "--amount", "49.99", "--product", "Blue mug", "--order-id", "shop-1001"]
+    )
+    assert result.exit_code == 0, result.output
+    link = result.output.strip()
+    assert link.startswith("https://pay.example/checkout?order=")
+    (token,) = parse_qs(urlsplit(link).query)["order"]
+    order = OrderSigner("cli-test-secret-0123456789").verify(token)
+    assert (order.order_id, order.amount_cents, order.product) == ("shop-1001", 4999, "Blue mug")
+
+    bad = CliRunner().invoke(app, ["order", "--amount", "1" * 30, "--product", "Mug"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_the_web_app_emits_no_prefect_event_without_prefect_api_url(monkeypatch):
+    from datetime import UTC, datetime
+
+    import apps.web.app as web_app
+    from payflows.gateway import WebhookEvent
+    from payflows.webhooks import Delivery
+
+    called: list[object] = []
+    monkeypatch.setattr(web_app, "emit_event", lambda **kw: called.append(kw))
+    monkeypatch.setattr(web_app, "prefect_configured", lambda: False)
+    event = WebhookEvent.parse(b'{"event": "purchase.paid", "data": {"purchase_id": "p1"}}')
+    delivery = Delivery("k", event, None, datetime.now(UTC), False, True, True)
+
+    web_app._emit(delivery)
+    assert called == []
+    monkeypatch.setattr(web_app, "prefect_configured", lambda: True)
+    web_app._emit(delivery)
+    assert len(called) == 1
+
+
+def test_prefect_configured_reads_prefect_api_url(monkeypatch):
+    from apps.web.app import prefect_configured
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert prefect_configured()

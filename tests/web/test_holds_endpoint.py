@@ -169,3 +169,30 @@ async def test_with_no_operator_token_configured_the_endpoint_is_disabled(settin
 def test_the_token_is_masked_in_settings_output():
     settings = load_settings(PAYFLOWS_OPERATOR_TOKEN=TOKEN)
     assert TOKEN not in repr(settings) and TOKEN not in str(settings.model_dump())
+
+
+async def test_deep_json_and_huge_amounts_are_refused_without_a_500(web, engine, holds):
+    """Issue 15: a 3,000-deep body was a 500; amounts must fit the ledger's integers."""
+    deep = b"[" * 2000 + b"]" * 2000  # valid JSON, under the 4 KiB limit, past Python's depth
+    response = await web.post("/holds/hold-a/decision", content=deep, headers=auth())
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+    for amount in (2**63, 10**30, -5, 0):
+        body = {"decision": "capture", "amount_cents": amount}
+        response = await web.post("/holds/hold-a/decision", json=body, headers=auth())
+        assert response.status_code == 422, response.text
+    assert decision_of(engine, "hold-a") == (HoldDecision.NONE, None)
+
+
+async def test_the_size_is_checked_before_the_body_is_read(web, holds):
+    """A declared Content-Length over the limit is refused at once (the body is never read)."""
+
+    async def endless():  # type: ignore[no-untyped-def]
+        yield b"{" * 1024
+        raise AssertionError("the endpoint read past the declared size")
+
+    response = await web.post(
+        "/holds/hold-a/decision",
+        content=endless(),
+        headers={**auth(), "Content-Length": "10000000"},
+    )
+    assert response.status_code == 413

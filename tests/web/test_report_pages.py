@@ -140,8 +140,8 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 def test_the_link_is_the_web_apps_url(tmp_path, ledger_url) -> None:
     settings = make_settings(tmp_path, ledger_url)
-    base = report_base_url(settings, settings.reports_dir)
-    result = write_month(Path(settings.reports_dir), base)
+    base_url = report_base_url(settings, settings.reports_dir)
+    result = write_month(Path(settings.reports_dir), base_url)
     assert result.html_url == f"{MERCHANT}{REPORT}"
     assert report_base_url(settings, tmp_path / "elsewhere") is None
 

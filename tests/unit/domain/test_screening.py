@@ -155,3 +155,17 @@ def test_screening_a_large_cell_is_fast():
     assert not contains_card_number(text)
     redact(text)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_uuids_are_ids_not_card_numbers():
+    """A UUID whose all-digit groups happen to make a Luhn-valid window is still an id."""
+    uuid = "4f1c2a9e-0000-4000-8000-000000000001"
+    assert not contains_card_number(uuid)
+    assert not contains_card_number(f"purchase {uuid} held")
+    assert redact(f"unknown purchase {uuid}") == f"unknown purchase {uuid}"
+    # A card number next to a UUID is still found.
+    assert contains_card_number(f"{uuid} 4111 1111 1111 1111")
+    import uuid as uuids
+
+    found = sum(contains_card_number(str(uuids.uuid4())) for _ in range(20_000))
+    assert found == 0

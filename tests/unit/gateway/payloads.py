@@ -115,7 +115,7 @@ def chip_purchase(**overrides: Any) -> dict[str, Any]:
         "skip_capture": False,
         "force_recurring": True,
         "is_recurring_token": True,
-        "recurring_token": PURCHASE_ID,
+        "recurring_token": None,  # the platform: the card-saving purchase IS the token
         "refundable_amount": 29900,
         "is_test": True,
         "created_on": 1768400000,

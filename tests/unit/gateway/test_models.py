@@ -50,7 +50,7 @@ def test_a_chip_purchase_reads_with_its_conveniences():
     assert p.network_transaction_id == "546464487987132"
     assert p.paid_on == datetime.fromtimestamp(1768400006, UTC)
     assert (p.fee_amount, p.net_amount, p.refundable_amount) == (897, 29003, 29900)
-    assert p.is_recurring_token and p.recurring_token == PURCHASE_ID
+    assert p.is_recurring_token and p.saved_token == PURCHASE_ID and p.recurring_token is None
     assert [h.status for h in p.status_history] == [
         Status.CREATED,
         Status.PENDING_EXECUTE,

@@ -177,3 +177,22 @@ def test_an_import_that_cannot_go_on_exits_3_and_its_inbox_file_goes_to_failed(
         (row,) = list(csv.DictReader(handle))
     assert "the import stopped" in row["reason"]
     assert pending_files(inbox, min_age_seconds=0) == []
+
+
+def test_every_csv_reader_screens_every_column_at_the_source() -> None:
+    """``records`` (shared by the billing imports and the hold-decision import) screens cells."""
+    import io
+
+    from payflows.imports.core import records
+
+    text = "purchase_id,decision\np-1,void\np-2,4111 1111 1111 1111\np-3,x\x00y\np-4,capture\n"
+    reader = csv.reader(io.StringIO(text, newline=""))
+    names = next(reader)
+    out = list(records(reader, names))
+    assert [line for line, _ in out] == [2, 3, 4, 5]
+    assert out[0][1] == {"purchase_id": "p-1", "decision": "void"}
+    assert [(e.column, "card number" in e.reason) for _, e in out[1:3]] == [
+        ("decision", True),
+        ("decision", False),
+    ]
+    assert "4111" not in out[1][1].reason

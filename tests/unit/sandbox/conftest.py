@@ -6,6 +6,7 @@ The helper speaks plain HTTP (no payflows client) so these tests pin the wire it
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ API = {"Authorization": f"Bearer {SANDBOX_API_KEY}"}
 S2S = {"Authorization": f"Bearer {SANDBOX_S2S_API_KEY}"}
 BRAND_ID = SANDBOX_BRAND_ID
 DAY = 86_400
+HOOK = "http://receiver.test/hook"
+CALLBACK = "http://receiver.test/paid"
 
 FINGERPRINT: dict[str, Any] = {
     "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36",
@@ -169,3 +172,42 @@ def make_gateway() -> Callable[..., Any]:
 async def gw(config: SandboxConfig, make_gateway: Callable[..., Any]) -> AsyncIterator[Gateway]:
     async with make_gateway(config) as gateway:
         yield gateway
+
+
+class Receiver:
+    """The merchant's webhook endpoint, in-process: records every delivery and answers 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.fail_next = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.fail_next:
+            self.fail_next -= 1
+            return httpx.Response(500)
+        return httpx.Response(200)
+
+    def events(self, url: str = HOOK) -> list[tuple[str, dict[str, Any]]]:
+        seen = []
+        for request in self.requests:
+            if str(request.url) == url:
+                body = json.loads(request.content)
+                seen.append((body["event_type"], body))
+        return seen
+
+
+@pytest.fixture
+async def hooked(
+    config: SandboxConfig, make_gateway: Callable[..., Any]
+) -> AsyncIterator[tuple[Gateway, Receiver, dict[str, Any]]]:
+    receiver = Receiver()
+    transport = httpx.MockTransport(receiver.handler)
+    async with make_gateway(config, webhook_transport=transport) as gw:
+        body = {"title": "all", "all_events": True, "events": [], "callback": HOOK}
+        webhook = (await gw.api("POST", "webhooks/", body)).json()
+        yield gw, receiver, webhook
+
+
+async def flush(gw: Gateway) -> None:
+    assert (await gw.sandbox("POST", "webhooks/flush/")).status_code == 200

@@ -82,7 +82,9 @@ async def test_mit_charge_outcome(gw: Gateway, number: str) -> None:
     answer = (await gw.submit(first, card_body(number, **FINGERPRINT))).json()
     if answer["status"] == "3DS_required":
         assert (await gw.challenge(answer)).status_code == 200
-    assert (await gw.get(first["id"]))["recurring_token"] == first["id"]
+    saved = await gw.get(first["id"])
+    # The card-saving purchase IS the token: its own id, and recurring_token null.
+    assert saved["is_recurring_token"] is True and saved["recurring_token"] is None
 
     purchase = await gw.purchase(client_id=first["client_id"])
     response = await gw.api(
@@ -90,6 +92,7 @@ async def test_mit_charge_outcome(gw: Gateway, number: str) -> None:
     )
     expected = MIT[number]
     after = await gw.get(purchase["id"])
+    assert after["recurring_token"] == first["id"]  # the token that paid it
     if expected is None:
         assert response.status_code == 200 and after["status"] == "paid"
         return
@@ -100,7 +103,7 @@ async def test_mit_charge_outcome(gw: Gateway, number: str) -> None:
     assert errors[1]["code"] == code
     assert errors[1].get("network_code") == network and errors[1].get("advice_code") == advice
     assert after["status"] == "error"
-    assert after["transaction_data"]["attempts"][0]["type"] == "charge"
+    assert after["transaction_data"]["attempts"][0]["type"] == "recurring_execute"
 
 
 @pytest.mark.parametrize(

@@ -203,9 +203,9 @@ async def test_zero_auth_validates_and_tokenises_the_card(gw: Gateway) -> None:
     assert answer.json()["status"] == "authorized"
     after = await gw.get(purchase["id"])
     assert after["status"] == "preauthorized"
-    assert after["recurring_token"] == purchase["id"] and after["is_recurring_token"] is True
+    assert after["recurring_token"] is None and after["is_recurring_token"] is True
     assert after["payment"] is None
-    assert after["transaction_data"]["attempts"][0]["type"] == "verify"
+    assert after["transaction_data"]["attempts"][0]["type"] == "authorize"
     tokens = (await gw.api("GET", f"clients/{cid}/recurring_tokens/")).json()["results"]
     assert [t["recurring_token"] for t in tokens] == [purchase["id"]]
     assert tokens[0]["masked_pan"] == "411111******1111" and tokens[0]["type"] == "card"
@@ -378,7 +378,8 @@ async def test_mit_create_and_charge_with_the_recurring_token(gw: Gateway) -> No
     assert charged.status_code == 200, charged.text
     body = charged.json()
     assert body["status"] == "paid" and body["payment"]["amount"] == 29900
-    assert body["transaction_data"]["attempts"][0]["type"] == "charge"
+    assert body["transaction_data"]["attempts"][0]["type"] == "recurring_execute"
+    assert body["recurring_token"] == first["id"] and body["is_recurring_token"] is False
     assert body["transaction_data"]["extra"]["masked_pan"] == "400000******1091"
     assert [h["status"] for h in body["status_history"]] == ["created", "pending_charge", "paid"]
 
@@ -409,20 +410,22 @@ async def test_partial_refund_then_the_rest(gw: Gateway) -> None:
     response = await gw.api("POST", f"purchases/{paid['id']}/refund/", {"amount": 15000})
     assert response.status_code == 200
     refund = response.json()
-    assert refund["status"] == "refunded" and refund["refund_amount"] == 15000
-    assert refund["id"] == paid["id"] and refund["refund_id"]
-    assert refund["payment"] == {
-        "amount": 15000,
-        "currency": "ZAR",
-        "payment_type": "refund",
-        "is_outgoing": True,
+    # CHIP's payment object (CONTRACT point 4): its own id, related to the purchase.
+    assert refund["type"] == "payment" and refund["status"] == "success"
+    assert refund["id"] != paid["id"]
+    payment = refund["payment"]
+    assert (payment["amount"], payment["currency"]) == (15000, "ZAR")
+    assert payment["payment_type"] == "refund" and payment["is_outgoing"] is True
+    assert refund["related_to"] == {
+        "id": paid["id"],
+        "type": "purchase",
+        "reference": paid["reference"],
     }
-    assert refund["related_to"] == {"id": paid["id"], "type": "purchase"}
     after = await gw.get(paid["id"])
     assert after["status"] == "paid" and after["refundable_amount"] == 14900
 
     rest = await gw.api("POST", f"purchases/{paid['id']}/refund/")
-    assert rest.json()["refund_amount"] == 14900
+    assert rest.json()["payment"]["amount"] == 14900
     after = await gw.get(paid["id"])
     assert after["status"] == "refunded" and after["refundable_amount"] == 0
     assert_history_follows_table(after)
@@ -432,7 +435,7 @@ async def test_refund_cancel_before_settlement_only(gw: Gateway) -> None:
     paid = await gw.paid()
     refund = (await gw.api("POST", f"purchases/{paid['id']}/refund/", {"amount": 29900})).json()
     assert (await gw.get(paid["id"]))["status"] == "refunded"
-    path = f"purchases/{paid['id']}/refund/{refund['refund_id']}/cancel/"
+    path = f"purchases/{paid['id']}/refund/{refund['id']}/cancel/"
     cancelled = await gw.api("POST", path)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
@@ -442,12 +445,12 @@ async def test_refund_cancel_before_settlement_only(gw: Gateway) -> None:
 
     late = (await gw.api("POST", f"purchases/{paid['id']}/refund/", {"amount": 100})).json()
     await gw.advance(DAY)
-    response = await gw.api("POST", f"purchases/{paid['id']}/refund/{late['refund_id']}/cancel/")
+    response = await gw.api("POST", f"purchases/{paid['id']}/refund/{late['id']}/cancel/")
     assert response.status_code == 400
     assert response.json()["__all__"][0]["code"] == "refund_cancel_error"
     listed = (await gw.sandbox("GET", f"purchases/?reference={paid['reference']}")).json()
     statuses = {r["id"]: r["status"] for r in listed["results"][0]["refunds"]}
-    assert statuses == {refund["refund_id"]: "cancelled", late["refund_id"]: "settled"}
+    assert statuses == {refund["id"]: "cancelled", late["id"]: "settled"}
 
 
 async def test_an_inline_client_is_accepted(gw: Gateway) -> None:

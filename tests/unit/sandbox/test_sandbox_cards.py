@@ -85,3 +85,15 @@ def test_outcomes_match_the_documented_columns() -> None:
     stop = by_number["5100000000000024"].mit_decline
     assert stop is not None
     assert (stop.code, stop.network_code, stop.advice_code) == ("do_not_honour", "05", "21")
+
+
+def test_the_docs_list_every_card_by_name_beside_its_number() -> None:
+    """docs/test-cards.md: the names flows, CSVs and the CLI take, each beside its number."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "test-cards.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| `([0-9 ]+)` \|", doc, flags=re.MULTILINE)
+    assert {name: number.replace(" ", "") for name, number in rows} == {
+        card.key: card.number for card in TEST_CARDS
+    }

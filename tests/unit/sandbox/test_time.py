@@ -43,24 +43,25 @@ async def test_a_zero_auth_preauthorisation_expires_too(gw: Gateway) -> None:
     assert (await gw.get(verified["id"]))["status"] == "expired"
 
 
-async def test_a_paid_purchase_clears_then_settles(gw: Gateway) -> None:
+async def test_a_paid_purchase_clears_then_settles_staying_paid(gw: Gateway) -> None:
+    """As the real platform (sample 07): status stays paid, settlement is in extra."""
     paid = await gw.paid()
     await gw.advance(DAY + 1)
     cleared = await gw.get(paid["id"])
-    assert cleared["status"] == "cleared"
+    assert cleared["status"] == "paid" and "settlement" not in cleared["transaction_data"]["extra"]
     response = await gw.api("POST", f"purchases/{paid['id']}/cancel/")
     assert response.json()["__all__"][0]["code"] == "purchase_cancel_error"
     await gw.advance(DAY)
     settled = await gw.get(paid["id"])
-    assert settled["status"] == "settled"
+    assert settled["status"] == "paid"
     settled_on = paid["payment"]["paid_on"] + 2 * DAY
     assert settled["transaction_data"]["extra"]["settlement"] == {"settled_on": settled_on}
-    assert [h["status"] for h in settled["status_history"]][-2:] == ["cleared", "settled"]
+    assert [h["status"] for h in settled["status_history"]][-1] == "paid"
     assert_history_follows_table(settled)
 
     refund = await gw.api("POST", f"purchases/{paid['id']}/refund/", {"amount": 1000})
     assert refund.status_code == 200
-    assert (await gw.get(paid["id"]))["status"] == "settled"
+    assert (await gw.get(paid["id"]))["status"] == "paid"
 
 
 async def test_one_big_advance_applies_every_step(gw: Gateway) -> None:
@@ -68,7 +69,8 @@ async def test_one_big_advance_applies_every_step(gw: Gateway) -> None:
     held = await gw.paid(skip_capture=True)
     clock = await gw.advance(40 * DAY)
     assert clock["offset_seconds"] >= 40 * DAY
-    assert (await gw.get(paid["id"]))["status"] == "settled"
+    settled = await gw.get(paid["id"])
+    assert settled["status"] == "paid" and settled["transaction_data"]["extra"]["settlement"]
     assert (await gw.get(held["id"]))["status"] == "expired"
 
 

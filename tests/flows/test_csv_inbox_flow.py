@@ -26,7 +26,7 @@ from tasks.inbox import error_artifact_key
 from tasks.runtime import dispose_engines
 from tests.support.prefect_server import PrefectServer
 
-SAMPLES = Path(__file__).resolve().parents[3] / "data/samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "data/samples"
 
 
 @pytest.fixture

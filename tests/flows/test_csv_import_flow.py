@@ -12,17 +12,19 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from flows.csv_import import csv_billing_import
 from payflows.imports import FileError, ImportResult
 from tasks.runtime import dispose_engines
+from tests.flows.support import Ledger
 from tests.support.prefect_server import PrefectServer
-from tests.unit.imports.conftest import SAMPLES
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 
 
 async def test_the_flow_imports_reports_and_publishes_tables(
     prefect_api: PrefectServer,
-    ledger_path: Path,
+    ledger: Ledger,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{ledger_path}")
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", ledger.url)
     try:
         await csv_billing_import(str(SAMPLES / "customers.csv"))
         source = tmp_path / "subs.csv"
