@@ -80,7 +80,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         first["csv-billing-import/import-one-file"] = await quick_run(
             ids["csv-billing-import/import-one-file"], {"path": str(csv_file)}
         )
-        done = await wait_final([r.id for r in first.values()])
+        done = await wait_final([r.id for r in first.values()], timeout=600)
         states = {name: done[r.id].state_type.value for name, r in first.items()}
         assert set(states.values()) == {"COMPLETED"}, (states, log.read_text()[-4000:])
         # Each scenario's final state is named after its business outcome.
@@ -155,7 +155,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             },
         }
         runs = {name: await quick_run(ids[name], p) for name, p in second.items()}
-        done = await wait_final([r.id for r in runs.values()])
+        done = await wait_final([r.id for r in runs.values()], timeout=600)
         states = {name: done[r.id].state_type.value for name, r in runs.items()}
         assert set(states.values()) == {"COMPLETED"}, (states, log.read_text()[-4000:])
         assert done[runs["refund/refund-a-payment"].id].state_name == "Refunded"
@@ -167,7 +167,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             ids["cancel-refund/cancel-a-refund"],
             {"params": {"purchase_id": paid, "refund_id": refund["refund_id"]}},
         )
-        done = await wait_final([run.id])
+        done = await wait_final([run.id], timeout=300)
         assert done[run.id].state_name == "Refund cancelled", log.read_text()[-4000:]
 
         # 4. The card's end: delete the stored card the MIT charge just used.
@@ -175,7 +175,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             ids["delete-card/delete-a-stored-card"],
             {"params": {"customer_id": SHOPPER, "recurring_token": token}},
         )
-        done = await wait_final([run.id])
+        done = await wait_final([run.id], timeout=300)
         assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
         [card] = ledger.rows(
             "SELECT deleted_at FROM payment_methods WHERE recurring_token = ?", token
