@@ -181,10 +181,18 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             "SELECT deleted_at FROM payment_methods WHERE recurring_token = ?", token
         )
         assert card["deleted_at"] is not None
+        # 5. An operator finds the paid order's purchase (no database needed).
+        run = await quick_run(ids["payment-lookup/find-a-payment"], {"query": paid})
+        done = await wait_final([run.id], timeout=300)
+        assert done[run.id].state_name == "1 found", log.read_text()[-4000:]
         covered = (
             set(first)
             | set(runs)
-            | {"cancel-refund/cancel-a-refund", "delete-card/delete-a-stored-card"}
+            | {
+                "cancel-refund/cancel-a-refund",
+                "delete-card/delete-a-stored-card",
+                "payment-lookup/find-a-payment",
+            }
         )
         assert {s.full_name for s in specs} <= covered
     assert serving.returncode is not None
