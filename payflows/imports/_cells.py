@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from payflows.csvfiles import MAX_CELL_CHARS, cell_problem, redact
+from payflows.csvfiles import MAX_CELL_CHARS, redact, row_problem
 from payflows.domain.cards import luhn_valid
 from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
 
@@ -80,11 +80,10 @@ def _text(cells: dict[str, str], column: str, max_len: int) -> str:
 
 def screen_cells(cells: dict[str, str]) -> None:
     """A CellError for the first cell that is too long, holds a control character or a card
-    number (:func:`payflows.csvfiles.cell_problem`; in any column)."""
-    for column, value in cells.items():
-        problem = cell_problem(column, value)
-        if problem is not None:
-            raise CellError(column, problem)
+    number (:func:`payflows.csvfiles.row_problem`; in any column)."""
+    problem = row_problem(list(cells), list(cells.values()))
+    if problem is not None:
+        raise CellError(*problem)
 
 
 def _currency(cells: dict[str, str], column: str = "currency") -> str:

@@ -68,7 +68,7 @@ def iter_rows(
         raise FileError(f"unknown kind {kind!r}; one of: {', '.join(FORMATS)}")
     fmt = FORMATS[kind]
     names = check_header(header, fmt)
-    parse = fmt.parse
+    parse = fmt.read_screened  # records() has screened every cell of the row
 
     def rows() -> Iterator[tuple[int, Any | RowError]]:
         with _SeenKeys(fmt.key) as seen:
