@@ -1,0 +1,88 @@
+
+"""The whole-row check of :func:`payflows.csvfiles.row_problem` (issue 16: the import's speed)
+answers exactly what checking each cell with :func:`cell_problem` answers: the fast pass may only
+ever let a row through that the cell-by-cell check lets through too."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from payflows.csvfiles import MAX_CELL_CHARS, cell_problem, records, row_problem
+from payflows.domain.screening import contains_card_number
+
+CARDS = ["4111111111111111", "4111-1111-1111-1111", "4111 - 1111 - 1111 - 1111", "378282246310005"]
+ALPHABET = st.sampled_from(list("0123456789 -./_:+@abcXYZ,\n\t\x00\x1f\x1e²٣\uff14é*\u200b"))
+CELL = st.one_of(
+    st.text(ALPHABET, max_size=40),
+    st.sampled_from([*CARDS, "12345678901", "123456789012", "+27 82 555 0001", "\x1f", ""]),
+    st.builds(
+        lambda a, card, b: a + card + b,
+        st.text(ALPHABET, max_size=5),
+        st.sampled_from(CARDS),
+        st.text(ALPHABET, max_size=5),
+    ),
+    st.text(max_size=20),
+)
+
+
+def _cell_by_cell(names: list[str], cells: list[str]) -> tuple[str, str] | None:
+    for column, value in zip(names, cells, strict=True):
+        problem = cell_problem(column, value)
+        if problem is not None:
+            return column, problem
+    return None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=st.lists(CELL, min_size=1, max_size=9))
+def test_the_whole_row_check_answers_what_each_cell_answers(cells: list[str]) -> None:
+    names = [f"c{i}" for i in range(len(cells))]
+    assert row_problem(names, cells) == _cell_by_cell(names, cells)
+
+
+def test_a_card_split_over_two_cells_is_two_harmless_cells_and_one_in_a_cell_is_caught() -> None:
+    names = ["a", "b", "c"]
+    assert row_problem(names, ["41111111", "11111111", "x"]) is None
+    assert row_problem(names, ["ok", "x", "pay 4111 1111 1111 1111"]) == (
+        "c",
+        "c contains what looks like a card number; remove it",
+    )
+    # Twelve digits that are no card (Luhn fails) pass the fast check's fallback, too.
+    assert row_problem(names, ["123456789012", "x", "y"]) is None
+    assert not contains_card_number("123456789012")
+
+
+def test_the_cell_opening_mark_and_sizes_are_still_refused_per_cell() -> None:
+    names = ["a", "b"]
+    assert row_problem(names, ["x\x1fy", "z"]) == ("a", "a holds a control character (such as NUL)")
+    long = "x" * (MAX_CELL_CHARS + 1)
+    assert row_problem(names, ["ok", long]) == (
+        "b",
+        f"b is longer than {MAX_CELL_CHARS} characters",
+    )
+    # Two cells that are each within the limit but together are not: both fine.
+    half = "x" * (MAX_CELL_CHARS - 10)
+    assert row_problem(names, [half, half]) is None
+
+
+def test_digits_of_other_scripts_go_the_full_way() -> None:
+    names = ["a"]
+    assert row_problem(names, ["٤١١١١١١١١١١١١١١١"]) is not None
+    assert row_problem(names, ["\uff14111 1111 1111 1111"]) is not None
+
+
+def test_records_screen_with_the_row_check() -> None:
+    rows = iter([["p-1", "void"], ["p-2", "4111111111111111"], ["p-3", "capture"]])
+
+    class Reader:
+        line_num = 1
+
+        def __next__(self) -> list[str]:
+            self.line_num += 1
+            return next(rows)
+
+    out = list(records(Reader(), ["purchase_id", "decision"]))
+    assert out[0] == (2, {"purchase_id": "p-1", "decision": "void"})
+    assert out[1][1].column == "decision"  # type: ignore[union-attr]
+    assert out[2] == (4, {"purchase_id": "p-3", "decision": "capture"})
