@@ -1,4 +1,3 @@
-
 """The whole-row check of :func:`payflows.csvfiles.row_problem` (issue 16: the import's speed)
 answers exactly what checking each cell with :func:`cell_problem` answers: the fast pass may only
 ever let a row through that the cell-by-cell check lets through too."""
@@ -86,3 +85,25 @@ def test_records_screen_with_the_row_check() -> None:
     assert out[0] == (2, {"purchase_id": "p-1", "decision": "void"})
     assert out[1][1].column == "decision"  # type: ignore[union-attr]
     assert out[2] == (4, {"purchase_id": "p-3", "decision": "capture"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    whole=st.from_regex(r"[0-9]{1,13}", fullmatch=True),
+    frac=st.one_of(st.none(), st.from_regex(r"[0-9]{1,3}", fullmatch=True)),
+    currency=st.sampled_from(["ZAR", "JPY", "BHD", "USD"]),
+)
+def test_cents_of_an_amount_cell_are_what_parse_amount_says(
+    whole: str, frac: str | None, currency: str
+) -> None:
+    """The import's integer arithmetic for amounts agrees with the domain's Decimal parser."""
+    from payflows.domain.money import parse_amount
+    from payflows.imports._cells import _cents
+
+    text = whole if frac is None else f"{whole}.{frac}"
+    try:
+        expected: int | None = parse_amount(text, currency)
+    except ValueError as exc:
+        assert "decimals" in str(exc) or "too large" in str(exc)
+        expected = None if "decimals" in str(exc) else _cents(text, currency)
+    assert _cents(text, currency) == expected
