@@ -107,3 +107,41 @@ def test_cents_of_an_amount_cell_are_what_parse_amount_says(
         assert "decimals" in str(exc) or "too large" in str(exc)
         expected = None if "decimals" in str(exc) else _cents(text, currency)
     assert _cents(text, currency) == expected
+
+
+def test_repeated_keys_are_found_across_and_within_key_batches(monkeypatch) -> None:
+    """Keys are recorded a batch at a time; a repeat names the first row, wherever it is."""
+    import io
+
+    from payflows.imports import core
+    from payflows.imports.results import RowError
+
+    monkeypatch.setattr(core, "_KEY_BATCH", 3)
+    header = "external_id,email,full_name\n"
+    keys = ["a", "b", "c", "d", "b", "e", "a", "f", "f", "g"]
+    text = header + "".join(f"{k},{k}@example.co.za,N {k}\n" for k in keys)
+    _kind, rows = core.iter_rows(io.StringIO(text, newline=""), "customers")
+    out = list(rows)
+    assert [line for line, _ in out] == list(range(2, 12))
+    errors = {line: item.reason for line, item in out if isinstance(item, RowError)}
+    assert errors == {
+        6: "external_id repeats the row on line 3: each key once per file",
+        8: "external_id repeats the row on line 2: each key once per file",
+        10: "external_id repeats the row on line 9: each key once per file",
+    }
+
+
+def test_rows_before_a_break_in_the_file_are_handed_on_before_the_error(monkeypatch) -> None:
+    import io
+
+    import pytest
+
+    from payflows.csvfiles import FileError
+    from payflows.imports import core
+
+    monkeypatch.setattr(core, "_KEY_BATCH", 100)
+    text = 'external_id,email,full_name\na,a@example.co.za,A\nb,b@example.co.za,"B\n'
+    _kind, rows = core.iter_rows(io.StringIO(text, newline=""), "customers")
+    assert next(rows)[1].external_id == "a"  # type: ignore[union-attr]
+    with pytest.raises(FileError):
+        next(rows)
