@@ -82,8 +82,9 @@ async def sweep_holds(
     )
     run.store = GroupedStore(ctx.engine, lambda uow, results: apply_results(run, uow, results))
     gate = Gate(concurrency)
-    wait = wait_for_others_seconds
-    deadline = time.monotonic() + (2 * lease_seconds + 5 if wait is None else wait)
+    window = 2 * lease_seconds + 5 if wait_for_others_seconds is None else wait_for_others_seconds
+    deadline = time.monotonic() + window
+    before: set[int] = set()
     remaining = limit
     async with Heartbeat(ctx.engine, [Hold], worker_id, lease_seconds):
         remaining = await _loop(run, gate, batch_size, concurrency, remaining, on_progress)
@@ -91,6 +92,9 @@ async def sweep_holds(
             held = await asyncio.to_thread(held_by_others, run)
             if not held:
                 break
+            if before and held < before:  # the holder is alive and finishing them: wait on
+                deadline = time.monotonic() + window
+            before = held
             if time.monotonic() >= deadline:
                 run.summary.left[_HELD] = len(held)
                 break
