@@ -117,7 +117,7 @@ def _cents(text: str, currency: str) -> int | None:
     exp = exponent(currency)
     if frac[exp:].strip("0"):
         return None
-    return int(whole) * 10**exp + int(frac[:exp].ljust(exp, "0") or "0")
+    return int(whole + frac[:exp].ljust(exp, "0"))
 
 
 def _int(cells: dict[str, str], column: str, low: int, high: int) -> int:
