@@ -21,7 +21,7 @@ from payflows.ledger import (
     record_webhook_event,
 )
 from payflows.ledger.settlement import SettlementReport, record_settlements
-from payflows.reports import Period, build_summaries
+from payflows.reports import Period, build_summaries, queries
 from payflows.reports import frame as frame_module
 from payflows.reports.frame import ACTIVITY_COLUMNS, load_activity
 from payflows.reports.reconcile import ledger_purchases, unknown_to_ledger
@@ -182,7 +182,7 @@ def test_the_split_read_gives_what_one_joined_query_gives(engine: Engine) -> Non
     seed(engine)
     with engine.connect() as conn:
         params = frame_module._period(conn, PERIOD)
-        joined = frame_module._read(conn, frame_module._ACTIVITY_SQL, ACTIVITY_COLUMNS, params)
+        joined = frame_module._read(conn, queries._ACTIVITY_SQL, ACTIVITY_COLUMNS, params)
 
     activity = load_activity(engine, PERIOD, chunk_rows=2)
 
