@@ -44,6 +44,9 @@ from payflows.sweep.summary import SweepSummary, UnresolvedHold, count_result
 __all__ = ["SweepSummary", "UnresolvedHold", "count_due", "sweep_holds"]
 
 _HELD = "held by another sweep that is still running"
+#: How long a grouped commit waits for more writes to join it (as billing's): fewer, larger
+#: commits, so less of the ledger thread's CPU per hold, at no cost in wall time.
+GATHER_SECONDS = 0.003
 
 
 async def sweep_holds(
@@ -79,7 +82,11 @@ async def sweep_holds(
         reconcile_all=reconcile_all,
         summary=SweepSummary(as_of=as_of, worker_id=worker_id),
     )
-    run.store = GroupedStore(ctx.engine, lambda uow, results: apply_results(run, uow, results))
+    run.store = GroupedStore(
+        ctx.engine,
+        lambda uow, results: apply_results(run, uow, results),
+        gather_seconds=GATHER_SECONDS,
+    )
     gate = Gate(concurrency)
     wait = wait_for_others_seconds
     deadline = time.monotonic() + (2 * lease_seconds + 5 if wait is None else wait)
@@ -135,6 +142,15 @@ async def _loop(
     """Claim and act until nothing free is due; returns what is left of ``limit``."""
     low_water = max(2 * concurrency, 1)
     pending: set[asyncio.Task[None]] = set()
+    # Finished tasks are handed over by a done-callback set once per task: ``asyncio.wait`` on
+    # the pending set would add and remove a callback on each of hundreds of tasks per wake-up.
+    finished: list[asyncio.Task[None]] = []
+    wake = asyncio.Event()
+
+    def _done(task: asyncio.Task[None]) -> None:
+        finished.append(task)
+        wake.set()
+
     exhausted = False
 
     async def one(item: Item) -> None:
@@ -155,10 +171,16 @@ async def _loop(
                 if not items:
                     exhausted = True
                 for item in items:
-                    pending.add(asyncio.create_task(one(item)))
+                    task = asyncio.create_task(one(item))
+                    task.add_done_callback(_done)
+                    pending.add(task)
             if not pending:
                 break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not finished:
+                await wake.wait()
+            wake.clear()
+            done, finished[:] = list(finished), []
+            pending.difference_update(done)
             for task in done:
                 task.result()
             await _report(on_progress, run.summary)
