@@ -28,7 +28,7 @@ def backoff(attempt: int, error: PreciumError) -> float:
     """Seconds to wait before resending: the gateway's Retry-After, else 50 ms doubling."""
     if isinstance(error, RateLimitedError) and error.retry_after:
         return min(MAX_BACKOFF, float(error.retry_after))
-    return min(MAX_BACKOFF, 0.05 * 2**attempt)
+    return min(MAX_BACKOFF, 0.05 * 2.0**attempt)
 
 
 async def resend_while_safe(call: Callable[[], Awaitable[Any]]) -> Any:

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from payflows.domain.attempts import UNRESOLVED, AttemptEvent, event_to, may
 from payflows.domain.money import validate_currency
@@ -50,6 +50,7 @@ __all__ = [
     "record_intents",
     "record_outcome",
     "record_outcomes",
+    "require_attempt",
     "unresolved_attempts",
     "withdraw_intent",
 ]
@@ -102,6 +103,14 @@ def get_attempt(
         return attempts_by(uow, PaymentAttempt.business_key, [business_key]).get(business_key)
     assert purchase_id is not None
     return attempts_by(uow, PaymentAttempt.purchase_id, [purchase_id]).get(purchase_id)
+
+
+def require_attempt(uow: UnitOfWork, business_key: str) -> PaymentAttempt:
+    """The attempt with this business key, which must exist (it was recorded before acting)."""
+    attempt = get_attempt(uow, business_key=business_key)
+    if attempt is None:
+        raise LookupError(f"no attempt for business key {business_key!r}")
+    return attempt
 
 
 def record_intent(
@@ -338,13 +347,13 @@ def unresolved_attempts(
 
     ``older_than`` skips attempts touched since then, which are probably still in flight.
     """
-    stmt = select(PaymentAttempt).where(PaymentAttempt.state.in_(list(UNRESOLVED)))  # type: ignore[attr-defined]
+    stmt = select(PaymentAttempt).where(col(PaymentAttempt.state).in_(list(UNRESOLVED)))
     if older_than is not None:
-        stmt = stmt.where(PaymentAttempt.updated_at < aware(older_than, "older_than"))
-    stmt = stmt.order_by(PaymentAttempt.id)
+        stmt = stmt.where(col(PaymentAttempt.updated_at) < aware(older_than, "older_than"))
+    stmt = stmt.order_by(col(PaymentAttempt.id))
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list(uow.session.exec(stmt).scalars())
+    return list(uow.session.exec(stmt))
 
 
 def withdraw_intent(uow: UnitOfWork, business_key: str) -> bool:

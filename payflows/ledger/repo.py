@@ -20,6 +20,7 @@ from payflows.ledger.attempts import (
     record_intents,
     record_outcome,
     record_outcomes,
+    require_attempt,
     unresolved_attempts,
     withdraw_intent,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "record_webhook_event",
     "release_claim",
     "renew_leases",
+    "require_attempt",
     "unresolved_attempts",
     "upsert_customer",
     "upsert_one_off_charge",

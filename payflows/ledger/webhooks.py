@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from payflows.domain.cards import luhn_valid, mask_pan
 from payflows.ledger._common import aware, insert_for, table_of
@@ -104,7 +105,7 @@ def record_webhook_event(
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     if not uow.session.get_bind().dialect.insert_returning:  # SQLite before 3.35
-        return uow.session.exec(stmt).rowcount == 1
+        return bool(uow.session.exec(stmt).rowcount == 1)
     # RETURNING rather than rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
     return uow.session.exec(stmt.returning(table_of(WebhookEvent).c.id)).first() is not None
 
@@ -113,7 +114,7 @@ def mark_webhook_applied(uow: UnitOfWork, dedupe_key: str) -> bool:
     """Flag a stored webhook as applied to the ledger; False when it was already (or unknown)."""
     result = uow.session.exec(
         update(WebhookEvent)
-        .where(WebhookEvent.dedupe_key == dedupe_key, WebhookEvent.applied.is_(False))  # type: ignore[attr-defined]
+        .where(col(WebhookEvent.dedupe_key) == dedupe_key, col(WebhookEvent.applied).is_(False))
         .values(applied=True)
         .execution_options(synchronize_session="fetch")
     )
@@ -150,9 +151,9 @@ def record_challenge(
 def get_challenge(uow: UnitOfWork, md: str) -> ThreeDSChallenge | None:
     return uow.session.exec(
         select(ThreeDSChallenge)
-        .where(ThreeDSChallenge.md == md)
+        .where(col(ThreeDSChallenge.md) == md)
         .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    ).one_or_none()
 
 
 def complete_challenge(uow: UnitOfWork, md: str) -> bool:

@@ -22,6 +22,7 @@ from payflows.ledger import (
     mark_submitted,
     record_intent,
     record_outcome,
+    require_attempt,
     withdraw_intent,
 )
 from payflows.ledger.settlement import record_settlements
@@ -77,7 +78,7 @@ async def act_on(
             fresh = None
         if fresh is not None and done_when(fresh):
             return await _close(ctx, business_key, fresh), None
-        attempt = await ctx.ledger(lambda uow: get_attempt(uow, business_key=business_key))
+        attempt = await ctx.ledger(lambda uow: require_attempt(uow, business_key))
         return PaymentOutcome.of(attempt), None
     except RequestRejected as exc:
         code = exc.code

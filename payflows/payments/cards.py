@@ -16,10 +16,10 @@ from payflows.ledger import (
     AttemptKind,
     PaymentAttempt,
     complete_challenge,
-    get_attempt,
     get_challenge,
     mark_submitted,
     record_challenge,
+    require_attempt,
 )
 from payflows.ledger.cards import keep_network_transaction_id
 from payflows.ledger.models import Customer
@@ -88,7 +88,7 @@ async def _submit(
                 callback_url=callback,
             )
         )
-        current = await ctx.ledger(lambda uow: get_attempt(uow, business_key=key))
+        current = await ctx.ledger(lambda uow: require_attempt(uow, key))
         info = ChallengeInfo(
             md=challenge.md, acs_url=challenge.url, pareq=challenge.pareq, method=challenge.method
         )
@@ -184,7 +184,7 @@ async def complete_three_ds(ctx: PaymentContext, md: str, pares: str) -> Payment
     if challenge is None:
         raise OperationRejected("unknown 3-D Secure session")
     key = challenge.business_key
-    attempt: PaymentAttempt = await ctx.ledger(lambda uow: get_attempt(uow, business_key=key))
+    attempt = await ctx.ledger(lambda uow: require_attempt(uow, key))
     if attempt.state in RESOLVED:
         return await with_token(ctx, PaymentOutcome.of(attempt))
     try:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
@@ -24,6 +24,8 @@ from payflows.ledger import (
 )
 
 __all__ = ["ChallengeInfo", "OperationRejected", "PaymentContext", "PaymentOutcome"]
+
+T = TypeVar("T")
 
 
 class OperationRejected(Exception):
@@ -109,10 +111,10 @@ class PaymentContext:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
-    async def ledger(self, fn: Callable[[UnitOfWork], Any]) -> Any:
-        """Run ``fn`` in one committed unit of work, off the event loop."""
+    async def ledger(self, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run ``fn`` in one committed unit of work, off the event loop; its result, typed."""
 
-        def run() -> Any:
+        def run() -> T:
             with self.uow() as uow:
                 result = fn(uow)
                 uow.commit()

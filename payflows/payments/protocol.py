@@ -87,13 +87,16 @@ async def open_purchase(
     amount = request.total_override
     if amount is None:
         amount = sum(p.price * int(p.quantity or 1) for p in request.products)
+    currency = request.currency
+    if currency is None:  # optional on the wire; the ledger keeps every amount with its currency
+        raise OperationRejected("a purchase needs a currency")
     attempt: PaymentAttempt = await ctx.ledger(
         lambda uow: record_intent(
             uow,
             business_key,
             kind,
             amount,
-            request.currency,
+            currency,
             customer_id=customer_id,
             subscription_id=subscription_id,
             payment_method_id=payment_method_id,

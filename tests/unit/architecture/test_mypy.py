@@ -28,6 +28,7 @@ def test_the_typed_core_is_strict_and_covers_domain_gateway_and_ledger():
     assert config["strict"] is True
     files = set(config["files"])
     assert {"payflows/domain", "payflows/gateway", "payflows/ledger/models.py"} <= files
+    assert "payflows/payments" in files
     for listed in files:
         assert (ROOT / listed).exists(), f"[tool.mypy] files: {listed} does not exist"
 
