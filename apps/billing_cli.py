@@ -20,10 +20,19 @@ __all__ = ["bill_command", "parse_as_of", "print_billing_summary"]
 
 
 def parse_as_of(text: str | None) -> datetime | None:
-    """``2026-02-28`` or an ISO timestamp; a naive one is taken as UTC."""
+    """``2026-02-28`` or an ISO timestamp; a naive one is taken as UTC.
+
+    Raises :class:`ValueError` with a one-line message the commands print as is (exit 2).
+    """
     if text is None:
         return None
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"--as-of must be a date or an ISO timestamp (2026-02-28, 2026-02-28T02:00Z), "
+            f"got {text!r}"
+        ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -66,6 +75,11 @@ def bill_command(
     from payflows.ledger.migrate import upgrade
     from payflows.settings import load_settings
 
+    try:  # bad input stops here, before anything runs
+        when = parse_as_of(as_of)
+    except ValueError as exc:
+        print(f"payflows bill: {exc}", file=sys.stderr)
+        return 2
     settings = load_settings()
     try:
         server = prefect_api_url()
@@ -74,7 +88,7 @@ def bill_command(
         return 2
     upgrade(settings.database_url)
     params = BillingRunRequest(
-        as_of=parse_as_of(as_of),
+        as_of=when,
         batch_size=batch_size,
         concurrency=concurrency,
         catch_up=catch_up,

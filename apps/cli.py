@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -264,6 +264,42 @@ def sweep(
         reconcile_all=reconcile_all,
     )
     raise typer.Exit(code)
+
+
+@app.command()
+def settle(
+    older_than: Annotated[
+        float, typer.Option(help="Only attempts untouched for this many seconds.")
+    ] = 30,
+    limit: Annotated[int, typer.Option(help="At most this many attempts this pass.")] = 500,
+) -> None:
+    """Read back single payments left in flight (what the settle-unresolved flow does).
+
+    Exit 1, naming each purchase, while one stays unknown or needs a person."""
+    import asyncio
+    from datetime import timedelta
+
+    from payflows.ledger.migrate import upgrade
+    from payflows.payments import settle_unresolved
+    from tasks.runtime import payment_context
+
+    settings = _settings()
+    upgrade(settings.database_url)
+
+    async def one_pass() -> Any:
+        async with payment_context(settings) as ctx:
+            return await settle_unresolved(
+                ctx, older_than=timedelta(seconds=older_than), limit=limit
+            )
+
+    summary = asyncio.run(one_pass())
+    settled = ", ".join(f"{n} {state}" for state, n in sorted(summary.settled.items()))
+    typer.echo(f"examined {summary.examined}; settled: {settled or 'none'}")
+    for key, pid in summary.unknown:
+        typer.echo(f"still unknown after read-back: purchase {pid} ({key})")
+    for key, pid in summary.left:
+        typer.echo(f"not settled here, a person must look: purchase {pid} ({key})")
+    raise typer.Exit(0 if summary.complete else 1)
 
 
 def _add_card_commands() -> None:

@@ -12,7 +12,6 @@ yet, 2 refused (wrong input, configuration): nothing was charged.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -249,33 +248,6 @@ def preauth(
     _run(lambda: preauthorize(params, return_state=True), as_json)
 
 
-@app.command("capture")
-def capture(
-    purchase: Annotated[str, typer.Option(help="Purchase id of the hold.")],
-    amount: Annotated[str | None, typer.Option(help="Part to capture (default: all).")] = None,
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """Capture all or part of a hold; the remainder is released."""
-    from flows import CaptureRequest, capture_hold
-
-    params = _params(CaptureRequest, purchase_id=purchase, amount_cents=_cents(amount, currency))
-    _run(lambda: capture_hold(params, return_state=True), as_json)
-
-
-@app.command("void")
-def void(
-    purchase: Annotated[str, typer.Option(help="Purchase id of the hold.")],
-    via: Annotated[str, typer.Option(help="release (default) or cancel.")] = "release",
-    as_json: Json = False,
-) -> None:
-    """Release a hold without capturing it."""
-    from flows import VoidRequest, void_hold
-
-    params = _params(VoidRequest, purchase_id=purchase, via=via)
-    _run(lambda: void_hold(params, return_state=True), as_json)
-
-
 @app.command("recurring-preauth")
 def recurring_preauth(
     booking: Annotated[str, typer.Option(help="Your booking id (the business key).")],
@@ -341,88 +313,6 @@ def cit(
     _run(lambda: customer_initiated_payment(params, return_state=True), as_json)
 
 
-@app.command("external-3ds")
-def external_3ds(
-    order: Annotated[str, typer.Option(help="Your order id (the business key).")],
-    amount: Annotated[str, typer.Option(help="Amount, e.g. 250.00.")],
-    email: Email,
-    cavv: Annotated[str, typer.Option(help="CAVV from your MPI.")],
-    eci: Annotated[str, typer.Option(help="ECI from your MPI (eci_raw), e.g. 05.")],
-    xid: Annotated[str | None, typer.Option(help="XID from your MPI.")] = None,
-    auth_id: Annotated[
-        str | None, typer.Option(help="authentication_transaction_id from your MPI.")
-    ] = None,
-    customer: CustomerId = None,
-    name: FullName = None,
-    sandbox_card: SandboxCardName = None,
-    card_prompt: CardPrompt = False,
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """Payment authenticated by your own 3DS server (MPI)."""
-    from flows import External3DSPaymentRequest, external_3ds_payment
-
-    params = _params(
-        External3DSPaymentRequest,
-        order_id=order,
-        amount_cents=_required_cents(amount, currency),
-        shopper=_shopper(email, customer, name),
-        card=_card(sandbox_card, card_prompt),
-        cavv=cavv,
-        eci_raw=eci,
-        xid=xid,
-        authentication_transaction_id=auth_id,
-        currency=currency,
-    )
-    _run(lambda: external_3ds_payment(params, return_state=True), as_json)
-
-
-@app.command("network-token")
-def network_token(
-    order: Annotated[str, typer.Option(help="Your order id (the business key).")],
-    amount: Annotated[str, typer.Option(help="Amount, e.g. 250.00.")],
-    email: Email,
-    token_requestor_id: Annotated[str, typer.Option(help="Your token requestor id.")],
-    sandbox_token: Annotated[
-        bool, typer.Option("--sandbox-token", help="Local sandbox only: use a test token.")
-    ] = False,
-    token_prompt: Annotated[
-        bool, typer.Option("--token-prompt", help="Type the token and cryptogram (hidden).")
-    ] = False,
-    customer: CustomerId = None,
-    name: FullName = None,
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """Payment with a network token (MDES / VTS) and its cryptogram."""
-    from flows import NetworkTokenPaymentRequest, network_token_payment
-
-    if token_prompt == sandbox_token:
-        raise _fail("give one of --token-prompt and --sandbox-token")
-    token_ref = None
-    if token_prompt:
-        import secrets
-
-        from payflows.vault import default_vault
-
-        token = typer.prompt("Network token", hide_input=True)
-        cryptogram = typer.prompt("Cryptogram", hide_input=True)
-        token_ref = f"network-token:{secrets.token_urlsafe(16)}"
-        default_vault.put_secret(token_ref, json.dumps({"token": token, "cryptogram": cryptogram}))
-        del token, cryptogram
-    params = _params(
-        NetworkTokenPaymentRequest,
-        order_id=order,
-        amount_cents=_required_cents(amount, currency),
-        shopper=_shopper(email, customer, name),
-        token_ref=token_ref,
-        sandbox_token=sandbox_token,
-        token_requestor_id=token_requestor_id,
-        currency=currency,
-    )
-    _run(lambda: network_token_payment(params, return_state=True), as_json)
-
-
 @app.command("non-3ds")
 def non_3ds(
     order: Annotated[str, typer.Option(help="Your order id (the business key).")],
@@ -478,73 +368,6 @@ def mit(
     _run(lambda: mit_charge(params, return_state=True), as_json)
 
 
-@app.command("cancel")
-def cancel(
-    purchase: Annotated[str, typer.Option(help="Purchase id to cancel.")],
-    as_json: Json = False,
-) -> None:
-    """Cancel a purchase before it settles."""
-    from flows import PurchaseCancelRequest, cancel_purchase
-
-    params = _params(PurchaseCancelRequest, purchase_id=purchase)
-    _run(lambda: cancel_purchase(params, return_state=True), as_json)
-
-
-@app.command("refund")
-def refund(
-    purchase: Annotated[str, typer.Option(help="Purchase id to refund.")],
-    ref: Annotated[str, typer.Option(help="Your refund reference (the business key).")],
-    amount: Annotated[str | None, typer.Option(help="Part to refund (default: all).")] = None,
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """Refund all or part of a paid purchase."""
-    from flows import RefundRequest
-    from flows import refund as flow
-
-    params = _params(
-        RefundRequest,
-        purchase_id=purchase,
-        refund_ref=ref,
-        amount_cents=_cents(amount, currency),
-    )
-    _run(lambda: flow(params, return_state=True), as_json)
-
-
-@app.command("cancel-refund")
-def cancel_refund(
-    purchase: Annotated[str, typer.Option(help="Purchase id the refund belongs to.")],
-    refund_id: Annotated[str, typer.Option("--refund", help="The refund id.")],
-    as_json: Json = False,
-) -> None:
-    """Cancel a refund before it settles."""
-    from flows import RefundCancelRequest
-    from flows import cancel_refund as flow
-
-    params = _params(RefundCancelRequest, purchase_id=purchase, refund_id=refund_id)
-    _run(lambda: flow(params, return_state=True), as_json)
-
-
-@app.command("complete-3ds")
-def complete_3ds(
-    md: Annotated[str, typer.Option(help="MD the bank posted to the TermUrl.")],
-    pares: Annotated[str, typer.Option(help="PaRes the bank posted to the TermUrl.")],
-    as_json: Json = False,
-) -> None:
-    """Finish a payment waiting for 3-D Secure (what the web app's TermUrl does)."""
-    from flows import ThreeDSCompletionRequest
-    from flows import complete_3ds as flow
-
-    params = _params(ThreeDSCompletionRequest, md=md, pares=pares)
-    _run(lambda: flow(params, return_state=True), as_json)
-
-
-@app.command("serve")
-def serve(
-    limit: Annotated[int, typer.Option(help="Flow runs at most at once.")] = 4,
-) -> None:
-    """Serve every deployment (same as ``payflows serve``; PREFECT_API_URL: your server)."""
-    from deployments.serve import serve_catalog
-
-    _settings()
-    serve_catalog(limit=limit)
+# More commands live in modules of their own (acting on an earlier purchase; payments
+# authenticated elsewhere): importing them registers them on ``app``.
+from apps import cli_run_after, cli_run_elsewhere  # noqa: E402, F401

@@ -40,12 +40,13 @@ def report_command(
     from payflows.ledger.migrate import upgrade
     from payflows.settings import load_settings
 
+    when = parse_as_of(as_of)  # bad input: ValueError before anything runs
     upgrade(load_settings().database_url)
     params = ReportRequest(
         date_from=_day(date_from, "--from"),
         date_to=_day(date_to, "--to"),
         timezone=timezone,
-        as_of=parse_as_of(as_of),
+        as_of=when,
         reconcile=reconcile,
         track_settlement=track_settlement,
         output_dir=output_dir,

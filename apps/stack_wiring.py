@@ -7,7 +7,11 @@
   sandbox, so the sample subscriptions can be billed (what the real gateway's token migration
   does);
 - the merchant's webhook is registered at the gateway once (not again on every restart), so
-  deliveries reach the web app and its ``payflows.*`` events reach Prefect.
+  deliveries reach the web app and its ``payflows.*`` events reach Prefect;
+- the operator pages (``/reports``, ``/holds``, ``/operator/payments``) get a token even when
+  ``PAYFLOWS_OPERATOR_TOKEN`` is unset: one generated into ``data/operator-token`` (mode 600)
+  and kept across restarts, so the report links of the Prefect artifacts open. The token is a
+  credential: its file is named on the console, its value never printed.
 
 Each step is idempotent: running ``payflows up`` again changes nothing that is already right.
 """
@@ -15,6 +19,8 @@ Each step is idempotent: running ``payflows up`` again changes nothing that is a
 from __future__ import annotations
 
 import csv
+import os
+import secrets
 from pathlib import Path
 
 import httpx
@@ -24,6 +30,7 @@ from payflows.settings import Settings
 __all__ = [
     "absolute_database_url",
     "ensure_webhook",
+    "operator_token_file",
     "sample_token_cards",
     "teach_tokens",
 ]
@@ -35,6 +42,24 @@ def absolute_database_url(url: str, cwd: Path) -> str:
     if not url.startswith(prefix) or url.startswith(prefix + "/") or ":memory:" in url:
         return url
     return prefix + str((cwd / url.removeprefix(prefix)).resolve())
+
+
+def operator_token_file(data_dir: Path) -> tuple[Path, str]:
+    """The stack's operator token: read from ``data_dir/operator-token``, else made there.
+
+    Created owner-only (0600) in one step, so no other user of the machine can read it.
+    """
+    path = data_dir / "operator-token"
+    if path.exists():
+        token = path.read_text(encoding="ascii").strip()
+        if token:
+            return path, token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(token + "\n")
+    return path, token
 
 
 def sample_token_cards(samples: Path | None = None) -> dict[str, str]:

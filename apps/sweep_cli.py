@@ -93,6 +93,11 @@ def sweep_command(
     from payflows.exactly_once import RunIncomplete
     from payflows.ledger.migrate import upgrade
 
+    try:  # bad input stops here, before anything runs
+        when = parse_as_of(as_of)
+    except ValueError as exc:
+        typer.echo(f"payflows sweep: {exc}", err=True)
+        return 2
     settings = _settings()
     try:
         server = prefect_api_url()
@@ -101,7 +106,7 @@ def sweep_command(
         return 2
     upgrade(settings.database_url)
     params = SweepRequest(
-        as_of=parse_as_of(as_of),
+        as_of=when,
         concurrency=concurrency,
         limit=limit,
         worker_id=worker_id,

@@ -38,6 +38,7 @@ from apps.local_prefect import server_is_up, stop_process
 from apps.stack_wiring import (
     absolute_database_url,
     ensure_webhook,
+    operator_token_file,
     sample_token_cards,
     teach_tokens,
 )
@@ -230,6 +231,13 @@ def run_up(
             urls.append(("Precium gateway", settings.precium_base_url))
 
         web_origin = f"http://{settings.web_host}:{settings.web_port}"
+        if settings.operator_token is None:
+            token_file, token = operator_token_file(data_dir.resolve())
+            env["PAYFLOWS_OPERATOR_TOKEN"] = token
+            echo(f"operator token (reports, holds, payments pages) in {token_file}")
+        if settings.public_url is None:
+            env["PAYFLOWS_PUBLIC_URL"] = web_origin  # the report links of the artifacts
+        env["PAYFLOWS_REPORTS_DIR"] = str(Path(settings.reports_dir).resolve())
         web = Child(
             "web app",
             _payflows(
@@ -242,6 +250,7 @@ def run_up(
         web.start(env, cwd)
         stack.wait_ready(web)
         urls.append(("merchant web app", f"{web_origin}/checkout"))
+        urls.append(("reports", f"{web_origin}/reports"))
         _register_webhook(settings, env, echo)
 
         served = Child(

@@ -195,6 +195,19 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         concurrency_limit=1,
         quick_run=True,
     ),
+    DeploymentSpec(
+        flow_name="settle-unresolved",
+        name="every-minute",
+        entrypoint="flows/settle_unresolved.py:settle_unresolved",
+        description=(
+            "Read back single payments (CIT, pre-auth, MIT charge) a killed process left in "
+            "flight for 30 s; nothing is sent again. Fails while one stays unknown. Every minute."
+        ),
+        cron="* * * * *",
+        tags=("payflows", "pipeline", "recovery"),
+        concurrency_limit=1,
+        quick_run=True,
+    ),
     # The day that just ended, as the flow's own DAILY_CRON says (a test keeps them in step).
     DeploymentSpec(
         flow_name="settlement-report",

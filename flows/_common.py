@@ -96,7 +96,10 @@ def _message(outcome: PaymentOutcome) -> str | None:
             soft = classify_decline(outcome.decline_code)
         return f"declined {outcome.decline_code} ({'soft' if soft else 'hard'} decline)"
     if outcome.state in {AttemptState.UNKNOWN, AttemptState.SUBMITTED}:
-        return "outcome not known yet: the gateway's answer was lost; it is read back later"
+        return (
+            "outcome not known yet: the gateway's answer was lost; the settle-unresolved "
+            "flow reads it back within about a minute (or run: payflows settle)"
+        )
     if outcome.state is AttemptState.FAILED:
         return f"not done: the purchase is {outcome.purchase_status or 'unknown'}"
     return None

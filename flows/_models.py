@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flows._cards import SandboxCard
+from flows._time import AsOf
 from payflows.domain.cards import BrowserFingerprint
 from payflows.domain.money import format_amount, validate_currency
 from payflows.domain.screening import screen_value
@@ -280,7 +281,7 @@ class MITChargeRequest(_Money):
     period: str | None = Field(
         default=None, max_length=32, description="Defaults to the month of as_of (YYYY-MM)."
     )
-    as_of: datetime | None = None
+    as_of: AsOf = None
     amount_cents: int = Field(gt=0)
     customer_id: str = Field(min_length=1, max_length=128)
     recurring_token: str = _ID

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows._time import AsOf
 from payflows.billing import BillingSummary
 from payflows.exactly_once import RunIncomplete
 from tasks import billing as tasks
@@ -41,7 +42,7 @@ class BillingRunRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: datetime | None = Field(default=None, description="Bill what is due by then (now).")
+    as_of: AsOf = Field(default=None, description="Bill what is due by then (now).")
     batch_size: int = Field(default=500, ge=1, le=10_000)
     concurrency: int = Field(default=32, ge=1, le=512)
     worker_id: str | None = Field(

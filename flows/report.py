@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from flows._time import AsOf
 from payflows.reports import ReportResult, resolve_period
 from payflows.reports.period import zone
 from payflows.reports.reconcile import empty_mismatches
@@ -63,7 +64,7 @@ class ReportRequest(BaseModel):
         description="IANA time zone of the merchant's days; default PAYFLOWS_TIMEZONE "
         "(Africa/Johannesburg).",
     )
-    as_of: datetime | None = Field(
+    as_of: AsOf = Field(
         default=None, description="The report's 'now' (open holds' hours left); default now."
     )
     reconcile: bool = Field(

@@ -18,6 +18,7 @@ several machines that storage must be shared (docs/production.md).
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows._time import AsOf
 from flows.billing import BillingRunRequest, subscription_billing
 from payflows.billing import BillingSummary
 from payflows.exactly_once import RunIncomplete
@@ -38,6 +40,7 @@ __all__ = [
     "ShardsFailed",
     "billing_shard",
     "combine",
+    "shard_worker_ids",
     "sharded_billing",
 ]
 
@@ -64,7 +67,7 @@ class ShardedBillingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shards: int = Field(default=2, ge=1, le=64, description="Child runs started at once.")
-    as_of: datetime | None = Field(default=None, description="Bill what is due by then (now).")
+    as_of: AsOf = Field(default=None, description="Bill what is due by then (now).")
     batch_size: int = Field(default=200, ge=1, le=10_000)
     concurrency: int = Field(default=16, ge=1, le=512, description="Charges in flight per shard.")
     catch_up: bool = False
@@ -139,6 +142,17 @@ async def _publish(total: BillingSummary, shards: list[tuple[str, BillingSummary
     )
 
 
+def shard_worker_ids(parent: str, shards: int) -> list[str]:
+    """``shard-{i}-of-{n}:{parent}:{random}``: unique per child run, never reused.
+
+    A retried parent starts new shards under the same parent id; a shard's billing run gives
+    back every claim held under its worker id when it starts, so reusing the id of a shard
+    still running would free that live shard's claims. The random suffix keeps them apart.
+    """
+    suffix = secrets.token_hex(4)
+    return [f"shard-{i + 1}-of-{shards}:{parent}:{suffix}" for i in range(shards)]
+
+
 @flow(name=NAME, persist_result=False)
 async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
     """Start ``shards`` runs of ``params.deployment``, wait for them, add up their summaries."""
@@ -146,7 +160,7 @@ async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
     # One as_of for every shard, fixed now: shards starting late bill the same set.
     as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
     parent = flow_run.id or "local"
-    names = [f"shard-{i + 1}-of-{params.shards}:{parent}" for i in range(params.shards)]
+    names = shard_worker_ids(str(parent), params.shards)
     child = {
         "as_of": as_of.isoformat(),
         "batch_size": params.batch_size,

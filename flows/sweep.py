@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows._time import AsOf
 from flows.billing import default_worker_id
 from payflows.exactly_once import RunIncomplete
 from payflows.sweep import SweepSummary
@@ -32,7 +33,7 @@ class SweepRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: datetime | None = Field(
+    as_of: AsOf = Field(
         default=None, description="Act on what is due at this time (default now, UTC)."
     )
     concurrency: int = Field(default=16, ge=1, le=256, description="Holds in flight at once.")

@@ -143,6 +143,7 @@ def summary_rows(summary: BillingSummary) -> list[dict[str, str]]:
             "one_off_declined",
             "one_off_retry_scheduled",
             "one_off_failed",
+            "resent",
         )
     ]
     rows += [
@@ -160,6 +161,9 @@ def summary_rows(summary: BillingSummary) -> list[dict[str, str]]:
     rows += [
         {"item": f"dunning: {reason}", "value": str(n)}
         for reason, n in sorted(summary.dunning_reasons.items())
+    ]
+    rows += [
+        {"item": f"LEFT: {reason}", "value": str(n)} for reason, n in sorted(summary.left.items())
     ]
     rows.append({"item": "seconds", "value": f"{summary.seconds:.1f}"})
     return rows

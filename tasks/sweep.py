@@ -116,6 +116,9 @@ def summary_rows(summary: SweepSummary) -> list[dict[str, str]]:
         {"item": f"released {cur}", "value": format_amount(cents, cur)}
         for cur, cents in sorted(summary.released_cents.items())
     ]
+    rows += [
+        {"item": f"LEFT: {reason}", "value": str(n)} for reason, n in sorted(summary.left.items())
+    ]
     rows.append({"item": "seconds", "value": f"{summary.seconds:.1f}"})
     return rows
 

@@ -27,9 +27,26 @@ RESENDS_PER_ITEM = 2
 _LEFT_UNKNOWN = "outcome unknown: read back by the next run"
 _LEFT_NO_PURCHASE = "gateway unavailable: purchase not created"
 _LEFT_NO_CLIENT = "customer has no gateway client"
+_LEFT_LEDGER = "ledger write failed ({}): read back by the next run"
 
 
 async def process(run: Run, gate: Gate, item: Item) -> None:
+    """One item, whose failure never stops the others.
+
+    Its ledger writes share a commit with other items' (``GroupedStore``): a conflict on one
+    key (two runs racing after a lease lapsed) or a database error rolls back them all, and
+    every item in that commit gets the exception. Each such item is left with its reason, and
+    its attempt stays as it was last committed (``intent`` or ``submitted``), so the next run
+    reads it back: an outcome not written here is found again at the gateway, never lost.
+    """
+    try:
+        await _process(run, gate, item)
+    except Exception as exc:  # any ledger error: this item is left, the run goes on
+        run.defer(item)
+        run.summary.leave(_LEFT_LEDGER.format(type(exc).__name__), item.key)
+
+
+async def _process(run: Run, gate: Gate, item: Item) -> None:
     gw = run.ctx.gateway
     key = item.key
     store = run.store
@@ -116,9 +133,9 @@ async def _settle(run: Run, item: Item, outcome: Outcome) -> None:
             outcome, Finish(item.owner_id, item.key, outcome, one_off=item.one_off)
         )
         return
-    run.summary.unknown += 1
-    run.summary.leave(_LEFT_UNKNOWN, item.key)
     run.defer(item)
     await run.store.record(
         outcome, Finish(item.owner_id, item.key, outcome, release=False, one_off=item.one_off)
     )
+    run.summary.unknown += 1  # after the write: a failed one is counted once, by process()
+    run.summary.leave(_LEFT_UNKNOWN, item.key)

@@ -37,6 +37,8 @@ _ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
 _SUBS = Subscription.__table__  # type: ignore[attr-defined]
 _ONE_OFFS = OneOffCharge.__table__  # type: ignore[attr-defined]
 _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
+#: A subscription billed for one missed period that has more due: the next run bills the next.
+_LEFT_CATCH_UP = "catch-up: more periods due"
 
 
 def apply_effects(run: Run, uow: UnitOfWork, items: Sequence[Finish]) -> None:
@@ -122,6 +124,7 @@ def _finish_subscriptions(
             # Catching up: one period per run. Keep the lease so this run does not claim the
             # next missed period; it is given back when the run ends.
             run.defer(f)
+            run.summary.leave(_LEFT_CATCH_UP, f"subscription {f.owner_id}")
         elif f.release and sub.claimed_by == run.worker_id:
             values.update(claimed_by=None, claimed_until=None)
         if values:

@@ -86,9 +86,11 @@ async def bill_due(
 
     It starts by reconciling what a crash left in flight (``reconcile_first=False`` when the
     caller did it already). Due rows another run holds are waited for, up to
-    ``wait_for_others_seconds`` (default: twice the lease, plus a little): a dead run's lease
-    lapses within that and its rows are billed here; a live run's are left to it and named in
-    the summary. ``retry_budget`` caps the same-purchase re-charges of the whole run.
+    ``wait_for_others_seconds`` (default: twice the lease, plus a little) without progress: a
+    dead run's lease lapses within that and its rows are billed here; a live run that keeps
+    finishing them (a sibling shard) is waited for; one that holds them without progress has
+    them named in the summary as left. ``retry_budget`` caps the same-purchase re-charges of
+    the whole run.
     """
     started = time.perf_counter()
     run = Run(
@@ -109,8 +111,8 @@ async def bill_due(
     )
     await ctx.ledger(lambda uow: _release_own(uow, worker_id))
     gate = Gate(concurrency, rate_per_second)
-    wait = wait_for_others_seconds
-    deadline = time.monotonic() + (2 * lease_seconds + 5 if wait is None else wait)
+    window = 2 * lease_seconds + 5 if wait_for_others_seconds is None else wait_for_others_seconds
+    deadline = time.monotonic() + window
     async with Heartbeat(ctx.engine, [Subscription, OneOffCharge], worker_id, lease_seconds):
         try:
             if reconcile_first:
@@ -118,7 +120,13 @@ async def bill_due(
                     ctx, worker_id=worker_id, concurrency=concurrency
                 )
             await _loop(run, gate, batch_size, concurrency, on_progress)
+            before: set[str] = set()
             while held := await ctx.ledger(lambda uow: held_by_others(uow, as_of, worker_id)):
+                now_held = {what for what, _ in held}
+                if before and now_held < before:
+                    # The holder is alive and finishing them: keep waiting while it progresses.
+                    deadline = time.monotonic() + window
+                before = now_held
                 if time.monotonic() >= deadline:
                     for what, owner in held:
                         run.summary.leave(f"held by another run ({owner})", what)

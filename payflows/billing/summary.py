@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from payflows.billing.schedule import period_key
-from payflows.exactly_once.verdict import verdict
+from payflows.exactly_once.verdict import failure_rate, verdict
 
 __all__ = ["MAX_LISTED", "BillingSummary", "business_key", "count", "expected_key"]
 
@@ -74,9 +74,10 @@ class BillingSummary(BaseModel):
 
     @property
     def failure_rate(self) -> float:
-        """Declined and refused charges over the charges this run settled (0 when none)."""
-        settled = self.settled
-        return (self.declined + self.failed) / settled if settled else 0.0
+        """Declined, refused and unknown charges over the charges this run settled or left
+        unknown (:func:`~payflows.exactly_once.verdict.failure_rate`)."""
+        bad = self.declined + self.failed + self.unknown
+        return failure_rate(bad, self.settled + self.unknown)
 
     def problem(self, max_failure_rate: float | None = None) -> str | None:
         """None when the run may report success; else why not (see :func:`verdict`)."""

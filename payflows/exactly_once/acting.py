@@ -95,9 +95,10 @@ async def charge_purchase(
             if fresh is not None:
                 found = outcome_from(key, fresh, now())
                 if found is not None:
-                    return Charged(
-                        found, None if found.state is AttemptState.SUCCEEDED else refused, resent
-                    )
+                    # The refusal is passed on ("nothing moved") only when the purchase says
+                    # so too: a declined, pending or paid read-back is the real state.
+                    failed = found.state is AttemptState.FAILED
+                    return Charged(found, refused if failed else None, resent)
                 if (
                     refused is None
                     and chargeable(fresh)

@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["RunIncomplete", "verdict"]
+__all__ = ["RunIncomplete", "failure_rate", "verdict"]
+
+
+def failure_rate(failed: int, handled: int) -> float:
+    """The one definition of ``PAYFLOWS_MAX_FAILURE_RATE``'s share, for billing and the sweep.
+
+    Items that did not end as intended (declined, refused, failed, or still unknown) over the
+    items the run handled to an end or to unknown (0 when none). Billing: declined + refused +
+    unknown charges over settled + unknown ones; the sweep: failed + unknown holds over the
+    holds it selected.
+    """
+    return failed / handled if handled else 0.0
 
 
 class RunIncomplete(Exception):

@@ -32,12 +32,14 @@ from payflows.payments.mit import charge_stored_card
 from payflows.payments.protocol import ensure_customer, open_purchase, settle_by_read_back
 from payflows.payments.records import settlement_of
 from payflows.payments.refunds import cancel_refund, refund_purchase
+from payflows.payments.unresolved import UnresolvedSummary, settle_unresolved
 
 __all__ = [
     "ChallengeInfo",
     "OperationRejected",
     "PaymentContext",
     "PaymentOutcome",
+    "UnresolvedSummary",
     "authorize_card",
     "cancel_purchase",
     "cancel_refund",
@@ -49,6 +51,7 @@ __all__ = [
     "pay_with_card",
     "refund_purchase",
     "settle_by_read_back",
+    "settle_unresolved",
     "settlement_of",
     "void_hold",
 ]

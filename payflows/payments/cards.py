@@ -6,11 +6,13 @@ from typing import Any
 
 from payflows.domain.attempts import RESOLVED
 from payflows.domain.cards import BrowserFingerprint, CardData
+from payflows.domain.states import Status
 from payflows.gateway import (
     CardDeclinedError,
     CardDetails,
     CardFlags,
     OutcomeUnknownError,
+    PreciumError,
 )
 from payflows.ledger import (
     AttemptKind,
@@ -38,6 +40,7 @@ from payflows.payments.protocol import (
     settle_by_read_back,
     with_token,
 )
+from payflows.payments.records import record_purchase
 
 __all__ = ["authorize_card", "complete_three_ds", "pay_with_card"]
 
@@ -187,6 +190,18 @@ async def complete_three_ds(ctx: PaymentContext, md: str, pares: str) -> Payment
     attempt = await ctx.ledger(lambda uow: require_attempt(uow, key))
     if attempt.state in RESOLVED:
         return await with_token(ctx, PaymentOutcome.of(attempt))
+    if attempt.purchase_id is not None:
+        # A repeated bank-return POST or a task retry: the first completion may have gone
+        # through with its answer lost. Read back first; send only while 3DS is still awaited.
+        pid = attempt.purchase_id
+        try:
+            purchase = await ctx.gateway.get_purchase(pid)
+        except PreciumError:
+            return PaymentOutcome.of(attempt)  # cannot tell: not sent again; read back later
+        if purchase.status != Status.PENDING_EXECUTE:
+            outcome = PaymentOutcome.of(await record_purchase(ctx, attempt, purchase))
+            await ctx.ledger(lambda uow: complete_challenge(uow, md))
+            return await with_token(ctx, outcome)
     try:
         result = await ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
     except CardDeclinedError as exc:

@@ -75,7 +75,7 @@ async def charge_stored_card(
         masked_pan=method.masked_pan,
     )
     recorded = await store.record(charged.outcome)
-    if charged.refused is not None and recorded.state is not AttemptState.SUCCEEDED:
+    if charged.refused is not None and recorded.state is AttemptState.FAILED:
         # The charge itself was refused (an invalid token...): nothing moved. The purchase
         # stays unpaid; the attempt is closed as failed so it can be looked at.
         raise OperationRejected(str(charged.refused)) from charged.refused

@@ -20,7 +20,7 @@ from payflows.ledger.models import HoldPolicy, utcnow
 from payflows.sweep.items import Item, Run
 from payflows.sweep.summary import SweepSummary
 
-__all__ = ["OPEN", "claim", "count_due", "due_clause", "held_by_others"]
+__all__ = ["OPEN", "claim", "count_due", "count_unclaimed", "due_clause", "held_by_others"]
 
 OPEN = [Status.HOLD, Status.PENDING_CAPTURE, Status.PENDING_RELEASE]
 
@@ -158,3 +158,32 @@ def held_by_others(run: Run) -> set[int]:
             )
         ).all()
     return {r[0] for r in rows}
+
+
+def count_unclaimed(run: Run) -> int:
+    """Due holds this run never reached (its ``limit`` ran out): one count query.
+
+    Those past the run's keyset cursor and not leased to another live sweep (those are counted
+    by :func:`held_by_others`); the next sweep selects them.
+    """
+    now = utcnow()
+    where = [
+        due_clause(run),
+        or_(
+            Hold.claimed_by.is_(None),  # type: ignore[union-attr]
+            Hold.claimed_by == run.worker_id,
+            Hold.claimed_until.is_(None),  # type: ignore[union-attr]
+            Hold.claimed_until <= now,  # type: ignore[operator]
+        ),
+    ]
+    if run.only is not None:
+        where.append(Hold.id.in_(sorted(run.only)))  # type: ignore[union-attr]
+    if run.cursor is not None:
+        at, last_id = run.cursor
+        where.append(
+            or_(Hold.expires_at > at, and_(Hold.expires_at == at, Hold.id > last_id))  # type: ignore[operator]
+        )
+    with UnitOfWork(run.ctx.engine) as uow:
+        return int(
+            uow.session.execute(select(func.count()).select_from(Hold).where(*where)).one()[0]
+        )

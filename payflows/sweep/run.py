@@ -36,7 +36,7 @@ from payflows.ledger.models import HoldPolicy
 from payflows.pacing import Gate
 from payflows.payments import PaymentContext
 from payflows.sweep.acting import process
-from payflows.sweep.claims import claim, count_due, held_by_others
+from payflows.sweep.claims import claim, count_due, count_unclaimed, held_by_others
 from payflows.sweep.effects import apply_results
 from payflows.sweep.items import Item, Result, Run
 from payflows.sweep.summary import SweepSummary, UnresolvedHold, count_result
@@ -44,6 +44,7 @@ from payflows.sweep.summary import SweepSummary, UnresolvedHold, count_result
 __all__ = ["SweepSummary", "UnresolvedHold", "count_due", "sweep_holds"]
 
 _HELD = "held by another sweep that is still running"
+_LIMIT = "limit reached: the next sweep selects them"
 #: How long a grouped commit waits for more writes to join it (as billing's): fewer, larger
 #: commits, so less of the ledger thread's CPU per hold, at no cost in wall time.
 GATHER_SECONDS = 0.003
@@ -88,8 +89,9 @@ async def sweep_holds(
         gather_seconds=GATHER_SECONDS,
     )
     gate = Gate(concurrency)
-    wait = wait_for_others_seconds
-    deadline = time.monotonic() + (2 * lease_seconds + 5 if wait is None else wait)
+    window = 2 * lease_seconds + 5 if wait_for_others_seconds is None else wait_for_others_seconds
+    deadline = time.monotonic() + window
+    before: set[int] = set()
     remaining = limit
     async with Heartbeat(ctx.engine, [Hold], worker_id, lease_seconds):
         remaining = await _loop(run, gate, batch_size, concurrency, remaining, on_progress)
@@ -97,12 +99,20 @@ async def sweep_holds(
             held = await asyncio.to_thread(held_by_others, run)
             if not held:
                 break
+            if before and held < before:  # the holder is alive and finishing them: wait on
+                deadline = time.monotonic() + window
+            before = held
             if time.monotonic() >= deadline:
                 run.summary.left[_HELD] = len(held)
                 break
             await asyncio.sleep(min(1.0, max(lease_seconds / 10, 0.05)))
             run.only, run.cursor = held, None  # only those: the others were met once already
             remaining = await _loop(run, gate, batch_size, concurrency, remaining, on_progress)
+        if remaining == 0:  # the limit ran out: what is still due is named, never dropped
+            if held := await asyncio.to_thread(held_by_others, run):
+                run.summary.left[_HELD] = len(held)
+            if unclaimed := await asyncio.to_thread(count_unclaimed, run):
+                run.summary.left[_LIMIT] = unclaimed
     run.summary.seconds = round(time.perf_counter() - started, 3)
     await _report(on_progress, run.summary)
     return run.summary
@@ -158,7 +168,12 @@ async def _loop(
             result = await gate.call(lambda: process(run, item))
         except Exception as exc:  # a bug or a ledger error must not stop the other holds
             result = Result(item, "failed", f"sweep error: {type(exc).__name__}", alert=True)
-        await _record(run, result)
+        try:
+            await _record(run, result)
+        except Exception as exc:  # a shared commit failed: this hold is left, the run goes on
+            reason = f"ledger write failed ({type(exc).__name__}): read back by the next sweep"
+            run.summary.left[reason] = run.summary.left.get(reason, 0) + 1
+            return
         count_result(run.summary, result)
 
     try:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from payflows.exactly_once.verdict import verdict
+from payflows.exactly_once.verdict import failure_rate, verdict
 
 if TYPE_CHECKING:
     from payflows.sweep.items import Result
@@ -67,8 +67,9 @@ class SweepSummary(BaseModel):
 
     @property
     def failure_rate(self) -> float:
-        """Holds that failed or stayed unknown over the holds selected (0 when none)."""
-        return (self.failed + self.unknown) / self.selected if self.selected else 0.0
+        """Holds that failed or stayed unknown over the holds selected
+        (:func:`~payflows.exactly_once.verdict.failure_rate`)."""
+        return failure_rate(self.failed + self.unknown, self.selected)
 
     def problem(self, max_failure_rate: float | None = None) -> str | None:
         """None when every due hold was resolved; else why the sweep is not done."""

@@ -146,7 +146,11 @@ async def test_catch_up_policies(world: World):
     periods = ("2026-01-31", "2026-02-28", "2026-03-31")
     for n, period in enumerate(periods):
         # Small batches, so the run would meet the subscription again if it let go of it.
-        await bill(world, as_of=late, catch_up=CatchUp.CATCH_UP, batch_size=1, concurrency=1)
+        run = await bill(world, as_of=late, catch_up=CatchUp.CATCH_UP, batch_size=1, concurrency=1)
+        # More periods due after this one: named, so the run is not reported complete.
+        more = n < len(periods) - 1
+        assert run.left == ({"catch-up: more periods due": 1} if more else {}), run.left
+        assert run.complete is not more
         paid = await world.paid_by_reference()
         assert paid[f"sub:{catch}:{period}"] == 1
         assert all(paid[f"sub:{catch}:{later}"] == 0 for later in periods[n + 1 :])
@@ -170,6 +174,37 @@ async def test_custom_policy_is_used(world: World):
     [sub] = await world.subscribe(1, "4000000000000085")
     await bill(world, policy=DunningPolicy(schedule=(timedelta(hours=6),)))
     assert world.subscription(sub).retry_at == AS_OF + timedelta(hours=6)
+
+
+async def test_a_failed_grouped_write_leaves_its_items_and_the_run_goes_on(world, monkeypatch):
+    """One key's PurchaseConflict rolls back its shared commit: those items are named in
+    ``left``, the other items are billed, and the next run settles the rest by read-back."""
+    from payflows.exactly_once import store as store_module
+    from payflows.ledger import PurchaseConflict
+
+    subs = await world.subscribe(6)
+    real = store_module.attach_and_submit
+    victim = f"sub:{subs[0]}:2026-01-31"
+    failed: list[list[str]] = []
+
+    def conflicting(uow, attach, submit):
+        if victim in attach and not failed:
+            failed.append(list(attach))
+            raise PurchaseConflict(f"purchase ids not attached for {[victim]}")
+        return real(uow, attach, submit)
+
+    monkeypatch.setattr(store_module, "attach_and_submit", conflicting)
+    first = await bill(world, batch_size=6, concurrency=1)
+    assert failed
+    reason = "ledger write failed (PurchaseConflict): read back by the next run"
+    assert first.left == {reason: len(failed[0])}, first
+    assert not first.complete
+    assert first.succeeded == 6 - len(failed[0])
+    monkeypatch.setattr(store_module, "attach_and_submit", real)
+    second = await bill(world)
+    assert second.complete and first.succeeded + second.succeeded == 6, second
+    paid = await world.paid_by_reference()
+    assert all(paid[f"sub:{s}:2026-01-31"] == 1 for s in subs), paid
 
 
 async def test_a_card_the_merchant_deleted_is_never_charged_and_the_subscription_says_why(

@@ -114,3 +114,32 @@ async def test_bill_command_without_a_prefect_server_bills_on_the_core(
     summary = json.loads(out[out.index("{") :])
     assert code == 0 and summary["complete"] and summary["problem"] is None
     assert summary["succeeded"] == 2
+
+
+async def test_flow_past_the_failure_threshold_ends_failed_with_its_summary(
+    sandbox, ledger, sandbox_url
+):
+    import pytest
+
+    from payflows.exactly_once import RunIncomplete
+    from tests.sweep.test_flow import last_run_state
+
+    engine = make_engine(ledger.url)
+    async with PreciumClient(
+        sandbox_url, SANDBOX_API_KEY, SANDBOX_S2S_API_KEY, SANDBOX_BRAND_ID
+    ) as gateway:
+        world = World(
+            ctx=PaymentContext(gateway=gateway, engine=engine), http=sandbox.http, tokens={}
+        )
+        await world.subscribe(1, prefix=f"thr-{id(world)}")
+        await world.subscribe(1, "4000000000000085", prefix=f"thrd-{id(world)}")
+    engine.dispose()
+    with pytest.raises(RunIncomplete, match="above the 10% threshold") as failed:
+        await subscription_billing(
+            BillingRunRequest(
+                as_of=FIRST.replace(hour=7), worker_id="thr-test", max_failure_rate=0.1
+            )
+        )
+    assert failed.value.summary.succeeded >= 1 and failed.value.summary.declined >= 1
+    state, message = await last_run_state("subscription-billing")
+    assert state == "FAILED" and "billing run not complete" in message

@@ -158,3 +158,42 @@ async def test_a_failure_rate_past_the_threshold_is_not_green(world: World):
         world.subscription(a.subscription_id).status for a in world.attempts() if a.kind == "mit"
     }
     assert SubscriptionStatus.PAST_DUE in statuses
+
+
+async def test_a_refused_charge_suspends_with_its_count_and_reason(world: World):
+    [sub_id] = await world.subscribe(1)
+    with UnitOfWork(world.ctx.engine) as uow:
+        sub = uow.session.get(Subscription, sub_id)
+        method = uow.session.get(PaymentMethod, sub.payment_method_id)
+        method.recurring_token = "00000000-0000-4000-8000-000000000000"  # unknown at the gateway
+        uow.commit()
+    world.ctx.now = lambda: AS_OF
+    summary = await bill_due(world.ctx, as_of=AS_OF, worker_id="w")
+    assert summary.failed == 1 and summary.suspended == 1 and summary.complete
+    sub = world.subscription(sub_id)
+    assert sub.status is SubscriptionStatus.SUSPENDED
+    assert sub.failed_attempts == 1 and sub.dunning_reason.startswith("charge refused")
+    assert summary.dunning_reasons == {sub.dunning_reason: 1}
+
+
+async def test_a_live_run_that_keeps_finishing_its_rows_is_waited_for(world: World):
+    import asyncio
+
+    from payflows.ledger import release_claim
+
+    subs = await world.subscribe(4)
+    _claim_as(world, "sibling", lease=LEASE)
+
+    async def sibling() -> None:  # alive (heartbeat) and giving a row back every 0.6 s
+        async with Heartbeat(world.ctx.engine, [Subscription], "sibling", LEASE):
+            for sub in subs:
+                await asyncio.sleep(0.6)
+                await world.ctx.ledger(lambda uow, s=sub: release_claim(uow, [s], "sibling"))
+
+    world.ctx.now = lambda: AS_OF
+    other = asyncio.create_task(sibling())
+    summary = await bill_due(
+        world.ctx, as_of=AS_OF, worker_id="me", lease_seconds=LEASE, wait_for_others_seconds=1
+    )
+    await other
+    assert summary.complete and summary.succeeded == 4, summary

@@ -80,9 +80,14 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         first["csv-billing-import/import-one-file"] = await quick_run(
             ids["csv-billing-import/import-one-file"], {"path": str(csv_file)}
         )
-        done = await wait_final([r.id for r in first.values()])
-        states = {name: done[r.id].state_name for name, r in first.items()}
-        assert set(states.values()) == {"Completed"}, (states, log.read_text()[-4000:])
+        done = await wait_final([r.id for r in first.values()], timeout=600)
+        states = {name: done[r.id].state_type.value for name, r in first.items()}
+        assert set(states.values()) == {"COMPLETED"}, (states, log.read_text()[-4000:])
+        # Each scenario's final state is named after its business outcome.
+        names = {name: done[r.id].state_name for name, r in first.items()}
+        assert names["customer-initiated-payment/take-a-card-payment"] == "Paid", names
+        assert names["preauthorize/hold-an-amount"] == "Held", names
+        assert names["zero-auth-validation/validate-a-card"] == "Card validated", names
 
         def purchase(prefix: str, name: str) -> str:
             row = ledger.attempt(f"{prefix}:run-{first[name].id}")
@@ -150,9 +155,10 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             },
         }
         runs = {name: await quick_run(ids[name], p) for name, p in second.items()}
-        done = await wait_final([r.id for r in runs.values()])
-        states = {name: done[r.id].state_name for name, r in runs.items()}
-        assert set(states.values()) == {"Completed"}, (states, log.read_text()[-4000:])
+        done = await wait_final([r.id for r in runs.values()], timeout=600)
+        states = {name: done[r.id].state_type.value for name, r in runs.items()}
+        assert set(states.values()) == {"COMPLETED"}, (states, log.read_text()[-4000:])
+        assert done[runs["refund/refund-a-payment"].id].state_name == "Refunded"
         assert ledger.attempt(f"capture:{holds[0]}")["state"] == "succeeded"
         [refund] = ledger.rows("SELECT refund_id FROM refunds WHERE purchase_id = ?", paid)
 
@@ -161,24 +167,32 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
             ids["cancel-refund/cancel-a-refund"],
             {"params": {"purchase_id": paid, "refund_id": refund["refund_id"]}},
         )
-        done = await wait_final([run.id])
-        assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
+        done = await wait_final([run.id], timeout=300)
+        assert done[run.id].state_name == "Refund cancelled", log.read_text()[-4000:]
 
         # 4. The card's end: delete the stored card the MIT charge just used.
         run = await quick_run(
             ids["delete-card/delete-a-stored-card"],
             {"params": {"customer_id": SHOPPER, "recurring_token": token}},
         )
-        done = await wait_final([run.id])
+        done = await wait_final([run.id], timeout=300)
         assert done[run.id].state_name == "Completed", log.read_text()[-4000:]
         [card] = ledger.rows(
             "SELECT deleted_at FROM payment_methods WHERE recurring_token = ?", token
         )
         assert card["deleted_at"] is not None
+        # 5. An operator finds the paid order's purchase (no database needed).
+        run = await quick_run(ids["payment-lookup/find-a-payment"], {"query": paid})
+        done = await wait_final([run.id], timeout=300)
+        assert done[run.id].state_name == "1 found", log.read_text()[-4000:]
         covered = (
             set(first)
             | set(runs)
-            | {"cancel-refund/cancel-a-refund", "delete-card/delete-a-stored-card"}
+            | {
+                "cancel-refund/cancel-a-refund",
+                "delete-card/delete-a-stored-card",
+                "payment-lookup/find-a-payment",
+            }
         )
         assert {s.full_name for s in specs} <= covered
     assert serving.returncode is not None

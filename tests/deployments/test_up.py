@@ -97,6 +97,16 @@ def test_up_serves_everything_and_ctrl_c_stops_it_cleanly(tmp_path: Path) -> Non
             f"http://127.0.0.1:{ports['web']}/webhooks/precium"
         ]
         assert (tmp_path / "data/webhook-keys.json").exists()
+        # The operator pages have a token (owner-only file, never printed): reports are served.
+        token = (tmp_path / "data/operator-token").read_text().strip()
+        assert token and token not in text
+        assert f"127.0.0.1:{ports['web']}/reports" in text
+        reports = httpx.get(
+            f"http://127.0.0.1:{ports['web']}/reports",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert reports.status_code == 200, reports.text
         deadline = time.monotonic() + 90
         names: set[str] = set()
         while time.monotonic() < deadline and "subscription-billing" not in names:

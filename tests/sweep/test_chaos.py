@@ -1,57 +1,36 @@
-"""Chaos: a sweep SIGKILLed mid-run, under gateway faults, then run again (twice).
+"""Chaos: ``payflows sweep`` SIGKILLed twice mid-run under gateway faults, then run again as a
+user would (a new process each time, no worker id given, no waiting) until it says it is done.
 
 Afterwards, per the sandbox's inspection API, every hold was captured or released exactly once,
-and the ledger agrees with the gateway on every one.
+the ledger agrees with the gateway on every one, no claim is left, and every run's exit code
+matches what its summary says.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from payflows.ledger import AttemptKind, AttemptState
+from tests.support.chaos import Chaos
 
 from .conftest import World
-from .test_sweep_run import attempts
 
 N = 240
-ROOT = Path(__file__).resolve().parents[2]
+WRITES = ("POST /api/v1/purchases/*/capture/", "POST /api/v1/purchases/*/release/")
 
 
-def worker(world: World, as_of: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.sweep.chaos_worker",
-            world.base_url,
-            world.db_url,
-            "s-1",
-            as_of,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+def acted(db_url: str) -> int:
+    path = Path(db_url.removeprefix("sqlite:///"))
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM payment_attempts"
+            " WHERE kind IN ('capture', 'void') AND state = 'succeeded'"
+        ).fetchone()
+    return int(row[0])
 
 
-def acted(world: World) -> int:
-    return sum(
-        1
-        for a in attempts(world, AttemptKind.CAPTURE) + attempts(world, AttemptKind.VOID)
-        if a.state is AttemptState.SUCCEEDED
-    )
-
-
-async def test_sigkill_mid_sweep_then_again_acts_on_each_hold_once(world: World):
+async def test_two_sigkills_and_reruns_as_a_user_act_on_each_hold_once(world: World, tmp_path):
     kinds = {}
     for i in range(N):
         pid = await world.hold(("visa_cit", "mastercard", "maestro")[i % 3])
@@ -61,45 +40,37 @@ async def test_sigkill_mid_sweep_then_again_acts_on_each_hold_once(world: World)
         )
         kinds[pid] = kind
     rules = [
-        {
-            "route": route,
-            "kind": kind,
-            "rate": 0.05,
-            **({"retry_after": 0} if kind == "rate_limit" else {}),
-        }
-        for route in ("POST /api/v1/purchases/*/capture/", "POST /api/v1/purchases/*/release/")
-        for kind in ("error_5xx", "drop", "lost_after_commit", "rate_limit")
-    ]
-    rules += [
-        {"route": route, "kind": "latency", "ms": 20}
-        for route in (
-            "POST /api/v1/purchases/*/capture/",
-            "POST /api/v1/purchases/*/release/",
-            "GET /api/v1/purchases/*/",
+        {"route": route, "kind": kind, "rate": 0.04, **extra}
+        for route in WRITES
+        for kind, extra in (
+            ("error_5xx", {"status": 503}),
+            ("error_5xx", {"status": 500}),
+            ("drop", {}),
+            ("lost_after_commit", {}),
+            ("rate_limit", {"retry_after": 0}),
         )
     ]
+    rules += [
+        {"route": route, "kind": "latency", "ms": 40}
+        for route in (*WRITES, "GET /api/v1/purchases/*/")
+    ]
+    rules += [{"route": route, "kind": "latency", "ms": 3500, "rate": 0.02} for route in WRITES]
     await world.faults(*rules)
     as_of = (await world.now()).isoformat()
-    first = worker(world, as_of)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and acted(world) < N // 4:
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.communicate(timeout=10)  # reaps it and closes its pipes
-    done_before = acted(world)
-    assert done_before < N, "the sweep finished before the kill"
+    chaos = Chaos(["sweep", "--as-of", as_of], world.base_url, world.db_url, tmp_path / "op")
+    chaos.kill_when(lambda: acted(world.db_url) >= N // 4)
+    chaos.kill_when(lambda: acted(world.db_url) >= N * 2 // 3)
+    last = chaos.until_complete()
+    for run in chaos.runs:
+        print(run.line())
 
-    second = worker(world, as_of)
-    _out, err = second.communicate(timeout=180)
-    assert second.returncode == 0, err[-3000:]
-    await world.faults()
-    third = worker(world, as_of)
-    out3, err3 = third.communicate(timeout=180)
-    assert third.returncode == 0, err3[-3000:]
-    summary = json.loads(out3.strip().splitlines()[-1])
-    failed = {(a.action, a.reason) for a in world.actions() if a.action in ("failed", "unknown")}
-    assert summary["unknown"] == 0 and summary["failed"] == 0, (summary, failed)
-
+    assert sum(r.killed for r in chaos.runs) == 2, [r.line() for r in chaos.runs]
+    for run in chaos.runs:
+        if not run.killed:
+            assert run.summary is not None, run.stderr
+            assert (run.exit_code == 0) == run.complete, run.line()
+            assert not run.summary.get("left"), run.line()  # nothing held by a dead sweep
+    assert last.exit_code == 0, [r.line() for r in chaos.runs]
     rows = world.holds()
     for pid, kind in kinds.items():
         p = await world.purchase(pid)
@@ -116,4 +87,4 @@ async def test_sigkill_mid_sweep_then_again_acts_on_each_hold_once(world: World)
             assert rows[pid].captured_cents == p["payment"]["amount"]
         assert rows[pid].status.value == p["status"]
         assert rows[pid].claimed_by is None
-    assert acted(world) == N
+    assert acted(world.db_url) == N

@@ -237,3 +237,44 @@ async def test_two_sweeps_at_once_act_on_each_hold_once(world: World):
     for pid in pids:
         assert sum((await gateway_actions(world, pid)).values()) == 1
     assert len(world.actions()) == 20
+
+
+async def test_a_limited_sweep_names_what_it_left_due(world: World):
+    pids = [await world.hold("visa_cit") for _ in range(5)]
+    for pid in pids:
+        world.decide(pid, "capture")
+    first = await sweep(world, limit=2, batch_size=1, concurrency=1)
+    assert first.captured == 2
+    assert first.left == {"limit reached: the next sweep selects them": 3}
+    assert not first.complete
+    second = await sweep(world)
+    assert second.captured == 3 and second.left == {} and second.complete
+
+
+async def test_a_failed_grouped_write_leaves_its_holds_and_the_sweep_goes_on(
+    world: World, monkeypatch
+):
+    import payflows.sweep.run as run_module
+
+    pids = [await world.hold("visa_cit") for _ in range(4)]
+    for pid in pids:
+        world.decide(pid, "capture")
+    real = run_module.apply_results
+    failed: list[int] = []
+
+    def once(run, uow, results):
+        if not failed:
+            failed.append(len(results))
+            raise RuntimeError("database went away")
+        return real(run, uow, results)
+
+    monkeypatch.setattr(run_module, "apply_results", once)
+    first = await sweep(world, batch_size=1, concurrency=1)
+    reason = "ledger write failed (RuntimeError): read back by the next sweep"
+    assert first.left == {reason: failed[0]} and not first.complete, first
+    assert first.captured == 4 - failed[0]
+    monkeypatch.setattr(run_module, "apply_results", real)
+    second = await sweep(world)
+    assert second.complete, second
+    for pid in pids:  # captured once, the lost write read back by the second sweep
+        assert (await gateway_actions(world, pid))["capture"] == 1

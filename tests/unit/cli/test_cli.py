@@ -41,3 +41,23 @@ def test_config_masks_the_database_password(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output
     assert "postgresql+psycopg://pay:********@db:5432/pay" in result.output
+
+
+def test_a_bad_as_of_stops_with_one_line_and_exit_2(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    for command in ("bill", "sweep", "report"):
+        result = runner.invoke(app, [command, "--as-of", "notadate"])
+        assert result.exit_code == 2, (command, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--as-of" in lines[0] and "notadate" in lines[0], lines
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "ledger.db").exists()  # nothing ran
+
+
+def test_settle_with_nothing_in_flight_exits_0(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    result = runner.invoke(app, ["settle"])
+    assert result.exit_code == 0, result.output
+    assert "examined 0" in result.output

@@ -7,7 +7,14 @@ from sqlmodel import select
 
 from payflows.domain.cards import BrowserFingerprint, CardData
 from payflows.domain.states import Status
-from payflows.ledger import AttemptState, Hold, PaymentAttempt, PaymentMethod, UnitOfWork
+from payflows.ledger import (
+    AttemptState,
+    Hold,
+    PaymentAttempt,
+    PaymentMethod,
+    UnitOfWork,
+    get_challenge,
+)
 from payflows.payments import (
     OperationRejected,
     authorize_card,
@@ -413,3 +420,37 @@ async def test_a_repeated_zero_auth_still_reports_its_token(world: World):
     first = await authorize_card(world.ctx, "zero:again", cust, card(), **kwargs)
     second = await authorize_card(world.ctx, "zero:again", cust, card(), **kwargs)
     assert first.recurring_token and second.recurring_token == first.recurring_token
+
+
+async def test_a_repeated_3ds_completion_is_settled_by_read_back_not_sent_again(world: World):
+    cust = await customer(world)
+    outcome = await pay_with_card(
+        world.ctx,
+        "cit:o-3ds-again",
+        cust,
+        card("4000000000000002"),
+        amount_cents=29900,
+        currency="ZAR",
+        product="Premium",
+        browser=BrowserFingerprint(),
+    )
+    assert outcome.three_ds is not None
+    md = outcome.three_ds.md
+    pares = await complete_challenge(
+        world.http, outcome.three_ds.acs_url, md, outcome.three_ds.pareq, "http://merchant.test/3ds"
+    )
+    challenge = await world.ctx.ledger(lambda uow: get_challenge(uow, md))
+    # The first completion went through at the gateway, its answer lost: the ledger still
+    # shows the attempt submitted.
+    await world.ctx.gateway.complete_3ds(challenge.callback_url, md, pares)
+    sent = []
+    real = world.ctx.gateway.complete_3ds
+
+    async def counting(*args, **kwargs):
+        sent.append(args)
+        return await real(*args, **kwargs)
+
+    world.ctx.gateway.complete_3ds = counting
+    done = await complete_three_ds(world.ctx, md, pares)
+    assert done.succeeded and done.purchase_status is Status.PAID
+    assert sent == []  # read back, not sent again
