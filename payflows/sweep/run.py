@@ -45,9 +45,6 @@ __all__ = ["SweepSummary", "UnresolvedHold", "count_due", "sweep_holds"]
 
 _HELD = "held by another sweep that is still running"
 _LIMIT = "limit reached: the next sweep selects them"
-#: How long a grouped commit waits for more writes to join it (as billing's): fewer, larger
-#: commits, so less of the ledger thread's CPU per hold, at no cost in wall time.
-GATHER_SECONDS = 0.003
 
 
 async def sweep_holds(
@@ -83,11 +80,7 @@ async def sweep_holds(
         reconcile_all=reconcile_all,
         summary=SweepSummary(as_of=as_of, worker_id=worker_id),
     )
-    run.store = GroupedStore(
-        ctx.engine,
-        lambda uow, results: apply_results(run, uow, results),
-        gather_seconds=GATHER_SECONDS,
-    )
+    run.store = GroupedStore(ctx.engine, lambda uow, results: apply_results(run, uow, results))
     gate = Gate(concurrency)
     window = 2 * lease_seconds + 5 if wait_for_others_seconds is None else wait_for_others_seconds
     deadline = time.monotonic() + window
