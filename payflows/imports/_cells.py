@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from payflows.csvfiles import MAX_CELL_CHARS, cell_problem, redact
+from payflows.csvfiles import MAX_CELL_CHARS, redact, row_problem
 from payflows.domain.cards import luhn_valid
-from payflows.domain.money import MAX_CENTS, parse_amount, validate_currency
+from payflows.domain.money import MAX_CENTS, exponent, validate_currency
 
 __all__ = [
     "BRANDS",
@@ -80,11 +80,10 @@ def _text(cells: dict[str, str], column: str, max_len: int) -> str:
 
 def screen_cells(cells: dict[str, str]) -> None:
     """A CellError for the first cell that is too long, holds a control character or a card
-    number (:func:`payflows.csvfiles.cell_problem`; in any column)."""
-    for column, value in cells.items():
-        problem = cell_problem(column, value)
-        if problem is not None:
-            raise CellError(column, problem)
+    number (:func:`payflows.csvfiles.row_problem`; in any column)."""
+    problem = row_problem(list(cells), list(cells.values()))
+    if problem is not None:
+        raise CellError(*problem)
 
 
 def _currency(cells: dict[str, str], column: str = "currency") -> str:
@@ -100,15 +99,25 @@ def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool)
         raise CellError(column, f"{column} must not be negative")
     if not _AMOUNT.match(text):
         raise CellError(column, f"{column} must be a decimal amount such as 199.00")
-    try:
-        cents = parse_amount(text, currency)
-    except ValueError:
-        raise CellError(column, f"{column} has more decimals than {currency} allows") from None
+    cents = _cents(text, currency)
+    if cents is None:
+        raise CellError(column, f"{column} has more decimals than {currency} allows")
     if cents > MAX_CENTS:
         raise CellError(column, f"{column} is too large")
     if cents == 0 and not zero_ok:
         raise CellError(column, f"{column} must be more than zero")
     return cents
+
+
+def _cents(text: str, currency: str) -> int | None:
+    """``text`` (already matched by ``_AMOUNT``: ASCII digits, one optional point) in minor
+    units by integer arithmetic, or None when it has more (non-zero) decimals than ``currency``
+    allows: what :func:`payflows.domain.money.parse_amount` answers, without a Decimal a row."""
+    whole, _, frac = text.partition(".")
+    exp = exponent(currency)
+    if frac[exp:].strip("0"):
+        return None
+    return int(whole + frac[:exp].ljust(exp, "0"))
 
 
 def _int(cells: dict[str, str], column: str, low: int, high: int) -> int:

@@ -68,37 +68,49 @@ def iter_rows(
         raise FileError(f"unknown kind {kind!r}; one of: {', '.join(FORMATS)}")
     fmt = FORMATS[kind]
     names = check_header(header, fmt)
-    parse = fmt.parse
+    parse = fmt.read_screened  # records() has screened every cell of the row
 
     def rows() -> Iterator[tuple[int, Any | RowError]]:
         with _SeenKeys(fmt.key) as seen:
-            for line, record in records(reader, names):
-                if isinstance(record, RowError):
-                    yield line, record
-                    continue
-                try:
-                    parsed = parse(record)  # type: ignore[operator]
-                except CellError as exc:
-                    yield line, RowError(line=line, column=exc.column, reason=exc.reason)
-                    continue
-                except Exception as exc:  # a cell nobody foresaw: that row, not the file
-                    reason = f"the row could not be read ({type(exc).__name__})"
-                    yield line, RowError(line=line, column="", reason=reason)
-                    continue
-                first = seen.first_line(getattr(parsed, fmt.key), line)
-                if first is not None:
-                    reason = f"{fmt.key} repeats the row on line {first}: each key once per file"
-                    yield line, RowError(line=line, column=fmt.key, reason=reason)
-                    continue
-                yield line, parsed
+            batch: list[tuple[int, Any | RowError]] = []
+            try:
+                for line, record in records(reader, names):
+                    batch.append((line, _parsed(parse, line, record)))
+                    if len(batch) >= _KEY_BATCH:
+                        yield from seen.settle(batch)
+                        batch = []
+            except Exception:
+                # The file broke half way: the rows before the break are handed on first, as
+                # they were before batching, then the error goes on up.
+                yield from seen.settle(batch)
+                raise
+            yield from seen.settle(batch)
 
     return kind, rows()
+
+
+#: Rows whose keys are checked against the file's earlier keys in one statement.
+_KEY_BATCH = 1000
+
+
+def _parsed(parse: Any, line: int, record: dict[str, str] | RowError) -> Any | RowError:
+    """The record of one screened row, or its RowError."""
+    if isinstance(record, RowError):
+        return record
+    try:
+        return parse(record)
+    except CellError as exc:
+        return RowError(line=line, column=exc.column, reason=exc.reason)
+    except Exception as exc:  # a cell nobody foresaw: that row, not the file
+        reason = f"the row could not be read ({type(exc).__name__})"
+        return RowError(line=line, column="", reason=reason)
 
 
 class _SeenKeys:
     """The keys of one file, with the line of their first row, in a temporary on-disk SQLite
     database: a million keys cost the import no memory of its own (SQLite's page cache is
-    bounded), so a repeat is found however far apart the two rows are."""
+    bounded), so a repeat is found however far apart the two rows are. Keys are recorded a
+    batch at a time, in one ``executemany``."""
 
     def __init__(self, column: str) -> None:
         self.column = column
@@ -111,14 +123,34 @@ class _SeenKeys:
     def __exit__(self, *exc: object) -> None:
         self.db.close()
 
-    def first_line(self, key: str, line: int) -> int | None:
-        """None the first time ``key`` is seen (and remember ``line``), else its first line."""
-        try:
-            self.db.execute("INSERT INTO seen VALUES (?, ?)", (key, line))
-        except sqlite3.IntegrityError:
-            row = self.db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
-            return int(row[0])
-        return None
+    def settle(
+        self, batch: list[tuple[int, Any | RowError]]
+    ) -> Iterator[tuple[int, Any | RowError]]:
+        """``batch`` in order, each record whose key an earlier row had (in this batch or
+        before it) replaced by a RowError naming that row's line.
+
+        The keys go in with ``INSERT OR IGNORE`` in line order, so the table keeps each key's
+        first line; only when fewer rows went in than were offered (a repeat somewhere in the
+        batch) is each key looked up, to tell which rows repeat.
+        """
+        keys = [
+            (getattr(item, self.column), line)
+            for line, item in batch
+            if not isinstance(item, RowError)
+        ]
+        before = self.db.total_changes
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", keys)
+        repeats = self.db.total_changes - before != len(keys)
+        for line, item in batch:
+            if repeats and not isinstance(item, RowError):
+                key = getattr(item, self.column)
+                row = self.db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
+                if int(row[0]) != line:
+                    reason = (
+                        f"{self.column} repeats the row on line {row[0]}: each key once per file"
+                    )
+                    item = RowError(line=line, column=self.column, reason=reason)
+            yield line, item
 
 
 class _Errors:

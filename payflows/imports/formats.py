@@ -131,7 +131,12 @@ Record = CustomerRow | PaymentMethodRow | SubscriptionRow | ChargeRow
 
 
 def parse_customer(cells: dict[str, str]) -> CustomerRow:
+    """The row's record, every cell screened first (:func:`screen_cells`)."""
     screen_cells(cells)
+    return _read_customer(cells)
+
+
+def _read_customer(cells: dict[str, str]) -> CustomerRow:
     external_id = _ident(cells, "external_id")
     email = _required(cells, "email").lower()
     if len(email) > 254 or not _EMAIL.match(email):
@@ -151,7 +156,12 @@ def parse_customer(cells: dict[str, str]) -> CustomerRow:
 
 
 def parse_payment_method(cells: dict[str, str]) -> PaymentMethodRow:
+    """The row's record, every cell screened first (:func:`screen_cells`)."""
     screen_cells(cells)
+    return _read_payment_method(cells)
+
+
+def _read_payment_method(cells: dict[str, str]) -> PaymentMethodRow:
     customer = _ident(cells, "customer_external_id")
     token = _ident(cells, "recurring_token", 64)
     ntid = _optional(cells, "network_transaction_id")
@@ -174,7 +184,12 @@ def parse_payment_method(cells: dict[str, str]) -> PaymentMethodRow:
 
 
 def parse_subscription(cells: dict[str, str]) -> SubscriptionRow:
+    """The row's record, every cell screened first (:func:`screen_cells`)."""
     screen_cells(cells)
+    return _read_subscription(cells)
+
+
+def _read_subscription(cells: dict[str, str]) -> SubscriptionRow:
     external_id = _ident(cells, "external_id")
     customer = _ident(cells, "customer_external_id")
     token = _ident(cells, "recurring_token", 64)
@@ -194,7 +209,12 @@ def parse_subscription(cells: dict[str, str]) -> SubscriptionRow:
 
 
 def parse_charge(cells: dict[str, str]) -> ChargeRow:
+    """The row's record, every cell screened first (:func:`screen_cells`)."""
     screen_cells(cells)
+    return _read_charge(cells)
+
+
+def _read_charge(cells: dict[str, str]) -> ChargeRow:
     external_id = _ident(cells, "external_id")
     customer = _ident(cells, "customer_external_id")
     token = _ident(cells, "recurring_token", 64)
@@ -214,6 +234,9 @@ class Format:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     parse: object  # Callable[[dict[str, str]], Record]; kept loose for the frozen dataclass
+    #: ``parse`` without its :func:`screen_cells`: for cells :func:`payflows.csvfiles.records`
+    #: has screened already (each cell is checked once).
+    read_screened: object
     #: The column that names a record: it may appear once per file.
     key: str = "external_id"
 
@@ -224,7 +247,11 @@ class Format:
 
 FORMATS: dict[ImportKind, Format] = {
     "customers": Format(
-        "customers", ("external_id", "email", "full_name"), ("phone", "country"), parse_customer
+        "customers",
+        ("external_id", "email", "full_name"),
+        ("phone", "country"),
+        parse_customer,
+        _read_customer,
     ),
     "payment_methods": Format(
         "payment_methods",
@@ -240,6 +267,7 @@ FORMATS: dict[ImportKind, Format] = {
         ),
         ("network_transaction_id",),
         parse_payment_method,
+        _read_payment_method,
         key="recurring_token",
     ),
     "subscriptions": Format(
@@ -256,6 +284,7 @@ FORMATS: dict[ImportKind, Format] = {
         ),
         ("interval_count",),
         parse_subscription,
+        _read_subscription,
     ),
     "one_off_charges": Format(
         "one_off_charges",
@@ -270,6 +299,7 @@ FORMATS: dict[ImportKind, Format] = {
         ),
         (),
         parse_charge,
+        _read_charge,
     ),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import Engine, select, update
 
 from payflows.ledger import (
@@ -21,6 +22,8 @@ from payflows.ledger import (
 )
 from payflows.ledger.settlement import SettlementReport, record_settlements
 from payflows.reports import Period, build_summaries
+from payflows.reports import frame as frame_module
+from payflows.reports.frame import ACTIVITY_COLUMNS, load_activity
 from payflows.reports.reconcile import ledger_purchases, unknown_to_ledger
 
 NOON = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 12:00 SAST
@@ -167,3 +170,32 @@ def test_the_ledger_side_of_reconciliation(engine: Engine) -> None:
     assert ledger.loc["p3", "expected_paid_cents"] == 6_000  # the capture, not the hold
     assert ledger.loc["p2", "expected_paid_cents"] == 0
     assert unknown["purchase_id"].tolist() == ["stranger"]
+
+
+def _records(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    rows = frame.astype(object).where(frame.notna(), None)
+    return sorted(map(tuple, rows.itertuples(index=False)), key=repr)
+
+
+def test_the_split_read_gives_what_one_joined_query_gives(engine: Engine) -> None:
+    """Attempts without an owner are read without the join: same rows, same values, same dtypes."""
+    seed(engine)
+    with engine.connect() as conn:
+        params = frame_module._period(conn, PERIOD)
+        joined = frame_module._read(conn, frame_module._ACTIVITY_SQL, ACTIVITY_COLUMNS, params)
+
+    activity = load_activity(engine, PERIOD, chunk_rows=2)
+
+    assert len(activity) == len(joined) == 6
+    assert activity.dtypes.to_dict() == joined.dtypes.to_dict()
+    assert _records(activity) == _records(joined)
+    by_kind = activity.set_index("kind")
+    refunds = by_kind.loc["refund"]
+    assert set(refunds["owner_kind"]) == {"cit"} and list(refunds["owner_paid_cents"]) == [
+        10_000,
+        10_000,
+    ]
+    assert sorted(refunds["refund_cancelled"]) == [False, True]
+    assert by_kind.loc["capture", "fee_cents"] == 150  # the captured purchase's fee
+    payments = activity[activity["kind"].isin(["cit", "preauth"])]
+    assert payments["owner_kind"].isna().all() and not payments["refund_cancelled"].any()
