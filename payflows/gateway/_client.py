@@ -368,6 +368,26 @@ class PreciumClient:
             purchase_id=purchase_id,
         )
 
+    async def capture_state(self, purchase_id: str, amount: int | None = None) -> PurchaseState:
+        """:meth:`capture`, reading back only a :class:`PurchaseState` (the hold sweep)."""
+        body = None if _cents(amount) is None else {"amount": amount}
+        return await self._call(
+            "POST",
+            _route("purchases", purchase_id, "capture"),
+            PurchaseState.from_body,
+            content=None if body is None else orjson.dumps(body),
+            purchase_id=purchase_id,
+        )
+
+    async def release_state(self, purchase_id: str) -> PurchaseState:
+        """:meth:`release`, reading back only a :class:`PurchaseState` (the hold sweep)."""
+        return await self._call(
+            "POST",
+            _route("purchases", purchase_id, "release"),
+            PurchaseState.from_body,
+            purchase_id=purchase_id,
+        )
+
     async def delete_recurring_token(self, purchase_id: str) -> Purchase:
         """Delete the stored card that ``purchase_id`` (the purchase that saved it) is.
 

@@ -4,9 +4,10 @@
 products, payment, attempts, timestamps...): right for most callers, but in the billing run it
 was a tenth of the client's CPU per charge for two fields that matter (``id`` and ``status``)
 and three that are recorded (the newest decline, the card brand, the masked PAN). This reads
-exactly those, as strictly as the model does (a missing id, an unknown status or a decline
-without a code is an unreadable answer, which the client turns into an unknown outcome), and
-ignores the rest.
+exactly those (and ``updated_on``, which dates a read-back), as strictly as the model does (a
+missing id, an unknown status or a decline without a code is an unreadable answer, which the
+client turns into an unknown outcome), and ignores the rest. The hold sweep reads its read-backs
+and capture / release answers this way too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from payflows.domain.declines import DeclineInfo
 from payflows.domain.states import Status
+from payflows.gateway._models import _utc
 
 __all__ = ["PurchaseState"]
 
@@ -74,6 +76,8 @@ class PurchaseState:
     fee_cents: int | None = None
     net_cents: int | None = None
     paid_at: datetime | None = None
+    #: When the gateway last changed the purchase (the hold sweep dates its read-backs by it).
+    updated_on: datetime | None = None
 
     @classmethod
     def from_body(cls, body: Any) -> PurchaseState:
@@ -121,4 +125,5 @@ class PurchaseState:
             _cents(payment, "fee_amount") if incoming else None,
             _cents(payment, "net_amount") if incoming else None,
             _when(payment, "paid_on") if incoming else None,
+            _utc(body.get("updated_on")),
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from payflows.domain.attempts import PAID_LIKE, RESOLVED
 from payflows.domain.states import Status
-from payflows.gateway import OutcomeUnknownError, PreciumError, Purchase, RequestRejected
+from payflows.gateway import OutcomeUnknownError, PreciumError, PurchaseState, RequestRejected
 from payflows.ledger import AttemptKind, AttemptState, StatusReport
 from payflows.pacing import resend_while_safe
 from payflows.sweep.items import Item, Result, Run
@@ -28,10 +28,9 @@ _SENT = (AttemptState.SUBMITTED, AttemptState.UNKNOWN)
 _CAPTURE, _VOID = AttemptKind.CAPTURE, AttemptKind.VOID
 
 
-def _report(purchase: Purchase, as_of: datetime) -> StatusReport:
-    paid = purchase.payment.amount if purchase.payment is not None else None
+def _report(purchase: PurchaseState, as_of: datetime) -> StatusReport:
     observed = purchase.updated_on or as_of
-    return StatusReport(purchase.id, purchase.status, observed, paid)
+    return StatusReport(purchase.id, purchase.status, observed, purchase.paid_cents)
 
 
 def _in_flight(attempt: tuple[AttemptState, int] | None) -> bool:
@@ -47,7 +46,7 @@ async def process(run: Run, item: Item) -> Result:
     gw = run.ctx.gateway
     pid = item.purchase_id
     try:
-        purchase: Purchase = await resend_while_safe(lambda: gw.get_purchase(pid))
+        purchase: PurchaseState = await resend_while_safe(lambda: gw.get_purchase_state(pid))
     except PreciumError as exc:
         return Result(
             item, "unknown", f"read-back failed ({type(exc).__name__}); next sweep", alert=True
@@ -56,7 +55,7 @@ async def process(run: Run, item: Item) -> Result:
     if status in PAID_LIKE:
         if _sent(item.capture):
             return await _action(run, item, purchase, _CAPTURE, 0, "capture in flight")
-        paid = purchase.payment.amount if purchase.payment else None
+        paid = purchase.paid_cents
         where = "by payflows" if item.capture is not None else "outside the sweep (back office?)"
         return Result(
             item,
@@ -115,9 +114,11 @@ async def _send(call: Callable[[], Awaitable[Any]]) -> Any:
     return await resend_while_safe(call)
 
 
-async def _read(run: Run, pid: str) -> Purchase | None:
+async def _read(run: Run, pid: str) -> PurchaseState | None:
     try:
-        purchase: Purchase = await resend_while_safe(lambda: run.ctx.gateway.get_purchase(pid))
+        purchase: PurchaseState = await resend_while_safe(
+            lambda: run.ctx.gateway.get_purchase_state(pid)
+        )
     except PreciumError:
         return None
     return purchase
@@ -126,7 +127,7 @@ async def _read(run: Run, pid: str) -> Purchase | None:
 async def _action(
     run: Run,
     item: Item,
-    purchase: Purchase,
+    purchase: PurchaseState,
     kind: AttemptKind,
     amount: int,
     reason: str,
@@ -161,9 +162,9 @@ async def _action(
     try:
         if capture:
             partial = None if amount >= item.authorised_cents else amount
-            answer = await _send(lambda: gw.capture(pid, partial))
+            answer = await _send(lambda: gw.capture_state(pid, partial))
         else:
-            answer = await _send(lambda: gw.release(pid))
+            answer = await _send(lambda: gw.release_state(pid))
     except OutcomeUnknownError:
         fresh = await _read(run, pid)
         if fresh is not None and fresh.status in landed:
@@ -207,7 +208,9 @@ async def _action(
         return Result(
             item, "unknown", f"{what}: {type(exc).__name__}; next sweep", amount, alert=True
         )
-    fresh = answer if isinstance(answer, Purchase) and answer.id == pid else await _read(run, pid)
+    fresh = (
+        answer if isinstance(answer, PurchaseState) and answer.id == pid else await _read(run, pid)
+    )
     if fresh is not None and fresh.status in landed:
         return closed(run, item, key, fresh, amount, reason)
     return Result(
@@ -220,11 +223,13 @@ async def _action(
     )
 
 
-def closed(run: Run, item: Item, key: str, purchase: Purchase, amount: int, reason: str) -> Result:
+def closed(
+    run: Run, item: Item, key: str, purchase: PurchaseState, amount: int, reason: str
+) -> Result:
     if key.startswith("void:"):
         action, cents = "voided", item.authorised_cents
     else:
-        paid = purchase.payment.amount if purchase.payment is not None else None
+        paid = purchase.paid_cents
         cents = paid if paid is not None else amount
         action = "partially_captured" if cents < item.authorised_cents else "captured"
     return Result(

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Boolean, bindparam, case, func, insert, literal, null, update
 
-from payflows.ledger import Hold, UnitOfWork, apply_gateway_statuses
+from payflows.ledger import Hold, UnitOfWork
+from payflows.ledger.grouped_statuses import apply_statuses_grouped
 from payflows.ledger.models import HoldAction, UTCDateTime, utcnow
 from payflows.sweep.items import Result, Run
 
@@ -28,7 +29,7 @@ def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
     now = utcnow()
     reports = [r.report for r in results if r.report is not None]
     if reports:
-        apply_gateway_statuses(uow, reports)
+        apply_statuses_grouped(uow, reports)
     acted = [r for r in results if r.action is not None]
     if acted:
         uow.session.execute(

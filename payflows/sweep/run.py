@@ -145,6 +145,15 @@ async def _loop(
     """Claim and act until nothing free is due; returns what is left of ``limit``."""
     low_water = max(2 * concurrency, 1)
     pending: set[asyncio.Task[None]] = set()
+    # Finished tasks are handed over by a done-callback set once per task: ``asyncio.wait`` on
+    # the pending set would add and remove a callback on each of hundreds of tasks per wake-up.
+    finished: list[asyncio.Task[None]] = []
+    wake = asyncio.Event()
+
+    def _done(task: asyncio.Task[None]) -> None:
+        finished.append(task)
+        wake.set()
+
     exhausted = False
 
     async def one(item: Item) -> None:
@@ -170,10 +179,16 @@ async def _loop(
                 if not items:
                     exhausted = True
                 for item in items:
-                    pending.add(asyncio.create_task(one(item)))
+                    task = asyncio.create_task(one(item))
+                    task.add_done_callback(_done)
+                    pending.add(task)
             if not pending:
                 break
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not finished:
+                await wake.wait()
+            wake.clear()
+            done, finished[:] = list(finished), []
+            pending.difference_update(done)
             for task in done:
                 task.result()
             await _report(on_progress, run.summary)

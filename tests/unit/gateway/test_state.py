@@ -42,6 +42,7 @@ def test_reads_what_the_full_model_reads(body):
     state, full = PurchaseState.from_body(body), Purchase.model_validate(body)
     assert (state.id, state.status, state.last_error) == (full.id, full.status, full.last_error)
     assert (state.card_brand, state.masked_pan) == (full.card_brand, full.masked_pan)
+    assert state.updated_on == full.updated_on
 
 
 @pytest.mark.parametrize(
@@ -104,3 +105,27 @@ async def test_create_purchase_state_sends_the_validated_body(
     recorder.fail(httpx.ReadTimeout("slow"))
     with pytest.raises(OutcomeUnknownError):
         await gateway.create_purchase_state(body)
+
+
+@pytest.mark.parametrize("amount", [None, 1500])
+async def test_capture_and_release_state_send_what_capture_and_release_send(
+    gateway: PreciumClient, recorder: Recorder, amount
+):
+    body = chip_purchase(status="paid")
+    recorder.reply(200, body).reply(200, body)
+    state = await gateway.capture_state(PURCHASE_ID, amount)
+    full = await gateway.capture(PURCHASE_ID, amount)
+    light, model = recorder.requests[-2:]
+    assert (light.method, light.url) == (model.method, model.url)
+    assert light.url.path.endswith(f"/purchases/{PURCHASE_ID}/capture/")
+    assert (orjson.loads(light.content) if light.content else None) == (
+        orjson.loads(model.content) if model.content else None
+    )
+    assert (state.id, state.status, state.updated_on) == (full.id, full.status, full.updated_on)
+    assert state.paid_cents == (full.payment.amount if full.payment else None)
+    recorder.reply(200, chip_purchase(status="released")).reply(200, chip_purchase(status="x"))
+    assert (await gateway.release_state(PURCHASE_ID)).status.value == "released"
+    assert recorder.last.url.path.endswith(f"/purchases/{PURCHASE_ID}/release/")
+    # An answer that cannot be read is an unknown outcome, as with the full model.
+    with pytest.raises(OutcomeUnknownError):
+        await gateway.release_state(PURCHASE_ID)
