@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from payflows.domain.attempts import RESOLVED
 from payflows.domain.states import Status
@@ -72,10 +72,10 @@ def _candidates(uow: UnitOfWork, older_than: timedelta, limit: int) -> list[Paym
     stmt = (
         select(PaymentAttempt)
         .where(
-            PaymentAttempt.state.in_(list(_IN_FLIGHT)),  # type: ignore[attr-defined]
-            PaymentAttempt.updated_at < utcnow() - older_than,  # type: ignore[operator]
+            col(PaymentAttempt.state).in_(list(_IN_FLIGHT)),
+            col(PaymentAttempt.updated_at) < utcnow() - older_than,
         )
-        .order_by(PaymentAttempt.id)  # type: ignore[arg-type]
+        .order_by(col(PaymentAttempt.id))
         .limit(limit)
     )
     attempts = list(uow.session.exec(stmt))
