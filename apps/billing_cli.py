@@ -10,8 +10,6 @@ configured ``PREFECT_API_URL``.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -69,9 +67,8 @@ def bill_command(
     rate_per_second: float | None = None,
 ) -> int:
     """Bill once (flow or core), print the summary and what was left, return the exit code."""
-    from apps.pipeline_mode import NoPrefectServer, prefect_api_url
+    from apps.pipeline_mode import NoPrefectServer, prefect_api_url, run_pipeline, summary_json
     from flows.billing import BillingRunRequest
-    from payflows.exactly_once import RunIncomplete
     from payflows.ledger.migrate import upgrade
     from payflows.settings import load_settings
 
@@ -95,21 +92,12 @@ def bill_command(
         worker_id=worker_id,
         rate_per_second=rate_per_second,
     )
-    if server is None:
-        summary = asyncio.run(_bill_on_core(params, settings))
-    else:
-        from flows.billing import subscription_billing
-
-        try:
-            summary = asyncio.run(subscription_billing(params))
-        except RunIncomplete as exc:
-            summary = exc.summary
+    summary = run_pipeline(
+        server, lambda: _bill_on_core(params, settings), lambda: _subscription_billing(params)
+    )
     problem = summary.problem(settings.max_failure_rate)
     if json_out:
-        out = summary.model_dump(mode="json")
-        out["complete"] = problem is None
-        out["problem"] = problem
-        print(json.dumps(out, indent=2))
+        print(summary_json(summary, problem))
     else:
         print_billing_summary(summary)
     if problem:
@@ -147,3 +135,10 @@ def print_billing_summary(summary: Any) -> None:
         print(f"  LEFT {n}: {reason}")
     for item in summary.left_items[:20]:
         print(f"    {item}")
+
+
+async def _subscription_billing(params: Any) -> Any:
+    """The Prefect flow, imported only when a server runs it."""
+    from flows.billing import subscription_billing
+
+    return await subscription_billing(params)

@@ -9,9 +9,13 @@ directly (the same claims, charges, read-backs and summary; no flow run is recor
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["NoPrefectServer", "prefect_api_url"]
+__all__ = ["NoPrefectServer", "prefect_api_url", "run_pipeline", "summary_json"]
 
 
 class NoPrefectServer(Exception):
@@ -38,3 +42,31 @@ def prefect_api_url() -> str | None:
             "(or `prefect server start`), or unset PREFECT_API_URL to run without Prefect"
         )
     return url
+
+
+def run_pipeline(
+    server: str | None,
+    on_core: Callable[[], Awaitable[Any]],
+    in_flow: Callable[[], Awaitable[Any]],
+) -> Any:
+    """The run's summary: straight on the core without a server, else through its flow.
+
+    A flow that ends Failed because work was left (:class:`RunIncomplete`) still hands back
+    its summary: the command prints it and exits 1, as it does for a run on the core.
+    """
+    if server is None:
+        return asyncio.run(on_core())
+    from payflows.exactly_once import RunIncomplete
+
+    try:
+        return asyncio.run(in_flow())
+    except RunIncomplete as exc:
+        return exc.summary
+
+
+def summary_json(summary: Any, problem: str | None) -> str:
+    """A run's summary as JSON, with whether it completed and, if not, why."""
+    out = summary.model_dump(mode="json")
+    out["complete"] = problem is None
+    out["problem"] = problem
+    return json.dumps(out, indent=2)

@@ -15,7 +15,6 @@ Registered by :mod:`apps.cli`. Exit codes:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -87,10 +86,9 @@ def sweep_command(
 ) -> int:
     """Sweep once (the ``preauth-sweep`` flow with a Prefect server, else the core), print the
     summary, return the exit code."""
-    from apps.pipeline_mode import NoPrefectServer, prefect_api_url
+    from apps.pipeline_mode import NoPrefectServer, prefect_api_url, run_pipeline, summary_json
     from flows.sweep import SweepRequest
     from payflows.domain.money import format_amount
-    from payflows.exactly_once import RunIncomplete
     from payflows.ledger.migrate import upgrade
 
     try:  # bad input stops here, before anything runs
@@ -112,21 +110,12 @@ def sweep_command(
         worker_id=worker_id,
         reconcile_all=reconcile_all,
     )
-    if server is None:
-        summary = asyncio.run(_sweep_on_core(params, settings))
-    else:
-        from flows.sweep import preauth_sweep
-
-        try:
-            summary = asyncio.run(preauth_sweep(params))
-        except RunIncomplete as exc:
-            summary = exc.summary
+    summary = run_pipeline(
+        server, lambda: _sweep_on_core(params, settings), lambda: _preauth_sweep(params)
+    )
     problem = summary.problem(settings.max_failure_rate)
     if json_out:
-        out = summary.model_dump(mode="json")
-        out["complete"] = problem is None
-        out["problem"] = problem
-        print(json.dumps(out, indent=2))
+        print(summary_json(summary, problem))
     else:
         print(
             f"swept at {summary.as_of.isoformat()}: {summary.selected} due, "
@@ -340,3 +329,10 @@ def import_command(
     else:
         print_summary(result)
     raise typer.Exit(0 if result.rejected == 0 else 1)
+
+
+async def _preauth_sweep(params: Any) -> Any:
+    """The Prefect flow, imported only when a server runs it."""
+    from flows.sweep import preauth_sweep
+
+    return await preauth_sweep(params)
