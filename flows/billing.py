@@ -58,8 +58,8 @@ class BillingRunRequest(BaseModel):
         default=None,
         ge=0,
         le=1,
-        description="Declined or refused share past which the run fails "
-        "(default PAYFLOWS_MAX_FAILURE_RATE).",
+        description="Share of items not ended as intended (declined, refused, failed or "
+        "unknown) past which the run fails (default PAYFLOWS_MAX_FAILURE_RATE).",
     )
 
 

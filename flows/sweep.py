@@ -51,8 +51,8 @@ class SweepRequest(BaseModel):
         default=None,
         ge=0,
         le=1,
-        description="Failed or unknown share past which the sweep fails "
-        "(default PAYFLOWS_MAX_FAILURE_RATE).",
+        description="Share of items not ended as intended (declined, refused, failed or "
+        "unknown) past which the run fails (default PAYFLOWS_MAX_FAILURE_RATE).",
     )
 
 
