@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlmodel import col
 
+from payflows.billing.dunning import Decision
 from payflows.billing.items import Finish, Run
 from payflows.billing.one_off import one_off_key
 from payflows.billing.schedule import add_interval
@@ -190,19 +192,8 @@ def _one_off_effect(run: Run, charge: Any, attempt: Any, history: list[datetime]
         }
     if state is AttemptState.DECLINED:
         failed = charge.failed_attempts + 1
-        decision = run.policy.decide(
-            now=run.as_of,
-            failed_attempts=failed,
-            decline_code=attempt.decline_code,
-            network_code=attempt.network_code,
-            advice_code=attempt.advice_code,
-            brand=attempt.brand,
-            recent_attempts=history,
-        )
-        s.declined += 1
+        decision = _dunning(run, failed, attempt, history)
         s.one_off_declined += 1
-        count(s.declines_by_code, attempt.decline_code or "unknown")
-        count(s.dunning_reasons, decision.reason)
         if decision.retries:
             s.retry_scheduled += 1
             s.one_off_retry_scheduled += 1
@@ -217,17 +208,10 @@ def _one_off_effect(run: Run, charge: Any, attempt: Any, history: list[datetime]
         }
     if state is AttemptState.FAILED:
         # The gateway refused the charge itself (an invalid token...): a person must look.
-        code = attempt.decline_code or "charge_failed"
-        reason = f"charge refused {code}"
-        s.failed += 1
         s.one_off_failed += 1
-        count(s.dunning_reasons, reason)
         return {
-            "failed_attempts": charge.failed_attempts + 1,
+            **_refused(run, attempt, charge.failed_attempts),
             "status": OneOffChargeStatus.FAILED,
-            "last_decline_code": code,
-            "dunning_reason": reason,
-            "retry_at": None,
         }
     return {}
 
@@ -259,20 +243,9 @@ def _effect(
         }
     if state is AttemptState.DECLINED:
         failed = sub.failed_attempts + 1
-        decision = run.policy.decide(
-            now=run.as_of,
-            failed_attempts=failed,
-            decline_code=attempt.decline_code,
-            network_code=attempt.network_code,
-            advice_code=attempt.advice_code,
-            brand=attempt.brand,
-            recent_attempts=history,
-        )
-        s.declined += 1
+        decision = _dunning(run, failed, attempt, history)
         s.retry_scheduled += decision.retries
         s.suspended += not decision.retries
-        count(s.declines_by_code, attempt.decline_code or "unknown")
-        count(s.dunning_reasons, decision.reason)
         return {
             "failed_attempts": failed,
             "last_decline_code": attempt.decline_code,
@@ -282,51 +255,74 @@ def _effect(
         }
     if state is AttemptState.FAILED:
         # The gateway refused the charge itself (an invalid token...): a person must look.
-        code = attempt.decline_code or "charge_failed"
-        s.failed += 1
         s.suspended += 1
-        count(s.dunning_reasons, f"charge refused {code}")
         return {
-            "failed_attempts": sub.failed_attempts + 1,
+            **_refused(run, attempt, sub.failed_attempts),
             "status": SubscriptionStatus.SUSPENDED,
-            "last_decline_code": code,
-            "dunning_reason": f"charge refused {code}",
-            "retry_at": None,
         }
     return {}
+
+
+def _dunning(run: Run, failed: int, attempt: Any, history: list[datetime]) -> Decision:
+    """The dunning policy's decision on a declined charge, counted in the run's summary."""
+    s = run.summary
+    decision = run.policy.decide(
+        now=run.as_of,
+        failed_attempts=failed,
+        decline_code=attempt.decline_code,
+        network_code=attempt.network_code,
+        advice_code=attempt.advice_code,
+        brand=attempt.brand,
+        recent_attempts=history,
+    )
+    s.declined += 1
+    count(s.declines_by_code, attempt.decline_code or "unknown")
+    count(s.dunning_reasons, decision.reason)
+    return decision
+
+
+def _refused(run: Run, attempt: Any, failed_before: int) -> dict[str, Any]:
+    """A charge the gateway refused itself (an invalid token...): counted, a person must look."""
+    code = attempt.decline_code or "charge_failed"
+    reason = f"charge refused {code}"
+    run.summary.failed += 1
+    count(run.summary.dunning_reasons, reason)
+    return {
+        "failed_attempts": failed_before + 1,
+        "last_decline_code": code,
+        "dunning_reason": reason,
+        "retry_at": None,
+    }
 
 
 def _recent_attempts(
     uow: UnitOfWork, sub_ids: list[int], as_of: datetime
 ) -> dict[int, list[datetime]]:
     """When each subscription's card was charged in the 30 days before ``as_of``."""
-    rows = uow.session.exec(
-        select(PaymentAttempt.subscription_id, PaymentAttempt.status_at).where(
-            PaymentAttempt.subscription_id.in_(sub_ids),  # type: ignore[union-attr]
-            PaymentAttempt.kind == AttemptKind.MIT,
-            PaymentAttempt.state.in_([AttemptState.DECLINED, AttemptState.SUCCEEDED]),  # type: ignore[attr-defined]
-            PaymentAttempt.status_at > as_of - timedelta(days=30),  # type: ignore[operator]
-        )
-    ).all()
-    found: dict[int, list[datetime]] = {}
-    for sub_id, at in rows:
-        found.setdefault(sub_id, []).append(at)
-    return found
+    return _charged_lately(uow, col(PaymentAttempt.subscription_id), sub_ids, as_of)
 
 
 def _card_attempts(
     uow: UnitOfWork, method_ids: set[int], as_of: datetime
 ) -> dict[int, list[datetime]]:
     """When each stored card was charged (MIT, any purpose) in the 30 days before ``as_of``."""
-    rows = uow.session.exec(
-        select(PaymentAttempt.payment_method_id, PaymentAttempt.status_at).where(
-            PaymentAttempt.payment_method_id.in_(list(method_ids)),  # type: ignore[union-attr]
+    return _charged_lately(uow, col(PaymentAttempt.payment_method_id), list(method_ids), as_of)
+
+
+def _charged_lately(
+    uow: UnitOfWork, owner: Any, ids: list[int], as_of: datetime
+) -> dict[int, list[datetime]]:
+    """MIT charges that reached the issuer (paid or declined) in the 30 days before ``as_of``,
+    by ``owner`` (the dunning policy's velocity rules count them)."""
+    rows = uow.session.execute(
+        select(owner, PaymentAttempt.status_at).where(
+            owner.in_(ids),
             PaymentAttempt.kind == AttemptKind.MIT,
-            PaymentAttempt.state.in_([AttemptState.DECLINED, AttemptState.SUCCEEDED]),  # type: ignore[attr-defined]
-            PaymentAttempt.status_at > as_of - timedelta(days=30),  # type: ignore[operator]
+            col(PaymentAttempt.state).in_([AttemptState.DECLINED, AttemptState.SUCCEEDED]),
+            col(PaymentAttempt.status_at) > as_of - timedelta(days=30),
         )
     ).all()
     found: dict[int, list[datetime]] = {}
-    for method_id, at in rows:
-        found.setdefault(method_id, []).append(at)
+    for owner_id, at in rows:
+        found.setdefault(owner_id, []).append(at)
     return found
