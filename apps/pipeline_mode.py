@@ -149,6 +149,8 @@ def _checked(flow: Any, options: dict[str, Any]) -> dict[str, Any]:
     """
     from pydantic import TypeAdapter, ValidationError
 
+    from payflows.domain.screening import screen_value
+
     params = inspect.signature(flow.fn).parameters
     unknown = set(options) - set(params)
     if unknown:  # a programming error, not an operator's
@@ -157,13 +159,14 @@ def _checked(flow: Any, options: dict[str, Any]) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     for name, param in params.items():
         value = options.get(name, param.default)
+        option = "--" + name.replace("_", "-")
+        screen_value(option, value)  # a card number in any option: refused, never a parameter
         if name == "as_of":
             value = parse_as_of(value)
         try:
             checked[name] = TypeAdapter(hints[name]).validate_python(value)
         except ValidationError as exc:
             reason = exc.errors(include_input=False)[0]["msg"]
-            option = "--" + name.replace("_", "-")
             raise ValueError(f"{option}: {reason}") from None
     return checked
 
