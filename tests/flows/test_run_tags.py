@@ -111,3 +111,30 @@ async def test_the_business_days_pipelines_run_under_their_tags(
     summary = await _bill(datetime(2026, 1, 31, 7, tzinfo=UTC))
     assert summary.claimed == 0  # an empty ledger: nothing due, a complete run
     _assert_carries(await _new_run("subscription-billing", before), "subscription-billing")
+
+
+async def test_the_web_apps_checkout_runs_its_scenario_under_its_tags(
+    prefect_api: PrefectServer, flow_env: Callable[[str], None], key: str
+) -> None:
+    """Not a pipeline, but the same seam: apps/web/_flows.py starts scenario runs in-process."""
+    from apps.web import _flows
+    from flows._cards import sandbox_card_data
+    from flows._models import Browser
+    from payflows.vault import default_vault
+
+    name = "customer-initiated-payment"
+    before = await _runs(name)
+    result = await _flows.checkout(
+        mode="cit",
+        order_id=f"tags-{key}",
+        email="tags@example.test",
+        amount_cents=1_000,
+        currency="ZAR",
+        product="Order",
+        card_ref=default_vault.put(sandbox_card_data("visa_approved", cardholder_name="T Test")),
+        remote_ip="127.0.0.1",
+        browser=Browser().fingerprint(),
+    )
+    assert result.succeeded
+    run = await _new_run(name, before)
+    assert set(tags_for(name)) <= set(run.tags) and f"scenario:{name}" in run.tags
