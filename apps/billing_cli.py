@@ -15,7 +15,18 @@ from typing import Any
 
 from apps.pipeline_mode import parse_as_of
 
-__all__ = ["bill_command", "bill_typer_command", "parse_as_of", "print_billing_summary"]
+__all__ = [
+    "BILL_HELP",
+    "bill_command",
+    "bill_typer_command",
+    "parse_as_of",
+    "print_billing_summary",
+]
+
+BILL_HELP = (
+    "Charge due subscriptions and one-off charges once (MIT), with dunning; "
+    "exit 1 if something was left or too many failed."
+)
 
 
 async def _bill_on_core(params: dict[str, Any], settings: Any) -> Any:
@@ -69,10 +80,7 @@ def bill_typer_command() -> Any:
         "bill",
         on_core=_bill_on_core,
         show=print_billing_summary,
-        help_text=(
-            "Charge due subscriptions and one-off charges once (MIT), with dunning; "
-            "exit 1 if something was left or too many failed."
-        ),
+        help_text=BILL_HELP,
     )
 
 

@@ -134,12 +134,14 @@ def sandbox(
 
 
 def _add_pipeline_commands() -> None:
-    """``payflows bill`` and ``payflows sweep``: options made from their flows' parameters."""
-    from apps.billing_cli import bill_typer_command
-    from apps.sweep_cli import sweep_typer_command
+    """``payflows bill`` and ``payflows sweep``: options made from their flows' parameters,
+    when the command runs (the flows load Prefect)."""
+    from apps.billing_cli import BILL_HELP, bill_typer_command
+    from apps.pipeline_mode import register_pipeline_command
+    from apps.sweep_cli import SWEEP_HELP, sweep_typer_command
 
-    app.command("bill")(bill_typer_command())
-    app.command("sweep")(sweep_typer_command())
+    register_pipeline_command(app, "bill", BILL_HELP, bill_typer_command)
+    register_pipeline_command(app, "sweep", SWEEP_HELP, sweep_typer_command)
 
 
 _add_pipeline_commands()

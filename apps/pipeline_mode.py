@@ -29,6 +29,7 @@ __all__ = [
     "parse_as_of",
     "pipeline_command",
     "prefect_api_url",
+    "register_pipeline_command",
     "run_pipeline",
     "run_pipeline_command",
     "summary_json",
@@ -248,3 +249,28 @@ def pipeline_command(
     run.__doc__ = help_text
     run.__name__ = command
     return run
+
+
+def register_pipeline_command(
+    app: Any, command: str, help_text: str, build: Callable[[], Callable[..., None]]
+) -> None:
+    """Register ``payflows COMMAND`` on ``app``, its options built only when it is invoked.
+
+    Building them imports the flow, and so Prefect: ``payflows --help`` (and every other
+    command) stays fast. The arguments go, as given, to a one-command app made by ``build``
+    (:func:`pipeline_command`), which parses them, ``--help`` included.
+    """
+    import typer
+
+    def lazy(ctx: Any) -> None:
+        inner = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        inner.command(command, help=help_text)(build())
+        inner(list(ctx.args), prog_name=f"{ctx.find_root().info_name} {command}")
+
+    lazy.__annotations__ = {"ctx": typer.Context, "return": None}  # typer finds the context
+    app.command(
+        command,
+        help=help_text,
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(lazy)

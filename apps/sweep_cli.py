@@ -23,7 +23,15 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["holds_app", "print_sweep_summary", "sweep_command", "sweep_typer_command"]
+__all__ = [
+    "SWEEP_HELP",
+    "holds_app",
+    "print_sweep_summary",
+    "sweep_command",
+    "sweep_typer_command",
+]
+
+SWEEP_HELP = "Capture or void every due hold once, before it lapses. Exit 1 if some need a person."
 
 holds_app = typer.Typer(
     help="Pre-authorisation holds: deadlines, the merchant's decisions, policies.",
