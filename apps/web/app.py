@@ -50,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from apps.web import pages
 from apps.web.checkout import Checkout, html, result_html, safe_message, unavailable_html
 from apps.web.forms import MAX_BODY_BYTES, BadForm, TooLarge, read_body, read_form
-from apps.web.guard import FailureLimiter, OrderSigner
+from apps.web.guard import LedgerFailureLimiter, OrderSigner
 from apps.web.holds import hold_routes
 from apps.web.operator import operator_routes
 from apps.web.reports import report_routes
@@ -139,14 +139,15 @@ def create_web_app(
     settings: Settings,
     *,
     gateway_transport: httpx.AsyncBaseTransport | None = None,
-    limiter: FailureLimiter | None = None,
+    limiter: LedgerFailureLimiter | None = None,
 ) -> Starlette:
     """The merchant's web app for ``settings``.
 
     ``gateway_transport`` routes this app's own gateway calls (fetching the company key) through
     an in-process transport in tests; the flows it starts build their clients from the
     environment as every flow run does. ``limiter`` replaces the checkout's failure limiter
-    (tests give one with their own clock).
+    (tests give one with their own clock); by default it counts in this app's ledger, shared
+    with every other web process on it.
     """
     base_url = public_url(settings)
     try:
@@ -170,7 +171,9 @@ def create_web_app(
         engine=engine,
         signer=signer,
         limiter=limiter
-        or FailureLimiter(settings.checkout_max_failures, settings.checkout_failure_window_seconds),
+        or LedgerFailureLimiter(
+            engine, settings.checkout_max_failures, settings.checkout_failure_window_seconds
+        ),
         currency=currency,
         public_origin=f"{parts.scheme}://{parts.netloc}",
         term_url=web.term_url,
