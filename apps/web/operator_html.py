@@ -104,7 +104,7 @@ def _hidden(csrf: str, **fields: str) -> str:
     )
 
 
-def _action_form(view: PaymentView, action: str, csrf: str, query: str) -> str:
+def _action_form(view: PaymentView, action: str, csrf: str) -> str:
     pid = view.purchase_id or ""
     extra = ""
     if action in {"capture", "refund"}:
@@ -119,13 +119,13 @@ def _action_form(view: PaymentView, action: str, csrf: str, query: str) -> str:
         )
     return (
         f'<form class="act" method="post" action="/operator/action" data-action="{action}">'
-        f"{_hidden(csrf, purchase_id=pid, action=action, q=query)}{extra}"
+        f"{_hidden(csrf, purchase_id=pid, action=action)}{extra}"
         f'<button type="submit" name="go" value="{action}">{escape(_LABELS[action])}</button>'
         "</form>"
     )
 
 
-def _payment(view: PaymentView, csrf: str, query: str, zone: str) -> str:
+def _payment(view: PaymentView, csrf: str, zone: str) -> str:
     rows: list[tuple[str, str]] = [
         ("Outcome", shown(view.outcome)),
         ("Purchase status", shown(view.purchase_status)),
@@ -158,7 +158,7 @@ def _payment(view: PaymentView, csrf: str, query: str, zone: str) -> str:
             f"{lines}</table>"
         )
     if view.actions and view.purchase_id:
-        actions = "".join(_action_form(view, a, csrf, query) for a in view.actions)
+        actions = "".join(_action_form(view, a, csrf) for a in view.actions)
     else:
         actions = '<p class="note">Nothing to do on this payment now.</p>'
     pid = escape(view.purchase_id or "", quote=True)
@@ -180,7 +180,7 @@ def search_page(
     """The search box and, after a search, every payment it found with its actions."""
     value = "" if error or contains_card_number(query) else query
     alert = f'<p class="bad" role="alert">{escape(error)}</p>' if error else ""
-    found = "".join(_payment(v, csrf, value, zone) for v in views)
+    found = "".join(_payment(v, csrf, zone) for v in views)
     if searched and not error and not views:
         found = '<p id="nothing">No payment matches this search.</p>'
     body = (
