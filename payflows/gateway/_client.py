@@ -4,7 +4,7 @@ Design choices, and why:
 
 * **No retries here.** Precium has no idempotency key, so whether a call may be repeated depends
   on what the caller knows (a lost ``/charge/`` answer must be settled by reading the purchase
-  back). The client classifies every failure (see ``_errors``) and the Prefect task decides.
+  back). The client classifies every failure (see ``_translate``) and the Prefect task decides.
 * **One translation boundary, card data never at rest, several small pools:** the HTTP plumbing
   underneath, in ``_http``; the light calls that read back a :class:`PurchaseState` only, in
   ``_light_calls``.

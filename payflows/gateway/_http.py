@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from payflows import __version__
 from payflows.domain.states import Status
-from payflows.gateway import _errors
+from payflows.gateway import _translate
 from payflows.gateway._errors import PreciumError
 from payflows.gateway._models import Purchase
 from payflows.gateway._state import PurchaseState
@@ -141,7 +141,7 @@ class HttpGateway:
         decline = purchase.last_error
         if purchase.status in {Status.ERROR, Status.BLOCKED} and decline is not None:
             path = self._base_url.join(_route("purchases", purchase_id, "charge")).path
-            raise _errors.declined("POST", path, 200, decline, purchase_id=purchase_id)
+            raise _translate.declined("POST", path, 200, decline, purchase_id=purchase_id)
         return purchase
 
     # -- the one boundary ----------------------------------------------------------------------
@@ -187,7 +187,7 @@ class HttpGateway:
             response = await pool.send(request)
         except httpx.HTTPError as exc:
             logger.debug("%s %s -> %s", method, path, type(exc).__name__)
-            error = _errors.from_transport_error(exc, method, path, purchase_id=purchase_id)
+            error = _translate.from_transport_error(exc, method, path, purchase_id=purchase_id)
         finally:
             del request
         if error is not None:
@@ -215,8 +215,8 @@ def _interpret(
     """
     status = response.status_code
     body, readable = _decode(response.content)
-    if not 200 <= status < 300 or (expect_decline and _errors.is_s2s_error(body)):
-        return _errors.from_response(
+    if not 200 <= status < 300 or (expect_decline and _translate.is_s2s_error(body)):
+        return _translate.from_response(
             method,
             path,
             status,
@@ -226,7 +226,7 @@ def _interpret(
             expect_decline=expect_decline,
         )
     if not readable:
-        return _errors.unreadable_answer(
+        return _translate.unreadable_answer(
             method, path, status, purchase_id=purchase_id, detail="not JSON"
         )
     try:
@@ -238,4 +238,6 @@ def _interpret(
     except (ValueError, TypeError) as exc:
         detail = str(exc)
     # Returned after the except blocks: the parse error quotes the answer, so it is not chained.
-    return _errors.unreadable_answer(method, path, status, purchase_id=purchase_id, detail=detail)
+    return _translate.unreadable_answer(
+        method, path, status, purchase_id=purchase_id, detail=detail
+    )
