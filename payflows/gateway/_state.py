@@ -19,7 +19,7 @@ from typing import Any
 
 from payflows.domain.declines import DeclineInfo
 from payflows.domain.states import Status
-from payflows.gateway._models import _utc
+from payflows.gateway._models.wire import _utc
 
 __all__ = ["PurchaseState"]
 
