@@ -6,26 +6,41 @@ purchase id belongs to at most one attempt, hold, or refund, a webhook is stored
 Amounts are integer cents beside an ISO currency column, timestamps are UTC, and no column can
 hold a PAN, a CVC or anything like them (only the masked PAN the gateway returns).
 
-The tables live on their own ``MetaData`` (with a naming convention, so that every constraint
-has the same name in the models, the migrations and the database) rather than on the global
-``SQLModel.metadata``, which other packages may fill with tables of their own.
+The column types, the metadata and the base every table derives from are in
+:mod:`payflows.ledger.columns`; the enumerations of states and kinds in
+:mod:`payflows.ledger.enums`. Both are re-exported here.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, MetaData, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import registry
-from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlmodel import Field
 
 from payflows.domain.attempts import AttemptState
 from payflows.domain.states import Status
+from payflows.ledger.columns import (
+    NAMING_CONVENTION,
+    JSONType,
+    LedgerModel,
+    StrEnumType,
+    UTCDateTime,
+    _enum,
+    _ts,
+    metadata,
+    utcnow,
+)
+from payflows.ledger.enums import (
+    AttemptKind,
+    HoldDecision,
+    HoldPolicy,
+    IntervalUnit,
+    OneOffChargeStatus,
+    RefundStatus,
+    SubscriptionStatus,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -53,139 +68,6 @@ __all__ = [
     "metadata",
     "utcnow",
 ]
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on both backends.
-
-    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as naive
-    UTC and made aware again on the way out. A naive datetime on the way in is refused: it is
-    almost always ``datetime.utcnow()`` or local time by mistake, and guessing would shift money
-    deadlines by hours.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("the ledger stores aware datetimes only (use datetime.now(UTC))")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class StrEnumType(TypeDecorator[StrEnum]):
-    """A ``StrEnum`` stored as plain ``VARCHAR(20)``.
-
-    Plain strings rather than native PostgreSQL enums keep migrations simple (adding a value is
-    not an ``ALTER TYPE``) and identical on SQLite; the Python side still refuses unknown values.
-    """
-
-    impl = String(20)
-    cache_ok = True
-
-    def __init__(self, enum_cls: type[StrEnum]) -> None:
-        super().__init__()
-        self.enum_cls = enum_cls
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum_cls(value).value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
-        return None if value is None else self.enum_cls(value)
-
-
-#: JSON on SQLite, JSONB on PostgreSQL (indexable, and compact on disk).
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-
-class AttemptKind(StrEnum):
-    ZERO_AUTH = "zero_auth"  # card verification for a zero amount
-    PREAUTH = "preauth"  # a hold (skip_capture)
-    CIT = "cit"  # customer-initiated payment, captured at once
-    MIT = "mit"  # merchant-initiated charge with a recurring token
-    CAPTURE = "capture"
-    VOID = "void"  # release (or cancel) of a hold
-    CANCEL = "cancel"  # cancel of an unpaid or uncleared purchase
-    REFUND = "refund"
-    REFUND_CANCEL = "refund_cancel"
-
-
-class SubscriptionStatus(StrEnum):
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    SUSPENDED = "suspended"
-    CANCELLED = "cancelled"
-
-
-class IntervalUnit(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    YEAR = "year"
-
-
-class HoldDecision(StrEnum):
-    NONE = "none"
-    CAPTURE = "capture"
-    VOID = "void"
-
-
-class HoldPolicy(StrEnum):
-    """What the sweep does with an undecided hold that reaches its act-by time."""
-
-    CAPTURE = "capture"  # capture in full
-    VOID = "void"
-    ALERT = "alert"  # leave it and ask a person
-
-
-class OneOffChargeStatus(StrEnum):
-    PLANNED = "planned"
-    CHARGED = "charged"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class RefundStatus(StrEnum):
-    PENDING = "pending"
-    SETTLED = "settled"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-def _ts(*, nullable: bool = False, **kw: Any) -> Any:
-    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
-
-
-def _enum(enum_cls: type[StrEnum], **kw: Any) -> Any:
-    return Field(sa_type=StrEnumType(enum_cls), **kw)
-
-
-class LedgerModel(SQLModel, registry=registry(metadata=metadata)):
-    """Base of every ledger table; binds them to the ledger's own metadata."""
 
 
 class Customer(LedgerModel, table=True):
