@@ -15,7 +15,7 @@ import pandas as pd
 from payflows.domain.money import format_amount
 from payflows.reports.render import HTML_ROW_LIMIT, cell, heading
 
-__all__: list[str] = []
+__all__ = ["frame_table", "totals_table"]
 
 
 _LONG = {"action", "reason"}
@@ -59,13 +59,15 @@ def _td(frame: pd.DataFrame, record: dict[str, Any], column: str) -> str:
     return f'<td class="{cls}">{html.escape(text)}</td>'
 
 
-def _table(
+def frame_table(
     frame: pd.DataFrame,
     *,
     columns: tuple[str, ...] | None = None,
     empty: str = "Nothing in this period.",
     limit: int = HTML_ROW_LIMIT,
 ) -> str:
+    """``frame`` as a table: ``columns`` picks and orders them (``x`` for the pair ``x_count``
+    and ``x_cents``, every column when None); its first ``limit`` rows; ``empty`` if none."""
     if frame.empty:
         return f'<p class="muted">{html.escape(empty)}</p>'
     spec = _columns(frame, columns)
@@ -101,7 +103,7 @@ _TOTAL_ROWS = [
 ]
 
 
-def _totals_table(totals: pd.DataFrame) -> str:
+def totals_table(totals: pd.DataFrame) -> str:
     """Totals with one column per currency and one row per figure (narrow whatever the count)."""
     if totals.empty:
         return '<p class="muted">Nothing in this period.</p>'

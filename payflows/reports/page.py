@@ -16,7 +16,7 @@ import pandas as pd
 
 from payflows.domain.money import format_amount
 from payflows.reports.charts import bar_chart, hbar_chart
-from payflows.reports.html_tables import _table, _totals_table
+from payflows.reports.html_tables import frame_table, totals_table
 from payflows.reports.render import local_time
 from payflows.reports.summaries import Summaries
 
@@ -264,7 +264,7 @@ def _reconciliation(s: Summaries) -> str:
         f'<p class="alert">{n} of the {compared} purchases compared do not match the gateway. '
         "Nothing was changed: each row says what to do.</p>"
     )
-    return alert + _table(s.reconciliation)
+    return alert + frame_table(s.reconciliation)
 
 
 def render_html(s: Summaries) -> str:
@@ -284,10 +284,10 @@ def render_html(s: Summaries) -> str:
     tables = s.tables()
     sections = [
         '<h2 id="totals">Totals per currency</h2><p class="muted">Every figure of the period, '
-        "summed per currency: amount, then count. CSV: totals.csv</p>" + _totals_table(s.totals)
+        "summed per currency: amount, then count. CSV: totals.csv</p>" + totals_table(s.totals)
     ]
     for v in _VIEWS:
-        body = _table(tables[v.table], columns=v.columns, empty=v.empty)
+        body = frame_table(tables[v.table], columns=v.columns, empty=v.empty)
         sections.append(
             f'<h2 id="{v.anchor}">{html.escape(v.heading)}</h2>'
             f'<p class="muted">{html.escape(v.blurb)} CSV: {v.table}.csv</p>{body}'
