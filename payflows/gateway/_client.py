@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from payflows.domain.cards import BrowserFingerprint, CardData
-from payflows.gateway._http import _cents, _route
+from payflows.gateway._http import positive_cents, route
 from payflows.gateway._light_calls import LightCalls
 from payflows.gateway._models import (
     CardSubmission,
@@ -116,7 +116,7 @@ class PreciumClient(LightCalls):
         return await self._call("POST", "clients/", Client.model_validate, json=body)
 
     async def get_client(self, client_id: str) -> Client:
-        return await self._call("GET", _route("clients", client_id), Client.model_validate)
+        return await self._call("GET", route("clients", client_id), Client.model_validate)
 
     async def list_clients(
         self, *, email: str | None = None, page: int | None = None
@@ -135,16 +135,16 @@ class PreciumClient(LightCalls):
             else details.model_dump(exclude_none=True)
         )
         return await self._call(
-            method, _route("clients", client_id), Client.model_validate, json=body
+            method, route("clients", client_id), Client.model_validate, json=body
         )
 
     async def delete_client(self, client_id: str) -> None:
-        await self._call("DELETE", _route("clients", client_id), _nothing)
+        await self._call("DELETE", route("clients", client_id), _nothing)
 
     async def list_recurring_tokens(self, client_id: str) -> Page[RecurringToken]:
         return await self._call(
             "GET",
-            _route("clients", client_id, "recurring_tokens"),
+            route("clients", client_id, "recurring_tokens"),
             Page[RecurringToken].model_validate,
         )
 
@@ -162,7 +162,7 @@ class PreciumClient(LightCalls):
 
     async def capture(self, purchase_id: str, amount: int | None = None) -> Purchase:
         """Capture a hold, in full or (``amount`` cents) in part; the rest is released."""
-        body = None if _cents(amount) is None else {"amount": amount}
+        body = None if positive_cents(amount) is None else {"amount": amount}
         return await self._purchase("POST", purchase_id, "capture", json=body)
 
     async def release(self, purchase_id: str) -> Purchase:
@@ -178,10 +178,10 @@ class PreciumClient(LightCalls):
         guide shows ``{id, status, refund_amount, refunded_on, refund_id}``. Both are read, the
         refund id taken from whichever is present.
         """
-        body = None if _cents(amount) is None else {"amount": amount}
+        body = None if positive_cents(amount) is None else {"amount": amount}
         return await self._call(
             "POST",
-            _route("purchases", purchase_id, "refund"),
+            route("purchases", purchase_id, "refund"),
             partial(Refund.of_purchase, purchase_id),
             json=body,
             purchase_id=purchase_id,
@@ -190,7 +190,7 @@ class PreciumClient(LightCalls):
     async def cancel_refund(self, purchase_id: str, refund_id: str) -> Refund:
         return await self._call(
             "POST",
-            _route("purchases", purchase_id, "refund", refund_id, "cancel"),
+            route("purchases", purchase_id, "refund", refund_id, "cancel"),
             partial(Refund.of_purchase, purchase_id),
             purchase_id=purchase_id,
         )
@@ -225,7 +225,7 @@ class PreciumClient(LightCalls):
     ) -> Purchase:
         parts = ("purchases", purchase_id) + ((action,) if action else ())
         return await self._call(
-            method, _route(*parts), Purchase.model_validate, purchase_id=purchase_id, **kwargs
+            method, route(*parts), Purchase.model_validate, purchase_id=purchase_id, **kwargs
         )
 
     # -- S2S card submission and 3-D Secure ----------------------------------------------------
@@ -306,7 +306,7 @@ class PreciumClient(LightCalls):
         return await self._call("GET", "webhooks/", Page[Webhook].model_validate)
 
     async def get_webhook(self, webhook_id: str) -> Webhook:
-        return await self._call("GET", _route("webhooks", webhook_id), Webhook.model_validate)
+        return await self._call("GET", route("webhooks", webhook_id), Webhook.model_validate)
 
     async def update_webhook(
         self,
@@ -323,10 +323,10 @@ class PreciumClient(LightCalls):
         body = {k: v for k, v in given.items() if v is not None}
         return await self._call(
             "PATCH" if partial else "PUT",
-            _route("webhooks", webhook_id),
+            route("webhooks", webhook_id),
             Webhook.model_validate,
             json=body,
         )
 
     async def delete_webhook(self, webhook_id: str) -> None:
-        await self._call("DELETE", _route("webhooks", webhook_id), _nothing)
+        await self._call("DELETE", route("webhooks", webhook_id), _nothing)

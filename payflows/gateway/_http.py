@@ -35,7 +35,7 @@ from payflows.gateway._state import PurchaseState
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["CONNECTIONS_PER_POOL", "CONNECT_TIMEOUT", "HttpGateway"]
+__all__ = ["CONNECTIONS_PER_POOL", "CONNECT_TIMEOUT", "HttpGateway", "positive_cents", "route"]
 
 logger = logging.getLogger("payflows.gateway")
 
@@ -48,12 +48,13 @@ CONNECTIONS_PER_POOL = 8
 CONNECT_TIMEOUT = 5.0
 
 
-def _route(*parts: str) -> str:
+def route(*parts: str) -> str:
     """A relative route with every id quoted, so an id can never add a path segment."""
     return "".join(f"{quote(str(p), safe='')}/" for p in parts)
 
 
-def _cents(amount: int | None) -> int | None:
+def positive_cents(amount: int | None) -> int | None:
+    """An amount to send (capture, refund): integer cents above zero, or None for "all of it"."""
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
         raise TypeError(f"amount must be integer cents, got {type(amount).__name__}")
     if amount is not None and amount <= 0:
@@ -140,7 +141,7 @@ class HttpGateway:
     def _not_declined(self, purchase_id: str, purchase: P) -> P:
         decline = purchase.last_error
         if purchase.status in {Status.ERROR, Status.BLOCKED} and decline is not None:
-            path = self._base_url.join(_route("purchases", purchase_id, "charge")).path
+            path = self._base_url.join(route("purchases", purchase_id, "charge")).path
             raise _translate.declined("POST", path, 200, decline, purchase_id=purchase_id)
         return purchase
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from payflows.gateway._http import HttpGateway, _cents, _route
+from payflows.gateway._http import HttpGateway, positive_cents, route
 from payflows.gateway._models import PurchaseRequest
 from payflows.gateway._state import PurchaseState
 
@@ -40,7 +40,7 @@ class LightCalls(HttpGateway):
         """:meth:`charge`, reading back only a :class:`PurchaseState` (declines raised alike)."""
         state = await self._call(
             "POST",
-            _route("purchases", purchase_id, "charge"),
+            route("purchases", purchase_id, "charge"),
             PurchaseState.from_body,
             content=orjson.dumps({"recurring_token": recurring_token}),
             purchase_id=purchase_id,
@@ -52,17 +52,17 @@ class LightCalls(HttpGateway):
         """:meth:`get_purchase`, reading only a :class:`PurchaseState`."""
         return await self._call(
             "GET",
-            _route("purchases", purchase_id),
+            route("purchases", purchase_id),
             PurchaseState.from_body,
             purchase_id=purchase_id,
         )
 
     async def capture_state(self, purchase_id: str, amount: int | None = None) -> PurchaseState:
         """:meth:`capture`, reading back only a :class:`PurchaseState` (the hold sweep)."""
-        body = None if _cents(amount) is None else {"amount": amount}
+        body = None if positive_cents(amount) is None else {"amount": amount}
         return await self._call(
             "POST",
-            _route("purchases", purchase_id, "capture"),
+            route("purchases", purchase_id, "capture"),
             PurchaseState.from_body,
             content=None if body is None else orjson.dumps(body),
             purchase_id=purchase_id,
@@ -72,7 +72,7 @@ class LightCalls(HttpGateway):
         """:meth:`release`, reading back only a :class:`PurchaseState` (the hold sweep)."""
         return await self._call(
             "POST",
-            _route("purchases", purchase_id, "release"),
+            route("purchases", purchase_id, "release"),
             PurchaseState.from_body,
             purchase_id=purchase_id,
         )

@@ -9,12 +9,12 @@ from typing import Any
 from pydantic import AliasChoices, Field, model_validator
 
 from payflows.domain.states import Status
-from payflows.gateway._models.wire import _Read
+from payflows.gateway._models.wire import ReadModel
 
 __all__ = ["CardDetails", "CardSubmission", "SubmissionStatus", "ThreeDSChallenge", "ThreeDSResult"]
 
 
-class CardDetails(_Read):
+class CardDetails(ReadModel):
     """``payment_method_details.card`` in an S2S answer: what may be kept about a card."""
 
     brand: str | None = None
@@ -26,7 +26,7 @@ class CardDetails(_Read):
     network_transaction_id: str | None = None
 
 
-class ThreeDSChallenge(_Read):
+class ThreeDSChallenge(ReadModel):
     """Where to send the shopper's browser: POST ``MD``, ``PaReq`` and a ``TermUrl`` to ``url``.
 
     A 3DS1 PaReq can carry the PAN, so it stays out of ``repr``.
@@ -46,7 +46,7 @@ class SubmissionStatus(StrEnum):
     THREE_DS_REQUIRED = "3DS_required"
 
 
-class CardSubmission(_Read):
+class CardSubmission(ReadModel):
     """The answer to ``POST {direct_post_url}?s2s=true`` (a decline is raised instead)."""
 
     status: SubmissionStatus
@@ -82,7 +82,7 @@ class CardSubmission(_Read):
         return self.status in {SubmissionStatus.EXECUTED, SubmissionStatus.AUTHORIZED}
 
 
-class ThreeDSResult(_Read):
+class ThreeDSResult(ReadModel):
     """The final answer of the 3DS callback (the guide's "success response")."""
 
     purchase_id: str = Field(validation_alias=AliasChoices("id", "purchase_id"))

@@ -6,12 +6,12 @@ from typing import Any
 
 from pydantic import Field
 
-from payflows.gateway._models.wire import Timestamp, _Read, _Write
+from payflows.gateway._models.wire import ReadModel, Timestamp, WriteModel
 
 __all__ = ["Client", "ClientDetails", "PaymentMethods", "RecurringToken"]
 
 
-class ClientDetails(_Write):
+class ClientDetails(WriteModel):
     """A client (payer) as created or updated; ``email`` is required on create."""
 
     email: str | None = None
@@ -24,7 +24,7 @@ class ClientDetails(_Write):
     country: str | None = None
 
 
-class Client(_Read):
+class Client(ReadModel):
     id: str
     email: str | None = None
     phone: str | None = None
@@ -38,7 +38,7 @@ class Client(_Read):
     updated_on: Timestamp = None
 
 
-class RecurringToken(_Read):
+class RecurringToken(ReadModel):
     """A stored card of a client: what a merchant-initiated ``/charge/`` may use."""
 
     id: str
@@ -57,7 +57,7 @@ class RecurringToken(_Read):
         return self.recurring_token or self.id
 
 
-class PaymentMethods(_Read):
+class PaymentMethods(ReadModel):
     """``GET /payment_methods/?brand_id=&currency=``: what a brand can take.
 
     ``available_payment_methods`` names methods (``visa``, ``mastercard``, ``fpx``...);

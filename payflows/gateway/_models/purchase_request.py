@@ -9,12 +9,12 @@ from pydantic import Field, field_serializer, field_validator, model_validator
 from payflows.domain.money import validate_currency
 from payflows.gateway._models.clients import ClientDetails
 from payflows.gateway._models.purchases import Product
-from payflows.gateway._models.wire import Cents, _Write
+from payflows.gateway._models.wire import Cents, WriteModel
 
 __all__ = ["CardFlags", "PurchaseRequest"]
 
 
-class CardFlags(_Write):
+class CardFlags(WriteModel):
     """``purchase.payment_method_details.card``: stored-credential, external 3DS, network token.
 
     The network token, its cryptogram and the CAVV are kept out of ``repr``: they are one-time
@@ -42,7 +42,7 @@ class CardFlags(_Write):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class PurchaseRequest(_Write):
+class PurchaseRequest(WriteModel):
     """A purchase to create. :meth:`to_body` writes the guide's nested body.
 
     ``brand_id`` may be left out: the client fills in its own. ``currency`` may be left out

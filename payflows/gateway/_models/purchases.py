@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from payflows.domain.declines import DeclineInfo
 from payflows.domain.states import Status
-from payflows.gateway._models.wire import Cents, Timestamp, _Read, _utc
+from payflows.gateway._models.wire import Cents, ReadModel, Timestamp, to_utc
 
 __all__ = [
     "Attempt",
@@ -40,12 +40,12 @@ class Product(BaseModel):
         return int(quantity) if quantity == quantity.to_integral_value() else str(quantity)
 
 
-class StatusChange(_Read):
+class StatusChange(ReadModel):
     status: Status
     timestamp: Timestamp = None
 
 
-class PurchaseDetails(_Read):
+class PurchaseDetails(ReadModel):
     total: Cents | None = None
     currency: str | None = None
     language: str | None = None
@@ -55,7 +55,7 @@ class PurchaseDetails(_Read):
     payment_method_details: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
-class Payment(_Read):
+class Payment(ReadModel):
     amount: Cents | None = None
     currency: str | None = None
     net_amount: Cents | None = None
@@ -65,7 +65,7 @@ class Payment(_Read):
     is_outgoing: bool | None = None
 
 
-class AttemptError(_Read):
+class AttemptError(ReadModel):
     code: str
     message: str = ""
     network_code: str | None = None
@@ -75,7 +75,7 @@ class AttemptError(_Read):
         return DeclineInfo(self.code, self.message, self.network_code, self.advice_code)
 
 
-class Attempt(_Read):
+class Attempt(ReadModel):
     type: str | None = None
     successful: bool | None = None
     error: AttemptError | None = None
@@ -83,7 +83,7 @@ class Attempt(_Read):
     fee_amount: Cents | None = None
 
 
-class CardExtra(_Read):
+class CardExtra(ReadModel):
     card_brand: str | None = None
     masked_pan: str | None = None
     expiry_month: int | None = None
@@ -93,7 +93,7 @@ class CardExtra(_Read):
     settlement: dict[str, Any] | None = None
 
 
-class TransactionData(_Read):
+class TransactionData(ReadModel):
     flow: str | None = None
     payment_method: str | None = None
     #: Newest first, as the gateway lists them.
@@ -101,7 +101,7 @@ class TransactionData(_Read):
     extra: CardExtra = Field(default_factory=CardExtra)
 
 
-class Purchase(_Read):
+class Purchase(ReadModel):
     """A purchase as ``GET /purchases/{id}/`` (or an action on it) answers.
 
     Only ``id`` and ``status`` are required: the guide's cancel answer carries little else.
@@ -219,7 +219,7 @@ class Purchase(_Read):
     def settled_on(self) -> datetime | None:
         """When the gateway settled the money (``transaction_data.extra.settlement``)."""
         settlement = self.transaction_data.extra.settlement or {}
-        return _utc(settlement.get("settled_on"))
+        return to_utc(settlement.get("settled_on"))
 
 
 def _card_ntid(details: Mapping[str, Any]) -> str | None:

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import model_validator
 
-from payflows.gateway._models.wire import Cents, Timestamp, _drop_nulls, _Read
+from payflows.gateway._models.wire import Cents, ReadModel, Timestamp, drop_nulls
 
 __all__ = ["Refund"]
 
 
-class Refund(_Read):
+class Refund(ReadModel):
     """A refund, read from the guide's ``{id, refund_id, refund_amount, refunded_on}`` or
     CHIP's Payment object (``id`` = the refund, ``related_to.id`` = the purchase).
 
@@ -55,7 +55,7 @@ class Refund(_Read):
     def _either_shape(cls, data: Any) -> Any:
         if not isinstance(data, Mapping) or "purchase_id" in data:
             return data
-        data = _drop_nulls(data)
+        data = drop_nulls(data)
         payment = data.get("payment") or {}
         related = data.get("related_to") or {}
         own_id = data.get("id")

@@ -9,12 +9,12 @@ from pydantic import Field
 
 from payflows.domain.states import Status
 from payflows.gateway._models.purchases import Purchase
-from payflows.gateway._models.wire import Cents, Timestamp, _Read
+from payflows.gateway._models.wire import Cents, ReadModel, Timestamp
 
 __all__ = ["Webhook", "WebhookEvent"]
 
 
-class Webhook(_Read):
+class Webhook(ReadModel):
     id: str
     title: str | None = None
     all_events: bool = False
@@ -26,7 +26,7 @@ class Webhook(_Read):
     updated_on: Timestamp = None
 
 
-class WebhookEvent(_Read):
+class WebhookEvent(ReadModel):
     """A webhook delivery, normalised from either shape by :meth:`parse`.
 
     ``status`` is the purchase's status as the body states it: a ``purchase.settled`` event may

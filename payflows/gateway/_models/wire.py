@@ -10,10 +10,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-__all__ = ["Cents", "Page", "Timestamp"]
+__all__ = ["Cents", "Page", "ReadModel", "Timestamp", "WriteModel", "drop_nulls", "to_utc"]
 
 
-def _utc(value: Any) -> datetime | None:
+def to_utc(value: Any) -> datetime | None:
     """Unix seconds (int, float or digits) or ISO-8601 to an aware UTC datetime."""
     if value is None or value == "":
         return None
@@ -42,19 +42,19 @@ def _no_bool(value: Any) -> Any:
 
 
 #: An aware UTC datetime, read from Unix seconds or an ISO-8601 string; None when absent.
-Timestamp = Annotated[datetime | None, BeforeValidator(_utc)]
+Timestamp = Annotated[datetime | None, BeforeValidator(to_utc)]
 #: Integer minor units. Fractional floats are refused by pydantic's int; booleans by us.
 Cents = Annotated[int, BeforeValidator(_no_bool)]
 
 
-def _drop_nulls(data: Any) -> Any:
+def drop_nulls(data: Any) -> Any:
     """``null`` from the gateway means "not there": let the field's default apply."""
     if isinstance(data, Mapping):
         return {k: v for k, v in data.items() if v is not None}
     return data
 
 
-class _Read(BaseModel):
+class ReadModel(BaseModel):
     """Base for what the gateway sends: tolerant of extra keys, nulls, both shapes."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -62,10 +62,10 @@ class _Read(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _nulls_are_absent(cls, data: Any) -> Any:
-        return _drop_nulls(data)
+        return drop_nulls(data)
 
 
-class _Write(BaseModel):
+class WriteModel(BaseModel):
     """Base for what we send: strict, so a typo fails here and not silently at the gateway."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -74,7 +74,7 @@ class _Write(BaseModel):
 T = TypeVar("T")
 
 
-class Page(_Read, Generic[T]):
+class Page(ReadModel, Generic[T]):
     """One page of a list; ``next``/``previous`` are the gateway's URLs or None."""
 
     results: list[T] = Field(default_factory=list)
