@@ -27,7 +27,9 @@ __all__ = [
     "LedgerModel",
     "StrEnumType",
     "UTCDateTime",
+    "enum_field",
     "metadata",
+    "timestamp_field",
     "utcnow",
 ]
 
@@ -99,11 +101,13 @@ class StrEnumType(TypeDecorator[StrEnum]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
-def _ts(*, nullable: bool = False, **kw: Any) -> Any:
+def timestamp_field(*, nullable: bool = False, **kw: Any) -> Any:
+    """A field stored as :class:`UTCDateTime` (typed ``Any``, as sqlmodel's ``Field`` is)."""
     return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
 
 
-def _enum(enum_cls: type[StrEnum], **kw: Any) -> Any:
+def enum_field(enum_cls: type[StrEnum], **kw: Any) -> Any:
+    """A field holding a member of ``enum_cls``, stored as its string value."""
     return Field(sa_type=StrEnumType(enum_cls), **kw)
 
 
