@@ -70,12 +70,14 @@ from payflows.ledger.repo import (
     webhook_dedupe_key,
     withdraw_intent,
 )
+from payflows.ledger.throttle import CheckoutFailure
 
 __all__ = [
     "UNRESOLVED",
     "AttemptKind",
     "AttemptNotFound",
     "AttemptState",
+    "CheckoutFailure",
     "Customer",
     "Hold",
     "HoldAction",
