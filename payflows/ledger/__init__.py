@@ -15,6 +15,7 @@ from payflows.ledger.errors import AttemptNotFound, LedgerError, PurchaseConflic
 from payflows.ledger.models import (
     AttemptKind,
     AttemptState,
+    CheckoutFailure,
     Customer,
     Hold,
     HoldAction,
@@ -70,7 +71,6 @@ from payflows.ledger.repo import (
     webhook_dedupe_key,
     withdraw_intent,
 )
-from payflows.ledger.throttle import CheckoutFailure
 
 __all__ = [
     "UNRESOLVED",

@@ -46,6 +46,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "AttemptKind",
     "AttemptState",
+    "CheckoutFailure",
     "Customer",
     "Hold",
     "HoldAction",
@@ -355,3 +356,20 @@ class OneOffCharge(LedgerModel, table=True):
     retry_at: datetime | None = timestamp_field(nullable=True, default=None)
     claimed_by: str | None = Field(default=None, max_length=128)
     claimed_until: datetime | None = timestamp_field(nullable=True, default=None)
+
+
+class CheckoutFailure(LedgerModel, table=True):
+    """One failed checkout attempt of a client (decline, invalid card, refused order).
+
+    Counted by the checkout's failure limiter in the ledger rather than in a process's memory,
+    so every web process shares the counts (:mod:`payflows.ledger.throttle`). ``client`` is the
+    network address the request came from (a SHA-256 of a longer key), never anything typed.
+    """
+
+    __tablename__ = "checkout_failures"
+    __table_args__ = (Index("ix_checkout_failures_client_failed_at", "client", "failed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=64)
+    #: Indexed on its own too: pruning deletes by time across every client.
+    failed_at: datetime = timestamp_field(index=True)

@@ -8,10 +8,9 @@ limiter (``apps/web/guard.py``) asks :func:`blocked_until` before it reads a car
 deleted by :func:`prune_failures` (the limiter does it now and then), so the table holds about
 one window of failures.
 
-The table is declared here rather than in ``models.py``: it belongs to this one feature, and it
-is registered on the ledger's metadata like every other table (``payflows.ledger`` imports this
-module, so migrations and schema comparisons see it). Time is always a parameter: the caller
-says what "now" is. Portable to SQLite and PostgreSQL (plain SELECT, INSERT and DELETE).
+The table is :class:`~payflows.ledger.models.CheckoutFailure` (migration 0007). Time is always
+a parameter: the caller says what "now" is. Portable to SQLite and PostgreSQL (plain SELECT,
+INSERT and DELETE).
 
 Nothing here is card data: the client is the network address the request came from (or a
 SHA-256 of a longer key), never anything the shopper typed.
@@ -22,12 +21,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import Index, func
-from sqlmodel import Field, col, delete, select
+from sqlalchemy import func
+from sqlmodel import col, delete, select
 
 from payflows.ledger._common import aware
 from payflows.ledger.db import UnitOfWork
-from payflows.ledger.models import LedgerModel, UTCDateTime
+from payflows.ledger.models import CheckoutFailure
 
 __all__ = [
     "MAX_CLIENT_KEY",
@@ -41,18 +40,6 @@ __all__ = [
 
 #: Longest client key stored as it is (an IPv6 address is at most 45 characters).
 MAX_CLIENT_KEY = 64
-
-
-class CheckoutFailure(LedgerModel, table=True):
-    """One failed checkout attempt of a client (decline, invalid card, refused order)."""
-
-    __tablename__ = "checkout_failures"
-    __table_args__ = (Index("ix_checkout_failures_client_failed_at", "client", "failed_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    client: str = Field(max_length=MAX_CLIENT_KEY)
-    #: Indexed on its own too: pruning deletes by time across every client.
-    failed_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
 def client_key(client: str) -> str:
