@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import uuid
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -40,14 +41,22 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+#: Query parameters that carry a password (libpq's ``password``/``sslpassword``, any case).
+_PASSWORD_QUERY = re.compile(r"(?i)(^|&)([^=&]*password)=[^&]*")
+
+
 def mask_url_password(url: str) -> str:
-    """``url`` with the password of its user part (``user:pw@host``) replaced by stars."""
+    """``url`` with every password replaced by stars: the user part's (``user:pw@host``) and
+    any ``...password=`` query parameter, which libpq and SQLAlchemy accept as well.
+    """
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{host}"))
+    if parts.query:
+        parts = parts._replace(query=_PASSWORD_QUERY.sub(rf"\1\2={_MASK}", parts.query))
+    if parts.password is not None:
+        user = parts.username or ""
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{user}:{_MASK}@{host}")
+    return urlunsplit(parts)
 
 
 #: The windows PAYFLOWS_HOLD_WINDOWS_DAYS may override (payflows.domain.holds.AuthorisationWindows).

@@ -78,3 +78,20 @@ def test_shown_settings_mask_secrets_and_database_passwords(monkeypatch):
     assert "s3cr" not in text and "op-token-123" not in text and "sandbox-api-key" not in text
     assert shown["database_url"] == "postgresql+psycopg://pay:********@db.internal:5432/pay"
     assert shown["precium_api_key"] == "********"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://pay@db.internal/pay?password=s3cr3tpw",
+        "postgresql://pay@db.internal/pay?sslmode=require&PASSWORD=s3cr3tpw",
+        "postgresql://pay@db.internal/pay?sslpassword=s3cr3tpw&sslmode=require",
+        "postgresql://pay:s3cr3tpw@db.internal/pay?password=s3cr3tpw",
+    ],
+)
+def test_database_password_in_the_query_string_is_masked(monkeypatch, url):
+    # libpq and SQLAlchemy take the password as a query parameter as well as in user:pw@host.
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", url)
+    shown = load_settings().shown()["database_url"]
+    assert "s3cr3tpw" not in shown
+    assert "********" in shown and "db.internal/pay" in shown
