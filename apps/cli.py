@@ -16,7 +16,31 @@ import typer
 from payflows import __version__
 from payflows.settings import ConfigurationError, Settings, load_settings
 
-app = typer.Typer(
+
+class _Cli(typer.Typer):
+    """The command group, with one last guard at the entry point: a ledger that cannot be
+    reached (database down, wrong host, locked file, missing table) ends any command with one
+    line naming PAYFLOWS_DATABASE_URL and exit 2, not a SQLAlchemy traceback halfway down.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            sa_exc = sys.modules.get("sqlalchemy.exc")  # loaded only by commands that use it
+            if sa_exc is None or not isinstance(exc, sa_exc.OperationalError):
+                raise
+            cause = str(exc.orig or exc).strip().splitlines() or [""]
+            typer.echo(
+                f"payflows: the ledger cannot be used ({type(exc.orig or exc).__name__}: "
+                f"{cause[0][:200]}); check PAYFLOWS_DATABASE_URL, that the database is up, "
+                "and run payflows db upgrade",
+                err=True,
+            )
+            sys.exit(2)
+
+
+app = _Cli(
     help="Payment-operations pipelines for merchants on Precium's S2S card API.",
     no_args_is_help=True,
     add_completion=False,

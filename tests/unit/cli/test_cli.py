@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from apps.cli import app
@@ -61,3 +62,22 @@ def test_settle_with_nothing_in_flight_exits_0(monkeypatch, tmp_path):
     result = runner.invoke(app, ["settle"])
     assert result.exit_code == 0, result.output
     assert "examined 0" in result.output
+
+
+@pytest.mark.parametrize(
+    "args", [["db", "current"], ["db", "upgrade"], ["import", "customers.csv"], ["settle"]]
+)
+def test_an_unreachable_ledger_is_one_line_not_a_traceback(monkeypatch, tmp_path, capsys, args):
+    # Nothing listens on port 1: the connection is refused at once. The entry point (app(), as
+    # the console script calls it, not CliRunner) must say so in one line, exit 2, no password.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "customers.csv").write_text("external_id,email,full_name\nc-1,a@b.co.za,A\n")
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", "postgresql+psycopg://pay:hunter2@127.0.0.1:1/pay")
+    with pytest.raises(SystemExit) as stopped:
+        app(args=args, prog_name="payflows")
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "ledger" in lines[0] and "PAYFLOWS_DATABASE_URL" in lines[0]
+    assert "hunter2" not in err and "Traceback" not in err
