@@ -14,19 +14,30 @@ from typing import Annotated, Any
 import typer
 
 from payflows import __version__
+from payflows.domain.screening import redact
 from payflows.settings import ConfigurationError, Settings, load_settings
 
 
 class _Cli(typer.Typer):
-    """The command group, with one last guard at the entry point: a ledger that cannot be
-    reached (database down, wrong host, locked file, missing table) ends any command with one
-    line naming PAYFLOWS_DATABASE_URL and exit 2, not a SQLAlchemy traceback halfway down.
+    """The command group, with last guards at the entry point (rule 6: one line, no traceback).
+
+    Input a command did not check itself (a model validated deeper down, such as a card number
+    in a shopper's email) ends with its first error, never the value, and exit 2. A ledger that
+    cannot be reached (database down, wrong host, locked file, missing table) ends with one line
+    naming PAYFLOWS_DATABASE_URL and exit 2, not a SQLAlchemy traceback halfway down.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
         except Exception as exc:
+            pydantic_core = sys.modules.get("pydantic_core")
+            if pydantic_core is not None and isinstance(exc, pydantic_core.ValidationError):
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err.get("loc", ())) or "input"
+                msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+                typer.echo(f"payflows: {redact(where)}: {redact(msg)}", err=True)
+                sys.exit(2)
             sa_exc = sys.modules.get("sqlalchemy.exc")  # loaded only by commands that use it
             if sa_exc is None or not isinstance(exc, sa_exc.OperationalError):
                 raise

@@ -81,3 +81,19 @@ def test_an_unreachable_ledger_is_one_line_not_a_traceback(monkeypatch, tmp_path
     assert len(lines) == 1, err
     assert "ledger" in lines[0] and "PAYFLOWS_DATABASE_URL" in lines[0]
     assert "hunter2" not in err and "Traceback" not in err
+
+
+def test_a_card_number_in_the_run_email_is_refused_in_one_line(monkeypatch, tmp_path, capsys):
+    # The shopper is validated outside the command's own input check: its refusal must still
+    # reach the operator as one line (exit 2), never as a traceback, and never quote the value.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    args = ["run", "cit", "--order", "ORD-1", "--amount", "299.00", "--sandbox-card",
+            "visa_approved", "--email", "4111_1111_1111_1111@x.co.za"]  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        app(args=args, prog_name="payflows")
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "card number" in lines[0], err
+    assert "4111" not in err and "Traceback" not in err
