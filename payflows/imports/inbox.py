@@ -14,7 +14,9 @@ on an interval. The rules a person dropping files can rely on:
   reason in the same error file, except a file with card-data columns (a card number, a CVC):
   that one is deleted, not kept, and its error file says so, because card data never rests in
   payflows; so is a file with a row rejected for holding a card number (in ``masked_pan`` or
-  any cell): its good rows landed, its errors are in ``failed/``, the file itself is gone.
+  any cell): its good rows landed, its errors are in ``failed/``, the file itself is gone;
+  and so is a file refused whole for another reason (a headerless export, a broken quote,
+  bytes that are not UTF-8) that holds a card number anywhere, header included.
   Fix and drop it again: importing is idempotent, so the rows that landed the first time are
   ``unchanged`` the second. An import that stops half way for a reason nobody foresaw
   (:class:`~payflows.imports.formats.ImportStopped`) is filed the same way, in ``failed/``
@@ -36,6 +38,7 @@ from typing import Literal
 
 from sqlalchemy.engine import Engine
 
+from payflows.domain.screening import contains_card_number
 from payflows.imports.core import error_file_for, import_csv
 from payflows.imports.formats import FileError, ImportKind, detect_kind, refuse_card_columns
 from payflows.imports.results import ImportResult, RowError
@@ -128,7 +131,7 @@ def import_file(entry: InboxEntry, engine: Engine, *, max_errors: int = 50) -> I
         )
     except FileError as exc:
         reason = str(exc)
-        if entry.card_data:
+        if entry.card_data or _holds_card_number(entry.path):
             entry.path.unlink(missing_ok=True)
             reason += " The file was deleted: card data is never kept."
         with error_path.open("w", newline="", encoding="utf-8") as handle:
@@ -145,6 +148,29 @@ def import_file(entry: InboxEntry, engine: Engine, *, max_errors: int = 50) -> I
         # A cell held a card number: the rows that were fine landed, the file does not stay.
         entry.path.unlink(missing_ok=True)
     return result
+
+
+#: How much of a refused file is read at a time when looking for a card number in it.
+_CHUNK = 1 << 20
+
+
+def _holds_card_number(path: Path) -> bool:
+    """Whether a file refused whole holds a card number anywhere, header included.
+
+    A refused file was never screened row by row (a headerless export, whose first row became
+    the header; a broken quote or bad bytes further down), so it is read as raw text here,
+    undecodable bytes replaced, in chunks that overlap by more than a card number's width.
+    """
+    tail = ""
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            while chunk := handle.read(_CHUNK):
+                if contains_card_number(tail + chunk):
+                    return True
+                tail = chunk[-64:]
+    except OSError:
+        return False
+    return False
 
 
 def _names_card_data(error_file: Path) -> bool:

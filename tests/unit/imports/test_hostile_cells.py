@@ -196,3 +196,34 @@ def test_every_csv_reader_screens_every_column_at_the_source() -> None:
         ("decision", False),
     ]
     assert "4111" not in out[1][1].reason
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # A headerless export: its first row, card number and all, is read as the header.
+        f"c1,a@example.co.za,Ann,{VISA},ZA\nc2,b@example.co.za,Bob,,ZA\n",
+        # Refused whole at line 3 (a broken quote), with a card number in a cell of line 2.
+        f'{CUSTOMERS}c1,a@example.co.za,Ann 4111.1111.1111.1111,,ZA\n"c2,b@example.co.za\n',
+        # Not UTF-8, with a card number in it.
+        CUSTOMERS.encode() + f"c1,a@example.co.za,{VISA},,ZA\n".encode() + b"\xff\xfe\n",
+    ],
+    ids=["headerless", "broken-quote", "not-utf8"],
+)
+def test_a_file_refused_whole_with_a_card_number_in_it_is_deleted_not_kept(
+    engine: Engine, tmp_path: Path, content: str | bytes
+) -> None:
+    # Rule 4: failed/ must never keep card data, whatever made the import refuse the file.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    path = inbox / "export.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    (entry,) = pending_files(inbox, min_age_seconds=0)
+    result = import_file(entry, engine)
+    assert outcome_of(result) == "failed" and not path.exists()
+    file_into(inbox, entry.path, outcome_of(result))
+    kept = [p for p in inbox.rglob("*") if p.is_file()]
+    assert [p.name.endswith(".errors.csv") for p in kept] == [True]
+    text = kept[0].read_text()
+    assert "deleted" in text and "4111" not in text
+    assert _count(engine, Customer) == 0
