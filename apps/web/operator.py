@@ -43,6 +43,7 @@ _MAX_BODY = 2048
 async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> tuple[str, Any]:
     """Run the action's flow in-process; its state's name and result."""
     import flows as f
+    from flows._tags import run_tags
 
     purchase_id = view.purchase_id or ""
     amount = body.get("amount")
@@ -70,7 +71,16 @@ async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> t
         )
     else:
         run = f.cancel_purchase(f.PurchaseCancelRequest(purchase_id=purchase_id), return_state=True)
-    state = await run
+    flow_name = {
+        "capture": f.capture_hold,
+        "void": f.void_hold,
+        "refund": f.refund,
+        "cancel": f.cancel_purchase,
+    }[action].name
+    # The run starts on await: under the flow's tags, as a Custom run from the UI would carry
+    # them, so automations matching tags see operator actions too.
+    with run_tags(flow_name):
+        state = await run
     data = await state.aresult(raise_on_failure=False)
     if isinstance(data, BaseException):
         raise data

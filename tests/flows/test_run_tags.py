@@ -138,3 +138,43 @@ async def test_the_web_apps_checkout_runs_its_scenario_under_its_tags(
     assert result.succeeded
     run = await _new_run(name, before)
     assert set(tags_for(name)) <= set(run.tags) and f"scenario:{name}" in run.tags
+
+
+async def test_the_operator_pages_actions_run_under_their_scenarios_tags(
+    prefect_api: PrefectServer, flow_env: Callable[[str], None], key: str
+) -> None:
+    """A refund (or capture, void, cancel) from /operator runs its flow in the web app's
+    process: it must carry the tags a Custom run from the UI carries, or an automation on
+    failed refunds never sees it."""
+    from apps.web import _flows
+    from apps.web.operator import perform_action
+    from flows._cards import sandbox_card_data
+    from flows._models import Browser
+    from payflows.ledger import make_engine
+    from payflows.settings import load_settings
+    from payflows.vault import default_vault
+
+    paid = await _flows.checkout(
+        mode="cit",
+        order_id=f"op-tags-{key}",
+        email="tags@example.test",
+        amount_cents=1_000,
+        currency="ZAR",
+        product="Order",
+        card_ref=default_vault.put(sandbox_card_data("visa_approved", cardholder_name="T Test")),
+        remote_ip="127.0.0.1",
+        browser=Browser().fingerprint(),
+    )
+    assert paid.succeeded and paid.purchase_id
+    name = "refund"
+    before = await _runs(name)
+    engine = make_engine(load_settings().database_url)
+    try:
+        state, _ = await perform_action(
+            engine, paid.purchase_id, "refund", {"refund_ref": f"r-{key}"}
+        )
+    finally:
+        engine.dispose()
+    assert state == "Refunded"
+    run = await _new_run(name, before)
+    assert set(tags_for(name)) <= set(run.tags) and f"scenario:{name}" in run.tags, run.tags
