@@ -107,8 +107,15 @@ def serve(
 
 
 def _run(web: object, settings: Settings) -> None:
+    import os
+
     import uvicorn
 
+    # X-Forwarded-For names the client only when the operator names the proxy that sets it
+    # (FORWARDED_ALLOW_IPS). uvicorn's default trusts it from 127.0.0.1, so a local client, or a
+    # proxy passing the shopper's own header through, could claim a new address on every
+    # attempt and never meet the checkout's per-client failure limit.
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
     uvicorn.run(
         web,  # type: ignore[arg-type]
         host=settings.web_host,
@@ -120,6 +127,8 @@ def _run(web: object, settings: Settings) -> None:
         lifespan="on",
         # No "server: uvicorn" banner: nothing tells a scanner what runs here.
         server_header=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
 
 

@@ -161,3 +161,51 @@ def test_prefect_configured_reads_prefect_api_url(monkeypatch):
 
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert prefect_configured()
+
+
+def _client_seen(kw: dict, forwarded_for: str) -> str:
+    """The client address the app would see for a request from 127.0.0.1 carrying
+    ``X-Forwarded-For: forwarded_for``, under the uvicorn settings ``kw`` serve passed."""
+    import asyncio
+
+    import uvicorn
+
+    seen: list[str] = []
+
+    async def echo(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["client"][0])
+
+    config = uvicorn.Config(echo, **kw)
+    config.load()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/checkout", "raw_path": b"/checkout", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8500),
+        "headers": [(b"x-forwarded-for", forwarded_for.encode())],
+    }  # fmt: skip
+    asyncio.run(config.loaded_app(scope, None, None))
+    return seen[0]
+
+
+def test_serve_trusts_x_forwarded_for_only_when_forwarded_allow_ips_names_the_proxy(
+    monkeypatch, tmp_path
+):
+    """The checkout's failure limit counts per client address. uvicorn trusts X-Forwarded-For
+    from 127.0.0.1 by default, so any local client, or a proxy that passes the shopper's own
+    header through (nginx without proxy_set_header X-Forwarded-For), could name a new address
+    on every attempt and never be limited. Trusted only when the operator names the proxy."""
+    import uvicorn
+
+    runs: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append(kw))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4998/api")
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/l.db")
+    upgrade(f"sqlite:///{tmp_path}/l.db")
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert CliRunner().invoke(app, ["serve"]).exit_code == 0
+    assert _client_seen(runs[-1], "9.9.9.9") == "127.0.0.1"
+
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    assert CliRunner().invoke(app, ["serve"]).exit_code == 0
+    assert _client_seen(runs[-1], "9.9.9.9") == "9.9.9.9"
