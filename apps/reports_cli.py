@@ -20,7 +20,8 @@ def _day(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{option} must be a date as YYYY-MM-DD, got {text!r}") from None
+        # The value is not quoted back: whatever was typed (a card number, say) stays out.
+        raise ValueError(f"{option} must be a date as YYYY-MM-DD") from None
 
 
 def _zone(text: str | None) -> str | None:

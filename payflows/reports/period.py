@@ -66,6 +66,12 @@ class Period:
         return [self.date_from + timedelta(days=i) for i in range(n)]
 
 
+#: The days a report may cover, as CSV dates are bounded: a day near ``date.max`` or
+#: ``date.min`` passes the parse but overflows the period's arithmetic (its instants in UTC,
+#: the days after it a settlement is awaited).
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def resolve_period(
     date_from: date | None,
     date_to: date | None,
@@ -92,6 +98,8 @@ def resolve_period(
     elif date_to is None:
         date_to = date_from
     assert date_from is not None and date_to is not None
+    if not (EARLIEST <= date_from <= LATEST and EARLIEST <= date_to <= LATEST):
+        raise ValueError(f"the period must be between {EARLIEST} and {LATEST}")
     if date_to < date_from:
         raise ValueError(f"date_to ({date_to}) is before date_from ({date_from})")
     return Period(date_from, date_to, timezone)

@@ -97,3 +97,29 @@ def test_a_card_number_in_the_run_email_is_refused_in_one_line(monkeypatch, tmp_
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "card number" in lines[0], err
     assert "4111" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--from", "9999-12-31"], "between"),
+        (["--from", "0001-01-01", "--to", "0001-01-02"], "between"),
+        (["--from", "2026-01-01", "--to", "9999-12-31"], "between"),
+        (["--from", "4111111111111111"], "YYYY-MM-DD"),
+        (["--to", "4111 1111 1111 1111"], "YYYY-MM-DD"),
+    ],
+)
+def test_report_dates_out_of_range_or_holding_a_card_number_are_one_line(
+    monkeypatch, tmp_path, capsys, args, words
+):
+    # 9999-12-31 passed the parse and broke the period's arithmetic (OverflowError: three
+    # tracebacks, exit 1, the code of "mismatches"); a card number was quoted back.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    with pytest.raises(SystemExit) as stopped:
+        app(args=["report", *args, "--output-dir", str(tmp_path)], prog_name="payflows")
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0], err
+    assert "4111" not in err and "Traceback" not in err
