@@ -17,6 +17,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from payflows.domain.screening import CardNumberInField, contains_card_number
 from payflows.gateway import NotFoundError, OutcomeUnknownError, Purchase, RequestRejected
 from payflows.ledger import Customer, PaymentMethod, UnitOfWork
 from payflows.ledger.cards import card_by_token, mark_card_deleted
@@ -65,7 +66,11 @@ async def delete_stored_card(
     gateway refuses to delete while still holding it. A lost answer is settled by reading the
     purchase back; if that fails too, the error is raised (retry-safe: deleting again is
     harmless) and the card stays usable in the ledger until the gateway says otherwise.
+    A token that looks like a card number is refused before anything is read or sent, and the
+    refusal never quotes it.
     """
+    if contains_card_number(recurring_token):
+        raise OperationRejected(str(CardNumberInField("the recurring token")))
 
     def find(uow: UnitOfWork) -> PaymentMethod | None:
         method = card_by_token(uow, recurring_token)

@@ -123,3 +123,17 @@ def test_report_dates_out_of_range_or_holding_a_card_number_are_one_line(
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and words in lines[0], err
     assert "4111" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "typed", ["4111111111111111", "4111 1111 1111 1111", "tok-4111.1111.1111.1111"]
+)
+def test_delete_card_refuses_a_card_number_without_printing_it(monkeypatch, tmp_path, typed):
+    # The argument is a recurring token; a card number typed there was printed back
+    # ("no stored card '4111111111111111' in the ledger").
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    result = runner.invoke(app, ["delete-card", typed])
+    assert result.exit_code == 2, result.output
+    assert "card number" in result.output
+    assert "4111" not in result.output and "Traceback" not in result.output
