@@ -1,0 +1,366 @@
+"""The scenario flows' parameters, one field each: what the Prefect UI renders as a form.
+
+Every flat parameter of a scenario flow is one of the ``Annotated`` types below. Each carries a
+description (the label's help in the UI, the option's help on the CLI) and, for text, a JSON
+schema ``pattern`` that Prefect's server checks before it stores a flow run: deployments enforce
+their parameter schema (Prefect's default, kept on), so a card number typed into a free-text
+field or the card reference is refused with 409 and rests nowhere.
+
+JSON schema cannot test Luhn, so the schema refuses more than the core does: any run of
+:data:`CARD_LIKE_DIGITS` digits or more, possibly separated by up to three spaces, dashes, dots,
+slashes or underscores (``4111 1111 1111 1111``, ``4111.1111.1111.1111``). The same pattern is
+checked again in Python when the flow validates its parameters (an in-process call, a server
+without enforcement), together with the core's Luhn screening (:mod:`payflows.domain.screening`),
+which also reads digits of other scripts. The patterns are given to the schema only
+(``json_schema_extra``): pydantic's regex engine has no look-ahead.
+
+Amounts are text in the currency's units (``"299.00"``), turned into integer cents by
+:mod:`flows._forms` once the currency is known (never through a float). The remote IP has a
+pattern of its own (an address, not free text): a dotted quad is never screened as a card.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from flows._cards import SandboxCard
+from flows._models import Browser
+from flows._time import as_utc
+from payflows.domain.currencies import ISO_4217
+from payflows.domain.screening import screen
+from payflows.settings import merchant_currency
+from payflows.vault import REFERENCE_PATTERN
+
+__all__ = [
+    "CARD_LIKE_DIGITS",
+    "NO_CARD_NUMBER",
+    "AmountText",
+    "AsOfField",
+    "Auto3DSField",
+    "BookingId",
+    "BrowserField",
+    "CardRef",
+    "CardholderName",
+    "Cavv",
+    "CurrencyCode",
+    "CurrencyField",
+    "CustomerId",
+    "EciRaw",
+    "Email",
+    "FullName",
+    "GatewayId",
+    "MpiId",
+    "OptionalAmountText",
+    "OptionalCustomerId",
+    "OrderId",
+    "Period",
+    "Product",
+    "PurchaseId",
+    "RecurringToken",
+    "Reference",
+    "RefundId",
+    "RefundRef",
+    "RemoteIp",
+    "SandboxCardField",
+    "SaveCard",
+    "SubscriptionId",
+    "TokenRef",
+    "TokenRequestorId",
+    "free_text_ok",
+]
+
+#: The shortest digit run the schema refuses in text fields (the shortest card number).
+CARD_LIKE_DIGITS = 12
+
+#: A look-ahead that fails on 12+ digits joined by at most three of ``space . / _ -`` each.
+#: ``[\s\S]`` rather than ``.``: a newline must not hide a card number from the browser's check.
+NO_CARD_NUMBER = rf"(?![\s\S]*\d(?:[ ./_\-]{{0,3}}\d){{{CARD_LIKE_DIGITS - 1}}})"
+
+_ID_BODY = r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}"
+#: A business id: letters, digits and ``._:/-``, no card-like digit run.
+ID_PATTERN = rf"^{NO_CARD_NUMBER}{_ID_BODY}$"
+#: A gateway's id (purchase, refund, recurring token): a UUID (which may hold 12 digits in a
+#: row by chance, and is never a card number), or a business-id-like id without a digit run.
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+GATEWAY_ID_PATTERN = rf"^(?:{_UUID}|{NO_CARD_NUMBER}{_ID_BODY})$"
+#: Free text (names, products): anything printable without a card-like digit run.
+TEXT_PATTERN = rf"^{NO_CARD_NUMBER}[^\x00-\x1f\x7f]*$"
+#: The vault's reference, and no card-like digit run inside it either.
+CARD_REF_PATTERN = rf"^{NO_CARD_NUMBER}{REFERENCE_PATTERN.removeprefix('^')}"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+#: An IPv4 dotted quad, or an IPv6 address (it has a colon; hex digits, colons and dots only).
+IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})$"
+#: An amount in the currency's units: digits, at most three decimals (the most any currency
+#: has; :func:`flows._forms.cents` holds each currency to its own), no sign, at most 13 digits.
+AMOUNT_PATTERN = r"^\s*\d{1,13}(?:\.\d{1,3})?\s*$"
+
+
+def _matches(pattern: str, what: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        if compiled.search(value) is None:
+            # Never quote the value: it may be a card number.
+            raise ValueError(f"not a valid {what} (a card number is never accepted here)")
+        screen(what, value)
+        return value
+
+    return AfterValidator(check)
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("not an IP address") from None
+
+
+def free_text_ok(value: str) -> bool:
+    """Whether ``value`` passes the free-text pattern the schema gives to Prefect's server."""
+    return re.search(TEXT_PATTERN, value) is not None
+
+
+def _schema(pattern: str, **extra: Any) -> dict[str, Any]:
+    return {"pattern": pattern, **extra}
+
+
+def _field(description: str, pattern: str, max_length: int, **extra: Any) -> Any:
+    """A text parameter: its help, its length, and its pattern for the schema only."""
+    return Field(
+        description=description, max_length=max_length, json_schema_extra=_schema(pattern, **extra)
+    )
+
+
+# -- business ids ---------------------------------------------------------------------------------
+
+_RUN_ID_HELP = " Empty: this flow run's id (each run is a new one)."
+
+OrderId = Annotated[
+    str | None,
+    _field("Your order id: paying it twice pays once." + _RUN_ID_HELP, ID_PATTERN, 100),
+    _matches(ID_PATTERN, "order id"),
+]
+BookingId = Annotated[
+    str | None,
+    _field("Your booking id: one hold per booking." + _RUN_ID_HELP, ID_PATTERN, 100),
+    _matches(ID_PATTERN, "booking id"),
+]
+Reference = Annotated[
+    str | None,
+    _field("Your id of this card validation." + _RUN_ID_HELP, ID_PATTERN, 100),
+    _matches(ID_PATTERN, "reference"),
+]
+RefundRef = Annotated[
+    str | None,
+    _field("Your refund reference: one refund per reference." + _RUN_ID_HELP, ID_PATTERN, 100),
+    _matches(ID_PATTERN, "refund reference"),
+]
+SubscriptionId = Annotated[
+    str,
+    _field("Your subscription id: one charge per subscription and period.", ID_PATTERN, 100),
+    _matches(ID_PATTERN, "subscription id"),
+]
+
+# -- ids the gateway gave -------------------------------------------------------------------------
+
+GatewayId = Annotated[
+    str,
+    _field("An id the gateway gave.", GATEWAY_ID_PATTERN, 100),
+    _matches(GATEWAY_ID_PATTERN, "gateway id"),
+]
+PurchaseId = Annotated[
+    str,
+    _field(
+        "The purchase id (printed by the payment's run; payment-lookup finds it).",
+        GATEWAY_ID_PATTERN,
+        100,
+    ),
+    _matches(GATEWAY_ID_PATTERN, "purchase id"),
+]
+RefundId = Annotated[
+    str,
+    _field("The refund id (printed by the refund's run).", GATEWAY_ID_PATTERN, 100),
+    _matches(GATEWAY_ID_PATTERN, "refund id"),
+]
+RecurringToken = Annotated[
+    str,
+    _field(
+        "The stored card's recurring token (the id of the purchase that saved it).",
+        GATEWAY_ID_PATTERN,
+        100,
+    ),
+    _matches(GATEWAY_ID_PATTERN, "recurring token"),
+]
+
+# -- the shopper ----------------------------------------------------------------------------------
+
+Email = Annotated[
+    str,
+    Field(
+        description="The shopper's email.",
+        min_length=3,
+        max_length=254,
+        json_schema_extra=_schema(rf"^{NO_CARD_NUMBER}[^@\s]+@[^@\s]+$", format="email"),
+    ),
+    _matches(rf"^{NO_CARD_NUMBER}[^@\s]+@[^@\s]+$", "email"),
+]
+CustomerId = Annotated[
+    str,
+    _field("Your customer id (the owner of the stored card).", TEXT_PATTERN, 128),
+    _matches(TEXT_PATTERN, "customer id"),
+]
+OptionalCustomerId = Annotated[
+    str | None,
+    _field("Your customer id. Empty: the email.", TEXT_PATTERN, 128),
+    _matches(TEXT_PATTERN, "customer id"),
+]
+FullName = Annotated[
+    str | None,
+    _field("The shopper's full name.", TEXT_PATTERN, 200),
+    _matches(TEXT_PATTERN, "full name"),
+]
+Product = Annotated[
+    str,
+    _field("What is bought (shown to the shopper and on reports).", TEXT_PATTERN, 200),
+    _matches(TEXT_PATTERN, "product"),
+]
+
+# -- the card -------------------------------------------------------------------------------------
+
+CardRef = Annotated[
+    str | None,
+    _field(
+        "One-time vault reference (cardref_...) from the checkout form or a CLI prompt; "
+        "never a card number. Give this or a sandbox card.",
+        CARD_REF_PATTERN,
+        40,
+    ),
+    _matches(CARD_REF_PATTERN, "card reference"),
+]
+SandboxCardField = Annotated[
+    SandboxCard | None,
+    Field(description="Local sandbox only: a test card by name (docs/test-cards.md)."),
+]
+CardholderName = Annotated[
+    str,
+    _field("The name on the card.", TEXT_PATTERN, 100),
+    _matches(TEXT_PATTERN, "cardholder name"),
+]
+SaveCard = Annotated[
+    bool, Field(description="Keep the card (tokenised) for later merchant-initiated charges.")
+]
+Auto3DSField = Annotated[
+    Literal["approve", "fail"] | None,
+    Field(
+        description=(
+            "Local sandbox only: play the shopper on the 3-D Secure page (approve or fail). "
+            "Empty: the run ends Awaiting 3DS with the page to send the shopper to."
+        )
+    ),
+]
+
+# -- money ----------------------------------------------------------------------------------------
+
+#: Every active ISO 4217 code, a dropdown in the Prefect UI.
+CurrencyCode = StrEnum("CurrencyCode", {code: code for code in sorted(ISO_4217)})  # type: ignore[misc]
+CurrencyCode.__doc__ = "An active ISO 4217 currency."
+
+#: The merchant's currency (``PAYFLOWS_CHECKOUT_CURRENCY``), the forms' default.
+MERCHANT_CURRENCY = CurrencyCode(merchant_currency())
+
+CurrencyField = Annotated[
+    CurrencyCode, Field(description="Currency of the amount (default: the merchant's).")
+]
+AmountText = Annotated[
+    str,
+    Field(
+        description="Amount in the currency's units, e.g. 299.00 (no more decimals than it has).",
+        pattern=AMOUNT_PATTERN,
+        examples=["299.00"],
+    ),
+]
+OptionalAmountText = Annotated[
+    str | None,
+    Field(
+        description="Part of the amount, e.g. 100.00. Empty: all of it.",
+        pattern=AMOUNT_PATTERN,
+        examples=["100.00"],
+    ),
+]
+
+# -- authenticated elsewhere ----------------------------------------------------------------------
+
+_BLOB = rf"^{NO_CARD_NUMBER}[A-Za-z0-9+/=_:.-]+$"
+Cavv = Annotated[
+    str, _field("CAVV from your 3-D Secure server (MPI).", _BLOB, 64), _matches(_BLOB, "CAVV")
+]
+EciRaw = Annotated[
+    str,
+    _field("ECI from your 3-D Secure server, e.g. 05.", "^[0-9]{1,4}$", 4),
+    _matches("^[0-9]{1,4}$", "ECI"),
+]
+MpiId = Annotated[
+    str | None,
+    _field("Optional, from your 3-D Secure server.", _BLOB, 64),
+    _matches(_BLOB, "3-D Secure id"),
+]
+TokenRef = Annotated[
+    str | None,
+    _field(
+        "Vault key holding the network token and cryptogram (put there by the caller). "
+        "Give this or sandbox_token.",
+        ID_PATTERN,
+        100,
+    ),
+    _matches(ID_PATTERN, "token reference"),
+]
+TokenRequestorId = Annotated[
+    str,
+    _field("Your token requestor id (MDES / VTS).", f"^{NO_CARD_NUMBER}[A-Za-z0-9]{{1,32}}$", 32),
+    _matches(f"^{NO_CARD_NUMBER}[A-Za-z0-9]{{1,32}}$", "token requestor id"),
+]
+
+# -- when -----------------------------------------------------------------------------------------
+
+Period = Annotated[
+    str | None,
+    Field(
+        description="Billing period YYYY-MM. Empty: the month of as_of.",
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    ),
+]
+AsOfField = Annotated[
+    datetime | None,
+    Field(description="Technical: the time the run acts at (default: now; no zone: UTC)."),
+    AfterValidator(as_utc),
+]
+
+# -- technical, defaulted, last in each form ------------------------------------------------------
+
+BrowserField = Annotated[
+    Browser | None,
+    Field(
+        description=(
+            "Technical: the shopper's browser as 3-D Secure 2 wants it described. "
+            "Empty: a desktop browser."
+        )
+    ),
+]
+
+RemoteIp = Annotated[
+    str,
+    Field(
+        description="Technical: the shopper's IP address (3-D Secure risk data).",
+        max_length=45,
+        json_schema_extra=_schema(IP_PATTERN),
+    ),
+    AfterValidator(_ip_address),
+]

@@ -1,0 +1,99 @@
+"""The scenario forms' field types: what the schema refuses is refused in Python too."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from flows import _fields as F
+
+CARD_LIKE = [
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "4111.1111.1111.1111",
+    "4111/1111/1111/1111",
+    "4111_1111_1111_1111",
+    "4111 - 1111 - 1111 - 1111",
+    "order 123456789012",  # 12 digits, not Luhn-valid: the schema cannot tell, so refuses
+    "Thandi\n4111111111111111",
+]
+
+
+def _valid(kind: Any, value: object) -> bool:
+    try:
+        TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _schema_pattern(kind: Any) -> str:
+    schema = TypeAdapter(kind).json_schema()
+    return str(schema["pattern"])
+
+
+@pytest.mark.parametrize("value", CARD_LIKE)
+@pytest.mark.parametrize("kind", [F.Product, F.FullName, F.OrderId, F.CustomerId, F.CardRef])
+def test_a_card_like_digit_run_is_refused_by_the_schema_and_in_python(
+    kind: Any, value: str
+) -> None:
+    assert re.search(_schema_pattern(kind), value) is None
+    assert not _valid(kind, value)
+
+
+def test_a_luhn_valid_card_in_another_script_is_refused_in_python() -> None:
+    full_width = "".join(chr(0xFF10 + int(d)) for d in "4111111111111111")
+    assert not _valid(F.Product, full_width)
+
+
+def test_the_card_reference_is_the_vaults_shape_without_a_card_inside() -> None:
+    assert _valid(F.CardRef, "cardref_" + "a" * 32)
+    assert not _valid(F.CardRef, "cardref_4111111111111111" + "a" * 16)
+    assert not _valid(F.CardRef, "4111111111111111")
+
+
+def test_ordinary_text_and_ids_pass() -> None:
+    assert _valid(F.Product, "Stay 12 nights, room 1204")
+    assert _valid(F.FullName, "Thandi Nkosi")
+    assert _valid(F.OrderId, "order-2026-12-03")
+    assert _valid(F.OrderId, None)
+    assert _valid(F.Email, "a@b.co")
+
+
+def test_gateway_ids_may_be_uuids_with_digit_runs() -> None:
+    uuid = "12345678-1234-1234-1234-123456789012"
+    assert re.search(_schema_pattern(F.PurchaseId), uuid)
+    assert _valid(F.PurchaseId, uuid)
+    assert not _valid(F.PurchaseId, "4111111111111111")
+
+
+@pytest.mark.parametrize("ip", ["192.100.100.101", "203.0.113.7", "::1", "2001:db8::1"])
+def test_an_ip_address_is_not_screened_as_a_card(ip: str) -> None:
+    assert re.search(_schema_pattern(F.RemoteIp), ip)
+    assert _valid(F.RemoteIp, ip)
+
+
+@pytest.mark.parametrize("value", ["4111.1111.1111.1111", "4111111111111111", "not-an-ip"])
+def test_a_remote_ip_that_is_no_address_is_refused(value: str) -> None:
+    assert not _valid(F.RemoteIp, value)
+
+
+@pytest.mark.parametrize("text", ["299.00", "299", "0.5", "1.234"])
+def test_amounts_are_decimal_text(text: str) -> None:
+    assert _valid(F.AmountText, text)
+
+
+@pytest.mark.parametrize("text", ["-1.00", "1e5", "1,00", "12345678901234", "1.2345", "", "NaN"])
+def test_negative_exponent_or_absurd_amounts_are_refused_by_the_schema(text: str) -> None:
+    assert not _valid(F.AmountText, text)
+
+
+def test_currency_is_an_iso_dropdown_defaulting_to_the_merchants() -> None:
+    schema = TypeAdapter(F.CurrencyField).json_schema()
+    codes = set(schema["$defs"]["CurrencyCode"]["enum"])
+    assert {"ZAR", "USD", "JPY", "KWD"} <= codes
+    assert "XYZ" not in codes
+    assert F.MERCHANT_CURRENCY.value == "ZAR"  # PAYFLOWS_CHECKOUT_CURRENCY unset in tests
