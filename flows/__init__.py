@@ -28,6 +28,7 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 """  # noqa: E501
 
 from flows._cards import SandboxCard
+from flows._forms import units
 from flows._models import (
     Auto3DS,
     Browser,
@@ -146,6 +147,7 @@ __all__ = [
     "settlement_report",
     "state_name",
     "subscription_billing",
+    "units",
     "void_hold",
     "zero_auth_validation",
 ]

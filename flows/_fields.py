@@ -72,6 +72,7 @@ __all__ = [
     "SubscriptionId",
     "TokenRef",
     "TokenRequestorId",
+    "described",
     "free_text_ok",
 ]
 
@@ -97,8 +98,9 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 #: An IPv4 dotted quad, or an IPv6 address (it has a colon; hex digits, colons and dots only).
 IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})$"
 #: An amount in the currency's units: digits, at most three decimals (the most any currency
-#: has; :func:`flows._forms.cents` holds each currency to its own), no sign, at most 13 digits.
-AMOUNT_PATTERN = r"^\s*\d{1,13}(?:\.\d{1,3})?\s*$"
+#: has; :func:`flows._forms.cents` holds each currency to its own), no sign, and at most nine
+#: digits before the point: a billion in any currency is no card payment, it is a typo.
+AMOUNT_PATTERN = r"^\s*\d{1,9}(?:\.\d{1,3})?\s*$"
 
 
 def _matches(pattern: str, what: str) -> Any:
@@ -114,6 +116,12 @@ def _matches(pattern: str, what: str) -> Any:
         return value
 
     return AfterValidator(check)
+
+
+def _amount_text(value: str | None) -> str | None:
+    if value is not None and re.search(AMOUNT_PATTERN, value) is None:
+        raise ValueError("not an amount: write it like 199.99 (no sign, at most 9 digits)")
+    return value
 
 
 def _ip_address(value: str) -> str:
@@ -132,10 +140,22 @@ def _schema(pattern: str, **extra: Any) -> dict[str, Any]:
     return {"pattern": pattern, **extra}
 
 
+def described(description: str, **kwargs: Any) -> Any:
+    """``Field(description=...)`` whose description reaches the Prefect UI's form.
+
+    Prefect builds a flow's parameter schema with a ``Field`` of its own per parameter, whose
+    description (from the docstring, None here) overrides the one in ``Annotated``; its
+    ``json_schema_extra`` is merged with ours, so the description rides there as well.
+    """
+    extra = dict(kwargs.pop("json_schema_extra", None) or {})
+    extra["description"] = description
+    return Field(description=description, json_schema_extra=extra, **kwargs)
+
+
 def _field(description: str, pattern: str, max_length: int, **extra: Any) -> Any:
     """A text parameter: its help, its length, and its pattern for the schema only."""
-    return Field(
-        description=description, max_length=max_length, json_schema_extra=_schema(pattern, **extra)
+    return described(
+        description, max_length=max_length, json_schema_extra=_schema(pattern, **extra)
     )
 
 
@@ -204,8 +224,8 @@ RecurringToken = Annotated[
 
 Email = Annotated[
     str,
-    Field(
-        description="The shopper's email.",
+    described(
+        "The shopper's email.",
         min_length=3,
         max_length=254,
         json_schema_extra=_schema(rf"^{NO_CARD_NUMBER}[^@\s]+@[^@\s]+$", format="email"),
@@ -247,7 +267,7 @@ CardRef = Annotated[
 ]
 SandboxCardField = Annotated[
     SandboxCard | None,
-    Field(description="Local sandbox only: a test card by name (docs/test-cards.md)."),
+    described("Local sandbox only: a test card by name (docs/test-cards.md)."),
 ]
 CardholderName = Annotated[
     str,
@@ -255,15 +275,13 @@ CardholderName = Annotated[
     _matches(TEXT_PATTERN, "cardholder name"),
 ]
 SaveCard = Annotated[
-    bool, Field(description="Keep the card (tokenised) for later merchant-initiated charges.")
+    bool, described("Keep the card (tokenised) for later merchant-initiated charges.")
 ]
 Auto3DSField = Annotated[
     Literal["approve", "fail"] | None,
-    Field(
-        description=(
-            "Local sandbox only: play the shopper on the 3-D Secure page (approve or fail). "
-            "Empty: the run ends Awaiting 3DS with the page to send the shopper to."
-        )
+    described(
+        "Local sandbox only: play the shopper on the 3-D Secure page (approve or fail). "
+        "Empty: the run ends Awaiting 3DS with the page to send the shopper to."
     ),
 ]
 
@@ -277,23 +295,25 @@ CurrencyCode.__doc__ = "An active ISO 4217 currency."
 MERCHANT_CURRENCY = CurrencyCode(merchant_currency())
 
 CurrencyField = Annotated[
-    CurrencyCode, Field(description="Currency of the amount (default: the merchant's).")
+    CurrencyCode, described("Currency of the amount (default: the merchant's).")
 ]
 AmountText = Annotated[
     str,
-    Field(
-        description="Amount in the currency's units, e.g. 299.00 (no more decimals than it has).",
-        pattern=AMOUNT_PATTERN,
+    described(
+        "Amount in the currency's units, e.g. 299.00 (no more decimals than it has).",
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["299.00"],
     ),
+    AfterValidator(_amount_text),
 ]
 OptionalAmountText = Annotated[
     str | None,
-    Field(
-        description="Part of the amount, e.g. 100.00. Empty: all of it.",
-        pattern=AMOUNT_PATTERN,
+    described(
+        "Part of the amount, e.g. 100.00. Empty: all of it.",
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["100.00"],
     ),
+    AfterValidator(_amount_text),
 ]
 
 # -- authenticated elsewhere ----------------------------------------------------------------------
@@ -332,14 +352,14 @@ TokenRequestorId = Annotated[
 
 Period = Annotated[
     str | None,
-    Field(
-        description="Billing period YYYY-MM. Empty: the month of as_of.",
+    described(
+        "Billing period YYYY-MM. Empty: the month of as_of.",
         pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
     ),
 ]
 AsOfField = Annotated[
     datetime | None,
-    Field(description="Technical: the time the run acts at (default: now; no zone: UTC)."),
+    described("Technical: the time the run acts at (default: now; no zone: UTC)."),
     AfterValidator(as_utc),
 ]
 
@@ -347,18 +367,16 @@ AsOfField = Annotated[
 
 BrowserField = Annotated[
     Browser | None,
-    Field(
-        description=(
-            "Technical: the shopper's browser as 3-D Secure 2 wants it described. "
-            "Empty: a desktop browser."
-        )
+    described(
+        "Technical: the shopper's browser as 3-D Secure 2 wants it described. "
+        "Empty: a desktop browser."
     ),
 ]
 
 RemoteIp = Annotated[
     str,
-    Field(
-        description="Technical: the shopper's IP address (3-D Secure risk data).",
+    described(
+        "Technical: the shopper's IP address (3-D Secure risk data).",
         max_length=45,
         json_schema_extra=_schema(IP_PATTERN),
     ),

@@ -54,22 +54,19 @@ async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> t
             raise ValueError(f"amount must be a decimal in {view.currency}, e.g. 100.00") from None
         if cents <= 0:
             raise ValueError("amount must be more than zero")
+    # The flows' forms take the amount as text in the purchase's currency.
+    money = {"amount": f.units(cents, view.currency), "currency": view.currency} if cents else {}
     if action == "capture":
-        run = f.capture_hold(
-            f.CaptureRequest(purchase_id=purchase_id, amount_cents=cents), return_state=True
-        )
+        run = f.capture_hold(purchase_id=purchase_id, **money, return_state=True)
     elif action == "void":
-        run = f.void_hold(f.VoidRequest(purchase_id=purchase_id), return_state=True)
+        run = f.void_hold(purchase_id=purchase_id, return_state=True)
     elif action == "refund":
         ref = body.get("refund_ref")
         if not isinstance(ref, str) or not ref:
             raise ValueError("refund_ref is required: your reference of this refund")
-        run = f.refund(
-            f.RefundRequest(purchase_id=purchase_id, refund_ref=ref, amount_cents=cents),
-            return_state=True,
-        )
+        run = f.refund(purchase_id=purchase_id, refund_ref=ref, **money, return_state=True)
     else:
-        run = f.cancel_purchase(f.PurchaseCancelRequest(purchase_id=purchase_id), return_state=True)
+        run = f.cancel_purchase(purchase_id=purchase_id, return_state=True)
     state = await run
     data = await state.aresult(raise_on_failure=False)
     if isinstance(data, BaseException):

@@ -86,7 +86,7 @@ def test_amounts_are_decimal_text(text: str) -> None:
     assert _valid(F.AmountText, text)
 
 
-@pytest.mark.parametrize("text", ["-1.00", "1e5", "1,00", "12345678901234", "1.2345", "", "NaN"])
+@pytest.mark.parametrize("text", ["-1.00", "1e5", "1,00", "1234567890.00", "1.2345", "", "NaN"])
 def test_negative_exponent_or_absurd_amounts_are_refused_by_the_schema(text: str) -> None:
     assert not _valid(F.AmountText, text)
 
@@ -97,3 +97,60 @@ def test_currency_is_an_iso_dropdown_defaulting_to_the_merchants() -> None:
     assert {"ZAR", "USD", "JPY", "KWD"} <= codes
     assert "XYZ" not in codes
     assert F.MERCHANT_CURRENCY.value == "ZAR"  # PAYFLOWS_CHECKOUT_CURRENCY unset in tests
+
+
+# -- the flows' flat forms ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["order_id", "full_name", "product", "customer_id", "card_ref"])
+def test_a_flow_refuses_a_card_number_in_any_text_field_without_echoing_it(field: str) -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    from flows import customer_initiated_payment
+
+    form = {"amount": "1.00", "email": "a@b.co", "sandbox_card": "visa_approved"}
+    with pytest.raises(ParameterTypeError) as refused:
+        customer_initiated_payment.validate_parameters({**form, field: "4111 1111 1111 1111"})
+    assert field in str(refused.value) and "4111" not in str(refused.value)
+
+
+def test_a_flat_form_becomes_the_request_model_with_integer_cents() -> None:
+    from flows import CustomerInitiatedPaymentRequest, customer_initiated_payment
+    from flows._forms import request
+
+    form = customer_initiated_payment.validate_parameters(
+        {"amount": "299.00", "email": "a@b.co", "sandbox_card": "visa_approved", "currency": "ZAR"}
+    )
+    params = request(CustomerInitiatedPaymentRequest, form)
+    assert params.amount_cents == 29_900 and isinstance(params.amount_cents, int)
+    assert params.shopper.email == "a@b.co" and params.card.sandbox_card is not None
+    assert params.order_id.startswith("run-") and params.currency == "ZAR"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "why"),
+    [
+        ("1.001", "ZAR", "more decimals"),
+        ("1.5", "JPY", "more decimals"),
+        ("0.00", "ZAR", "more than zero"),
+    ],
+)
+def test_amounts_are_held_to_their_currency(amount: str, currency: str, why: str) -> None:
+    from flows import CustomerInitiatedPaymentRequest, OperationRejected
+    from flows._forms import request
+
+    form = {
+        "amount": amount,
+        "currency": currency,
+        "email": "a@b.co",
+        "sandbox_card": "visa_approved",
+    }
+    with pytest.raises(OperationRejected, match=why):
+        request(CustomerInitiatedPaymentRequest, form)
+
+
+def test_units_is_the_inverse_of_cents() -> None:
+    from flows._forms import cents, units
+
+    for value, currency in [(29_900, "ZAR"), (500, "JPY"), (1_234, "KWD"), (1, "USD")]:
+        assert cents(units(value, currency), currency) == value
