@@ -125,6 +125,9 @@ class DeploymentSpec:
             tags=list(self.tags),
             concurrency_limit=self.concurrency_limit,
             paused=paused,
+            # The server checks parameters against the schema before storing a run (the card
+            # number patterns of flows/_fields.py): Prefect's default, kept on.
+            enforce_parameter_schema=True,
         )
 
 

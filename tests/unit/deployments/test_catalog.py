@@ -152,3 +152,15 @@ def test_sharded_summaries_add_up() -> None:
     assert (total.claimed, total.succeeded, total.declined) == (5, 4, 1)
     assert total.amounts_cents == {"ZAR": 300, "USD": 5}
     assert total.declines_by_code == {"insufficient_funds": 1} and total.seconds == 3.0
+
+
+def test_every_deployment_enforces_its_parameter_schema() -> None:
+    """The server refuses a card number in a text field only when it checks the schema."""
+    import yaml
+
+    from deployments.render import prefect_yaml
+
+    entries = yaml.safe_load(prefect_yaml())["deployments"]
+    assert entries and all(e["enforce_parameter_schema"] is True for e in entries)
+    spec = by_name("customer-initiated-payment/take-a-card-payment")
+    assert spec.to_runner_deployment(schedules=False).enforce_parameter_schema is True
