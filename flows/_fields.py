@@ -8,11 +8,12 @@ field or the card reference is refused with 409 and rests nowhere.
 
 JSON schema cannot test Luhn, so the schema refuses more than the core does: any run of
 :data:`CARD_LIKE_DIGITS` digits or more, possibly separated by up to three spaces, dashes, dots,
-slashes or underscores (``4111 1111 1111 1111``, ``4111.1111.1111.1111``). The same pattern is
-checked again in Python when the flow validates its parameters (an in-process call, a server
-without enforcement), together with the core's Luhn screening (:mod:`payflows.domain.screening`),
-which also reads digits of other scripts. The patterns are given to the schema only
-(``json_schema_extra``): pydantic's regex engine has no look-ahead.
+slashes or underscores (``4111 1111 1111 1111``, ``4111.1111.1111.1111``). When the flow
+validates its parameters (an in-process call, a server without enforcement) it checks the
+field's shape and runs the core's Luhn screening (:mod:`payflows.domain.screening`), which also
+reads digits of other scripts: a card number is refused either way, a 12-digit order number only
+by the schema. The patterns are given to the schema only (``json_schema_extra``): pydantic's
+regex engine has no look-ahead.
 
 Amounts are text in the currency's units (``"299.00"``), turned into integer cents by
 :mod:`flows._forms` once the currency is known (never through a float). The remote IP has a
@@ -104,7 +105,13 @@ AMOUNT_PATTERN = r"^\s*\d{1,9}(?:\.\d{1,3})?\s*$"
 
 
 def _matches(pattern: str, what: str) -> Any:
-    compiled = re.compile(pattern)
+    """The check a flow runs on a text parameter: its shape, then the Luhn screening.
+
+    The schema's digit-run look-ahead is left to the schema: in Python the precise test is at
+    hand, so an in-process caller (the web checkout, the CLI) may use a 12-digit order number
+    that is no card number, while a card number is refused here as there.
+    """
+    compiled = re.compile(pattern.replace(NO_CARD_NUMBER, ""))
 
     def check(value: str | None) -> str | None:
         if value is None:

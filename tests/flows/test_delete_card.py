@@ -12,25 +12,25 @@ from flows import (
     zero_auth_validation,
 )
 from flows.delete_card import delete_card
-from tests.flows.support import Ledger, Sandbox, amount_text, card, shopper
+from tests.flows.support import Ledger, Sandbox, card, shopper
 
 
 async def test_delete_card_deletes_it_everywhere_and_stops_mit(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
     saved = await zero_auth_validation(
-        dict(reference=key, **shopper(key), **card("visa_approved"), auto_3ds="approve")
+        reference=key, **shopper(key), **card("visa_approved"), auto_3ds="approve"
     )
     token = saved.recurring_token
     assert saved.succeeded and token == saved.purchase_id  # the saving purchase is the token
     customer = shopper(key)["email"]
 
     with pytest.raises(OperationRejected, match="no stored card"):
-        await delete_card(dict(customer_id="someone-else", recurring_token=token))
+        await delete_card(customer_id="someone-else", recurring_token=token)
     assert ledger.rows("SELECT deleted_at FROM payment_methods")[0][0] is None
 
-    done = await delete_card(dict(customer_id=customer, recurring_token=token))
-    again = await delete_card(dict(customer_id=customer, recurring_token=token))
+    done = await delete_card(customer_id=customer, recurring_token=token)
+    again = await delete_card(customer_id=customer, recurring_token=token)
 
     assert not done.already_deleted and again.already_deleted
     assert ledger.rows("SELECT deleted_at FROM payment_methods")[0][0] is not None
@@ -39,11 +39,9 @@ async def test_delete_card_deletes_it_everywhere_and_stops_mit(
     assert remote["transaction_data"]["attempts"][0]["type"] == "delete_recurring_token"
     with pytest.raises(OperationRejected, match="deleted"):
         await mit_charge(
-            dict(
-                subscription_id=f"sub-{key}",
-                period="2026-03",
-                amount=amount_text(9_900),
-                customer_id=customer,
-                recurring_token=token,
-            )
+            subscription_id=f"sub-{key}",
+            period="2026-03",
+            amount="99.00",
+            customer_id=customer,
+            recurring_token=token,
         )

@@ -166,7 +166,7 @@ async def test_a_retry_safe_error_is_retried_by_the_task(
 ) -> None:
     await sandbox.faults(fault("POST /p/*/", "rate_limit"))
 
-    state = await customer_initiated_payment(cit(key), return_state=True)
+    state = await customer_initiated_payment(**cit(key), return_state=True)
 
     assert (await state.result()).succeeded
     assert (await task_runs(state.state_details.flow_run_id))["submit-card"] == 2
@@ -177,7 +177,7 @@ async def test_a_decline_is_an_answer_not_retried(
 ) -> None:
     params = {**cit(key), **card("visa_insufficient_funds")}
 
-    state = await customer_initiated_payment(params, return_state=True)
+    state = await customer_initiated_payment(**params, return_state=True)
 
     assert state.is_failed() and state.name == "Declined: insufficient_funds"
     assert (await state.result(raise_on_failure=False)).state is AttemptState.DECLINED
@@ -191,8 +191,7 @@ async def test_a_refused_operation_fails_the_run_without_a_retry(
     assert paid.purchase_id
 
     state = await refund(
-        dict(purchase_id=paid.purchase_id, refund_ref="R1", amount=amount_text(30_001)),
-        return_state=True,
+        purchase_id=paid.purchase_id, refund_ref="R1", amount=amount_text(30_001), return_state=True
     )
 
     assert state.is_failed()

@@ -32,7 +32,7 @@ from tests.flows.support import Ledger, Sandbox, amount_text, card, shopper
 
 
 async def _run(flow: Any, params: Any) -> tuple[Any, Any]:
-    state = await flow(params, return_state=True)
+    state = await flow(**params, return_state=True)
     async with get_client() as client:
         run = await client.read_flow_run(state.state_details.flow_run_id)
     return run, await result_of_run(_resolved(state))
