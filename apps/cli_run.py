@@ -153,6 +153,8 @@ def _option(parameter: inspect.Parameter, help_text: str) -> inspect.Parameter:
     default = parameter.default
     if isinstance(default, Enum):
         default = default.value
+    if default == "":  # an optional field: not given unless typed
+        default = None
     if default is True or default is False:
         flag = f"{name}/--no-{name.removeprefix('--')}"
         kind: Any = Annotated[bool, typer.Option(flag, help=help_text)]

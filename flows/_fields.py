@@ -1,23 +1,15 @@
 """The scenario flows' parameters, one field each: what the Prefect UI renders as a form.
 
-Every flat parameter of a scenario flow is one of the ``Annotated`` types below. Each carries a
-description (the label's help in the UI, the option's help on the CLI) and, for text, a JSON
-schema ``pattern`` that Prefect's server checks before it stores a flow run: deployments enforce
-their parameter schema (Prefect's default, kept on), so a card number typed into a free-text
-field or the card reference is refused with 409 and rests nowhere.
-
-JSON schema cannot test Luhn, so the schema refuses more than the core does: any run of
-:data:`CARD_LIKE_DIGITS` digits or more, possibly separated by up to three spaces, dashes, dots,
-slashes or underscores (``4111 1111 1111 1111``, ``4111.1111.1111.1111``). When the flow
-validates its parameters (an in-process call, a server without enforcement) it checks the
-field's shape and runs the core's Luhn screening (:mod:`payflows.domain.screening`), which also
-reads digits of other scripts: a card number is refused either way, a 12-digit order number only
-by the schema. The patterns are given to the schema only (``json_schema_extra``): pydantic's
-regex engine has no look-ahead.
-
-Amounts are text in the currency's units (``"299.00"``), turned into integer cents by
-:mod:`flows._forms` once the currency is known (never through a float). The remote IP has a
-pattern of its own (an address, not free text): a dotted quad is never screened as a card.
+Each ``Annotated`` type carries a description (the UI's help, the CLI option's) and, for text, a
+JSON-schema ``pattern`` that Prefect's server checks before it stores a flow run (deployments
+enforce their schema): a card number typed into a text field or the card reference is refused
+with 409 and rests nowhere. JSON schema cannot test Luhn, so the schema refuses any run of
+:data:`CARD_LIKE_DIGITS` digits or more, with up to three spaces, dashes, dots, slashes or
+underscores between them. In Python (an in-process call, a server without enforcement) a field
+is held to its shape and the core's Luhn screening (:mod:`payflows.domain.screening`): a card
+number is refused either way, a 12-digit order number only by the schema. Patterns go to the
+schema only (``json_schema_extra``): pydantic's regex engine has no look-ahead. Amounts are text
+(``"299.00"``), made integer cents by :mod:`flows._forms`, never through a float.
 """
 
 from __future__ import annotations
@@ -28,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from flows._cards import SandboxCard
 from flows._models import Browser
@@ -55,7 +47,6 @@ __all__ = [
     "EciRaw",
     "Email",
     "FullName",
-    "GatewayId",
     "MpiId",
     "OptionalAmountText",
     "OptionalCustomerId",
@@ -74,14 +65,13 @@ __all__ = [
     "TokenRef",
     "TokenRequestorId",
     "described",
-    "free_text_ok",
 ]
 
 #: The shortest digit run the schema refuses in text fields (the shortest card number).
 CARD_LIKE_DIGITS = 12
 
-#: A look-ahead that fails on 12+ digits joined by at most three of ``space . / _ -`` each.
-#: ``[\s\S]`` rather than ``.``: a newline must not hide a card number from the browser's check.
+#: A look-ahead that fails on 12+ digits joined by at most three of ``space . / _ -`` each
+#: (``[\s\S]``, not ``.``: a newline must not hide a card number from the browser's check).
 NO_CARD_NUMBER = rf"(?![\s\S]*\d(?:[ ./_\-]{{0,3}}\d){{{CARD_LIKE_DIGITS - 1}}})"
 
 _ID_BODY = r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}"
@@ -104,6 +94,16 @@ IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})
 AMOUNT_PATTERN = r"^\s*\d{1,9}(?:\.\d{1,3})?\s*$"
 
 
+def _optional(pattern: str) -> str:
+    """``pattern`` (anchored ``^...$``) or the empty text: an optional field left empty."""
+    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})?$"
+
+
+#: An optional text parameter is a plain string whose empty value means "none": the Prefect UI
+#: shows a text box (``str | None`` would be a type switch), and None from Python is "".
+_EMPTY_FOR_NONE = BeforeValidator(lambda value: "" if value is None else value)
+
+
 def _matches(pattern: str, what: str) -> Any:
     """The check a flow runs on a text parameter: its shape, then the Luhn screening.
 
@@ -114,8 +114,8 @@ def _matches(pattern: str, what: str) -> Any:
     compiled = re.compile(pattern.replace(NO_CARD_NUMBER, ""))
 
     def check(value: str | None) -> str | None:
-        if value is None:
-            return None
+        if not value:
+            return value
         if compiled.search(value) is None:
             # Never quote the value: it may be a card number.
             raise ValueError(f"not a valid {what} (a card number is never accepted here)")
@@ -126,7 +126,8 @@ def _matches(pattern: str, what: str) -> Any:
 
 
 def _amount_text(value: str | None) -> str | None:
-    if value is not None and re.search(AMOUNT_PATTERN, value) is None:
+    """An amount's shape (the schema's pattern): empty only where the amount is optional."""
+    if value != "" and re.search(AMOUNT_PATTERN, value or "") is None:
         raise ValueError("not an amount: write it like 199.99 (no sign, at most 9 digits)")
     return value
 
@@ -136,11 +137,6 @@ def _ip_address(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         raise ValueError("not an IP address") from None
-
-
-def free_text_ok(value: str) -> bool:
-    """Whether ``value`` passes the free-text pattern the schema gives to Prefect's server."""
-    return re.search(TEXT_PATTERN, value) is not None
 
 
 def _schema(pattern: str, **extra: Any) -> dict[str, Any]:
@@ -171,23 +167,31 @@ def _field(description: str, pattern: str, max_length: int, **extra: Any) -> Any
 _RUN_ID_HELP = " Empty: this flow run's id (each run is a new one)."
 
 OrderId = Annotated[
-    str | None,
-    _field("Your order id: paying it twice pays once." + _RUN_ID_HELP, ID_PATTERN, 100),
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your order id: paying it twice pays once." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "order id"),
 ]
 BookingId = Annotated[
-    str | None,
-    _field("Your booking id: one hold per booking." + _RUN_ID_HELP, ID_PATTERN, 100),
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your booking id: one hold per booking." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "booking id"),
 ]
 Reference = Annotated[
-    str | None,
-    _field("Your id of this card validation." + _RUN_ID_HELP, ID_PATTERN, 100),
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your id of this card validation." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "reference"),
 ]
 RefundRef = Annotated[
-    str | None,
-    _field("Your refund reference: one refund per reference." + _RUN_ID_HELP, ID_PATTERN, 100),
+    str,
+    _EMPTY_FOR_NONE,
+    _field(
+        "Your refund reference: one refund per reference." + _RUN_ID_HELP,
+        _optional(ID_PATTERN),
+        100,
+    ),
     _matches(ID_PATTERN, "refund reference"),
 ]
 SubscriptionId = Annotated[
@@ -198,11 +202,6 @@ SubscriptionId = Annotated[
 
 # -- ids the gateway gave -------------------------------------------------------------------------
 
-GatewayId = Annotated[
-    str,
-    _field("An id the gateway gave.", GATEWAY_ID_PATTERN, 100),
-    _matches(GATEWAY_ID_PATTERN, "gateway id"),
-]
 PurchaseId = Annotated[
     str,
     _field(
@@ -245,13 +244,15 @@ CustomerId = Annotated[
     _matches(TEXT_PATTERN, "customer id"),
 ]
 OptionalCustomerId = Annotated[
-    str | None,
-    _field("Your customer id. Empty: the email.", TEXT_PATTERN, 128),
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your customer id. Empty: the email.", _optional(TEXT_PATTERN), 128),
     _matches(TEXT_PATTERN, "customer id"),
 ]
 FullName = Annotated[
-    str | None,
-    _field("The shopper's full name.", TEXT_PATTERN, 200),
+    str,
+    _EMPTY_FOR_NONE,
+    _field("The shopper's full name.", _optional(TEXT_PATTERN), 200),
     _matches(TEXT_PATTERN, "full name"),
 ]
 Product = Annotated[
@@ -263,11 +264,12 @@ Product = Annotated[
 # -- the card -------------------------------------------------------------------------------------
 
 CardRef = Annotated[
-    str | None,
+    str,
+    _EMPTY_FOR_NONE,
     _field(
         "One-time vault reference (cardref_...) from the checkout form or a CLI prompt; "
         "never a card number. Give this or a sandbox card.",
-        CARD_REF_PATTERN,
+        _optional(CARD_REF_PATTERN),
         40,
     ),
     _matches(CARD_REF_PATTERN, "card reference"),
@@ -308,16 +310,18 @@ AmountText = Annotated[
     str,
     described(
         "Amount in the currency's units, e.g. 299.00 (no more decimals than it has).",
+        min_length=1,
         json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["299.00"],
     ),
     AfterValidator(_amount_text),
 ]
 OptionalAmountText = Annotated[
-    str | None,
+    str,
+    _EMPTY_FOR_NONE,
     described(
         "Part of the amount, e.g. 100.00. Empty: all of it.",
-        json_schema_extra={"pattern": AMOUNT_PATTERN},
+        json_schema_extra={"pattern": _optional(AMOUNT_PATTERN)},
         examples=["100.00"],
     ),
     AfterValidator(_amount_text),
@@ -335,16 +339,18 @@ EciRaw = Annotated[
     _matches("^[0-9]{1,4}$", "ECI"),
 ]
 MpiId = Annotated[
-    str | None,
-    _field("Optional, from your 3-D Secure server.", _BLOB, 64),
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Optional, from your 3-D Secure server.", _optional(_BLOB), 64),
     _matches(_BLOB, "3-D Secure id"),
 ]
 TokenRef = Annotated[
-    str | None,
+    str,
+    _EMPTY_FOR_NONE,
     _field(
         "Vault key holding the network token and cryptogram (put there by the caller). "
         "Give this or sandbox_token.",
-        ID_PATTERN,
+        _optional(ID_PATTERN),
         100,
     ),
     _matches(ID_PATTERN, "token reference"),
@@ -358,10 +364,11 @@ TokenRequestorId = Annotated[
 # -- when -----------------------------------------------------------------------------------------
 
 Period = Annotated[
-    str | None,
+    str,
+    _EMPTY_FOR_NONE,
     described(
         "Billing period YYYY-MM. Empty: the month of as_of.",
-        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        pattern=r"^(?:\d{4}-(0[1-9]|1[0-2]))?$",
     ),
 ]
 AsOfField = Annotated[

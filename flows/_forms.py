@@ -72,6 +72,11 @@ def _refusal(exc: ValidationError) -> OperationRejected:
     return OperationRejected(f"{where}: {message}")
 
 
+def _given(value: Any) -> bool:
+    """An optional field the form left empty (``""`` in the UI, None from Python) is not given."""
+    return value is not None and value != ""
+
+
 def request(model: type[M], form: Mapping[str, Any]) -> M:
     """The ``model`` a flow's core steps take, from the flow's flat ``form`` (its parameters)."""
     values = {name: _plain(value) for name, value in form.items()}
@@ -87,12 +92,12 @@ def request(model: type[M], form: Mapping[str, Any]) -> M:
     try:
         if "shopper" in fields:
             parts = {k: values.pop(k, None) for k in _SHOPPER}
-            values["shopper"] = Shopper(**{k: v for k, v in parts.items() if v is not None})
+            values["shopper"] = Shopper(**{k: v for k, v in parts.items() if _given(v)})
         if "card" in fields:
             parts = {k: values.pop(k, None) for k in _CARD}
-            values["card"] = CardInput(**{k: v for k, v in parts.items() if v is not None})
+            values["card"] = CardInput(**{k: v for k, v in parts.items() if _given(v)})
         # An empty value takes the model's default (a business id: this run's id).
-        return model(**{k: v for k, v in values.items() if v is not None})
+        return model(**{k: v for k, v in values.items() if _given(v)})
     except ValidationError as exc:
         raise _refusal(exc) from None
 

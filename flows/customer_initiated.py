@@ -39,13 +39,13 @@ NAME = "customer-initiated-payment"
 @flow(name=NAME, flow_run_name=run_name("cit", "order_id"), persist_result=False)
 async def customer_initiated_payment(
     *,
-    order_id: OrderId = None,
+    order_id: OrderId = "",
     amount: AmountText,
     currency: CurrencyField = MERCHANT_CURRENCY,
     email: Email,
-    customer_id: OptionalCustomerId = None,
-    full_name: FullName = None,
-    card_ref: CardRef = None,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    card_ref: CardRef = "",
     sandbox_card: SandboxCardField = None,
     cardholder_name: CardholderName = "Sandbox Shopper",
     auto_3ds: Auto3DSField = None,

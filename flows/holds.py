@@ -27,7 +27,7 @@ __all__ = ["capture_hold", "void_hold"]
 async def capture_hold(
     *,
     purchase_id: PurchaseId,
-    amount: OptionalAmountText = None,
+    amount: OptionalAmountText = "",
     currency: Annotated[
         CurrencyField, described("Currency of the amount: the hold's.")
     ] = MERCHANT_CURRENCY,

@@ -40,7 +40,7 @@ def billing_period(params: MITChargeRequest) -> str:
 async def mit_charge(
     *,
     subscription_id: SubscriptionId,
-    period: Period = None,
+    period: Period = "",
     amount: AmountText,
     currency: CurrencyField = MERCHANT_CURRENCY,
     customer_id: CustomerId,

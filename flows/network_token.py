@@ -38,13 +38,13 @@ NAME = "network-token-payment"
 @flow(name=NAME, flow_run_name=run_name("network-token", "order_id"), persist_result=False)
 async def network_token_payment(
     *,
-    order_id: OrderId = None,
+    order_id: OrderId = "",
     amount: AmountText,
     currency: CurrencyField = MERCHANT_CURRENCY,
     email: Email,
-    customer_id: OptionalCustomerId = None,
-    full_name: FullName = None,
-    token_ref: TokenRef = None,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    token_ref: TokenRef = "",
     sandbox_token: Annotated[
         bool, described("Local sandbox only: pay with a test network token.")
     ] = False,

@@ -35,13 +35,13 @@ NAME = "preauthorize"
 @flow(name=NAME, flow_run_name=run_name("preauth", "booking_id"), persist_result=False)
 async def preauthorize(
     *,
-    booking_id: BookingId = None,
+    booking_id: BookingId = "",
     amount: AmountText,
     currency: CurrencyField = MERCHANT_CURRENCY,
     email: Email,
-    customer_id: OptionalCustomerId = None,
-    full_name: FullName = None,
-    card_ref: CardRef = None,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    card_ref: CardRef = "",
     sandbox_card: SandboxCardField = None,
     cardholder_name: CardholderName = "Sandbox Shopper",
     auto_3ds: Auto3DSField = None,

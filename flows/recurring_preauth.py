@@ -40,12 +40,12 @@ NAME = "recurring-preauth"
 @flow(name=NAME, flow_run_name=run_name("recurring-preauth", "booking_id"), persist_result=False)
 async def recurring_preauth(
     *,
-    booking_id: BookingId = None,
+    booking_id: BookingId = "",
     amount: AmountText,
     currency: CurrencyField = MERCHANT_CURRENCY,
     customer_id: CustomerId,
     recurring_token: RecurringToken,
-    card_ref: CardRef = None,
+    card_ref: CardRef = "",
     sandbox_card: SandboxCardField = None,
     cardholder_name: CardholderName = "Sandbox Shopper",
     product: Product = "Recurring pre-authorisation",

@@ -33,11 +33,11 @@ NAME = "zero-auth-validation"
 @flow(name=NAME, flow_run_name=run_name("zero-auth", "reference"), persist_result=False)
 async def zero_auth_validation(
     *,
-    reference: Reference = None,
+    reference: Reference = "",
     email: Email,
-    customer_id: OptionalCustomerId = None,
-    full_name: FullName = None,
-    card_ref: CardRef = None,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    card_ref: CardRef = "",
     sandbox_card: SandboxCardField = None,
     cardholder_name: CardholderName = "Sandbox Shopper",
     auto_3ds: Auto3DSField = None,
