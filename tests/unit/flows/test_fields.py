@@ -161,3 +161,21 @@ def test_units_is_the_inverse_of_cents() -> None:
 
     for value, currency in [(29_900, "ZAR"), (500, "JPY"), (1_234, "KWD"), (1, "USD")]:
         assert cents(units(value, currency), currency) == value
+
+
+def test_the_forms_currency_default_is_the_merchants(tmp_path: Any) -> None:
+    """Read when the flows are imported: a fresh interpreter with PAYFLOWS_CHECKOUT_CURRENCY."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "from flows import customer_initiated_payment as f\n"
+        "print(f.parameters.model_dump()['properties']['currency']['default'])"
+    )
+    env = {**os.environ, "PAYFLOWS_CHECKOUT_CURRENCY": "usd", "PREFECT_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "USD"
