@@ -178,6 +178,7 @@ def _extra(name: str, flag: str, help_text: str) -> inspect.Parameter:
 
 def _command(scenario: Any) -> Callable[..., None]:
     """The ``payflows run`` command of ``scenario``: its options are the flow's parameters."""
+    from flows._tags import run_tags
     from flows.scenarios import description
 
     options = [
@@ -208,7 +209,8 @@ def _command(scenario: Any) -> Callable[..., None]:
         elif scenario.token_prompt and not given.get("sandbox_token"):
             raise _fail("give one of --token-prompt and --sandbox-token")
         form = {k: v for k, v in given.items() if v is not None}
-        _run(lambda: scenario.flow(**form, return_state=True), as_json)
+        with run_tags(scenario.flow_name):  # as a deployment's runs carry them
+            _run(lambda: scenario.flow(**form, return_state=True), as_json)
 
     command.__signature__ = inspect.Signature(options)  # type: ignore[attr-defined]
     command.__doc__ = scenario.help

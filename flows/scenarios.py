@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_type_hints
 from pydantic.fields import FieldInfo
 
 from flows._outcome import result_of_run
+from flows._tags import run_tags
 from flows.after_payment import cancel_purchase, cancel_refund, refund
 from flows.customer_initiated import customer_initiated_payment
 from flows.delete_card import delete_card
@@ -81,8 +82,10 @@ class Scenario:
         ]
 
     async def run(self, **form: Any) -> Any:
-        """Run the flow in this process with ``form``; its result, paid, declined or waiting."""
-        return await result_of_run(self.flow(**form, return_state=True))
+        """Run the flow in this process with ``form``, under its run tags (as a deployment's runs
+        carry them); its result, paid, declined or waiting."""
+        with run_tags(self.flow_name):
+            return await result_of_run(self.flow(**form, return_state=True))
 
 
 def description(parameter: inspect.Parameter) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from payflows.gateway import PreciumError, RateLimitedError
@@ -62,14 +62,18 @@ class Gate:
             return await fn()
 
 
-async def commit_for(commit: Callable[[], None], waiters: list[asyncio.Future[None]]) -> None:
+async def commit_for(
+    commit: Callable[[], Sequence[Exception | None]], waiters: list[asyncio.Future[None]]
+) -> None:
     """Run one grouped commit in a worker thread and tell each waiting item how it went.
 
-    An ``Exception`` is handed to the waiters (each item decides what a failed write means for
-    it, and the pipeline carries on); a cancellation or exit is re-raised after they are told.
+    ``commit`` returns one error (or None) per waiter, in order: an item whose own write
+    failed is told so while the others go on. An ``Exception`` raised by ``commit`` is handed
+    to every waiter (each item decides what a failed write means for it, and the pipeline
+    carries on); a cancellation or exit is re-raised after they are told.
     """
     try:
-        await asyncio.to_thread(commit)
+        errors = await asyncio.to_thread(commit)
     except BaseException as exc:
         for waiter in waiters:
             if not waiter.done():
@@ -77,6 +81,10 @@ async def commit_for(commit: Callable[[], None], waiters: list[asyncio.Future[No
         if not isinstance(exc, Exception):
             raise
         return
-    for waiter in waiters:
-        if not waiter.done():
+    for waiter, error in zip(waiters, errors, strict=True):
+        if waiter.done():
+            continue
+        if error is None:
             waiter.set_result(None)
+        else:
+            waiter.set_exception(error)

@@ -20,10 +20,12 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from payflows.ledger import (
     AttemptKind,
     Outcome,
+    PurchaseConflict,
     UnitOfWork,
     attach_purchase,
     mark_submitted,
@@ -40,7 +42,7 @@ from payflows.ledger.grouped import (
 )
 from payflows.pacing import commit_for
 
-__all__ = ["GroupedStore", "StepStore"]
+__all__ = ["ITEM_ERRORS", "GroupedStore", "StepStore"]
 
 
 class StepStore:
@@ -91,12 +93,45 @@ class _Batch:
     extras: list[Any] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Write:
+    """One item's write: what it adds to a commit, and the future the item waits on."""
+
+    future: asyncio.Future[None]
+    kind: str  # a list of _Batch ("submit", ...), "attach", "record" or "withdraw"
+    value: Any = None
+    extra: Any = None
+
+    def add_to(self, batch: _Batch) -> None:
+        if self.kind == "attach":
+            key, purchase_id = self.value
+            batch.attach[key] = purchase_id
+        elif self.kind == "record":
+            if self.value is not None:
+                batch.outcomes.append(self.value)
+        else:
+            getattr(batch, self.kind).append(self.value)
+        if self.extra is not None:
+            batch.extras.append(self.extra)
+
+
+#: Errors that name one item's data, not the database: a purchase id already attached to
+#: another attempt, a constraint refusing one row. A shared commit that fails with one of these
+#: is rolled back and its items are committed again one by one, so that only the item at fault
+#: fails. Any other error (the database unreachable, locked or full, a bug) fails every item of
+#: the commit: committing them one by one would only hammer a database that is down, and each
+#: item is read back by the next run anyway.
+ITEM_ERRORS: tuple[type[Exception], ...] = (PurchaseConflict, IntegrityError)
+
+
 class GroupedStore:
     """The store as shared commits: whatever is written while one commit runs joins the next.
 
     The number of commits adapts to the load: one per write when idle, one per hundreds under
     full concurrency. ``effects(uow, extras)`` is the pipeline's own part of each commit (the
     ``extra`` objects passed to :meth:`record` and :meth:`add`), run after the attempt writes.
+    Every item learns how its own write went: a commit that fails with one of
+    :data:`ITEM_ERRORS` is retried item by item, any other failure fails all of its items.
     """
 
     def __init__(
@@ -110,18 +145,15 @@ class GroupedStore:
         self._effects = effects
         #: How long a commit waits for more writes to join it: fewer, larger commits.
         self.gather_seconds = gather_seconds
-        self._batch = _Batch()
-        self._waiters: list[asyncio.Future[None]] = []
+        self._writes: list[_Write] = []
         self._task: asyncio.Task[None] | None = None
 
     def attach(self, key: str, purchase_id: str) -> Awaitable[None]:
         """Store the purchase id and mark the attempt submitted, in one commit."""
-        self._batch.attach[key] = purchase_id
-        return self._wait()
+        return self._add("attach", (key, purchase_id))
 
     def submit(self, key: str, *, resend: bool = False) -> Awaitable[None]:
-        (self._batch.resend if resend else self._batch.submit).append(key)
-        return self._wait()
+        return self._add("resend" if resend else "submit", key)
 
     def intend_submitted(
         self,
@@ -134,47 +166,61 @@ class GroupedStore:
         resend: bool = False,
     ) -> Awaitable[None]:
         """An attempt on an existing purchase, durable as ``submitted`` before it is sent."""
-        self._batch.intents.append(
-            {
-                "k": key,
-                "kind": kind,
-                "amount": amount,
-                "currency": currency,
-                "pid": purchase_id,
-                "resend": resend,
-            }
-        )
-        return self._wait()
+        intent = {
+            "k": key,
+            "kind": kind,
+            "amount": amount,
+            "currency": currency,
+            "pid": purchase_id,
+            "resend": resend,
+        }
+        return self._add("intents", intent)
 
     def record(self, outcome: Outcome | None, extra: Any = None) -> Awaitable[None]:
-        if outcome is not None:
-            self._batch.outcomes.append(outcome)
-        if extra is not None:
-            self._batch.extras.append(extra)
-        return self._wait()
+        return self._add("record", outcome, extra)
 
     def withdraw(self, key: str, extra: Any = None) -> Awaitable[None]:
-        self._batch.withdraw.append(key)
-        return self.record(None, extra)
+        return self._add("withdraw", key, extra)
 
     def add(self, extra: Any) -> Awaitable[None]:
-        return self.record(None, extra)
+        return self._add("record", None, extra)
 
-    def _wait(self) -> asyncio.Future[None]:
+    def _add(self, kind: str, value: Any, extra: Any = None) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
+        self._writes.append(_Write(future, kind, value, extra))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return future
 
     async def _drain(self) -> None:
-        while self._waiters:
+        while self._writes:
             await asyncio.sleep(self.gather_seconds)  # let more items add their writes
-            batch, self._batch = self._batch, _Batch()
-            waiters, self._waiters = self._waiters, []
-            await commit_for(partial(self._commit, batch), waiters)
+            writes, self._writes = self._writes, []
+            await commit_for(partial(self._commit_each, writes), [w.future for w in writes])
 
-    def _commit(self, batch: _Batch) -> None:
+    def _commit_each(self, writes: list[_Write]) -> list[Exception | None]:
+        """Commit ``writes`` together; on an item error, each alone. One error per write."""
+        try:
+            self._commit(writes)
+            return [None] * len(writes)
+        except ITEM_ERRORS:
+            if len(writes) == 1:
+                raise
+        errors: list[Exception | None] = []
+        for i, write in enumerate(writes):
+            try:
+                self._commit([write])
+                errors.append(None)
+            except ITEM_ERRORS as exc:
+                errors.append(exc)
+            except Exception as exc:  # the database itself: this item and the rest fail
+                return errors + [exc] * (len(writes) - i)
+        return errors
+
+    def _commit(self, writes: Sequence[_Write]) -> None:
+        batch = _Batch()
+        for write in writes:
+            write.add_to(batch)
         with UnitOfWork(self.engine) as uow:
             insert_submitted(uow, batch.intents)
             if batch.attach or batch.submit:

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from payflows.domain.attempts import (
     RESOLVED,
@@ -24,10 +26,11 @@ from payflows.domain.attempts import (
     sources,
 )
 from payflows.domain.states import Status
-from payflows.ledger._common import insert_for, table_of
+from payflows.ledger._common import table_of
 from payflows.ledger.attempts import Outcome
 from payflows.ledger.db import UnitOfWork
 from payflows.ledger.errors import PurchaseConflict
+from payflows.ledger.many import execute_many
 from payflows.ledger.models import PaymentAttempt, StrEnumType, utcnow
 
 __all__ = [
@@ -39,7 +42,6 @@ __all__ = [
 ]
 
 _ATTEMPTS = table_of(PaymentAttempt)
-_BULK = {"synchronize_session": False}
 
 
 def _state_in(states: Iterable[AttemptState]) -> Any:
@@ -111,6 +113,16 @@ def _record_stmt(state: AttemptState) -> Any:
 
 _RECORD = {state: _record_stmt(state) for state in AttemptState if event_to(state) is not None}
 
+_WITHDRAW = delete(_ATTEMPTS).where(
+    _ATTEMPTS.c.business_key == bindparam("k"), _state_in(sources(AttemptEvent.WITHDRAW))
+)
+
+# A new attempt on an existing purchase, once: ``ON CONFLICT DO NOTHING`` on either backend.
+_INSERT_SUBMITTED = {
+    "sqlite": sqlite_insert(_ATTEMPTS).on_conflict_do_nothing(index_elements=["business_key"]),
+    "postgresql": pg_insert(_ATTEMPTS).on_conflict_do_nothing(index_elements=["business_key"]),
+}
+
 
 def attach_and_submit(uow: UnitOfWork, attach: Mapping[str, str], submit: Sequence[str]) -> None:
     """Store new purchase ids (``{key: purchase_id}``) and mark attempts submitted.
@@ -122,9 +134,7 @@ def attach_and_submit(uow: UnitOfWork, attach: Mapping[str, str], submit: Sequen
     """
     now = utcnow()
     if attach:
-        uow.session.execute(
-            _ATTACH, [{"k": k, "p": p, "now": now} for k, p in attach.items()], **_opts()
-        )
+        execute_many(uow, _ATTACH, [{"k": k, "p": p, "now": now} for k, p in attach.items()])
     submit_grouped(uow, submit, now=now)
     if attach:
         rows = uow.session.execute(
@@ -149,9 +159,9 @@ def submit_grouped(
     also leave ``unknown`` (a read-back proved nothing landed)."""
     now = now or utcnow()
     if keys:
-        uow.session.execute(_SUBMIT, [{"k": k, "now": now} for k in keys], **_opts())
+        execute_many(uow, _SUBMIT, [{"k": k, "now": now} for k in keys])
     if resend:
-        uow.session.execute(_RESEND, [{"k": k, "now": now} for k in resend], **_opts())
+        execute_many(uow, _RESEND, [{"k": k, "now": now} for k in resend])
 
 
 def _params(o: Outcome, now: datetime) -> dict[str, Any]:
@@ -186,7 +196,7 @@ def record_outcomes_grouped(uow: UnitOfWork, outcomes: Iterable[Outcome]) -> Non
         if state in _RECORD:
             by_state.setdefault(state, []).append(_params(o, now))
     for state, rows in by_state.items():
-        uow.session.execute(_RECORD[state], rows, **_opts())
+        execute_many(uow, _RECORD[state], rows)
 
 
 def insert_submitted(uow: UnitOfWork, intents: Sequence[Mapping[str, Any]]) -> None:
@@ -200,9 +210,9 @@ def insert_submitted(uow: UnitOfWork, intents: Sequence[Mapping[str, Any]]) -> N
     if not intents:
         return
     now = utcnow()
-    stmt = insert_for(uow, _ATTEMPTS).on_conflict_do_nothing(index_elements=["business_key"])
-    uow.session.execute(
-        stmt,
+    execute_many(
+        uow,
+        _INSERT_SUBMITTED[uow.dialect],
         [
             {
                 "business_key": i["k"],
@@ -228,13 +238,4 @@ def insert_submitted(uow: UnitOfWork, intents: Sequence[Mapping[str, Any]]) -> N
 def withdraw_grouped(uow: UnitOfWork, keys: Sequence[str]) -> None:
     """Forget attempts the gateway refused outright (only where the table allows withdrawal)."""
     if keys:
-        uow.session.execute(
-            delete(_ATTEMPTS).where(
-                _ATTEMPTS.c.business_key.in_(list(keys)),
-                _ATTEMPTS.c.state.in_(sorted(sources(AttemptEvent.WITHDRAW))),
-            )
-        )
-
-
-def _opts() -> dict[str, Any]:
-    return {"execution_options": _BULK}
+        execute_many(uow, _WITHDRAW, [{"k": k} for k in keys])

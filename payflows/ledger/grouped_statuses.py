@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 
 from payflows.domain.attempts import (
     ATTEMPT_TRANSITIONS,
@@ -26,8 +26,9 @@ from payflows.domain.attempts import (
     event_for_status,
 )
 from payflows.domain.states import Status
-from payflows.ledger._common import aware, cents, chunks, table_of
+from payflows.ledger._common import aware, cents, table_of
 from payflows.ledger.db import UnitOfWork
+from payflows.ledger.many import execute_many, rows_in
 from payflows.ledger.models import Hold, PaymentAttempt, utcnow
 from payflows.ledger.statuses import StatusReport, _is_news
 
@@ -35,7 +36,6 @@ __all__ = ["apply_statuses_grouped"]
 
 _ATTEMPTS = table_of(PaymentAttempt)
 _HOLDS = table_of(Hold)
-_BULK = {"execution_options": {"synchronize_session": False}}
 
 _A = _ATTEMPTS.c
 _H = _HOLDS.c
@@ -83,13 +83,12 @@ _HOLD = (
 
 
 def _rows(
-    uow: UnitOfWork, columns: Sequence[Any], key: Any, ids: list[str]
+    uow: UnitOfWork, table: Any, columns: Sequence[str], ids: list[str]
 ) -> dict[str, list[Any]]:
-    found: dict[str, list[Any]] = {}
-    for chunk in chunks(ids):
-        for row in uow.session.execute(select(*columns).where(key.in_(chunk))):
-            found[row[0]] = list(row)
-    return found
+    """``{purchase_id: [purchase_id, *columns]}``, read through the driver (many.rows_in)."""
+    return {
+        row[0]: row for row in rows_in(uow, table, ("purchase_id", *columns), "purchase_id", ids)
+    }
 
 
 def apply_statuses_grouped(uow: UnitOfWork, reports: Iterable[StatusReport]) -> list[str]:
@@ -102,18 +101,8 @@ def apply_statuses_grouped(uow: UnitOfWork, reports: Iterable[StatusReport]) -> 
     ids = list(dict.fromkeys(r.purchase_id for r in reports))
     # [purchase_id, id, purchase_status, status_at, state] / [purchase_id, id, status, status_at,
     # captured_cents]; each row also remembers what was read, for the guard.
-    attempts = _rows(
-        uow,
-        (_A.purchase_id, _A.id, _A.purchase_status, _A.status_at, _A.state),
-        _A.purchase_id,
-        ids,
-    )
-    holds = _rows(
-        uow,
-        (_H.purchase_id, _H.id, _H.status, _H.status_at, _H.captured_cents),
-        _H.purchase_id,
-        ids,
-    )
+    attempts = _rows(uow, _ATTEMPTS, ("id", "purchase_status", "status_at", "state"), ids)
+    holds = _rows(uow, _HOLDS, ("id", "status", "status_at", "captured_cents"), ids)
     read_state = {pid: row[4] for pid, row in attempts.items()}
     read_status = {pid: row[2] for pid, row in holds.items()}
     moved_attempts: set[str] = set()
@@ -149,7 +138,8 @@ def apply_statuses_grouped(uow: UnitOfWork, reports: Iterable[StatusReport]) -> 
             changed.append(pid)
     _write_attempts(uow, attempts, read_state, moved_attempts, now)
     if moved_holds:
-        uow.session.execute(
+        execute_many(
+            uow,
             _HOLD,
             [
                 {
@@ -162,7 +152,6 @@ def apply_statuses_grouped(uow: UnitOfWork, reports: Iterable[StatusReport]) -> 
                 }
                 for p in moved_holds
             ],
-            **_BULK,
         )
     return changed
 
@@ -184,4 +173,4 @@ def _write_attempts(
             {"i": row[1], "from": before, "ps": row[2], "sa": row[3], "now": now}
         )
     for stmt, params in by_stmt.items():
-        uow.session.execute(stmt, params, **_BULK)
+        execute_many(uow, stmt, params)

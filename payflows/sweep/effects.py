@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Boolean, bindparam, case, func, insert, literal, null, update
+from sqlalchemy import Boolean, bindparam, case, func, insert, null, update
 
 from payflows.ledger import Hold, UnitOfWork
 from payflows.ledger.grouped_statuses import apply_statuses_grouped
+from payflows.ledger.many import execute_many
 from payflows.ledger.models import HoldAction, UTCDateTime, utcnow
 from payflows.sweep.items import Result, Run
 
@@ -22,7 +23,31 @@ __all__ = ["apply_results"]
 
 _HOLDS = Hold.__table__  # type: ignore[attr-defined]
 _ACTIONS = HoldAction.__table__  # type: ignore[attr-defined]
-_BULK = {"synchronize_session": False}
+
+# Built once: a sweep runs them once per grouped commit, each for hundreds of holds.
+_ACTED = (
+    update(_HOLDS)
+    .where(_HOLDS.c.id == bindparam("hid"))
+    .values(
+        last_action=bindparam("action"),
+        last_reason=bindparam("reason"),
+        acted_at=bindparam("now"),
+        alerted_at=case(
+            (
+                bindparam("alert", type_=Boolean()),
+                func.coalesce(_HOLDS.c.alerted_at, bindparam("now", type_=UTCDateTime())),
+            ),
+            else_=null(),
+        ),
+        updated_at=bindparam("now"),
+    )
+)
+_RECORD = insert(_ACTIONS)
+_RELEASE = (
+    update(_HOLDS)
+    .where(_HOLDS.c.id == bindparam("hid"), _HOLDS.c.claimed_by == bindparam("worker"))
+    .values(claimed_by=None, claimed_until=None)
+)
 
 
 def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
@@ -32,35 +57,23 @@ def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
         apply_statuses_grouped(uow, reports)
     acted = [r for r in results if r.action is not None]
     if acted:
-        uow.session.execute(
-            update(_HOLDS)
-            .where(_HOLDS.c.id == bindparam("hid"))
-            .values(
-                last_action=bindparam("action"),
-                last_reason=bindparam("reason"),
-                acted_at=now,
-                alerted_at=case(
-                    (
-                        bindparam("alert", type_=Boolean()),
-                        func.coalesce(_HOLDS.c.alerted_at, literal(now, UTCDateTime())),
-                    ),
-                    else_=null(),
-                ),
-                updated_at=now,
-            ),
+        execute_many(
+            uow,
+            _ACTED,
             [
                 {
                     "hid": r.item.hold_id,
                     "action": r.action,
                     "reason": r.reason[:200],
                     "alert": r.alert,
+                    "now": now,
                 }
                 for r in acted
             ],
-            execution_options=_BULK,
         )
-        uow.session.execute(
-            insert(_ACTIONS),
+        execute_many(
+            uow,
+            _RECORD,
             [
                 {
                     "hold_id": r.item.hold_id,
@@ -76,10 +89,6 @@ def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
             ],
         )
     if results:
-        uow.session.execute(
-            update(_HOLDS)
-            .where(_HOLDS.c.id == bindparam("hid"), _HOLDS.c.claimed_by == run.worker_id)
-            .values(claimed_by=None, claimed_until=None),
-            [{"hid": r.item.hold_id} for r in results],
-            execution_options=_BULK,
+        execute_many(
+            uow, _RELEASE, [{"hid": r.item.hold_id, "worker": run.worker_id} for r in results]
         )
