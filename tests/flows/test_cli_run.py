@@ -96,8 +96,8 @@ def test_a_decline_exits_1(run: Callable[..., Result], key: str) -> None:
         (["--amount", "1.234"], "more decimals than ZAR allows"),
         (["--amount", "abc"], "not an amount"),
         (["--amount", "0"], "more than zero"),
-        (["--amount", "1", "--sandbox-card", "nope"], "unknown test card 'nope'"),
-        (["--amount", "1", "--auto-3ds", "maybe"], "--auto-3ds must be approve or fail"),
+        (["--amount", "1", "--sandbox-card", "nope"], "sandbox_card: Input should be"),
+        (["--amount", "1", "--auto-3ds", "maybe"], "auto_3ds: Input should be 'approve' or 'fail'"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(

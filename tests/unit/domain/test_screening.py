@@ -169,3 +169,11 @@ def test_uuids_are_ids_not_card_numbers():
 
     found = sum(contains_card_number(str(uuids.uuid4())) for _ in range(20_000))
     assert found == 0
+
+
+def test_an_ipv4_address_is_never_a_card_number() -> None:
+    # 192.100.100.101: twelve digits joined by dots, and Luhn-valid.
+    assert not contains_card_number("192.100.100.101")
+    assert not contains_card_number("from 192.100.100.119, twice")
+    # Groups over 255 are no address: the card written with dots is still caught.
+    assert contains_card_number("4111.1111.1111.1111")
