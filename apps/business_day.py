@@ -153,12 +153,14 @@ class _SandboxOps:
 
 async def _import_samples(ws: DayWorkspace) -> Any:
     """Drop the sample files in the day's inbox and run the inbox flow, as the schedule would."""
-    from flows.csv_inbox import InboxRequest, csv_inbox_import
+    from flows._tags import run_tags
+    from flows.csv_inbox import csv_inbox_import
 
     samples = samples_dir()
     for name in IMPORTS:
         shutil.copyfile(samples / name, ws.inbox / name)
-    return await csv_inbox_import(InboxRequest(inbox_dir=str(ws.inbox), min_age_seconds=0))
+    with run_tags(csv_inbox_import.name):
+        return await csv_inbox_import(inbox_dir=str(ws.inbox), min_age_seconds=0)
 
 
 async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
@@ -184,11 +186,13 @@ async def _teach_migrated_tokens(ops: _SandboxOps) -> int:
 
 
 async def _bill(as_of: datetime) -> Any:
-    from flows.billing import BillingRunRequest, subscription_billing
+    from flows._tags import run_tags
+    from flows.billing import subscription_billing
     from payflows.exactly_once import RunIncomplete
 
     try:
-        return await subscription_billing(BillingRunRequest(as_of=as_of))
+        with run_tags(subscription_billing.name):
+            return await subscription_billing(as_of=as_of)
     except RunIncomplete as exc:  # the flow run is Failed; the day goes on, and says so
         _say(f"   {exc}")
         return exc.summary
@@ -257,7 +261,8 @@ async def _decide_and_sweep(holds: dict[str, Any], as_of: datetime) -> Any:
     The undecided hold is left alone: its act-by time (deadline less the safety margin) has
     not come, and the sweep acts on undecided holds only then.
     """
-    from flows.sweep import SweepRequest, preauth_sweep
+    from flows._tags import run_tags
+    from flows.sweep import preauth_sweep
     from payflows.sweep.decisions import decide
     from tasks.runtime import payment_context
 
@@ -268,7 +273,8 @@ async def _decide_and_sweep(holds: dict[str, Any], as_of: datetime) -> Any:
     from payflows.exactly_once import RunIncomplete
 
     try:
-        return await preauth_sweep(SweepRequest(as_of=as_of))
+        with run_tags(preauth_sweep.name):
+            return await preauth_sweep(as_of=as_of)
     except RunIncomplete as exc:  # holds a person must look at: the flow run is Failed
         _say(f"   {exc}")
         return exc.summary
@@ -312,11 +318,13 @@ async def _after_billing(
 
 
 async def _report(day: date, as_of: datetime, ws: DayWorkspace) -> Any:
-    from flows.report import ReportRequest, run_settlement_report
+    from flows._tags import run_tags
+    from flows.report import run_settlement_report, settlement_report
 
-    return await run_settlement_report(
-        ReportRequest(date_from=day, date_to=day, as_of=as_of, output_dir=str(ws.reports))
-    )
+    with run_tags(settlement_report.name):
+        return await run_settlement_report(
+            date_from=day, date_to=day, as_of=as_of, output_dir=str(ws.reports)
+        )
 
 
 def _print_report(report: Any) -> None:

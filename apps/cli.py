@@ -133,39 +133,18 @@ def sandbox(
     serve(config, host=bind_host, port=bind_port)
 
 
-@app.command()
-def bill(
-    as_of: Annotated[
-        str | None, typer.Option(help="Bill what is due at this time (ISO; default now, UTC).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Subscriptions claimed per batch.")] = 500,
-    concurrency: Annotated[int, typer.Option(help="Charges in flight at once.")] = 32,
-    catch_up: Annotated[
-        bool, typer.Option(help="Bill each missed period in turn instead of the latest only.")
-    ] = False,
-    worker_id: Annotated[
-        str | None,
-        typer.Option(help="Id of this billing worker (default: unique per process)."),
-    ] = None,
-    rate_per_second: Annotated[
-        float | None, typer.Option(help="Cap on charges per second toward the gateway.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-) -> None:
-    """Charge due subscriptions and one-off charges once (MIT), with dunning; exit 1 if left."""
-    from apps.billing_cli import bill_command
+def _add_pipeline_commands() -> None:
+    """``payflows bill`` and ``payflows sweep``: options made from their flows' parameters,
+    when the command runs (the flows load Prefect)."""
+    from apps.billing_cli import BILL_HELP, bill_typer_command
+    from apps.pipeline_mode import register_pipeline_command
+    from apps.sweep_cli import SWEEP_HELP, sweep_typer_command
 
-    _settings()
-    code = bill_command(
-        as_of=as_of,
-        json_out=as_json,
-        batch_size=batch_size,
-        concurrency=concurrency,
-        catch_up=catch_up,
-        worker_id=worker_id,
-        rate_per_second=rate_per_second,
-    )
-    raise typer.Exit(code)
+    register_pipeline_command(app, "bill", BILL_HELP, bill_typer_command)
+    register_pipeline_command(app, "sweep", SWEEP_HELP, sweep_typer_command)
+
+
+_add_pipeline_commands()
 
 
 @app.command()
@@ -232,38 +211,6 @@ def db_current() -> None:
     from payflows.ledger.migrate import current
 
     typer.echo(current(_settings().database_url) or "empty (run: payflows db upgrade)")
-
-
-@app.command()
-def sweep(
-    as_of: Annotated[
-        str | None, typer.Option(help="Act on holds due at this time (ISO; default now, UTC).")
-    ] = None,
-    concurrency: Annotated[int, typer.Option(help="Holds in flight at once.")] = 16,
-    limit: Annotated[
-        int | None, typer.Option(help="At most this many holds this run (the rest: next run).")
-    ] = None,
-    worker_id: Annotated[
-        str | None, typer.Option(help="Id of this sweeper (default: unique per process).")
-    ] = None,
-    reconcile_all: Annotated[
-        bool, typer.Option(help="Read back every open hold, not only the due ones.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-) -> None:
-    """Capture or void every due hold once, before it lapses. Exit 1 if some need a person."""
-    from apps.sweep_cli import sweep_command
-
-    _settings()
-    code = sweep_command(
-        as_of=as_of,
-        json_out=as_json,
-        concurrency=concurrency,
-        limit=limit,
-        worker_id=worker_id,
-        reconcile_all=reconcile_all,
-    )
-    raise typer.Exit(code)
 
 
 @app.command()

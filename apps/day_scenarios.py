@@ -43,8 +43,10 @@ def _shopper(run: str, tag: str) -> Any:
 async def _run(flow: Any, params: Any) -> Any:
     """Run one scenario flow in this process; its result, whether paid, declined or waiting."""
     from flows import result_of_run
+    from flows._tags import run_tags
 
-    return await result_of_run(flow(params, return_state=True))
+    with run_tags(flow.name):
+        return await result_of_run(flow(params, return_state=True))
 
 
 def _line(tally: DayTally, title: str, result: Any) -> Any:

@@ -1,4 +1,4 @@
-"""``payflows report``: run the settlement-report flow once, in this process.
+"""``payflows report``: run the settlement-report flow once, in this process, under its run tags.
 
 Kept a plain function so the CLI module only has to register it. Exit code 0 when the ledger
 and the gateway agree (or reconciliation was not asked for), 1 when reconciliation found
@@ -23,6 +23,14 @@ def _day(text: str | None, option: str) -> date | None:
         raise ValueError(f"{option} must be a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def _zone(text: str | None) -> str | None:
+    from payflows.reports.period import zone
+
+    if text is not None:
+        zone(text)  # a misspelt zone: "unknown time zone ..." (ValueError)
+    return text
+
+
 def report_command(
     date_from: str | None = None,
     date_to: str | None = None,
@@ -34,24 +42,29 @@ def report_command(
     json_out: bool = False,
 ) -> int:
     """Run the ``settlement-report`` flow, print its headline, return the exit code."""
-    from apps.billing_cli import parse_as_of
-    from flows.report import ReportRequest, run_settlement_report
+    from apps.pipeline_mode import parse_as_of
+    from flows._tags import run_tags
+    from flows.report import run_settlement_report, settlement_report
     from payflows.domain.money import format_amount
     from payflows.ledger.migrate import upgrade
+    from payflows.reports import resolve_period
     from payflows.settings import load_settings
 
-    when = parse_as_of(as_of)  # bad input: ValueError before anything runs
-    upgrade(load_settings().database_url)
-    params = ReportRequest(
-        date_from=_day(date_from, "--from"),
-        date_to=_day(date_to, "--to"),
-        timezone=timezone,
-        as_of=when,
-        reconcile=reconcile,
-        track_settlement=track_settlement,
-        output_dir=output_dir,
-    )
-    result = asyncio.run(run_settlement_report(params))
+    # Bad input: a ValueError (one line, exit 2) before anything runs.
+    parameters = {
+        "date_from": _day(date_from, "--from"),
+        "date_to": _day(date_to, "--to"),
+        "timezone": _zone(timezone),
+        "as_of": parse_as_of(as_of),
+        "reconcile": reconcile,
+        "track_settlement": track_settlement,
+        "output_dir": output_dir,
+    }
+    settings = load_settings()
+    resolve_period(parameters["date_from"], parameters["date_to"], timezone or settings.timezone)
+    upgrade(settings.database_url)
+    with run_tags(settlement_report.name):
+        result = asyncio.run(run_settlement_report(**parameters))
     if json_out:
         print(json.dumps(result.model_dump(mode="json"), indent=2))
     else:

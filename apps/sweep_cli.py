@@ -2,11 +2,13 @@
 
 Registered by :mod:`apps.cli`. Exit codes:
 
-- ``payflows sweep``: 0 every due hold was resolved, 1 some need a person (alerted, expired,
-  outcome unknown, refused, held by a sweep that did not finish: listed, and raised as Prefect
-  events) or the failure share passed ``PAYFLOWS_MAX_FAILURE_RATE``, 2 configuration error or
-  no Prefect server answering at the configured ``PREFECT_API_URL`` (without one configured,
-  the sweep runs on the core directly, see :mod:`apps.pipeline_mode`).
+- ``payflows sweep`` (its options are the ``preauth-sweep`` flow's parameters, see
+  :mod:`apps.pipeline_mode`): 0 every due hold was resolved, 1 some need a person (alerted,
+  expired, outcome unknown, refused, held by a sweep that did not finish: listed, and raised
+  as Prefect events) or the failure share passed ``--max-failure-rate`` (default
+  ``PAYFLOWS_MAX_FAILURE_RATE``), 2 bad input, configuration error or no Prefect server
+  answering at the configured ``PREFECT_API_URL`` (without one configured, the sweep runs on
+  the core directly).
 - ``payflows holds decide / policy``: 0 recorded (or already so), 1 refused (unknown hold, not
   open, invalid amount: nothing recorded), 2 configuration error.
 - ``payflows holds import``: 0 every row landed, 1 some rows rejected (the others landed),
@@ -21,9 +23,15 @@ from typing import Annotated, Any
 
 import typer
 
-from apps.billing_cli import parse_as_of
+__all__ = [
+    "SWEEP_HELP",
+    "holds_app",
+    "print_sweep_summary",
+    "sweep_command",
+    "sweep_typer_command",
+]
 
-__all__ = ["holds_app", "sweep_command"]
+SWEEP_HELP = "Capture or void every due hold once, before it lapses. Exit 1 if some need a person."
 
 holds_app = typer.Typer(
     help="Pre-authorisation holds: deadlines, the merchant's decisions, policies.",
@@ -53,93 +61,79 @@ def _engine(settings: Any) -> Any:
     return make_engine(settings.database_url)
 
 
-async def _sweep_on_core(params: Any, settings: Any) -> Any:
+async def _sweep_on_core(params: dict[str, Any], settings: Any) -> Any:
     """The flow's work without Prefect: the same sweep, straight on the core."""
-    from datetime import UTC, datetime
-
-    from flows.billing import default_worker_id
+    from flows._pipeline import default_worker_id, resolve_as_of
     from payflows.sweep import sweep_holds, windows_from_settings
     from tasks.runtime import payment_context
 
-    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
     async with payment_context(settings) as ctx:
         return await sweep_holds(
             ctx,
-            as_of=as_of,
-            worker_id=params.worker_id or default_worker_id(),
+            as_of=resolve_as_of(params["as_of"]),
+            worker_id=params["worker_id"] or default_worker_id(),
             windows=windows_from_settings(settings),
             default_policy=settings.hold_default_policy,
-            concurrency=params.concurrency,
-            batch_size=params.batch_size,
-            limit=params.limit,
-            reconcile_all=params.reconcile_all,
+            concurrency=params["concurrency"],
+            batch_size=params["batch_size"],
+            limit=params["limit"],
+            reconcile_all=params["reconcile_all"],
         )
 
 
-def sweep_command(
-    as_of: str | None = None,
-    json_out: bool = False,
-    concurrency: int = 16,
-    limit: int | None = None,
-    worker_id: str | None = None,
-    reconcile_all: bool = False,
-) -> int:
-    """Sweep once (the ``preauth-sweep`` flow with a Prefect server, else the core), print the
-    summary, return the exit code."""
-    from apps.pipeline_mode import NoPrefectServer, prefect_api_url, run_pipeline, summary_json
-    from flows.sweep import SweepRequest
+def print_sweep_summary(summary: Any) -> None:
     from payflows.domain.money import format_amount
-    from payflows.ledger.migrate import upgrade
 
-    try:  # bad input stops here, before anything runs
-        when = parse_as_of(as_of)
-    except ValueError as exc:
-        typer.echo(f"payflows sweep: {exc}", err=True)
-        return 2
-    settings = _settings()
-    try:
-        server = prefect_api_url()
-    except NoPrefectServer as exc:
-        typer.echo(f"payflows sweep: {exc}", err=True)
-        return 2
-    upgrade(settings.database_url)
-    params = SweepRequest(
-        as_of=when,
-        concurrency=concurrency,
-        limit=limit,
-        worker_id=worker_id,
-        reconcile_all=reconcile_all,
+    print(
+        f"swept at {summary.as_of.isoformat()}: {summary.selected} due, "
+        f"{summary.captured} captured, {summary.partially_captured} partially captured, "
+        f"{summary.voided} voided, {summary.reconciled} reconciled, {summary.expired} expired, "
+        f"{summary.alerted} alerted, {summary.unknown} unknown, {summary.failed} failed, "
+        f"in {summary.seconds:.1f}s"
     )
-    summary = run_pipeline(
-        server, lambda: _sweep_on_core(params, settings), lambda: _preauth_sweep(params)
-    )
-    problem = summary.problem(settings.max_failure_rate)
-    if json_out:
-        print(summary_json(summary, problem))
-    else:
+    for cur, cents in sorted(summary.captured_cents.items()):
+        print(f"  captured {format_amount(cents, cur)}")
+    for cur, cents in sorted(summary.released_cents.items()):
+        print(f"  released {format_amount(cents, cur)}")
+    for u in summary.unresolved:
         print(
-            f"swept at {summary.as_of.isoformat()}: {summary.selected} due, "
-            f"{summary.captured} captured, {summary.partially_captured} partially captured, "
-            f"{summary.voided} voided, {summary.reconciled} reconciled, {summary.expired} expired, "
-            f"{summary.alerted} alerted, {summary.unknown} unknown, {summary.failed} failed, "
-            f"in {summary.seconds:.1f}s"
+            f"  needs a person: {u.purchase_id} {u.action} (deadline "
+            f"{u.expires_at.isoformat()}): {u.reason}"
         )
-        for cur, cents in sorted(summary.captured_cents.items()):
-            print(f"  captured {format_amount(cents, cur)}")
-        for cur, cents in sorted(summary.released_cents.items()):
-            print(f"  released {format_amount(cents, cur)}")
-        for u in summary.unresolved:
-            print(
-                f"  needs a person: {u.purchase_id} {u.action} (deadline "
-                f"{u.expires_at.isoformat()}): {u.reason}"
-            )
-        for reason, n in sorted(summary.left.items()):
-            print(f"  LEFT {n}: {reason}")
-    if problem:
-        if not json_out:  # the JSON says it already ("complete", "problem")
-            typer.echo(f"payflows sweep: {problem}", err=True)
-        return 1
-    return 0
+    for reason, n in sorted(summary.left.items()):
+        print(f"  LEFT {n}: {reason}")
+
+
+def sweep_command(json_out: bool = False, **options: Any) -> int:
+    """Sweep once (the ``preauth-sweep`` flow with a Prefect server, else the core), print the
+    summary, return the exit code. ``options`` are some of the flow's parameters."""
+    from apps.pipeline_mode import run_pipeline_command
+    from flows.sweep import preauth_sweep
+
+    return run_pipeline_command(
+        preauth_sweep,
+        "sweep",
+        options,
+        on_core=_sweep_on_core,
+        show=print_sweep_summary,
+        json_out=json_out,
+    )
+
+
+def sweep_typer_command() -> Any:
+    """``payflows sweep``, its options made from the flow's parameters."""
+    from apps.pipeline_mode import pipeline_command
+    from flows.sweep import preauth_sweep
+
+    return pipeline_command(
+        preauth_sweep,
+        "sweep",
+        on_core=_sweep_on_core,
+        show=print_sweep_summary,
+        help_text=(
+            "Capture or void every due hold once, before it lapses. Exit 1 if some need a person."
+        ),
+    )
 
 
 @holds_app.command("list")
@@ -329,10 +323,3 @@ def import_command(
     else:
         print_summary(result)
     raise typer.Exit(0 if result.rejected == 0 else 1)
-
-
-async def _preauth_sweep(params: Any) -> Any:
-    """The Prefect flow, imported only when a server runs it."""
-    from flows.sweep import preauth_sweep
-
-    return await preauth_sweep(params)

@@ -20,6 +20,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from flows._tags import tags_for
+
 __all__ = [
     "CATALOG",
     "DEFAULT_WORK_POOL",
@@ -42,7 +44,11 @@ _SHOPPER = {"email": "ui-shopper@example.test", "full_name": "Thandi Nkosi"}
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """One deployment. ``full_name`` (``flow/deployment``) is what ``run_deployment`` takes."""
+    """One deployment. ``full_name`` (``flow/deployment``) is what ``run_deployment`` takes.
+
+    ``tags`` start with the flow's own (:func:`flows._tags.tags_for`: ``payflows``,
+    ``pipeline:<flow>``...), which every run of the deployment inherits; an entry adds its own.
+    """
 
     flow_name: str
     name: str
@@ -55,6 +61,10 @@ class DeploymentSpec:
     concurrency_limit: int | None = None
     #: The default parameters make a whole run (the UI's Quick run works).
     quick_run: bool = False
+
+    def __post_init__(self) -> None:
+        merged = dict.fromkeys((*tags_for(self.flow_name), *self.tags))
+        object.__setattr__(self, "tags", tuple(merged))
 
     @property
     def full_name(self) -> str:
@@ -152,7 +162,7 @@ _BILLING_SHARD = DeploymentSpec(
         "One shard of a sharded billing run (started by sharded-billing with its own "
         "worker_id); the result is persisted so the parent can add the summaries up."
     ),
-    tags=("payflows", "pipeline", "billing", "shard"),
+    tags=("shard",),
     concurrency_limit=16,
     quick_run=True,
 )
@@ -165,7 +175,6 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         entrypoint="flows/billing.py:subscription_billing",
         description="Bill every due subscription once (MIT), with dunning. 02:00 every day.",
         cron="0 2 * * *",
-        tags=("payflows", "pipeline", "billing"),
         # Two nightly runs at once would be safe (claims) but pointless: one at a time.
         concurrency_limit=1,
         quick_run=True,
@@ -180,8 +189,7 @@ CATALOG: tuple[DeploymentSpec, ...] = (
             "executed by the work pool's workers. Schedule it instead of the nightly run when "
             "one machine is not enough."
         ),
-        parameters={"params": {"shards": 2, "deployment": _BILLING_SHARD.full_name}},
-        tags=("payflows", "pipeline", "billing"),
+        parameters={"shards": 2, "deployment": _BILLING_SHARD.full_name},
         concurrency_limit=1,
         quick_run=True,
     ),
@@ -191,7 +199,6 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         entrypoint="flows/sweep.py:preauth_sweep",
         description="Capture or void holds before their network deadline. Every hour.",
         cron="0 * * * *",
-        tags=("payflows", "pipeline", "holds"),
         concurrency_limit=1,
         quick_run=True,
     ),
@@ -204,7 +211,6 @@ CATALOG: tuple[DeploymentSpec, ...] = (
             "flight for 30 s; nothing is sent again. Fails while one stays unknown. Every minute."
         ),
         cron="* * * * *",
-        tags=("payflows", "pipeline", "recovery"),
         concurrency_limit=1,
         quick_run=True,
     ),
@@ -215,7 +221,6 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         entrypoint="flows/report.py:settlement_report",
         description="The settlement report of the day that just ended. 00:15 daily.",
         cron="15 0 * * *",
-        tags=("payflows", "pipeline", "report"),
         concurrency_limit=1,
         quick_run=True,
     ),
@@ -228,7 +233,6 @@ CATALOG: tuple[DeploymentSpec, ...] = (
             "to done/ or failed/. Every 5 minutes."
         ),
         interval_seconds=300,
-        tags=("payflows", "pipeline", "imports"),
         concurrency_limit=1,
         quick_run=True,
     ),
@@ -240,14 +244,12 @@ CATALOG: tuple[DeploymentSpec, ...] = (
             "Find payments by order id, email, last four card digits or purchase id: status, "
             "decline reason, amounts, refunds, hold, and the deployment of each action."
         ),
-        tags=("payflows", "operator"),
     ),
     DeploymentSpec(
         flow_name="csv-billing-import",
         name="import-one-file",
         entrypoint="flows/csv_import.py:csv_billing_import",
         description="Import one CSV file by path (kind recognised by its header).",
-        tags=("payflows", "pipeline", "imports"),
     ),
     # -- scenario flows, for manual runs from the Prefect UI ------------------------------------
     _manual(

@@ -21,10 +21,20 @@ subscription and period): running it twice pays once. Cards arrive as one-time v
 | cancel-refund | :func:`cancel_refund` | :class:`RefundCancelRequest` |
 | complete-3ds | :func:`complete_3ds` | :class:`ThreeDSCompletionRequest` |
 | delete-card | :func:`delete_card` | :class:`DeleteCardRequest` |
-| preauth-sweep | :func:`preauth_sweep` | :class:`SweepRequest` |
 
-| payment-lookup | :func:`payment_lookup` | ``query`` |
-| settlement-report | :func:`settlement_report` | :class:`ReportRequest` |
+The pipelines take flat parameters (one form field each; what they share is in
+:mod:`flows._pipeline`), and every run carries the tags of :func:`flows._tags.tags_for`:
+
+| flow name | function |
+|---|---|
+| subscription-billing | :func:`subscription_billing` |
+| sharded-billing | :func:`flows.sharded_billing.sharded_billing` |
+| preauth-sweep | :func:`preauth_sweep` |
+| settlement-report | :func:`settlement_report` |
+| csv-billing-import | :func:`csv_billing_import` |
+| csv-inbox-import | :func:`csv_inbox_import` |
+| settle-unresolved | :func:`flows.settle_unresolved.settle_unresolved` |
+| payment-lookup | :func:`payment_lookup` |
 """  # noqa: E501
 
 from flows._cards import SandboxCard
@@ -54,6 +64,7 @@ from flows._outcome import artifact_key, outcome_state, result_of_run, state_nam
 from flows.after_payment import cancel_purchase, cancel_refund, refund
 from flows.billing import subscription_billing
 from flows.csv_import import csv_billing_import
+from flows.csv_inbox import csv_inbox_import
 from flows.customer_initiated import customer_initiated_payment
 from flows.delete_card import DeleteCardRequest, delete_card
 from flows.external_3ds import external_3ds_payment
@@ -64,8 +75,12 @@ from flows.network_token import network_token_payment
 from flows.non_3ds import non_3ds_payment
 from flows.preauthorization import preauthorize
 from flows.recurring_preauth import recurring_preauth
-from flows.report import ReportRequest, settlement_report
-from flows.sweep import SweepRequest, preauth_sweep
+from flows.report import settlement_report
+
+# Aliased: the modules of the same name stay reachable as flows.settle_unresolved etc.
+from flows.settle_unresolved import settle_unresolved as _settle_unresolved
+from flows.sharded_billing import sharded_billing as _sharded_billing
+from flows.sweep import preauth_sweep
 from flows.three_ds import complete_3ds
 from flows.zero_auth import zero_auth_validation
 from payflows.payments import OperationRejected
@@ -94,6 +109,9 @@ ALL_FLOWS = {
         preauth_sweep,
         settlement_report,
         payment_lookup,
+        _sharded_billing,
+        csv_inbox_import,
+        _settle_unresolved,
     )
 }
 
@@ -116,10 +134,8 @@ __all__ = [
     "RecurringPreauthRequest",
     "RefundCancelRequest",
     "RefundRequest",
-    "ReportRequest",
     "SandboxCard",
     "Shopper",
-    "SweepRequest",
     "ThreeDSCompletionRequest",
     "ThreeDSRedirect",
     "VoidRequest",
@@ -130,6 +146,7 @@ __all__ = [
     "capture_hold",
     "complete_3ds",
     "csv_billing_import",
+    "csv_inbox_import",
     "customer_initiated_payment",
     "delete_card",
     "external_3ds_payment",

@@ -2,96 +2,106 @@
 
 Reads like the business process: settle what a crash left in flight, bill every due period
 and every due one-off charge once, show the summary. A run that could not resolve due work, or
-whose share of declines and refusals passed ``PAYFLOWS_MAX_FAILURE_RATE``, ends Failed with a
-message naming what was left (:class:`~payflows.exactly_once.RunIncomplete`, which carries the
-summary): it never reports success over work it left. The exactly-once work lives in
-:mod:`payflows.billing`; running the flow twice (or two of them at once) bills each
-subscription period and each one-off charge once.
+whose share of declines and refusals passed ``max_failure_rate`` (default
+``PAYFLOWS_MAX_FAILURE_RATE``), ends Failed with a message naming what was left
+(:class:`~payflows.exactly_once.RunIncomplete`, which carries the summary): it never reports
+success over work it left. The exactly-once work lives in :mod:`payflows.billing`; running the
+flow twice (or two of them at once) bills each subscription period and each one-off charge once.
+
+Its parameters are flat (one field each in the Prefect UI); ``sharded-billing`` passes the same
+ones to each of its shards (:mod:`flows.sharded_billing`).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-from datetime import UTC, datetime
+from typing import Annotated
 
 from prefect import flow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from flows._time import AsOf
+from flows._pipeline import (
+    AsOf,
+    MaxFailureRate,
+    WorkerId,
+    default_worker_id,
+    fail_if_incomplete,
+    parameter_help,
+    resolve_as_of,
+    technical,
+)
 from payflows.billing import BillingSummary
-from payflows.exactly_once import RunIncomplete
 from tasks import billing as tasks
-from tasks.runtime import current_runtime, payment_context
+from tasks.runtime import payment_context
 
-__all__ = ["BillingRunRequest", "default_worker_id", "subscription_billing"]
+__all__ = [
+    "BatchSize",
+    "BillAsOf",
+    "CatchUp",
+    "ChargesInFlight",
+    "RatePerSecond",
+    "default_worker_id",
+    "subscription_billing",
+]
 
 NAME = "subscription-billing"
 
-
-def default_worker_id() -> str:
-    """This process, once: ``host:pid:random``. Never reused, so a run started after one that
-    was killed never mistakes the dead run's claims for its own; it takes them over when their
-    short lease lapses (the dead run's heartbeat stopped)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-class BillingRunRequest(BaseModel):
-    """Parameters of a billing run (the Prefect UI renders them as a form)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    as_of: AsOf = Field(default=None, description="Bill what is due by then (now).")
-    batch_size: int = Field(default=500, ge=1, le=10_000)
-    concurrency: int = Field(default=32, ge=1, le=512)
-    worker_id: str | None = Field(
-        default=None, max_length=128, description="Lease owner; default host:pid."
-    )
-    catch_up: bool = Field(
-        default=False, description="Bill every missed period (one per run) instead of the latest."
-    )
-    rate_per_second: float | None = Field(
-        default=None, gt=0, description="Cap on gateway calls per second."
-    )
-    max_failure_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Share of items not ended as intended (declined, refused, failed or "
-        "unknown) past which the run fails (default PAYFLOWS_MAX_FAILURE_RATE).",
-    )
+BillAsOf = Annotated[
+    AsOf,
+    Field(
+        description="Bill what is due at this time (ISO, e.g. 2026-03-01T02:00:00+02:00; "
+        "without a zone it is UTC); default: now."
+    ),
+]
+CatchUp = Annotated[
+    bool,
+    Field(description="Bill each missed period in turn (one per run) instead of only the latest."),
+]
+RatePerSecond = Annotated[
+    float | None,
+    Field(
+        gt=0,
+        description="At most this many charges per second toward the gateway; default: no cap.",
+    ),
+]
+BatchSize = Annotated[
+    int, Field(ge=1, le=10_000, description=technical("subscriptions claimed per batch."))
+]
+ChargesInFlight = Annotated[
+    int, Field(ge=1, le=512, description=technical("charges in flight at once."))
+]
 
 
 @flow(name=NAME, persist_result=False)
-async def subscription_billing(params: BillingRunRequest | None = None) -> BillingSummary:
+@parameter_help
+async def subscription_billing(
+    as_of: BillAsOf = None,
+    catch_up: CatchUp = False,
+    max_failure_rate: MaxFailureRate = None,
+    rate_per_second: RatePerSecond = None,
+    batch_size: BatchSize = 500,
+    concurrency: ChargesInFlight = 32,
+    worker_id: WorkerId = None,
+) -> BillingSummary:
     """Bill every due subscription period and one-off charge exactly once, with dunning."""
-    params = params or BillingRunRequest()
-    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
-    worker_id = params.worker_id or default_worker_id()
+    when = resolve_as_of(as_of)
+    owner = worker_id or default_worker_id()
     async with payment_context():
-        reconciled = await tasks.reconcile_billing(worker_id)
+        reconciled = await tasks.reconcile_billing(owner)
         clients = await tasks.ensure_clients()
-        total = await tasks.count_due(as_of)
+        total = await tasks.count_due(when)
         summary = await tasks.bill_subscriptions(
-            as_of,
-            worker_id,
+            when,
+            owner,
             total=total,
-            batch_size=params.batch_size,
-            concurrency=params.concurrency,
-            catch_up=params.catch_up,
-            rate_per_second=params.rate_per_second,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            catch_up=catch_up,
+            rate_per_second=rate_per_second,
         )
         summary = summary.model_copy(
             update={"reconciled": summary.reconciled + reconciled, "clients_created": clients}
         )
         await tasks.publish_summary(summary)
-        runtime = current_runtime()
-        limit = params.max_failure_rate
-        if limit is None and runtime is not None:
-            limit = runtime.settings.max_failure_rate
         # No false completion: due work left unresolved, or too many failures, fail the run.
-        problem = summary.problem(limit)
-        if problem:
-            raise RunIncomplete(problem, summary)
+        fail_if_incomplete(summary, max_failure_rate)
         return summary

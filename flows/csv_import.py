@@ -8,8 +8,12 @@ with the reason.
 
 from __future__ import annotations
 
-from prefect import flow
+from typing import Annotated
 
+from prefect import flow
+from pydantic import Field
+
+from flows._pipeline import parameter_help, technical
 from payflows.imports import ImportKind, ImportResult
 from tasks import imports as tasks
 
@@ -19,8 +23,27 @@ NAME = "csv-billing-import"
 
 
 @flow(name=NAME, flow_run_name="csv-import", persist_result=False)
+@parameter_help
 async def csv_billing_import(
-    path: str, kind: ImportKind | None = None, error_dir: str | None = None
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=500,
+            description="The CSV file to import, as the flow's worker sees it (a path).",
+        ),
+    ],
+    kind: Annotated[
+        ImportKind | None,
+        Field(description="What the file holds; default: recognised by its header row."),
+    ] = None,
+    error_dir: Annotated[
+        str | None,
+        Field(
+            max_length=500,
+            description=technical("folder of the rejected rows' CSV; default: beside the file."),
+        ),
+    ] = None,
 ) -> ImportResult:
     """Import ``path`` (kind recognised by its header unless given); errors next to the file
     unless ``error_dir`` is given."""

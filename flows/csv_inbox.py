@@ -9,30 +9,20 @@ only some rejected rows still complete (their good rows landed) and are listed i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from payflows.settings import inbox_dir
+from flows._pipeline import parameter_help, technical
+from payflows.settings import inbox_dir as default_inbox_dir
 from tasks import inbox as tasks
 from tasks.inbox import FiledImport
 
-__all__ = ["InboxFailed", "InboxRequest", "InboxResult", "csv_inbox_import"]
+__all__ = ["InboxFailed", "InboxResult", "csv_inbox_import"]
 
 NAME = "csv-inbox-import"
-
-
-class InboxRequest(BaseModel):
-    """Parameters of an inbox run (defaults suit the schedule)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    inbox_dir: str | None = Field(default=None, description="Default: PAYFLOWS_INBOX_DIR.")
-    min_age_seconds: float = Field(
-        default=5.0, ge=0, description="Leave files changed more recently (still copying)."
-    )
 
 
 class InboxResult(BaseModel):
@@ -45,15 +35,32 @@ class InboxFailed(Exception):
 
 
 @flow(name=NAME, persist_result=False)
-async def csv_inbox_import(params: InboxRequest | None = None) -> InboxResult | State[Any]:
+@parameter_help
+async def csv_inbox_import(
+    inbox_dir: Annotated[
+        str | None,
+        Field(
+            max_length=500,
+            description="The folder to import from; default: PAYFLOWS_INBOX_DIR (data/inbox).",
+        ),
+    ] = None,
+    min_age_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            description=technical(
+                "leave files changed more recently than this (still being copied) for the next run."
+            ),
+        ),
+    ] = 5.0,
+) -> InboxResult | State[Any]:
     """Import every CSV waiting in the inbox, then file each into done/ or failed/.
 
     A file refused whole ends the run in a Failed state named ``File refused`` (its error is
     :class:`InboxFailed`, raised again by an in-process caller's ``result()``).
     """
-    params = params or InboxRequest()
-    inbox = params.inbox_dir or inbox_dir()
-    entries = tasks.list_inbox(inbox, params.min_age_seconds)
+    inbox = inbox_dir or default_inbox_dir()
+    entries = tasks.list_inbox(inbox, min_age_seconds)
     filed = [await tasks.import_and_file(inbox, entry) for entry in entries]
     await tasks.publish_inbox_summary(inbox, filed)
     result = InboxResult(inbox_dir=inbox, files=filed)

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
 from pydantic import Field
 
+from flows._pipeline import parameter_help
 from payflows.ledger import UnitOfWork
 from payflows.lookup import QUERY_PATTERN, PaymentView, find_payments
 from payflows.settings import load_settings
@@ -72,8 +73,12 @@ def _row(view: PaymentView) -> dict[str, Any]:
 
 
 @flow(name=NAME, flow_run_name="lookup-{query}", persist_result=False)
+@parameter_help
 async def payment_lookup(
-    query: Query, limit: Annotated[int, Field(ge=1, le=500)] = 50
+    query: Query,
+    limit: Annotated[
+        int, Field(ge=1, le=500, description="At most this many payments, newest first.")
+    ] = 50,
 ) -> State[list[PaymentView]]:
     """Find payments by order id, email, last four digits or purchase id."""
     found = _find(query, limit)

@@ -15,13 +15,14 @@ artifacts are written first, so the operator has the action column of every mism
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field
 
-from flows._time import AsOf
+from flows._pipeline import AsOf, parameter_help, resolve_as_of, technical
 from payflows.reports import ReportResult, resolve_period
 from payflows.reports.period import zone
 from payflows.reports.reconcile import empty_mismatches
@@ -34,7 +35,6 @@ __all__ = [
     "MISMATCH_STATE",
     "NAME",
     "ReconciliationMismatches",
-    "ReportRequest",
     "outcome",
     "run_settlement_report",
     "settlement_report",
@@ -47,50 +47,21 @@ DAILY_CRON = "15 0 * * *"
 MISMATCH_STATE = "Mismatches"
 
 
-class ReportRequest(BaseModel):
-    """Parameters of a report run (the Prefect UI renders them as a form)."""
+def _known_zone(value: str | None) -> str | None:
+    if value is not None:
+        zone(value)  # a clear ValueError for a misspelt one
+    return value
 
-    model_config = ConfigDict(extra="forbid")
 
-    date_from: date | None = Field(
-        default=None, description="First day (inclusive); default: the same as date_to."
-    )
-    date_to: date | None = Field(
-        default=None,
-        description="Last day (inclusive); default: yesterday, or the day of as_of if given.",
-    )
-    timezone: str | None = Field(
-        default=None,
-        description="IANA time zone of the merchant's days; default PAYFLOWS_TIMEZONE "
-        "(Africa/Johannesburg).",
-    )
-    as_of: AsOf = Field(
-        default=None, description="The report's 'now' (open holds' hours left); default now."
-    )
-    reconcile: bool = Field(
-        default=True, description="Compare every purchase of the period with the gateway."
-    )
-    track_settlement: bool = Field(
-        default=True,
-        description="Record the clearing/settlement the gateway reports (needs reconcile).",
-    )
-    output_dir: str | None = Field(
-        default=None, description="Base folder; default PAYFLOWS_REPORTS_DIR (data/out/reports)."
-    )
-    concurrency: int = Field(default=16, ge=1, le=256, description="Read-backs in flight.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            zone(value)
-        return value
-
-    @model_validator(mode="after")
-    def _order(self) -> ReportRequest:
-        if self.date_from and self.date_to and self.date_to < self.date_from:
-            raise ValueError("date_to is before date_from")
-        return self
+#: The merchant's zone of the report's days; checked before the run starts.
+TimeZone = Annotated[
+    str | None,
+    AfterValidator(_known_zone),
+    Field(
+        description="IANA time zone of the merchant's days (e.g. Africa/Johannesburg); "
+        "default: PAYFLOWS_TIMEZONE."
+    ),
+]
 
 
 class ReconciliationMismatches(Exception):
@@ -127,24 +98,65 @@ def outcome(result: ReportResult) -> tuple[State, list[str]]:
 
 
 @flow(name=NAME, persist_result=False)
-async def settlement_report(params: ReportRequest | None = None) -> ReportResult:
+@parameter_help
+async def settlement_report(
+    date_from: Annotated[
+        date | None,
+        Field(description="First day reported (inclusive); default: the same as date_to."),
+    ] = None,
+    date_to: Annotated[
+        date | None,
+        Field(
+            description="Last day reported (inclusive); default: yesterday, or the day of "
+            "as_of when it is given."
+        ),
+    ] = None,
+    timezone: TimeZone = None,
+    reconcile: Annotated[
+        bool, Field(description="Compare every purchase of the period with the gateway.")
+    ] = True,
+    track_settlement: Annotated[
+        bool,
+        Field(
+            description="Record the clearing and settlement the gateway reports (needs reconcile)."
+        ),
+    ] = True,
+    as_of: Annotated[
+        AsOf,
+        Field(
+            description="The report's 'now' (hours left on open holds; the day reported when "
+            "no dates are given); ISO, without a zone it is UTC; default: now."
+        ),
+    ] = None,
+    output_dir: Annotated[
+        str | None,
+        Field(
+            max_length=500,
+            description=technical(
+                "base folder of the report's files; default: PAYFLOWS_REPORTS_DIR."
+            ),
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, Field(ge=1, le=256, description=technical("read-backs in flight at once."))
+    ] = 16,
+) -> ReportResult:
     """Summaries, settlement and reconciliation of a period, as CSVs, HTML and artifacts.
 
     Ends Failed (``Mismatches``) when reconciliation found any: see :func:`outcome`.
     """
-    params = params or ReportRequest()
     settings = load_settings()
-    timezone = params.timezone or settings.timezone
-    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
-    period = resolve_period(params.date_from, params.date_to, timezone, params.as_of)
+    zone_name = timezone or settings.timezone
+    when = resolve_as_of(as_of)
+    period = resolve_period(date_from, date_to, zone_name, when if as_of is not None else None)
     async with payment_context():
         readback = None
         updates = 0
-        if params.reconcile:
-            readback = await tasks.read_back_purchases(period, params.concurrency)
-            if params.track_settlement:
-                updates = await tasks.track_settlement(readback, as_of)
-        summaries = await tasks.summarise_ledger(period, as_of)
+        if reconcile:
+            readback = await tasks.read_back_purchases(period, concurrency)
+            if track_settlement:
+                updates = await tasks.track_settlement(readback, when)
+        summaries = await tasks.summarise_ledger(period, when)
         if readback is not None:
             summaries.reconciliation = await tasks.reconcile_purchases(period, readback)
             summaries.extra.update(
@@ -154,9 +166,9 @@ async def settlement_report(params: ReportRequest | None = None) -> ReportResult
             )
         else:
             summaries.reconciliation = empty_mismatches()
-        output_dir = params.output_dir or settings.reports_dir
-        base_url = tasks.report_base_url(settings, output_dir)
-        result = await tasks.write_report_files(summaries, output_dir, base_url)
+        folder = output_dir or settings.reports_dir
+        base_url = tasks.report_base_url(settings, folder)
+        result = await tasks.write_report_files(summaries, folder, base_url)
         await tasks.publish_report(summaries, result)
     state, lines = outcome(result)
     logger = get_run_logger()
@@ -167,13 +179,14 @@ async def settlement_report(params: ReportRequest | None = None) -> ReportResult
     return result
 
 
-async def run_settlement_report(params: ReportRequest | None = None) -> ReportResult:
-    """Run the flow and return its result, whether it ended Completed or ``Mismatches``.
+async def run_settlement_report(**parameters: Any) -> ReportResult:
+    """Run the flow with ``parameters`` and return its result, whether it ended Completed or
+    ``Mismatches``.
 
     For callers that report the outcome themselves (``payflows report`` exits 1 on mismatches,
     the business day prints them); a crash or any other failure still raises.
     """
-    state = await settlement_report(params, return_state=True)
+    state = await settlement_report(**parameters, return_state=True)
     if state.is_failed() and state.name == MISMATCH_STATE:
         failure = await state.aresult(raise_on_failure=False)
         if isinstance(failure, ReconciliationMismatches):

@@ -9,8 +9,12 @@ purchase id, while something stays unknown or needs a person.
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from typing import Annotated
 
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from flows._pipeline import parameter_help, technical
 from payflows.exactly_once import RunIncomplete
 from payflows.payments import UnresolvedSummary
 from tasks.settle import settle_unresolved_attempts
@@ -21,7 +25,20 @@ NAME = "settle-unresolved"
 
 
 @flow(name=NAME, persist_result=False)
-async def settle_unresolved(older_than_seconds: float = 30, limit: int = 500) -> UnresolvedSummary:
+@parameter_help
+async def settle_unresolved(
+    older_than_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="Read back payments left in flight at least this long (seconds); "
+            "younger ones may still be answered by their own process.",
+        ),
+    ] = 30,
+    limit: Annotated[
+        int, Field(ge=1, le=10_000, description=technical("at most this many payments a run."))
+    ] = 500,
+) -> UnresolvedSummary:
     """Read back every single payment left in flight for ``older_than_seconds``; fail if any
     stays unresolved."""
     logger = get_run_logger()

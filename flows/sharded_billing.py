@@ -20,23 +20,36 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Annotated
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from flows._time import AsOf
-from flows.billing import BillingRunRequest, subscription_billing
+from flows._pipeline import (
+    MaxFailureRate,
+    WorkerId,
+    fail_if_incomplete,
+    parameter_help,
+    resolve_as_of,
+    technical,
+)
+from flows.billing import (
+    BatchSize,
+    BillAsOf,
+    CatchUp,
+    ChargesInFlight,
+    RatePerSecond,
+    subscription_billing,
+)
 from payflows.billing import BillingSummary
-from payflows.exactly_once import RunIncomplete
 from tasks.billing import summary_rows
 
 __all__ = [
-    "ShardedBillingRequest",
     "ShardsFailed",
     "billing_shard",
     "combine",
@@ -48,40 +61,29 @@ NAME = "sharded-billing"
 
 
 @flow(name=subscription_billing.name, persist_result=True, result_serializer="json")
-async def billing_shard(params: BillingRunRequest | None = None) -> BillingSummary:
-    """``subscription-billing`` (the same flow body) whose summary is persisted for the parent.
+@parameter_help
+async def billing_shard(
+    as_of: BillAsOf = None,
+    catch_up: CatchUp = False,
+    max_failure_rate: MaxFailureRate = None,
+    rate_per_second: RatePerSecond = None,
+    batch_size: BatchSize = 500,
+    concurrency: ChargesInFlight = 32,
+    worker_id: WorkerId = None,
+) -> BillingSummary:
+    """``subscription-billing`` (the same flow body and parameters) whose summary is persisted
+    for the parent.
 
     A function of its own, not ``with_options``: a deployment's entrypoint is the function's
     own module and name, and this one must differ from the nightly run's.
     """
-    return await subscription_billing.fn(params)
+    return await subscription_billing.fn(
+        as_of, catch_up, max_failure_rate, rate_per_second, batch_size, concurrency, worker_id
+    )
 
 
 class ShardsFailed(Exception):
     """A child run did not complete: its claims lapse and the next run bills what it left."""
-
-
-class ShardedBillingRequest(BaseModel):
-    """Parameters of a sharded run; the billing ones are passed to every child."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    shards: int = Field(default=2, ge=1, le=64, description="Child runs started at once.")
-    as_of: AsOf = Field(default=None, description="Bill what is due by then (now).")
-    batch_size: int = Field(default=200, ge=1, le=10_000)
-    concurrency: int = Field(default=16, ge=1, le=512, description="Charges in flight per shard.")
-    catch_up: bool = False
-    rate_per_second: float | None = Field(
-        default=None, gt=0, description="Cap on gateway calls per second, per shard."
-    )
-    max_failure_rate: float | None = Field(
-        default=None, ge=0, le=1, description="Per shard (default PAYFLOWS_MAX_FAILURE_RATE)."
-    )
-    deployment: str = Field(
-        min_length=3,
-        pattern=r"^[^/]+/[^/]+$",
-        description="The child deployment, flow/deployment (deployments/catalog.py gives it).",
-    )
 
 
 def combine(as_of: datetime, worker_id: str, summaries: list[BillingSummary]) -> BillingSummary:
@@ -154,26 +156,55 @@ def shard_worker_ids(parent: str, shards: int) -> list[str]:
 
 
 @flow(name=NAME, persist_result=False)
-async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
-    """Start ``shards`` runs of ``params.deployment``, wait for them, add up their summaries."""
+@parameter_help
+async def sharded_billing(
+    *,
+    shards: Annotated[
+        int, Field(ge=1, le=64, description="Child runs started at once, each its own worker.")
+    ] = 2,
+    as_of: BillAsOf = None,
+    catch_up: CatchUp = False,
+    max_failure_rate: MaxFailureRate = None,
+    rate_per_second: Annotated[
+        float | None,
+        Field(
+            gt=0, description="At most this many charges per second, per shard; default: no cap."
+        ),
+    ] = None,
+    batch_size: BatchSize = 200,
+    concurrency: Annotated[
+        int, Field(ge=1, le=512, description=technical("charges in flight per shard."))
+    ] = 16,
+    deployment: Annotated[
+        str,
+        Field(
+            min_length=3,
+            pattern=r"^[^/]+/[^/]+$",
+            description=technical(
+                "the child deployment, flow/deployment (deployments/catalog.py gives it)."
+            ),
+        ),
+    ],
+) -> BillingSummary:
+    """Start ``shards`` runs of ``deployment``, wait for them, add up their summaries."""
     logger = get_run_logger()
     # One as_of for every shard, fixed now: shards starting late bill the same set.
-    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
+    when = resolve_as_of(as_of)
     parent = flow_run.id or "local"
-    names = shard_worker_ids(str(parent), params.shards)
+    names = shard_worker_ids(str(parent), shards)
     child = {
-        "as_of": as_of.isoformat(),
-        "batch_size": params.batch_size,
-        "concurrency": params.concurrency,
-        "catch_up": params.catch_up,
-        "rate_per_second": params.rate_per_second,
-        "max_failure_rate": params.max_failure_rate,
+        "as_of": when.isoformat(),
+        "catch_up": catch_up,
+        "max_failure_rate": max_failure_rate,
+        "rate_per_second": rate_per_second,
+        "batch_size": batch_size,
+        "concurrency": concurrency,
     }
     runs = await asyncio.gather(
         *(
             run_deployment(
-                params.deployment,
-                parameters={"params": {**child, "worker_id": name}},
+                deployment,
+                parameters={**child, "worker_id": name},
                 flow_run_name=name.split(":", 1)[0],
                 timeout=None,
                 poll_interval=2,
@@ -194,15 +225,13 @@ async def sharded_billing(params: ShardedBillingRequest) -> BillingSummary:
         logger.info(
             "%s billed %d (claimed %d)", run.name, done[-1][1].succeeded, done[-1][1].claimed
         )
-    total = combine(as_of, f"sharded:{parent}", [s for _, s in done])
+    total = combine(when, f"sharded:{parent}", [s for _, s in done])
     await _publish(total, done)
     if failed:
         raise ShardsFailed(
-            f"{len(failed)} of {params.shards} shards did not complete: {', '.join(failed)}; "
+            f"{len(failed)} of {shards} shards did not complete: {', '.join(failed)}; "
             "each names what it left in its own run; a crashed one's claims lapse within its "
             "lease and the next run bills what it left"
         )
-    problem = total.problem(params.max_failure_rate)
-    if problem:
-        raise RunIncomplete(problem, total)
+    fail_if_incomplete(total, max_failure_rate)
     return total

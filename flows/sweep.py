@@ -11,76 +11,72 @@ on each hold once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Annotated
 
 from prefect import flow
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from flows._time import AsOf
-from flows.billing import default_worker_id
-from payflows.exactly_once import RunIncomplete
+from flows._pipeline import (
+    AsOf,
+    MaxFailureRate,
+    WorkerId,
+    default_worker_id,
+    fail_if_incomplete,
+    parameter_help,
+    resolve_as_of,
+    technical,
+)
 from payflows.sweep import SweepSummary
 from tasks import sweep as tasks
-from tasks.runtime import current_runtime, payment_context
+from tasks.runtime import payment_context
 
-__all__ = ["SweepRequest", "preauth_sweep"]
+__all__ = ["preauth_sweep"]
 
 NAME = "preauth-sweep"
 
 
-class SweepRequest(BaseModel):
-    """Parameters of one sweep (the Prefect UI renders them as a form)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    as_of: AsOf = Field(
-        default=None, description="Act on what is due at this time (default now, UTC)."
-    )
-    concurrency: int = Field(default=16, ge=1, le=256, description="Holds in flight at once.")
-    batch_size: int = Field(default=500, ge=1, le=10_000)
-    limit: int | None = Field(
-        default=None, ge=1, description="At most this many holds this run (the rest: next run)."
-    )
-    worker_id: str | None = Field(
-        default=None, max_length=128, description="Claim owner; default host:pid."
-    )
-    reconcile_all: bool = Field(
-        default=False, description="Read back every open hold, not only the due ones."
-    )
-    max_failure_rate: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Share of items not ended as intended (declined, refused, failed or "
-        "unknown) past which the run fails (default PAYFLOWS_MAX_FAILURE_RATE).",
-    )
-
-
 @flow(name=NAME, persist_result=False)
-async def preauth_sweep(params: SweepRequest | None = None) -> SweepSummary:
+@parameter_help
+async def preauth_sweep(
+    as_of: Annotated[
+        AsOf,
+        Field(
+            description="Act on the holds due at this time (ISO; without a zone it is UTC); "
+            "default: now."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Field(ge=1, description="At most this many holds this run (the rest: the next run)."),
+    ] = None,
+    reconcile_all: Annotated[
+        bool, Field(description="Also read back every open hold that is not due yet.")
+    ] = False,
+    max_failure_rate: MaxFailureRate = None,
+    concurrency: Annotated[
+        int, Field(ge=1, le=256, description=technical("holds in flight at once."))
+    ] = 16,
+    batch_size: Annotated[
+        int, Field(ge=1, le=10_000, description=technical("holds claimed per batch."))
+    ] = 500,
+    worker_id: WorkerId = None,
+) -> SweepSummary:
     """Capture or void every due hold exactly once, before the network lets it lapse."""
-    params = params or SweepRequest()
-    as_of = (params.as_of or datetime.now(UTC)).astimezone(UTC)
-    worker_id = params.worker_id or default_worker_id()
+    when = resolve_as_of(as_of)
+    owner = worker_id or default_worker_id()
     async with payment_context():
-        total = await tasks.count_due_holds(as_of, params.reconcile_all)
+        total = await tasks.count_due_holds(when, reconcile_all)
         summary = await tasks.sweep_due_holds(
-            as_of,
-            worker_id,
+            when,
+            owner,
             total=total,
-            concurrency=params.concurrency,
-            batch_size=params.batch_size,
-            limit=params.limit,
-            reconcile_all=params.reconcile_all,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            limit=limit,
+            reconcile_all=reconcile_all,
         )
         await tasks.publish_sweep_summary(summary)
         await tasks.alert_unresolved(summary)
-        runtime = current_runtime()
-        limit = params.max_failure_rate
-        if limit is None and runtime is not None:
-            limit = runtime.settings.max_failure_rate
         # No false completion: a hold a person must look at, or one left, fails the run.
-        problem = summary.problem(limit)
-        if problem:
-            raise RunIncomplete(problem, summary)
+        fail_if_incomplete(summary, max_failure_rate)
         return summary

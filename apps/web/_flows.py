@@ -13,6 +13,10 @@ never leaves the process. The routes depend only on this contract:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
 from flows import (
     Browser,
     CardInput,
@@ -27,11 +31,38 @@ from flows import (
     result_of_run,
 )
 from flows import complete_3ds as complete_3ds_flow
+from flows._tags import run_tags
 from payflows.domain.cards import BrowserFingerprint
 
 Rejected = OperationRejected
 
+_Wrapper = TypeVar("_Wrapper", bound=Callable[..., Awaitable[PaymentResult]])
 
+
+def _under_run_tags(flow_name: Callable[..., str]) -> Callable[[_Wrapper], _Wrapper]:
+    """Start the wrapper's flow under that flow's run tags (``flows._tags``), as a deployment's
+    runs carry them, so automations on failed payments see the web app's runs too."""
+
+    def wrap(wrapper: _Wrapper) -> _Wrapper:
+        @functools.wraps(wrapper)
+        async def tagged(*args: Any, **kwargs: Any) -> PaymentResult:
+            with run_tags(flow_name(*args, **kwargs)):
+                return await wrapper(*args, **kwargs)
+
+        return cast(_Wrapper, tagged)
+
+    return wrap
+
+
+def _checkout_flow(*, mode: str, **_: Any) -> str:
+    return preauthorize.name if mode == "preauth" else customer_initiated_payment.name
+
+
+def _complete_3ds_flow(*_: Any, **__: Any) -> str:
+    return complete_3ds_flow.name
+
+
+@_under_run_tags(_checkout_flow)
 async def checkout(
     *,
     mode: str,
@@ -80,6 +111,7 @@ async def checkout(
     )
 
 
+@_under_run_tags(_complete_3ds_flow)
 async def complete_3ds(md: str, pares: str) -> PaymentResult:
     return await result_of_run(
         complete_3ds_flow(ThreeDSCompletionRequest(md=md, pares=pares), return_state=True)

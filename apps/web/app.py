@@ -18,7 +18,11 @@ One Starlette app, served by uvicorn beside the shop (``payflows web serve``):
   encrypted vault and the flow gets an opaque one-time reference; the page that comes back never
   repeats a card field. When the issuer wants 3-D Secure, the page hands the browser to its ACS.
 - ``POST /holds/{purchase_id}/decision``, ``GET /holds``: the merchant's decisions on
-  pre-authorisation holds (:mod:`apps.web.holds`), behind the operator bearer token.
+  pre-authorisation holds (:mod:`apps.web.holds`), behind the operator bearer token;
+  ``GET /operator/payments``, ``POST /operator/payments/{id}/{action}``: find a payment and
+  act on it (:mod:`apps.web.operator`), the same.
+- ``GET /operator``, ``/operator/holds`` and their forms: the same for a person in a browser,
+  signed in once at ``/reports/login`` (:mod:`apps.web.operator_pages`).
 - ``GET /healthz``.
 
 Every response carries ``X-Content-Type-Options: nosniff`` and a Content-Security-Policy.
@@ -50,9 +54,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from apps.web import pages
 from apps.web.checkout import Checkout, html, result_html, safe_message, unavailable_html
 from apps.web.forms import MAX_BODY_BYTES, BadForm, TooLarge, read_body, read_form
-from apps.web.guard import FailureLimiter, OrderSigner
+from apps.web.guard import LedgerFailureLimiter, OrderSigner
 from apps.web.holds import hold_routes
 from apps.web.operator import operator_routes
+from apps.web.operator_pages import operator_page_routes
 from apps.web.reports import report_routes
 from payflows.domain.money import validate_currency
 from payflows.gateway import PreciumClient
@@ -139,14 +144,15 @@ def create_web_app(
     settings: Settings,
     *,
     gateway_transport: httpx.AsyncBaseTransport | None = None,
-    limiter: FailureLimiter | None = None,
+    limiter: LedgerFailureLimiter | None = None,
 ) -> Starlette:
     """The merchant's web app for ``settings``.
 
     ``gateway_transport`` routes this app's own gateway calls (fetching the company key) through
     an in-process transport in tests; the flows it starts build their clients from the
     environment as every flow run does. ``limiter`` replaces the checkout's failure limiter
-    (tests give one with their own clock).
+    (tests give one with their own clock); by default it counts in this app's ledger, shared
+    with every other web process on it.
     """
     base_url = public_url(settings)
     try:
@@ -166,13 +172,16 @@ def create_web_app(
     keys = WebhookKeyStore(settings.webhook_keys_file, fetch_company_key=fetch_company_key)
     web = _WebApp(settings, engine, keys, base_url=base_url, currency=currency)
     parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     checkout = Checkout(
         engine=engine,
         signer=signer,
         limiter=limiter
-        or FailureLimiter(settings.checkout_max_failures, settings.checkout_failure_window_seconds),
+        or LedgerFailureLimiter(
+            engine, settings.checkout_max_failures, settings.checkout_failure_window_seconds
+        ),
         currency=currency,
-        public_origin=f"{parts.scheme}://{parts.netloc}",
+        public_origin=origin,
         term_url=web.term_url,
         demo_orders=settings.uses_local_sandbox,
         secure_cookie=parts.scheme == "https",
@@ -195,6 +204,7 @@ def create_web_app(
             Route("/healthz", lambda _r: PlainTextResponse("ok"), methods=["GET"]),
             *hold_routes(settings, engine),
             *operator_routes(settings, engine),
+            *operator_page_routes(settings, engine, origin),
             *report_routes(settings),
         ],
         lifespan=lifespan,

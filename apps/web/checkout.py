@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -24,8 +25,8 @@ from apps.web import pages
 from apps.web.forms import BadForm, TooLarge, read_form
 from apps.web.guard import (
     CSRF_COOKIE,
-    FailureLimiter,
     InvalidOrder,
+    LedgerFailureLimiter,
     Order,
     OrderSigner,
     same_origin,
@@ -164,7 +165,7 @@ class Checkout:
         *,
         engine: Engine,
         signer: OrderSigner,
-        limiter: FailureLimiter,
+        limiter: LedgerFailureLimiter,
         currency: str,
         public_origin: str,
         term_url: str,
@@ -234,7 +235,12 @@ class Checkout:
         if not self.signer.csrf_ok(request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
             return html(_expired_page(), 403)
         client = request.client.host if request.client else "unknown"
-        wait = self.limiter.blocked(client)
+        try:
+            wait = await self.limiter.blocked(client)
+        except SQLAlchemyError:
+            # Fail closed: without the shared counts nothing says this client may try again.
+            _log.exception("the checkout failure counts are unreadable")
+            return html(unavailable_html(), 503)
         if wait:
             minutes = max(1, round(wait / 60))
             page = pages.message_page(
@@ -249,7 +255,7 @@ class Checkout:
             order = self.signer.verify(form.get("order", ""))
         except InvalidOrder as exc:
             _log.info("checkout refused: %s", exc)
-            self.limiter.record_failure(client)
+            await self._failed(client)
             return html(_no_order_page(), 400)
         return await self._pay(request, form, order, client)
 
@@ -268,7 +274,7 @@ class Checkout:
             return html(self._page(order, _without_card_numbers(values), problem), 422)
         if order.order_id in self._in_flight or await asyncio.to_thread(self._already_used, order):
             form.clear()
-            self.limiter.record_failure(client)
+            await self._failed(client)
             page = pages.message_page(
                 "Order already used",
                 "This order has already been paid or is being paid. No new payment was made.",
@@ -277,7 +283,7 @@ class Checkout:
         card, problem = _read_card(form, values.cardholder_name)
         form.clear()  # the raw card fields go no further than this line
         if problem is not None or card is None:
-            self.limiter.record_failure(client)
+            await self._failed(client)
             return html(self._page(order, values, problem), 422)
         card_ref = default_vault.put(card)
         del card
@@ -301,7 +307,7 @@ class Checkout:
         except _flows.Rejected as exc:
             # Refused before any money moved (the ledger withdrew the intent): the same order
             # may be tried again with corrected input.
-            self.limiter.record_failure(client)
+            await self._failed(client)
             return html(self._page(order, values, safe_message(exc)), 422)
         except Exception:
             _log.exception("the checkout flow failed for order %s", order.order_id)
@@ -311,7 +317,7 @@ class Checkout:
             self._in_flight.discard(order.order_id)
         state = getattr(getattr(result, "state", None), "value", getattr(result, "state", None))
         if state in {"declined", "failed"}:
-            self.limiter.record_failure(client)
+            await self._failed(client)
         if result.three_ds is not None:
             md = result.three_ds.md
             pareq = default_vault.pop_secret(f"pareq:{md}")
@@ -327,6 +333,13 @@ class Checkout:
             )
             return html(page, acs_url=acs)
         return html(result_html(result, self.currency))
+
+    async def _failed(self, client: str) -> None:
+        """Count a failure of ``client``; the shopper's answer does not wait on its fate."""
+        try:
+            await self.limiter.record_failure(client)
+        except SQLAlchemyError:
+            _log.exception("a checkout failure of %s could not be counted", client)
 
     def _already_used(self, order: Order) -> bool:
         """Whether the ledger has a payment for this order id, in either mode."""

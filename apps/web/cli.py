@@ -31,6 +31,29 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _require_current_ledger(settings: Settings) -> None:
+    """Stop at start unless the ledger is migrated: the checkout counts its failures there (and
+    would answer every shopper 503 without the table), the webhooks and flows write there."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from payflows.ledger.migrate import current, head
+
+    try:
+        at = current(settings.database_url)
+    except SQLAlchemyError as exc:
+        typer.echo(
+            f"payflows web serve: the ledger cannot be read ({type(exc).__name__})", err=True
+        )
+        raise typer.Exit(2) from None
+    if at != head():
+        typer.echo(
+            f"payflows web serve: the ledger is at revision {at or 'none'}, not {head()} "
+            "(run: payflows db upgrade)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -67,6 +90,7 @@ def serve(
     except ConfigurationError as exc:
         typer.echo(f"payflows: configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+    _require_current_ledger(settings)
     typer.echo(
         f"payflows web app on http://{settings.web_host}:{settings.web_port} "
         f"(public URL {web.state.public_url})"

@@ -40,13 +40,13 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, str]:
     """An ``application/x-www-form-urlencoded`` body as a dict (first value of each field).
 
-    BadForm for another content type, text that is not UTF-8, or more than
-    :data:`MAX_FORM_FIELDS` fields.
+    TooLarge past ``limit`` bytes; BadForm for another content type, text that is not UTF-8,
+    or more than :data:`MAX_FORM_FIELDS` fields.
     """
-    raw = await read_body(request)
+    raw = await read_body(request, limit)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in {"application/x-www-form-urlencoded", ""}:
         raise BadForm

@@ -8,16 +8,18 @@
 - **CSRF.** The form page sets a random cookie (``HttpOnly``, ``SameSite=Strict``) and carries
   ``HMAC(secret, "csrf:" + cookie)`` in a hidden field; a POST without the pair is refused, and
   so is one whose ``Origin`` (or ``Referer``) is not the app's public origin.
-- **Failure limits.** :class:`FailureLimiter` counts a client's failed attempts (declines,
-  invalid cards, refused orders) in a sliding window; past the limit the checkout answers 429
-  with ``Retry-After`` before the card is even read.
+- **Failure limits.** :class:`LedgerFailureLimiter` counts a client's failed attempts
+  (declines, invalid cards, refused orders) in a sliding window; past the limit the checkout
+  answers 429 with ``Retry-After`` before the card is even read. The counts live in the ledger
+  (:mod:`payflows.ledger.throttle`), so several web instances and a restarted one share them.
 
-Everything is in memory per process: several web instances each keep their own counts (put a
-rate limit at the proxy too, see docs/production.md).
+What a merchant should still put in front of the checkout (a WAF, challenges, a global velocity
+alarm) is in docs/production.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -26,18 +28,22 @@ import json
 import re
 import secrets
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
+
+from sqlalchemy.engine import Engine
 
 from payflows.domain.money import MAX_CENTS, validate_currency
 from payflows.domain.screening import contains_card_number
+from payflows.ledger import UnitOfWork
+from payflows.ledger.throttle import blocked_until, prune_failures, record_failure
 
 __all__ = [
     "CSRF_COOKIE",
-    "FailureLimiter",
     "InvalidOrder",
+    "LedgerFailureLimiter",
     "Order",
     "OrderSigner",
     "same_origin",
@@ -160,50 +166,64 @@ def same_origin(header: str | None, public_origin: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}".lower() == public_origin.lower()
 
 
-class FailureLimiter:
-    """Failed attempts per client in a sliding window, bounded in memory.
+class LedgerFailureLimiter:
+    """Failed checkout attempts per client in a sliding window, counted in the ledger.
 
-    ``blocked(client)`` is the number of seconds until the client may try again (0: now).
-    At most ``max_clients`` are tracked; the least recently seen are forgotten first.
+    Every web process (and a restarted one) shares the counts, because they are rows of the
+    ledger's ``checkout_failures`` table (:mod:`payflows.ledger.throttle`), not a dict in
+    memory. ``await blocked(client)`` is the number of seconds until the client may try again
+    (0: now); ``await record_failure(client)`` counts one failure. Both run their query in a
+    worker thread, so the event loop never waits on the database. Rows older than the window
+    are deleted now and then (at most every ``prune_every_seconds`` per process).
+
+    ``clock`` is Unix time (``time.time``): wall-clock time, because processes compare it.
+    Every instance must run with the same limit and window (they share one table).
     """
 
     def __init__(
         self,
+        engine: Engine,
         max_failures: int,
         window_seconds: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        prune_every_seconds: float = 60.0,
     ) -> None:
+        if max_failures < 1 or window_seconds <= 0:
+            raise ValueError("the checkout failure limit and window must be positive")
+        self.engine = engine
         self.max_failures = max_failures
-        self.window = window_seconds
+        self.window = timedelta(seconds=window_seconds)
         self.clock = clock
-        self.max_clients = max_clients
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self.prune_every = prune_every_seconds
+        self._pruned_at: float | None = None
 
-    def _recent(self, client: str) -> deque[float]:
-        seen = self._failures.get(client)
-        if seen is None:
-            return deque()
-        cutoff = self.clock() - self.window
-        while seen and seen[0] <= cutoff:
-            seen.popleft()
-        if not seen:
-            del self._failures[client]
-        return seen
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
-    def blocked(self, client: str) -> float:
-        seen = self._recent(client)
-        if len(seen) < self.max_failures:
+    def _blocked(self, client: str) -> float:
+        now = self._now()
+        with UnitOfWork(self.engine) as uow:
+            oldest = blocked_until(uow, client, since=now - self.window, limit=self.max_failures)
+        if oldest is None:
             return 0.0
-        return max(1.0, seen[0] + self.window - self.clock())
+        return max(1.0, (oldest + self.window - now).total_seconds())
 
-    def record_failure(self, client: str) -> None:
-        seen = self._recent(client)
-        seen.append(self.clock())
-        while len(seen) > self.max_failures:
-            seen.popleft()
-        self._failures[client] = seen
-        self._failures.move_to_end(client)
-        while len(self._failures) > self.max_clients:
-            self._failures.popitem(last=False)
+    def _record(self, client: str) -> None:
+        now = self._now()
+        prune = self._pruned_at is None or self.clock() - self._pruned_at >= self.prune_every
+        with UnitOfWork(self.engine) as uow:
+            record_failure(uow, client, now)
+            if prune:
+                prune_failures(uow, now - self.window)
+            uow.commit()
+        if prune:
+            self._pruned_at = self.clock()
+
+    async def blocked(self, client: str) -> float:
+        """Seconds until ``client`` may try again; 0.0 when it may now."""
+        return await asyncio.to_thread(self._blocked, client)
+
+    async def record_failure(self, client: str) -> None:
+        """Count one failure of ``client`` now (a decline, an invalid card, a refused order)."""
+        await asyncio.to_thread(self._record, client)

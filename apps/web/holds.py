@@ -32,7 +32,7 @@ from payflows.ledger import UnitOfWork
 from payflows.settings import Settings
 from payflows.sweep import DecisionRefused, decide, hold_view, open_holds, windows_from_settings
 
-__all__ = ["MAX_DECISION_BYTES", "hold_routes"]
+__all__ = ["MAX_DECISION_BYTES", "hold_routes", "open_hold_views", "record_decision"]
 
 MAX_DECISION_BYTES = 4096
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -61,9 +61,47 @@ def _authorised(settings: Settings, request: Request) -> JSONResponse | None:
     return None
 
 
+async def record_decision(
+    settings: Settings,
+    engine: Engine,
+    purchase_id: str,
+    decision: str,
+    amount_cents: int | None,
+) -> tuple[dict[str, Any], bool]:
+    """Record an operator's decision on an open hold: its view (JSON-ready) and whether it
+    changed. The one way both ``POST /holds/{id}/decision`` and the HTML holds page decide;
+    DecisionRefused (with its HTTP status) when nothing was recorded."""
+    windows = windows_from_settings(settings)
+
+    def write() -> tuple[dict[str, Any], bool]:
+        with UnitOfWork(engine) as uow:
+            hold, changed = decide(uow, purchase_id, decision, amount_cents)
+            uow.commit()
+            view = hold_view(hold, windows, settings.hold_default_policy)
+            return view.model_dump(mode="json"), changed
+
+    return await asyncio.to_thread(write)
+
+
+async def open_hold_views(
+    settings: Settings, engine: Engine, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Open holds, soonest deadline first, as the listing shows them (JSON-ready)."""
+    windows = windows_from_settings(settings)
+
+    def read() -> list[dict[str, Any]]:
+        with UnitOfWork(engine) as uow:
+            return [
+                hold_view(h, windows, settings.hold_default_policy).model_dump(mode="json")
+                for h in open_holds(uow, limit=limit)
+            ]
+
+    return await asyncio.to_thread(read)
+
+
 def hold_routes(settings: Settings, engine: Engine) -> list[Route]:
     """The operator routes, bound to the app's settings and ledger engine."""
-    windows = windows_from_settings(settings)
+    windows_from_settings(settings)  # a bad PAYFLOWS_HOLD_WINDOWS_DAYS stops the app at start
 
     async def decision(request: Request) -> JSONResponse:
         refusal = _authorised(settings, request)
@@ -94,16 +132,10 @@ def hold_routes(settings: Settings, engine: Engine) -> list[Route]:
         if len(request.path_params["purchase_id"]) > 64:
             return _error(404, "no such hold")
         purchase_id = request.path_params["purchase_id"]
-
-        def write() -> tuple[dict[str, Any], bool]:
-            with UnitOfWork(engine) as uow:
-                hold, changed = decide(uow, purchase_id, data["decision"], amount)
-                uow.commit()
-                view = hold_view(hold, windows, settings.hold_default_policy)
-                return view.model_dump(mode="json"), changed
-
         try:
-            view, changed = await asyncio.to_thread(write)
+            view, changed = await record_decision(
+                settings, engine, purchase_id, data["decision"], amount
+            )
         except DecisionRefused as exc:
             return _error(exc.http_status, str(exc))
         return JSONResponse({"changed": changed, "hold": view}, headers=_NO_STORE)
@@ -117,14 +149,8 @@ def hold_routes(settings: Settings, engine: Engine) -> list[Route]:
         except ValueError:
             return _error(422, "limit must be a number")
 
-        def read() -> list[dict[str, Any]]:
-            with UnitOfWork(engine) as uow:
-                return [
-                    hold_view(h, windows, settings.hold_default_policy).model_dump(mode="json")
-                    for h in open_holds(uow, limit=limit)
-                ]
-
-        return JSONResponse({"results": await asyncio.to_thread(read)}, headers=_NO_STORE)
+        views = await open_hold_views(settings, engine, limit)
+        return JSONResponse({"results": views}, headers=_NO_STORE)
 
     return [
         Route("/holds/{purchase_id}/decision", decision, methods=["POST"]),

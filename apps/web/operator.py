@@ -33,7 +33,7 @@ from payflows.ledger import UnitOfWork
 from payflows.lookup import LookupRefused, PaymentView, find_payments
 from payflows.settings import Settings
 
-__all__ = ["ACTIONS", "operator_routes"]
+__all__ = ["ACTIONS", "ActionRefused", "lookup", "operator_routes", "perform_action"]
 
 ACTIONS = ("capture", "void", "refund", "cancel")
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -77,19 +77,65 @@ async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> t
     return str(state.name), data
 
 
-def operator_routes(settings: Settings, engine: Engine) -> list[Route]:
-    """The payment-lookup routes, bound to the app's settings and ledger engine."""
+class ActionRefused(Exception):
+    """An operator action that was not run: ``status`` is the HTTP answer, nothing changed."""
 
-    def lookup(query: str, limit: int = 50) -> list[PaymentView]:
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def lookup(engine: Engine, query: str, limit: int = 50) -> list[PaymentView]:
+    """The payments ``query`` matches (LookupRefused for a card number), off the event loop."""
+
+    def read() -> list[PaymentView]:
         with UnitOfWork(engine) as uow:
             return find_payments(uow, query, limit=limit)
+
+    return await asyncio.to_thread(read)
+
+
+async def perform_action(
+    engine: Engine, purchase_id: str, action: str, body: dict[str, Any]
+) -> tuple[str, Any]:
+    """Run ``action`` on the payment ``purchase_id``: the run's state name and result.
+
+    The one way both the JSON API and the HTML pages act: the payment is read from the ledger
+    first, the action must be one it allows now, then the action's flow runs. ActionRefused
+    (with its HTTP status) when nothing was sent: unknown payment or action, an action the
+    payment does not allow, a bad amount or reference, or a refusal by the core.
+    """
+    from payflows.payments import OperationRejected
+
+    if action not in ACTIONS:
+        raise ActionRefused(404, f"no action {action!r}: one of {', '.join(ACTIONS)}")
+    try:
+        found = await lookup(engine, purchase_id, 1)
+    except LookupRefused as exc:
+        raise ActionRefused(422, str(exc)) from None
+    if not found or found[0].purchase_id != purchase_id:
+        raise ActionRefused(404, "no such purchase in the ledger")
+    view = found[0]
+    if action not in view.actions:
+        allowed = ", ".join(view.actions) or "nothing"
+        raise ActionRefused(409, f"this payment allows {allowed} now, not {action}")
+    try:
+        return await _run_action(view, action, body)
+    except ValueError as exc:  # a bad amount or reference: nothing was sent
+        raise ActionRefused(422, str(exc).splitlines()[0]) from None
+    except OperationRejected as exc:
+        raise ActionRefused(409, f"refused, nothing changed: {exc}") from None
+
+
+def operator_routes(settings: Settings, engine: Engine) -> list[Route]:
+    """The payment-lookup routes, bound to the app's settings and ledger engine."""
 
     async def payments(request: Request) -> JSONResponse:
         refusal = _authorised(settings, request)
         if refusal is not None:
             return refusal
         try:
-            found = await asyncio.to_thread(lookup, request.query_params.get("q", ""))
+            found = await lookup(engine, request.query_params.get("q", ""))
         except LookupRefused as exc:
             return _error(422, str(exc))
         return JSONResponse(
@@ -114,23 +160,9 @@ def operator_routes(settings: Settings, engine: Engine) -> list[Route]:
         if not isinstance(body, dict) or set(body) - {"amount", "refund_ref"}:
             return _error(422, "the body takes amount and refund_ref only")
         try:
-            found = await asyncio.to_thread(lookup, purchase_id, 1)
-        except LookupRefused as exc:
-            return _error(422, str(exc))
-        if not found or found[0].purchase_id != purchase_id:
-            return _error(404, "no such purchase in the ledger")
-        view = found[0]
-        if action not in view.actions:
-            allowed = ", ".join(view.actions) or "nothing"
-            return _error(409, f"this payment allows {allowed} now, not {action}")
-        from payflows.payments import OperationRejected
-
-        try:
-            name, result = await _run_action(view, action, body)
-        except ValueError as exc:  # a bad amount or reference: nothing was sent
-            return _error(422, str(exc).splitlines()[0])
-        except OperationRejected as exc:
-            return _error(409, f"refused, nothing changed: {exc}")
+            name, result = await perform_action(engine, purchase_id, action, body)
+        except ActionRefused as exc:
+            return _error(exc.status, str(exc))
         return JSONResponse(
             {"state": name, "result": result.model_dump(mode="json")}, headers=_NO_STORE
         )

@@ -3,7 +3,8 @@
 - ``GET /reports``: the periods reported so far (newest first), linked;
 - ``GET /reports/{from}_{to}/report.html`` and ``/reports/{from}_{to}/{table}.csv``: one report's
   page and CSVs, read from ``PAYFLOWS_REPORTS_DIR`` (where the ``settlement-report`` flow writes);
-- ``GET /reports/login`` and ``POST /reports/login``: a browser's way in.
+- ``GET /reports/login`` and ``POST /reports/login``: a browser's way in, for these pages and
+  the operator pages (``/operator``, :mod:`apps.web.operator_pages`), which share the session.
 
 Behind the operator token (``PAYFLOWS_OPERATOR_TOKEN``), as ``/holds`` is: an automation sends
 ``Authorization: Bearer <token>``; a person opens the link of the flow's artifact, is sent to
@@ -31,7 +32,15 @@ from starlette.routing import Route
 
 from payflows.settings import Settings
 
-__all__ = ["COOKIE", "SESSION_SECONDS", "report_routes", "session_value"]
+__all__ = [
+    "COOKIE",
+    "PAGE_HEADERS",
+    "SESSION_SECONDS",
+    "operator_refusal",
+    "operator_session",
+    "report_routes",
+    "session_value",
+]
 
 COOKIE = "payflows_operator"
 SESSION_SECONDS = 12 * 3600
@@ -47,7 +56,7 @@ _TABLES = {
     "subscriptions",
     "reconciliation",
 }
-_HEADERS = {
+PAGE_HEADERS = _HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -79,8 +88,17 @@ def _session_ok(token: str, value: str, now: float) -> bool:
     return hmac.compare_digest(session_value(token, int(expires)).encode(), value.encode())
 
 
-def _refusal(settings: Settings, request: Request) -> Response | None:
-    """None when the request carries the token or a valid session, else the answer to send."""
+def operator_session(settings: Settings, request: Request) -> str:
+    """The request's valid session cookie value, or "" (none, forged or expired)."""
+    token, value = _token(settings), request.cookies.get(COOKIE, "")
+    return value if token and value and _session_ok(token, value, time.time()) else ""
+
+
+def operator_refusal(settings: Settings, request: Request) -> Response | None:
+    """None when the request carries the token or a valid session, else the answer to send.
+
+    A browser (``Accept: text/html``) is sent to the login page, which brings it back here.
+    """
     token = _token(settings)
     if not token:
         return JSONResponse(
@@ -94,7 +112,8 @@ def _refusal(settings: Settings, request: Request) -> Response | None:
     if _session_ok(token, request.cookies.get(COOKIE, ""), time.time()):
         return None
     if "text/html" in request.headers.get("accept", ""):
-        target = quote(request.url.path, safe="/")
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = quote(here, safe="/")
         return RedirectResponse(f"/reports/login?next={target}", 303, headers=_HEADERS)
     return JSONResponse(
         {"error": "a valid operator bearer token is required"},
@@ -104,8 +123,14 @@ def _refusal(settings: Settings, request: Request) -> Response | None:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path of these pages: never an open redirect."""
-    if value and value.startswith("/reports") and "//" not in value and "\\" not in value:
+    """Only a path of the operator's pages: never an open redirect."""
+    if (
+        value
+        and value.startswith(("/reports", "/operator"))
+        and "//" not in value
+        and "\\" not in value
+        and value.isprintable()
+    ):
         return value
     return "/reports"
 
@@ -114,7 +139,7 @@ def _login_page(next_path: str, error: str = "") -> HTMLResponse:
     bad = f'<p class="bad">{html.escape(error)}</p>' if error else ""
     body = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Operator sign-in'
-        f"</title>{_STYLE}</head><body><h1>Settlement reports</h1>{bad}"
+        f"</title>{_STYLE}</head><body><h1>Operator sign-in</h1>{bad}"
         '<form method="post" action="/reports/login">'
         f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
         '<label for="token">Operator token</label><br>'
@@ -132,13 +157,13 @@ def report_routes(settings: Settings) -> list[Route]:
 
     async def login_form(request: Request) -> Response:
         if not _token(settings):
-            return _refusal(settings, request) or _login_page("/reports")
+            return operator_refusal(settings, request) or _login_page("/reports")
         return _login_page(_safe_next(request.query_params.get("next")))
 
     async def login(request: Request) -> Response:
         token = _token(settings)
         if not token:
-            return _refusal(settings, request) or _login_page("/reports")
+            return operator_refusal(settings, request) or _login_page("/reports")
         body = await request.body()
         if len(body) > 4096:
             return _login_page("/reports", "The form is too large.")
@@ -154,7 +179,7 @@ def report_routes(settings: Settings) -> list[Route]:
             COOKIE,
             session_value(token, expires),
             max_age=SESSION_SECONDS,
-            path="/reports",
+            path="/",  # the report pages and the operator pages (/operator)
             httponly=True,
             samesite="strict",
             secure=secure,
@@ -162,7 +187,7 @@ def report_routes(settings: Settings) -> list[Route]:
         return answer
 
     async def index(request: Request) -> Response:
-        refusal = _refusal(settings, request)
+        refusal = operator_refusal(settings, request)
         if refusal is not None:
             return refusal
 
@@ -185,7 +210,7 @@ def report_routes(settings: Settings) -> list[Route]:
         return HTMLResponse(body, headers=_HEADERS)
 
     async def report_file(request: Request) -> Response:
-        refusal = _refusal(settings, request)
+        refusal = operator_refusal(settings, request)
         if refusal is not None:
             return refusal
         label, name = request.path_params["label"], request.path_params["name"]

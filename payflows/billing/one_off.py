@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from payflows.ledger import OneOffCharge, OneOffChargeStatus, UnitOfWork
 from payflows.ledger.models import utcnow
@@ -47,18 +48,21 @@ def one_off_key(external_id: str, failed_attempts: int = 0) -> str:
     return base if failed_attempts == 0 else f"{base}:try{failed_attempts + 1}"
 
 
-def due_one_offs(as_of: datetime, now: datetime) -> Any:
+def due_one_offs(as_of: datetime, now: datetime) -> SelectOfScalar[int | None]:
     """Ids of planned charges due at ``as_of`` (``charge_on`` its UTC date or earlier, a retry
     time passed) whose lease, if any, has run out at ``now``; oldest first."""
     return (
-        select(OneOffCharge.id)
+        select(col(OneOffCharge.id))
         .where(
-            OneOffCharge.status == OneOffChargeStatus.PLANNED,
-            OneOffCharge.charge_on <= as_of.astimezone(UTC).date(),
-            or_(OneOffCharge.retry_at.is_(None), OneOffCharge.retry_at <= as_of),  # type: ignore[union-attr]
-            or_(OneOffCharge.claimed_until.is_(None), OneOffCharge.claimed_until <= now),  # type: ignore[union-attr]
+            col(OneOffCharge.status) == OneOffChargeStatus.PLANNED,
+            col(OneOffCharge.charge_on) <= as_of.astimezone(UTC).date(),
+            or_(col(OneOffCharge.retry_at).is_(None), col(OneOffCharge.retry_at) <= as_of),
+            or_(
+                col(OneOffCharge.claimed_until).is_(None),
+                col(OneOffCharge.claimed_until) <= now,
+            ),
         )
-        .order_by(OneOffCharge.charge_on, OneOffCharge.id)
+        .order_by(col(OneOffCharge.charge_on), col(OneOffCharge.id))
     )
 
 
@@ -99,9 +103,9 @@ def release_one_off_claims(uow: UnitOfWork, ids: Iterable[int] | None, worker_id
         chunks = [found[i : i + _CHUNK] for i in range(0, len(found), _CHUNK)]
     released = 0
     for chunk in chunks:
-        stmt = update(OneOffCharge).where(OneOffCharge.claimed_by == worker_id)
+        stmt = update(OneOffCharge).where(col(OneOffCharge.claimed_by) == worker_id)
         if chunk is not None:
-            stmt = stmt.where(OneOffCharge.id.in_(chunk))  # type: ignore[union-attr]
+            stmt = stmt.where(col(OneOffCharge.id).in_(chunk))
         result = uow.session.exec(
             stmt.values(claimed_by=None, claimed_until=None).execution_options(
                 synchronize_session=False

@@ -19,7 +19,7 @@ from typing import Any
 
 from payflows.domain.declines import DeclineInfo
 from payflows.domain.states import Status
-from payflows.gateway._models import _utc
+from payflows.gateway._models.wire import to_utc
 
 __all__ = ["PurchaseState"]
 
@@ -125,5 +125,5 @@ class PurchaseState:
             _cents(payment, "fee_amount") if incoming else None,
             _cents(payment, "net_amount") if incoming else None,
             _when(payment, "paid_on") if incoming else None,
-            _utc(body.get("updated_on")),
+            to_utc(body.get("updated_on")),
         )

@@ -15,6 +15,7 @@ from payflows.ledger.errors import AttemptNotFound, LedgerError, PurchaseConflic
 from payflows.ledger.models import (
     AttemptKind,
     AttemptState,
+    CheckoutFailure,
     Customer,
     Hold,
     HoldAction,
@@ -76,6 +77,7 @@ __all__ = [
     "AttemptKind",
     "AttemptNotFound",
     "AttemptState",
+    "CheckoutFailure",
     "Customer",
     "Hold",
     "HoldAction",

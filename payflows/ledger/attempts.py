@@ -294,7 +294,9 @@ def record_outcomes(uow: UnitOfWork, outcomes: Iterable[Outcome]) -> list[Paymen
     captured: list[PaymentAttempt] = []
     reports: list[StatusReport] = []
     for o in outcomes:
-        attempt = by_key.get(o.business_key) if o.business_key else by_purchase.get(o.purchase_id)  # type: ignore[arg-type]
+        attempt = (
+            by_key.get(o.business_key) if o.business_key else by_purchase.get(o.purchase_id or "")
+        )
         if attempt is None:
             raise AttemptNotFound(f"no attempt for {o.business_key or o.purchase_id}")
         state = AttemptState(o.state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from payflows.domain.money import validate_currency
 from payflows.domain.states import Status
@@ -53,7 +53,7 @@ def record_hold(
         )
         .on_conflict_do_nothing(index_elements=["purchase_id"])
     )
-    return uow.session.exec(select(Hold).where(Hold.purchase_id == purchase_id)).scalar_one()
+    return uow.session.exec(select(Hold).where(col(Hold.purchase_id) == purchase_id)).one()
 
 
 def decide_hold(
@@ -90,12 +90,15 @@ def due_holds(
     """
     stmt = (
         select(Hold)
-        .where(Hold.status == Status.HOLD, Hold.expires_at <= aware(as_of, "as_of") + margin)
-        .order_by(Hold.expires_at, Hold.id)
+        .where(
+            col(Hold.status) == Status.HOLD,
+            col(Hold.expires_at) <= aware(as_of, "as_of") + margin,
+        )
+        .order_by(col(Hold.expires_at), col(Hold.id))
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    return list(uow.session.exec(stmt).scalars())
+    return list(uow.session.exec(stmt))
 
 
 def record_refund(
@@ -132,9 +135,9 @@ def record_refund(
     )
     refund = uow.session.exec(
         select(Refund)
-        .where(Refund.refund_id == refund_id)
+        .where(col(Refund.refund_id) == refund_id)
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    ).one()
     if refund.status == RefundStatus.PENDING and new_status != RefundStatus.PENDING:
         refund.status = new_status
         if new_status == RefundStatus.SETTLED:

@@ -6,31 +6,47 @@ purchase id belongs to at most one attempt, hold, or refund, a webhook is stored
 Amounts are integer cents beside an ISO currency column, timestamps are UTC, and no column can
 hold a PAN, a CVC or anything like them (only the masked PAN the gateway returns).
 
-The tables live on their own ``MetaData`` (with a naming convention, so that every constraint
-has the same name in the models, the migrations and the database) rather than on the global
-``SQLModel.metadata``, which other packages may fill with tables of their own.
+The column types, the metadata and the base every table derives from are in
+:mod:`payflows.ledger.columns`; the enumerations of states and kinds in
+:mod:`payflows.ledger.enums`. Both are re-exported here.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, MetaData, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import registry
-from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, Index, UniqueConstraint
+from sqlmodel import Field
 
 from payflows.domain.attempts import AttemptState
 from payflows.domain.states import Status
+from payflows.ledger.columns import (
+    NAMING_CONVENTION,
+    JSONType,
+    LedgerModel,
+    StrEnumType,
+    UTCDateTime,
+    enum_field,
+    metadata,
+    timestamp_field,
+    utcnow,
+)
+from payflows.ledger.enums import (
+    AttemptKind,
+    HoldDecision,
+    HoldPolicy,
+    IntervalUnit,
+    OneOffChargeStatus,
+    RefundStatus,
+    SubscriptionStatus,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
     "AttemptKind",
     "AttemptState",
+    "CheckoutFailure",
     "Customer",
     "Hold",
     "HoldAction",
@@ -54,139 +70,6 @@ __all__ = [
     "utcnow",
 ]
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on both backends.
-
-    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as naive
-    UTC and made aware again on the way out. A naive datetime on the way in is refused: it is
-    almost always ``datetime.utcnow()`` or local time by mistake, and guessing would shift money
-    deadlines by hours.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("the ledger stores aware datetimes only (use datetime.now(UTC))")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class StrEnumType(TypeDecorator[StrEnum]):
-    """A ``StrEnum`` stored as plain ``VARCHAR(20)``.
-
-    Plain strings rather than native PostgreSQL enums keep migrations simple (adding a value is
-    not an ``ALTER TYPE``) and identical on SQLite; the Python side still refuses unknown values.
-    """
-
-    impl = String(20)
-    cache_ok = True
-
-    def __init__(self, enum_cls: type[StrEnum]) -> None:
-        super().__init__()
-        self.enum_cls = enum_cls
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum_cls(value).value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
-        return None if value is None else self.enum_cls(value)
-
-
-#: JSON on SQLite, JSONB on PostgreSQL (indexable, and compact on disk).
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-
-class AttemptKind(StrEnum):
-    ZERO_AUTH = "zero_auth"  # card verification for a zero amount
-    PREAUTH = "preauth"  # a hold (skip_capture)
-    CIT = "cit"  # customer-initiated payment, captured at once
-    MIT = "mit"  # merchant-initiated charge with a recurring token
-    CAPTURE = "capture"
-    VOID = "void"  # release (or cancel) of a hold
-    CANCEL = "cancel"  # cancel of an unpaid or uncleared purchase
-    REFUND = "refund"
-    REFUND_CANCEL = "refund_cancel"
-
-
-class SubscriptionStatus(StrEnum):
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    SUSPENDED = "suspended"
-    CANCELLED = "cancelled"
-
-
-class IntervalUnit(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    YEAR = "year"
-
-
-class HoldDecision(StrEnum):
-    NONE = "none"
-    CAPTURE = "capture"
-    VOID = "void"
-
-
-class HoldPolicy(StrEnum):
-    """What the sweep does with an undecided hold that reaches its act-by time."""
-
-    CAPTURE = "capture"  # capture in full
-    VOID = "void"
-    ALERT = "alert"  # leave it and ask a person
-
-
-class OneOffChargeStatus(StrEnum):
-    PLANNED = "planned"
-    CHARGED = "charged"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class RefundStatus(StrEnum):
-    PENDING = "pending"
-    SETTLED = "settled"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-def _ts(*, nullable: bool = False, **kw: Any) -> Any:
-    return Field(sa_type=UTCDateTime, nullable=nullable, **kw)
-
-
-def _enum(enum_cls: type[StrEnum], **kw: Any) -> Any:
-    return Field(sa_type=StrEnumType(enum_cls), **kw)
-
-
-class LedgerModel(SQLModel, registry=registry(metadata=metadata)):
-    """Base of every ledger table; binds them to the ledger's own metadata."""
-
 
 class Customer(LedgerModel, table=True):
     __tablename__ = "customers"
@@ -203,8 +86,8 @@ class Customer(LedgerModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     #: ISO 3166-1 alpha-2.
     country: str | None = Field(default=None, max_length=2)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
 
 
 class PaymentMethod(LedgerModel, table=True):
@@ -225,9 +108,9 @@ class PaymentMethod(LedgerModel, table=True):
     expiry_month: int | None = None
     expiry_year: int | None = None
     #: Set when the gateway reports the token deleted; a deleted token is never charged.
-    deleted_at: datetime | None = _ts(nullable=True, default=None)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    deleted_at: datetime | None = timestamp_field(nullable=True, default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
 
 
 class Subscription(LedgerModel, table=True):
@@ -244,19 +127,19 @@ class Subscription(LedgerModel, table=True):
     plan: str = Field(max_length=64)
     amount_cents: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=3)
-    interval_unit: IntervalUnit = _enum(IntervalUnit)
+    interval_unit: IntervalUnit = enum_field(IntervalUnit)
     interval_count: int = 1
-    next_billing_at: datetime = _ts()
-    status: SubscriptionStatus = _enum(SubscriptionStatus, default=SubscriptionStatus.ACTIVE)
+    next_billing_at: datetime = timestamp_field()
+    status: SubscriptionStatus = enum_field(SubscriptionStatus, default=SubscriptionStatus.ACTIVE)
     # Dunning.
     failed_attempts: int = 0
     last_decline_code: str | None = Field(default=None, max_length=64)
-    retry_at: datetime | None = _ts(nullable=True, default=None)
+    retry_at: datetime | None = timestamp_field(nullable=True, default=None)
     # Lease taken by one billing worker so that two never charge the same period.
     claimed_by: str | None = Field(default=None, max_length=128)
-    claimed_until: datetime | None = _ts(nullable=True, default=None)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    claimed_until: datetime | None = timestamp_field(nullable=True, default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
     #: The day of month the schedule keeps (set at creation from the first billing date), so a
     #: date clamped to a short month returns to it: Jan 31 -> Feb 28 -> Mar 31.
     anchor_day: int | None = None
@@ -283,13 +166,13 @@ class PaymentAttempt(LedgerModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     business_key: str = Field(max_length=200)
-    kind: AttemptKind = _enum(AttemptKind)
-    state: AttemptState = _enum(AttemptState, default=AttemptState.INTENT)
+    kind: AttemptKind = enum_field(AttemptKind)
+    state: AttemptState = enum_field(AttemptState, default=AttemptState.INTENT)
     purchase_id: str | None = Field(default=None, max_length=64)
     related_purchase_id: str | None = Field(default=None, max_length=64, index=True)
-    purchase_status: Status | None = _enum(Status, default=None, nullable=True)
+    purchase_status: Status | None = enum_field(Status, default=None, nullable=True)
     #: When the gateway reported ``purchase_status`` (webhook or read-back).
-    status_at: datetime | None = _ts(nullable=True, default=None)
+    status_at: datetime | None = timestamp_field(nullable=True, default=None)
     amount_cents: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=3)
     customer_id: int | None = Field(default=None, foreign_key="customers.id")
@@ -300,16 +183,16 @@ class PaymentAttempt(LedgerModel, table=True):
     advice_code: str | None = Field(default=None, max_length=16)
     brand: str | None = Field(default=None, max_length=20)
     masked_pan: str | None = Field(default=None, max_length=19)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
-    resolved_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+    resolved_at: datetime | None = timestamp_field(nullable=True, default=None)
     # Settlement of the purchase this attempt created, as the gateway reports it (webhooks,
     # read-backs): what was paid, when, the gateway's fee and the net, and when it settled.
     paid_cents: int | None = Field(default=None, sa_type=BigInteger)
     fee_cents: int | None = Field(default=None, sa_type=BigInteger)
     net_cents: int | None = Field(default=None, sa_type=BigInteger)
-    paid_at: datetime | None = _ts(nullable=True, default=None)
-    settled_at: datetime | None = _ts(nullable=True, default=None)
+    paid_at: datetime | None = timestamp_field(nullable=True, default=None)
+    settled_at: datetime | None = timestamp_field(nullable=True, default=None)
 
 
 class Hold(LedgerModel, table=True):
@@ -330,17 +213,17 @@ class Hold(LedgerModel, table=True):
     currency: str = Field(max_length=3)
     brand: str | None = Field(default=None, max_length=20)
     is_mit: bool = False
-    authorised_at: datetime = _ts()
+    authorised_at: datetime = timestamp_field()
     #: When the authorisation lapses at the card network (Visa 7 / 5 days MIT, Mastercard 30...).
-    expires_at: datetime = _ts()
-    decision: HoldDecision = _enum(HoldDecision, default=HoldDecision.NONE)
+    expires_at: datetime = timestamp_field()
+    decision: HoldDecision = enum_field(HoldDecision, default=HoldDecision.NONE)
     decision_cents: int | None = Field(default=None, sa_type=BigInteger)
-    decided_at: datetime | None = _ts(nullable=True, default=None)
+    decided_at: datetime | None = timestamp_field(nullable=True, default=None)
     #: The purchase status (``hold``, ``pending_capture``, ``paid``, ``released``, ``expired``...).
-    status: Status = _enum(Status, default=Status.HOLD)
-    status_at: datetime | None = _ts(nullable=True, default=None)
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    status: Status = enum_field(Status, default=Status.HOLD)
+    status_at: datetime | None = timestamp_field(nullable=True, default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
     # -- pre-authorisation sweeps (migration 0004) --
     #: This hold's own policy when undecided at its act-by time; None: the merchant's default.
     policy: HoldPolicy | None = Field(
@@ -351,16 +234,16 @@ class Hold(LedgerModel, table=True):
     #: An extended authorisation (the acquirer grants up to 30 days).
     extended: bool = False
     #: The gateway's own expiry, when it reports one (it wins over the network table).
-    gateway_expires_at: datetime | None = _ts(nullable=True, default=None)
+    gateway_expires_at: datetime | None = timestamp_field(nullable=True, default=None)
     #: What the last sweep did with the hold, why, and when (every action is in hold_actions).
     last_action: str | None = Field(default=None, max_length=20)
     last_reason: str | None = Field(default=None, max_length=200)
-    acted_at: datetime | None = _ts(nullable=True, default=None)
+    acted_at: datetime | None = timestamp_field(nullable=True, default=None)
     #: Set while a person must look (alert policy, expired, outcome unknown); cleared when done.
-    alerted_at: datetime | None = _ts(nullable=True, default=None)
+    alerted_at: datetime | None = timestamp_field(nullable=True, default=None)
     #: The sweep worker acting on the hold, until when (a crashed sweep's lease lapses).
     claimed_by: str | None = Field(default=None, max_length=128)
-    claimed_until: datetime | None = _ts(nullable=True, default=None)
+    claimed_until: datetime | None = timestamp_field(nullable=True, default=None)
 
 
 class HoldAction(LedgerModel, table=True):
@@ -376,9 +259,9 @@ class HoldAction(LedgerModel, table=True):
     reason: str = Field(max_length=200)
     amount_cents: int | None = Field(default=None, sa_type=BigInteger)
     #: The sweep's ``as_of`` (the business time it acted for).
-    as_of: datetime = _ts()
+    as_of: datetime = timestamp_field()
     worker_id: str | None = Field(default=None, max_length=128)
-    created_at: datetime = _ts(default_factory=utcnow)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
 
 
 class Refund(LedgerModel, table=True):
@@ -391,11 +274,11 @@ class Refund(LedgerModel, table=True):
     attempt_id: int | None = Field(default=None, foreign_key="payment_attempts.id")
     amount_cents: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=3)
-    status: RefundStatus = _enum(RefundStatus, default=RefundStatus.PENDING)
-    created_at: datetime = _ts(default_factory=utcnow)
-    settled_at: datetime | None = _ts(nullable=True, default=None)
-    cancelled_at: datetime | None = _ts(nullable=True, default=None)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    status: RefundStatus = enum_field(RefundStatus, default=RefundStatus.PENDING)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    settled_at: datetime | None = timestamp_field(nullable=True, default=None)
+    cancelled_at: datetime | None = timestamp_field(nullable=True, default=None)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
 
 
 class WebhookEvent(LedgerModel, table=True):
@@ -411,8 +294,8 @@ class WebhookEvent(LedgerModel, table=True):
     purchase_id: str | None = Field(default=None, max_length=64, index=True)
     #: Kept as the gateway spelled it: an unknown status must not make us drop the event.
     status: str | None = Field(default=None, max_length=32)
-    event_at: datetime | None = _ts(nullable=True, default=None)
-    received_at: datetime = _ts(default_factory=utcnow)
+    event_at: datetime | None = timestamp_field(nullable=True, default=None)
+    received_at: datetime = timestamp_field(default_factory=utcnow)
     applied: bool = False
     payload: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
 
@@ -435,8 +318,8 @@ class ThreeDSChallenge(LedgerModel, table=True):
     purchase_id: str = Field(max_length=64, index=True)
     acs_url: str = Field(max_length=1000)
     callback_url: str = Field(max_length=1000)
-    created_at: datetime = _ts(default_factory=utcnow)
-    completed_at: datetime | None = _ts(nullable=True, default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    completed_at: datetime | None = timestamp_field(nullable=True, default=None)
 
 
 class OneOffCharge(LedgerModel, table=True):
@@ -462,14 +345,31 @@ class OneOffCharge(LedgerModel, table=True):
     currency: str = Field(max_length=3)
     description: str = Field(max_length=200)
     charge_on: date
-    status: OneOffChargeStatus = _enum(OneOffChargeStatus, default=OneOffChargeStatus.PLANNED)
+    status: OneOffChargeStatus = enum_field(OneOffChargeStatus, default=OneOffChargeStatus.PLANNED)
     attempt_id: int | None = Field(default=None, foreign_key="payment_attempts.id")
-    created_at: datetime = _ts(default_factory=utcnow)
-    updated_at: datetime = _ts(default_factory=utcnow)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
     # Billing: the same dunning state and lease as a subscription's (see Subscription).
     failed_attempts: int = 0
     last_decline_code: str | None = Field(default=None, max_length=64)
     dunning_reason: str | None = Field(default=None, max_length=120)
-    retry_at: datetime | None = _ts(nullable=True, default=None)
+    retry_at: datetime | None = timestamp_field(nullable=True, default=None)
     claimed_by: str | None = Field(default=None, max_length=128)
-    claimed_until: datetime | None = _ts(nullable=True, default=None)
+    claimed_until: datetime | None = timestamp_field(nullable=True, default=None)
+
+
+class CheckoutFailure(LedgerModel, table=True):
+    """One failed checkout attempt of a client (decline, invalid card, refused order).
+
+    Counted by the checkout's failure limiter in the ledger rather than in a process's memory,
+    so every web process shares the counts (:mod:`payflows.ledger.throttle`). ``client`` is the
+    network address the request came from (a SHA-256 of a longer key), never anything typed.
+    """
+
+    __tablename__ = "checkout_failures"
+    __table_args__ = (Index("ix_checkout_failures_client_failed_at", "client", "failed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=64)
+    #: Indexed on its own too: pruning deletes by time across every client.
+    failed_at: datetime = timestamp_field(index=True)

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from payflows.domain.money import validate_currency
 from payflows.ledger._common import aware, cents, chunks, insert_for, set_fields
 from payflows.ledger.db import UnitOfWork
 from payflows.ledger.errors import LedgerError
-from payflows.ledger.models import IntervalUnit, Subscription, SubscriptionStatus, utcnow
+from payflows.ledger.models import (
+    IntervalUnit,
+    OneOffCharge,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
 
 __all__ = [
     "claim_due_subscriptions",
@@ -76,9 +84,9 @@ def upsert_subscription(
     )
     sub = uow.session.exec(
         select(Subscription)
-        .where(Subscription.external_id == external_id)
+        .where(col(Subscription.external_id) == external_id)
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    ).one()
     if sub.customer_id != customer_id:
         raise LedgerError(f"subscription {external_id} belongs to another customer")
     set_fields(
@@ -95,25 +103,37 @@ def upsert_subscription(
     return sub
 
 
-def _due(as_of: datetime, now: datetime) -> Any:
+def _due(as_of: datetime, now: datetime) -> SelectOfScalar[int | None]:
     """Subscriptions to bill at ``as_of`` whose lease (if any) has run out at ``now``.
 
     A past-due subscription is retried at ``retry_at``; its ``next_billing_at`` stays on the
     period still unpaid until the billing flow advances it.
     """
     return (
-        select(Subscription.id)
+        select(col(Subscription.id))
         .where(
-            Subscription.status.in_([SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]),  # type: ignore[attr-defined]
-            Subscription.next_billing_at <= as_of,
-            or_(Subscription.retry_at.is_(None), Subscription.retry_at <= as_of),  # type: ignore[union-attr]
-            or_(Subscription.claimed_until.is_(None), Subscription.claimed_until <= now),  # type: ignore[union-attr]
+            col(Subscription.status).in_([SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]),
+            col(Subscription.next_billing_at) <= as_of,
+            or_(col(Subscription.retry_at).is_(None), col(Subscription.retry_at) <= as_of),
+            or_(
+                col(Subscription.claimed_until).is_(None),
+                col(Subscription.claimed_until) <= now,
+            ),
         )
-        .order_by(Subscription.next_billing_at, Subscription.id)
+        .order_by(col(Subscription.next_billing_at), col(Subscription.id))
     )
 
 
-def lease_rows(uow: UnitOfWork, model: Any, due: Any, values: dict[str, Any]) -> list[Any]:
+#: The tables whose rows a run leases (``claimed_by``, ``claimed_until``).
+Leased = TypeVar("Leased", Subscription, OneOffCharge)
+
+
+def lease_rows(
+    uow: UnitOfWork,
+    model: type[Leased],
+    due: SelectOfScalar[int | None],
+    values: dict[str, Any],
+) -> list[Leased]:
     """Set ``values`` (the lease) on the rows of ``model`` whose ids ``due`` selects; return them.
 
     Two claimers never get the same row: PostgreSQL locks the selected rows with ``FOR UPDATE
@@ -128,7 +148,7 @@ def lease_rows(uow: UnitOfWork, model: Any, due: Any, values: dict[str, Any]) ->
         return list(
             session.exec(
                 update(model)
-                .where(model.id.in_(due))
+                .where(col(model.id).in_(due))
                 .values(**values)
                 .returning(model)
                 .execution_options(synchronize_session=False, populate_existing=True)
@@ -136,19 +156,19 @@ def lease_rows(uow: UnitOfWork, model: Any, due: Any, values: dict[str, Any]) ->
         )
     if dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.exec(due).scalars())
+    ids = list(session.exec(due))
     if not ids:
         return []
     session.exec(
         update(model)
-        .where(model.id.in_(ids))
+        .where(col(model.id).in_(ids))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     return list(
         session.exec(
-            select(model).where(model.id.in_(ids)).execution_options(populate_existing=True)
-        ).scalars()
+            select(model).where(col(model.id).in_(ids)).execution_options(populate_existing=True)
+        )
     )
 
 
@@ -188,7 +208,7 @@ def release_claim(uow: UnitOfWork, subscription_ids: Iterable[int], worker_id: s
     for chunk in chunks(ids):
         result = uow.session.exec(
             update(Subscription)
-            .where(Subscription.id.in_(chunk), Subscription.claimed_by == worker_id)  # type: ignore[union-attr]
+            .where(col(Subscription.id).in_(chunk), col(Subscription.claimed_by) == worker_id)
             .values(claimed_by=None, claimed_until=None, updated_at=utcnow())
             .execution_options(synchronize_session="fetch")
         )
@@ -198,7 +218,7 @@ def release_claim(uow: UnitOfWork, subscription_ids: Iterable[int], worker_id: s
 
 def renew_leases(
     uow: UnitOfWork,
-    model: Any,
+    model: type[Subscription] | type[OneOffCharge],
     worker_id: str,
     lease_seconds: float,
     *,
@@ -212,7 +232,7 @@ def renew_leases(
     now = aware(now, "now") if now is not None else utcnow()
     result = uow.session.exec(
         update(model)
-        .where(model.claimed_by == worker_id)
+        .where(col(model.claimed_by) == worker_id)
         .values(claimed_until=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )

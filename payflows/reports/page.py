@@ -3,20 +3,21 @@
 It fits a laptop screen (1366 px): the page has a maximum width, a count and its amount share
 one cell, the totals are one column per currency, the wide daily table is shown as three
 narrower ones, and long text (ids, actions) wraps. Times are the merchant's. Every string is
-escaped; nothing here holds card data (the ledger frames carry no PAN).
+escaped; nothing here holds card data (the ledger frames carry no PAN). The tables themselves
+are drawn by :mod:`payflows.reports.html_tables`.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from payflows.domain.money import format_amount
 from payflows.reports.charts import bar_chart, hbar_chart
-from payflows.reports.render import HTML_ROW_LIMIT, cell, heading, local_time
+from payflows.reports.html_tables import frame_table, totals_table
+from payflows.reports.render import local_time
 from payflows.reports.summaries import Summaries
 
 __all__ = ["CSS", "render_html"]
@@ -43,119 +44,6 @@ td .n{display:block;color:#627d98;font-size:.75rem}
 svg{max-width:100%;height:auto}
 svg text{font-family:inherit;font-size:12px;fill:#334e68}
 """
-
-
-_LONG = {"action", "reason"}
-
-
-def _auto_columns(frame: pd.DataFrame) -> list[str]:
-    """Every column, with each ``x_count`` + ``x_cents`` pair as the one metric ``x``."""
-    out: list[str] = []
-    for name in frame.columns:
-        base = name.removesuffix("_count").removesuffix("_cents")
-        if base != name and f"{base}_count" in frame.columns and f"{base}_cents" in frame.columns:
-            if base not in out:
-                out.append(base)
-        else:
-            out.append(name)
-    return out
-
-
-def _columns(frame: pd.DataFrame, wanted: tuple[str, ...] | None) -> list[tuple[str, str]]:
-    """(heading, column or metric) pairs: ``x`` stands for ``x_count`` + ``x_cents`` together."""
-    out = []
-    for name in wanted or _auto_columns(frame):
-        if name in frame.columns:
-            out.append((heading(name), name))
-        elif f"{name}_count" in frame.columns and f"{name}_cents" in frame.columns:
-            out.append((name.replace("_", " "), name))
-    return out
-
-
-def _td(frame: pd.DataFrame, record: dict[str, Any], column: str) -> str:
-    currency = record.get("currency") or None
-    if column not in frame.columns:  # a count + amount pair
-        n = record[f"{column}_count"]
-        amount, _ = cell(f"{column}_cents", record[f"{column}_cents"], currency)
-        count, _ = cell(f"{column}_count", n, None)
-        return (
-            f'<td class="num">{html.escape(amount)}<span class="n">{html.escape(count)}</span></td>'
-        )
-    text, numeric = cell(column, record[column], currency)
-    cls = "num" if numeric else ("text long" if column in _LONG else "text")
-    return f'<td class="{cls}">{html.escape(text)}</td>'
-
-
-def _table(
-    frame: pd.DataFrame,
-    *,
-    columns: tuple[str, ...] | None = None,
-    empty: str = "Nothing in this period.",
-    limit: int = HTML_ROW_LIMIT,
-) -> str:
-    if frame.empty:
-        return f'<p class="muted">{html.escape(empty)}</p>'
-    spec = _columns(frame, columns)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h, _c in spec)
-    rows = [
-        "<tr>" + "".join(_td(frame, record, c) for _h, c in spec) + "</tr>"
-        for record in frame.head(limit).to_dict("records")
-    ]
-    more = ""
-    if len(frame) > limit:
-        more = f'<p class="muted">First {limit} of {len(frame)} rows; the CSV has them all.</p>'
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>{more}"
-    )
-
-
-_TOTAL_ROWS = [
-    "authorised",
-    "declined",
-    "refused",
-    "unresolved",
-    "approval_rate",
-    "paid",
-    "captured",
-    "voided",
-    "cancelled",
-    "refunded",
-    "refunds_cancelled",
-    "fee_cents",
-    "chargeback",
-    "net_cents",
-]
-
-
-def _totals_table(totals: pd.DataFrame) -> str:
-    """Totals with one column per currency and one row per figure (narrow whatever the count)."""
-    if totals.empty:
-        return '<p class="muted">Nothing in this period.</p>'
-    records = totals.to_dict("records")
-    head = "<th>figure</th>" + "".join(
-        f"<th>{html.escape(str(r['currency']))}</th>" for r in records
-    )
-    body = []
-    for name in _TOTAL_ROWS:
-        cells = []
-        for r in records:
-            cur = str(r["currency"])
-            if name in r:
-                text, _ = cell(name, r[name], cur)
-                cells.append(f'<td class="num">{html.escape(text)}</td>')
-            else:
-                amount = format_amount(int(r[f"{name}_cents"]), cur)
-                cells.append(
-                    f'<td class="num">{html.escape(amount)}'
-                    f'<span class="n">{int(r[f"{name}_count"])}</span></td>'
-                )
-        label = heading(name).replace("fee", "fees")
-        body.append(f"<tr><th>{html.escape(label)}</th>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-# -- page -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +264,7 @@ def _reconciliation(s: Summaries) -> str:
         f'<p class="alert">{n} of the {compared} purchases compared do not match the gateway. '
         "Nothing was changed: each row says what to do.</p>"
     )
-    return alert + _table(s.reconciliation)
+    return alert + frame_table(s.reconciliation)
 
 
 def render_html(s: Summaries) -> str:
@@ -396,10 +284,10 @@ def render_html(s: Summaries) -> str:
     tables = s.tables()
     sections = [
         '<h2 id="totals">Totals per currency</h2><p class="muted">Every figure of the period, '
-        "summed per currency: amount, then count. CSV: totals.csv</p>" + _totals_table(s.totals)
+        "summed per currency: amount, then count. CSV: totals.csv</p>" + totals_table(s.totals)
     ]
     for v in _VIEWS:
-        body = _table(tables[v.table], columns=v.columns, empty=v.empty)
+        body = frame_table(tables[v.table], columns=v.columns, empty=v.empty)
         sections.append(
             f'<h2 id="{v.anchor}">{html.escape(v.heading)}</h2>'
             f'<p class="muted">{html.escape(v.blurb)} CSV: {v.table}.csv</p>{body}'

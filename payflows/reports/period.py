@@ -92,4 +92,6 @@ def resolve_period(
     elif date_to is None:
         date_to = date_from
     assert date_from is not None and date_to is not None
+    if date_to < date_from:
+        raise ValueError(f"date_to ({date_to}) is before date_from ({date_from})")
     return Period(date_from, date_to, timezone)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.billing import BillingRunRequest, subscription_billing
+from flows.billing import subscription_billing
 from payflows.gateway import PreciumClient
 from payflows.ledger import make_engine
 from payflows.payments import PaymentContext
@@ -28,7 +28,7 @@ async def test_flow_bills_and_publishes_artifacts(sandbox, ledger, sandbox_url):
         one_offs = await world.plan_one_offs(2, amount_cents=5000, prefix=f"flowo-{id(world)}")
     engine.dispose()
     summary = await subscription_billing(
-        BillingRunRequest(as_of=FIRST.replace(hour=7), concurrency=4, worker_id="flow-test")
+        as_of=FIRST.replace(hour=7), concurrency=4, worker_id="flow-test"
     )
     assert summary.succeeded == 7 and summary.declined == 1
     assert summary.one_off_succeeded == 2
@@ -136,9 +136,7 @@ async def test_flow_past_the_failure_threshold_ends_failed_with_its_summary(
     engine.dispose()
     with pytest.raises(RunIncomplete, match="above the 10% threshold") as failed:
         await subscription_billing(
-            BillingRunRequest(
-                as_of=FIRST.replace(hour=7), worker_id="thr-test", max_failure_rate=0.1
-            )
+            as_of=FIRST.replace(hour=7), worker_id="thr-test", max_failure_rate=0.1
         )
     assert failed.value.summary.succeeded >= 1 and failed.value.summary.declined >= 1
     state, message = await last_run_state("subscription-billing")

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from flows.csv_inbox import InboxRequest, csv_inbox_import
+from flows.csv_inbox import csv_inbox_import
 from tests.billing.conftest import PG_DSN, pg_available
 from tests.support.prefect_server import running_prefect_server
 
@@ -29,8 +29,7 @@ async def test_a_flow_run_is_recorded_by_a_prefect_server_on_postgresql(tmp_path
         env = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": url}
         with running_prefect_server(tmp_path / "prefect", env) as server:
             state = await csv_inbox_import(
-                InboxRequest(inbox_dir=str(tmp_path / "inbox"), min_age_seconds=0),
-                return_state=True,
+                inbox_dir=str(tmp_path / "inbox"), min_age_seconds=0, return_state=True
             )
             assert state.is_completed()
             run_id = state.state_details.flow_run_id

@@ -96,12 +96,10 @@ async def test_two_workers_bill_every_due_subscription_once(
                 run = await quick_run(
                     found["sharded-billing/scale-out"].id,
                     {
-                        "params": {
-                            "shards": SHARDS,
-                            "as_of": as_of,
-                            "batch_size": 25,
-                            "deployment": "subscription-billing/shard",
-                        }
+                        "shards": SHARDS,
+                        "as_of": as_of,
+                        "batch_size": 25,
+                        "deployment": "subscription-billing/shard",
                     },
                 )
                 done = await wait_final([run.id], timeout=240)

@@ -20,7 +20,7 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 
-from flows.csv_inbox import InboxFailed, InboxRequest, csv_inbox_import
+from flows.csv_inbox import InboxFailed, csv_inbox_import
 from payflows.ledger.migrate import upgrade
 from tasks.inbox import error_artifact_key
 from tasks.runtime import dispose_engines
@@ -74,7 +74,7 @@ async def test_one_run_imports_a_whole_drop_in_order(
         )
     rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert [r["outcome"] for r in rows] == ["done", "done", "done"]
-    again = await csv_inbox_import(InboxRequest(), return_state=True)
+    again = await csv_inbox_import(return_state=True)
     assert (await again.result()).files == []  # an empty inbox is a quick, successful run
 
 

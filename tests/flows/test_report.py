@@ -37,7 +37,7 @@ from flows import (
     void_hold,
     zero_auth_validation,
 )
-from flows.report import MISMATCH_STATE, ReportRequest, run_settlement_report, settlement_report
+from flows.report import MISMATCH_STATE, run_settlement_report, settlement_report
 from payflows.domain.cards import luhn_valid
 from payflows.gateway import PreciumClient
 from payflows.reports import ReportResult
@@ -196,7 +196,7 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
     ids = await build_ledger(key)
     now = datetime.now(UTC)
     # Every day the ledger was written on (two if the test ran across the merchant's midnight).
-    request = ReportRequest(
+    request = dict(
         date_from=started.astimezone(ZoneInfo(TZ)).date(),
         date_to=now.astimezone(ZoneInfo(TZ)).date(),
         as_of=now,
@@ -204,7 +204,7 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
         output_dir=str(tmp_path),
     )
 
-    before = await settlement_report(request)
+    before = await settlement_report(**request)
 
     (totals,) = read_csv(before, "totals")
     assert totals["currency"] == "ZAR"
@@ -262,7 +262,7 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
 
     # The gateway's clock: paid -> cleared (1 day) -> settled (2 days).
     await own_sandbox.advance(3 * DAY)
-    after = await settlement_report(request)
+    after = await settlement_report(**request)
 
     assert after.mismatches == 0 and after.settlement_updates == 3
     settlement = read_csv(after, "settlement")
@@ -305,12 +305,12 @@ async def test_report_figures_to_the_cent_settlement_and_a_planted_mismatch(
         await gateway.cancel(ids["p3"])
     untouched = ledger.fingerprint()
 
-    state = await settlement_report(request, return_state=True)
+    state = await settlement_report(**request, return_state=True)
 
     # Not a green run: Failed, named for it, saying how many and of which kinds.
     assert state.is_failed() and state.name == MISMATCH_STATE
     assert "2 mismatches" in (state.message or "") and "refund_mismatch 1" in state.message
-    planted = await run_settlement_report(request)
+    planted = await run_settlement_report(**request)
     assert ledger.fingerprint() == untouched  # listed, never fixed
     assert planted.mismatches == 2
     assert planted.mismatches_by_kind == {"refund_mismatch": 1, "status_behind": 1}
@@ -330,9 +330,7 @@ async def test_an_empty_period_gives_an_empty_valid_report(
     own_sandbox: Sandbox, ledger: Ledger, tmp_path: Path
 ) -> None:
     result = await settlement_report(
-        ReportRequest(
-            date_from=date(2020, 1, 1), date_to=date(2020, 1, 3), output_dir=str(tmp_path)
-        )
+        date_from=date(2020, 1, 1), date_to=date(2020, 1, 3), output_dir=str(tmp_path)
     )
 
     assert result.attempts == 0 and result.totals == [] and result.mismatches == 0
@@ -353,9 +351,9 @@ async def test_the_ui_gets_a_summary_tables_and_a_link_to_the_html(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     monkeypatch.setenv("PAYFLOWS_REPORTS_DIR", str(tmp_path))
-    result = await settlement_report(ReportRequest(date_from=date(2020, 2, 1)))
+    result = await settlement_report(date_from=date(2020, 2, 1))
     other = await settlement_report(
-        ReportRequest(date_from=date(2020, 2, 2), output_dir=str(tmp_path / "elsewhere"))
+        date_from=date(2020, 2, 2), output_dir=str(tmp_path / "elsewhere")
     )
 
     day = "settlement-report-2020-02-01"

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from apps.cli import app
 from flows import ALL_FLOWS
-from flows.sweep import SweepRequest, preauth_sweep
+from flows.sweep import preauth_sweep
 from payflows.exactly_once import RunIncomplete
 from tasks.sweep import UNRESOLVED_ARTIFACT, UNRESOLVED_EVENT, summary_rows
 
@@ -76,7 +76,7 @@ async def test_flow_sweeps_and_publishes_artifacts_and_an_event_per_unresolved_h
     world.policy(alerted, "alert")
     await world.advance(4 * DAY + 60)  # the MIT hold (5 days) is at its act-by time
     with pytest.raises(RunIncomplete, match="sweep not complete: 1 due item") as failed:
-        await preauth_sweep(SweepRequest(as_of=await world.now(), concurrency=4))
+        await preauth_sweep(as_of=await world.now(), concurrency=4)
     summary = failed.value.summary  # a hold a person must look at: the run is not green
     state, message = await last_run_state("preauth-sweep")
     assert state == "FAILED" and str(failed.value) in message
@@ -104,7 +104,7 @@ async def test_flow_sweeps_and_publishes_artifacts_and_an_event_per_unresolved_h
     [event] = (await unresolved_events(prefect_api.api_url, alerted))[:1]
     assert event["payload"]["action"] == "alerted" and event["payload"]["brand"] == "visa"
     with pytest.raises(RunIncomplete) as again:
-        await preauth_sweep(SweepRequest(as_of=await world.now()))
+        await preauth_sweep(as_of=await world.now())
     assert again.value.summary.acted == 0 and again.value.summary.alerted == 1
 
 

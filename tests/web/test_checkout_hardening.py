@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from apps.web import create_web_app
-from apps.web.guard import FailureLimiter, InvalidOrder, Order, OrderSigner
+from apps.web.guard import InvalidOrder, LedgerFailureLimiter, Order, OrderSigner
 from flows import PaymentResult
 from payflows.ledger import AttemptKind, UnitOfWork, record_intent
 from payflows.ledger.models import AttemptState
@@ -34,12 +34,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def shop(settings, registered, clock):  # type: ignore[no-untyped-def]
+async def shop(settings, registered, clock, engine):  # type: ignore[no-untyped-def]
     """The web app with a failure limiter of 5 in 15 minutes on a clock the test moves."""
     import httpx
     from asgi_lifespan import LifespanManager
 
-    limiter = FailureLimiter(5, 900, clock=clock)
+    limiter = LedgerFailureLimiter(engine, 5, 900, clock=clock)
     app = create_web_app(settings, limiter=limiter)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)

@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from apps.web.cli import app
+from payflows.ledger.migrate import head, upgrade
 from payflows.sandbox import running_sandbox
 
 
@@ -82,6 +83,7 @@ def test_serve_hides_the_server_banner_and_brings_its_own_prefect_server(monkeyp
     monkeypatch.setattr(apps.local_prefect, "prefect_api", fake_prefect_api)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/l.db")
+    upgrade(f"sqlite:///{tmp_path}/l.db")
 
     result = CliRunner().invoke(app, ["serve", "--prefect-home", str(tmp_path / "p")])
 
@@ -93,6 +95,24 @@ def test_serve_hides_the_server_banner_and_brings_its_own_prefect_server(monkeyp
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4998/api")
     assert CliRunner().invoke(app, ["serve"]).exit_code == 0
     assert len(runs) == 2 and len(servers) == 2  # the configured server is used as it is
+
+
+def test_serve_stops_at_start_on_a_ledger_that_is_not_migrated(monkeypatch, tmp_path):
+    """The checkout counts failures in the ledger: an old schema would refuse every shopper."""
+    import uvicorn
+
+    runs: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append(kw))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4998/api")
+    url = f"sqlite:///{tmp_path}/old.db"
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", url)
+    upgrade(url, "0006")
+
+    result = CliRunner().invoke(app, ["serve"])
+
+    assert result.exit_code == 2 and runs == []
+    assert f"revision 0006, not {head()}" in result.output
+    assert "payflows db upgrade" in result.output
 
 
 def test_order_prints_a_checkout_link_the_app_accepts(monkeypatch):

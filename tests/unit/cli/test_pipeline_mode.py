@@ -49,3 +49,43 @@ def test_a_server_that_answers_is_used(monkeypatch):
     monkeypatch.setattr("apps.local_prefect.server_is_up", lambda url: False)
     with pytest.raises(NoPrefectServer):
         prefect_api_url()
+
+
+@pytest.mark.parametrize(
+    ("command", "flow_module", "flow_name"),
+    [("bill", "flows.billing", "subscription_billing"), ("sweep", "flows.sweep", "preauth_sweep")],
+)
+def test_the_commands_options_are_the_flows_parameters_with_their_help(
+    command, flow_module, flow_name
+):
+    import importlib
+
+    flow = getattr(importlib.import_module(flow_module), flow_name)
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name, prop in flow.parameters.model_dump()["properties"].items():
+        assert "--" + name.replace("_", "-") in result.output, name
+        assert prop["description"][:40] in " ".join(result.output.split()), name
+    assert "--json" in result.output
+
+
+@pytest.mark.parametrize("command", ["bill", "sweep"])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--concurrency", "0"], "--concurrency: Input should be greater than or equal to 1"),
+        (["--max-failure-rate", "1.5"], "--max-failure-rate: Input should be less than or equal"),
+        (["--worker-id", "4111111111111111"], "--worker-id looks like it holds a card number"),
+    ],
+)
+def test_an_option_out_of_bounds_stops_with_one_line_before_anything_runs(
+    monkeypatch, tmp_path, command, args, says
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    result = runner.invoke(app, [command, *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0], lines
+    assert "4111111111111111" not in result.output
+    assert not (tmp_path / "ledger.db").exists(), "nothing ran"

@@ -94,15 +94,15 @@ def test_deployments_list_and_yaml_commands() -> None:
 
 def test_sharded_billing_is_told_its_child_deployment_by_the_catalog() -> None:
     """The flow knows no deployment's name: the catalog passes the shard deployment in."""
-    from pydantic import ValidationError
+    from prefect.exceptions import ParameterTypeError
 
-    from flows.sharded_billing import ShardedBillingRequest
+    from flows.sharded_billing import sharded_billing
 
-    params = by_name("sharded-billing/scale-out").parameters["params"]
-    child = by_name(ShardedBillingRequest.model_validate(params).deployment)
+    params = by_name("sharded-billing/scale-out").parameters
+    child = by_name(sharded_billing.validate_parameters(params)["deployment"])
     assert child.entrypoint == "flows/sharded_billing.py:billing_shard"
-    with pytest.raises(ValidationError):
-        ShardedBillingRequest.model_validate({"shards": 2})
+    with pytest.raises(ParameterTypeError):
+        sharded_billing.validate_parameters({"shards": 2})
     source = (ROOT / "flows" / "sharded_billing.py").read_text()
     assert 'subscription-billing/shard"' not in source and '/shard"' not in source
 

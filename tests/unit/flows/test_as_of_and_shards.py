@@ -7,26 +7,40 @@ from datetime import UTC, datetime
 import pytest
 
 from flows._models import MITChargeRequest
-from flows.billing import BillingRunRequest
+from flows._pipeline import resolve_as_of
+from flows.billing import subscription_billing
 from flows.mit import billing_period
-from flows.report import ReportRequest
-from flows.sharded_billing import ShardedBillingRequest, shard_worker_ids
-from flows.sweep import SweepRequest
+from flows.report import settlement_report
+from flows.sharded_billing import billing_shard, shard_worker_ids, sharded_billing
+from flows.sweep import preauth_sweep
 
 NAIVE = "2026-01-31T23:30:00"
 UTC_VALUE = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
 
 
-def sharded(**kw):
-    return ShardedBillingRequest(deployment="subscription-billing/nightly", **kw)
+FLOWS = [subscription_billing, billing_shard, preauth_sweep, settlement_report]
 
 
-@pytest.mark.parametrize("model", [BillingRunRequest, SweepRequest, ReportRequest, sharded])
-def test_a_naive_as_of_is_utc(model):
-    assert model(as_of=NAIVE).as_of == UTC_VALUE
-    assert model(as_of=NAIVE).as_of.utcoffset().total_seconds() == 0
-    assert model(as_of="2026-02-01T01:30:00+02:00").as_of == UTC_VALUE
-    assert model().as_of is None
+def as_of_of(flow, **given):
+    """``as_of`` as the flow receives it once Prefect has validated its parameters."""
+    if flow is sharded_billing:
+        given["deployment"] = "subscription-billing/shard"
+    return flow.validate_parameters(given)["as_of"]
+
+
+@pytest.mark.parametrize("flow", [*FLOWS, sharded_billing], ids=lambda f: f.name)
+def test_a_naive_as_of_is_utc(flow):
+    assert as_of_of(flow, as_of=NAIVE) == UTC_VALUE
+    assert as_of_of(flow, as_of=NAIVE).utcoffset().total_seconds() == 0
+    assert as_of_of(flow, as_of="2026-02-01T01:30:00+02:00") == UTC_VALUE
+    assert as_of_of(flow) is None
+
+
+def test_a_run_reads_an_empty_as_of_as_now_in_utc():
+    before = datetime.now(UTC)
+    now = resolve_as_of(None)
+    assert now.tzinfo is UTC and before <= now <= datetime.now(UTC)
+    assert resolve_as_of(datetime(2026, 1, 31, 23, 30)) == UTC_VALUE
 
 
 def test_the_mit_period_of_a_naive_as_of_does_not_depend_on_the_server_zone(monkeypatch):

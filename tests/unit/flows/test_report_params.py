@@ -5,21 +5,33 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from pydantic import ValidationError
+from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 
-from flows import ALL_FLOWS, ReportRequest
+from flows import ALL_FLOWS, settlement_report
+from payflows.reports import resolve_period
 
 
-def test_report_request_defaults_and_validation() -> None:
-    request = ReportRequest()
-    assert (request.date_from, request.date_to, request.timezone) == (None, None, None)
-    assert request.reconcile and request.track_settlement and request.output_dir is None
-    with pytest.raises(ValidationError, match="unknown time zone"):
-        ReportRequest(timezone="Mars/Olympus")
-    with pytest.raises(ValidationError, match="before date_from"):
-        ReportRequest(date_from=date(2026, 12, 2), date_to=date(2026, 12, 1))
-    with pytest.raises(ValidationError):
-        ReportRequest(card_number="4111111111111111")  # type: ignore[call-arg]
+def test_report_parameters_defaults_and_validation() -> None:
+    params = settlement_report.validate_parameters({})
+    assert (params["date_from"], params["date_to"], params["timezone"]) == (None, None, None)
+    assert params["reconcile"] and params["track_settlement"] and params["output_dir"] is None
+    with pytest.raises(ParameterTypeError, match="unknown time zone"):
+        settlement_report.validate_parameters({"timezone": "Mars/Olympus"})
+    with pytest.raises(ValueError, match="before date_from"):
+        resolve_period(date(2026, 12, 2), date(2026, 12, 1), "Africa/Johannesburg")
+    with pytest.raises(SignatureMismatchError) as unknown:  # no such field, and no echo
+        settlement_report.validate_parameters({"card_number": "4111111111111111"})
+    assert "4111" not in str(unknown.value)
+
+
+def test_every_report_parameter_is_its_own_field_with_help() -> None:
+    schema = settlement_report.parameters.model_dump()
+    props = schema["properties"]
+    assert "params" not in props and {"date_from", "date_to", "as_of", "output_dir"} <= set(props)
+    assert all(p.get("description") for p in props.values()), props
+    # The technical ones last in the form, and said to be.
+    assert list(props)[-2:] == ["output_dir", "concurrency"]
+    assert props["concurrency"]["description"].startswith("Technical")
 
 
 def test_the_report_is_deployed_daily_after_the_day_ends() -> None:

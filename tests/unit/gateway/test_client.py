@@ -26,7 +26,7 @@ from payflows.gateway import (
     ThreeDSResult,
     Webhook,
 )
-from payflows.gateway._client import _pool_sizes
+from payflows.gateway._http import _pool_sizes
 from payflows.settings import Settings
 
 from .payloads import (

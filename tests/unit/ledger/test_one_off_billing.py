@@ -56,7 +56,7 @@ def _plans(engine: Engine, *days: date) -> list[str]:
 
 def _due(engine: Engine, as_of: datetime, now: datetime = AS_OF) -> set[str]:
     with UnitOfWork(engine) as uow:
-        ids = set(uow.session.exec(due_one_offs(as_of, now)).scalars())
+        ids = set(uow.session.exec(due_one_offs(as_of, now)))
         return {
             c.external_id
             for n in range(10)

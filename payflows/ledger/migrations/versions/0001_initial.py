@@ -12,6 +12,7 @@ Create Date: 2025-01-01 00:00:00+00:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,24 +24,24 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _ts(name: str, *, nullable: bool = False) -> sa.Column:
+def _ts(name: str, *, nullable: bool = False) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _str(name: str, length: int, *, nullable: bool = True) -> sa.Column:
+def _str(name: str, length: int, *, nullable: bool = True) -> sa.Column[str]:
     return sa.Column(name, sa.String(length), nullable=nullable)
 
 
-def _int(name: str, *, nullable: bool = False) -> sa.Column:
+def _int(name: str, *, nullable: bool = False) -> sa.Column[int]:
     return sa.Column(name, sa.Integer(), nullable=nullable)
 
 
-def _cents(name: str, *, nullable: bool = False) -> sa.Column:
+def _cents(name: str, *, nullable: bool = False) -> sa.Column[int]:
     # Amounts are 64-bit: a 32-bit column would cap one amount near 21 million in major units.
     return sa.Column(name, sa.BigInteger(), nullable=nullable)
 
 
-def _id() -> sa.Column:
+def _id() -> sa.Column[int]:
     return sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True, nullable=False)
 
 

@@ -1,0 +1,136 @@
+"""What the pipeline flows share: their common parameters, ``as_of``, and "never a false success".
+
+The pipelines (billing, sharded billing, the sweep, the report, the imports, settling unresolved
+payments) take flat parameters, so the Prefect UI shows one field each with its help text. Their
+order is the order of the form: what an operator chooses first (``as_of``, limits, thresholds),
+the technical knobs last, each defaulted and said to be one (:func:`technical`).
+
+Time is a parameter (``as_of``): empty means now, a naive one is UTC (:mod:`flows._time`), and a
+run reads it once (:func:`resolve_as_of`) so every step bills or sweeps the same set.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar, get_type_hints
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+
+from flows._time import AsOf
+from payflows.exactly_once import RunIncomplete
+from payflows.settings import load_settings
+from tasks.runtime import current_runtime
+
+__all__ = [
+    "AsOf",
+    "MaxFailureRate",
+    "WorkerId",
+    "default_worker_id",
+    "fail_if_incomplete",
+    "failure_limit",
+    "parameter_help",
+    "resolve_as_of",
+    "technical",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def technical(text: str) -> str:
+    """The help text of a technical parameter: says first that the default is right."""
+    return f"Technical (the default suits): {text}"
+
+
+def _description(hint: Any) -> str | None:
+    for meta in reversed(getattr(hint, "__metadata__", ())):
+        if isinstance(meta, FieldInfo) and meta.description:
+            return meta.description
+    return None
+
+
+def parameter_help(fn: F) -> F:
+    """Show each parameter's ``Annotated[T, Field(description=...)]`` as its help in the UI.
+
+    Prefect 3.9 builds a flow's form without the descriptions of ``Annotated`` fields (it
+    overwrites them; PrefectHQ/prefect#13912) but reads a Google-style ``Args:`` section of the
+    docstring, there and in ``prefect deploy``. This writes that section from the annotations,
+    so the description is written once, beside its type. Put it under ``@flow``.
+    """
+    hints = get_type_hints(fn, include_extras=True)
+    lines = []
+    for name in inspect.signature(fn).parameters:
+        text = _description(hints.get(name))
+        if text:
+            lines.append(f"    {name}: {' '.join(text.split())}")
+    if lines:
+        fn.__doc__ = inspect.cleandoc(fn.__doc__ or "") + "\n\nArgs:\n" + "\n".join(lines)
+    return fn
+
+
+#: Share of failures past which a billing run or a sweep ends Failed (``verdict.failure_rate``).
+MaxFailureRate = Annotated[
+    float | None,
+    Field(
+        ge=0,
+        le=1,
+        description=(
+            "Fail the run when more than this share (0 to 1) of its items did not end as "
+            "intended (declined, refused, failed or unknown); default: PAYFLOWS_MAX_FAILURE_RATE "
+            "(0.5)."
+        ),
+    ),
+]
+
+#: Who holds the run's claims on due work (leases); default: unique to this process.
+WorkerId = Annotated[
+    str | None,
+    Field(
+        max_length=128,
+        description=technical(
+            "owner of this run's claims (leases); default: host:pid:random, never reused."
+        ),
+    ),
+]
+
+
+def default_worker_id() -> str:
+    """This process, once: ``host:pid:random``. Never reused, so a run started after one that
+    was killed never mistakes the dead run's claims for its own; it takes them over when their
+    short lease lapses (the dead run's heartbeat stopped)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def resolve_as_of(as_of: datetime | None) -> datetime:
+    """The run's "now": ``as_of`` in UTC (a naive one is UTC), or the clock when empty."""
+    if as_of is None:
+        return datetime.now(UTC)
+    if as_of.tzinfo is None:
+        return as_of.replace(tzinfo=UTC)
+    return as_of.astimezone(UTC)
+
+
+def failure_limit(max_failure_rate: float | None) -> float:
+    """The threshold a run is held to: the one given, else ``PAYFLOWS_MAX_FAILURE_RATE``."""
+    if max_failure_rate is not None:
+        return max_failure_rate
+    runtime = current_runtime()
+    settings = runtime.settings if runtime is not None else load_settings()
+    return settings.max_failure_rate
+
+
+def fail_if_incomplete(summary: Any, max_failure_rate: float | None = None) -> None:
+    """No false completion (rule 3): raise :class:`RunIncomplete` (carrying ``summary``) when
+    due work was left unresolved or the share of failures passed the threshold.
+
+    Raised in a flow, it ends the run Failed with the summary's one-line reason as message;
+    in-process callers catch it and still have the summary (``exc.summary``).
+    """
+    problem = summary.problem(failure_limit(max_failure_rate))
+    if problem:
+        raise RunIncomplete(problem, summary)
