@@ -153,7 +153,6 @@ def _manual(scenario: Scenario) -> DeploymentSpec:
         entrypoint=scenario.entrypoint,
         description=scenario.help,
         parameters=dict(scenario.sample),
-        tags=("payflows", "scenario", scenario.flow_name),
         quick_run=bool(scenario.sample),
     )
 

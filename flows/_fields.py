@@ -1,4 +1,6 @@
-"""The scenario flows' parameters, one field each: what the Prefect UI renders as a form.
+"""The flows' parameters, one field each: what the Prefect UI renders as a form.
+
+Every flow, pipelines too, describes its parameters with :func:`described`.
 
 Each ``Annotated`` type carries a description (the UI's help, the CLI option's) and, for text, a
 JSON-schema ``pattern`` that Prefect's server checks before it stores a flow run (deployments

@@ -82,9 +82,10 @@ class Scenario:
         ]
 
     async def run(self, **form: Any) -> Any:
-        """Run the flow in this process with ``form``, under its run tags (as a deployment's runs
-        carry them); its result, paid, declined or waiting."""
-        with run_tags(self.flow_name):
+        """Run the flow in this process with ``form``, under the flow's run tags (what
+        automations match, as a deployment's run carries them); its result, paid, declined or
+        waiting."""
+        with run_tags(self.flow.name):
             return await result_of_run(self.flow(**form, return_state=True))
 
 

@@ -43,6 +43,7 @@ _MAX_BODY = 2048
 async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> tuple[str, Any]:
     """Run the action's flow in-process; its state's name and result."""
     import flows as f
+    from flows._tags import run_tags
 
     purchase_id = view.purchase_id or ""
     amount = body.get("amount")
@@ -56,18 +57,22 @@ async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> t
             raise ValueError("amount must be more than zero")
     # The flows' forms take the amount as text in the purchase's currency.
     money = {"amount": f.units(cents, view.currency), "currency": view.currency} if cents else {}
+    flow: Any
+    form: dict[str, Any] = {"purchase_id": purchase_id}
     if action == "capture":
-        run = f.capture_hold(purchase_id=purchase_id, **money, return_state=True)
+        flow, form = f.capture_hold, {**form, **money}
     elif action == "void":
-        run = f.void_hold(purchase_id=purchase_id, return_state=True)
+        flow = f.void_hold
     elif action == "refund":
         ref = body.get("refund_ref")
         if not isinstance(ref, str) or not ref:
             raise ValueError("refund_ref is required: your reference of this refund")
-        run = f.refund(purchase_id=purchase_id, refund_ref=ref, **money, return_state=True)
+        flow, form = f.refund, {**form, "refund_ref": ref, **money}
     else:
-        run = f.cancel_purchase(purchase_id=purchase_id, return_state=True)
-    state = await run
+        flow = f.cancel_purchase
+    # Under the flow's run tags, as its deployment's runs: the automations match it.
+    with run_tags(flow.name):
+        state = await flow(**form, return_state=True)
     data = await state.aresult(raise_on_failure=False)
     if isinstance(data, BaseException):
         raise data
