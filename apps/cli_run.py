@@ -1,9 +1,14 @@
 """``payflows run ...``: every scenario flow from the command line, run in-process.
 
+The commands are made from the scenario registry (:data:`flows.scenarios.SCENARIOS`): one per
+scenario, one option per flat parameter of its flow, with the parameter's description as help.
+They are built when ``payflows run`` is used, so ``payflows --help`` does not load Prefect.
+
 A card is never a command-line argument (it would rest in the shell history and the process
 list). ``--card-prompt`` asks for it with hidden input and puts it in the process's vault; the
 flow gets the one-time reference. Against the local sandbox, ``--sandbox-card NAME`` names a test
-card instead. Amounts are parsed as decimals into cents (``299.00`` -> 29900), never as floats.
+card instead. Amounts are text in the currency's units (``299.00``), parsed by the flow into
+integer cents, never floats.
 
 Exit codes: 0 done (or waiting for the shopper's 3-D Secure), 1 declined, failed or not known
 yet, 2 refused (wrong input, configuration): nothing was charged.
@@ -12,49 +17,40 @@ yet, 2 refused (wrong input, configuration): nothing was charged.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 from collections.abc import Callable, Coroutine
+from enum import Enum
+from functools import cache
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from payflows.domain.cards import CardData
-from payflows.domain.money import format_amount, parse_amount, validate_currency
+from payflows.domain.money import format_amount
 from payflows.settings import ConfigurationError, Settings, load_settings
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Run one payment scenario (a Prefect flow) in this process and print its result.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-# -- shared options -----------------------------------------------------------------------------
-
-Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-Currency = Annotated[str, typer.Option(help="ISO 4217 currency of the amounts.")]
-Email = Annotated[str, typer.Option(help="The shopper's email.")]
-CustomerId = Annotated[
-    str | None, typer.Option("--customer", help="Your customer id (default: the email).")
-]
-FullName = Annotated[str | None, typer.Option("--name", help="The shopper's full name.")]
-SandboxCardName = Annotated[
-    str | None,
-    typer.Option(
-        "--sandbox-card", help="Local sandbox only: a test card by name (docs/test-cards.md)."
-    ),
-]
-CardPrompt = Annotated[
-    bool, typer.Option("--card-prompt", help="Type the card in (hidden input, never echoed).")
-]
-Auto3DS = Annotated[
-    str | None,
-    typer.Option(
-        "--auto-3ds", help="Local sandbox only: answer a 3DS challenge with approve or fail."
-    ),
-]
-RemoteIp = Annotated[str, typer.Option(help="The shopper's IP address.")]
+#: Short option names the CLI has always had, by flow parameter; the others are ``--kebab-case``.
+_OPTION = {
+    "order_id": "--order",
+    "booking_id": "--booking",
+    "reference": "--ref",
+    "refund_ref": "--ref",
+    "refund_id": "--refund",
+    "purchase_id": "--purchase",
+    "customer_id": "--customer",
+    "full_name": "--name",
+    "recurring_token": "--token",
+    "subscription_id": "--subscription",
+    "eci_raw": "--eci",
+    "authentication_transaction_id": "--auth-id",
+}
+#: Flow parameters the CLI fills itself: the card and token come from hidden prompts, the
+#: browser is the web app's to describe.
+_NOT_OPTIONS = {"card_ref", "token_ref", "browser"}
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -67,24 +63,6 @@ def _settings() -> Settings:
         return load_settings()
     except ConfigurationError as exc:
         raise _fail(f"configuration error: {exc}") from None
-
-
-def _cents(text: str | None, currency: str, what: str = "--amount") -> int | None:
-    if text is None:
-        return None
-    try:
-        cents = parse_amount(text, validate_currency(currency))
-    except ValueError as exc:
-        raise _fail(f"{what}: {exc}") from None
-    if cents <= 0:
-        raise _fail(f"{what} must be more than zero")
-    return cents
-
-
-def _required_cents(text: str, currency: str) -> int:
-    cents = _cents(text, currency)
-    assert cents is not None
-    return cents
 
 
 def _prompted_card(*, with_cvc: bool = True) -> str:
@@ -104,41 +82,18 @@ def _prompted_card(*, with_cvc: bool = True) -> str:
     return default_vault.put(card)
 
 
-def _card(sandbox_card: str | None, card_prompt: bool, *, with_cvc: bool = True) -> Any:
-    from flows import CardInput, SandboxCard
+def _prompted_token() -> str:
+    """Ask for the network token and cryptogram (hidden); the vault key leaves, nothing else."""
+    import secrets
 
-    if card_prompt == (sandbox_card is not None):
-        raise _fail("give one of --card-prompt and --sandbox-card NAME")
-    if sandbox_card is not None:
-        try:
-            return CardInput(sandbox_card=SandboxCard(sandbox_card))
-        except ValueError:
-            names = ", ".join(c.value for c in SandboxCard)
-            raise _fail(f"--sandbox-card: unknown test card {sandbox_card!r} ({names})") from None
-    return CardInput(card_ref=_prompted_card(with_cvc=with_cvc))
+    from payflows.vault import default_vault
 
-
-def _auto_3ds(value: str | None) -> Any:
-    if value not in (None, "approve", "fail"):
-        raise _fail("--auto-3ds must be approve or fail")
-    return value
-
-
-def _shopper(email: str, customer: str | None, name: str | None) -> Any:
-    from flows import Shopper
-
-    return Shopper(email=email, customer_id=customer, full_name=name)
-
-
-def _params(model: type[Any], **fields: Any) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "input"
-        raise _fail(f"{where}: {err.get('msg', 'invalid')}") from None
+    token = typer.prompt("Network token", hide_input=True)
+    cryptogram = typer.prompt("Cryptogram", hide_input=True)
+    key = f"network-token:{secrets.token_urlsafe(16)}"
+    default_vault.put_secret(key, json.dumps({"token": token, "cryptogram": cryptogram}))
+    del token, cryptogram
+    return key
 
 
 def _show(result: Any, as_json: bool) -> None:
@@ -169,6 +124,8 @@ def _show(result: Any, as_json: bool) -> None:
 
 def _run(call: Callable[[], Coroutine[Any, Any, Any]], as_json: bool) -> None:
     """Run the flow in this process, print its result, exit with the documented code."""
+    from prefect.exceptions import ParameterTypeError
+
     from flows import result_of_run
     from payflows.ledger.migrate import upgrade
     from payflows.payments import OperationRejected
@@ -180,194 +137,132 @@ def _run(call: Callable[[], Coroutine[Any, Any, Any]], as_json: bool) -> None:
         result: Any = asyncio.run(result_of_run(call()))
     except (OperationRejected, VaultError) as exc:
         raise _fail(f"refused, nothing was charged: {exc}") from None
+    except ParameterTypeError as exc:  # Prefect's message names the field, not the value
+        raise _fail(f"refused, nothing was charged: {exc}") from None
     _show(result, as_json)
     if not (result.succeeded or result.three_ds is not None):
         raise typer.Exit(1)
 
 
-# -- one command per scenario -------------------------------------------------------------------
+# -- commands made from the registry ------------------------------------------------------------
 
 
-@app.command("zero-auth")
-def zero_auth(
-    ref: Annotated[str, typer.Option(help="Your id of this card validation.")],
-    email: Email,
-    customer: CustomerId = None,
-    name: FullName = None,
-    sandbox_card: SandboxCardName = None,
-    card_prompt: CardPrompt = False,
-    auto_3ds: Auto3DS = None,
-    currency: Currency = "ZAR",
-    remote_ip: RemoteIp = "127.0.0.1",
-    as_json: Json = False,
-) -> None:
-    """Validate a card for 0 and store it (tokenised) for later charges."""
-    from flows import ZeroAuthRequest, zero_auth_validation
-
-    params = _params(
-        ZeroAuthRequest,
-        reference=ref,
-        shopper=_shopper(email, customer, name),
-        card=_card(sandbox_card, card_prompt),
-        auto_3ds=_auto_3ds(auto_3ds),
-        currency=currency,
-        remote_ip=remote_ip,
+def _option(parameter: inspect.Parameter, help_text: str) -> inspect.Parameter:
+    """The flow's parameter as a typer option: text (the flow validates it), or a flag."""
+    name = _OPTION.get(parameter.name, "--" + parameter.name.replace("_", "-"))
+    default = parameter.default
+    if isinstance(default, Enum):
+        default = default.value
+    if default == "":  # an optional field: not given unless typed
+        default = None
+    if default is True or default is False:
+        flag = f"{name}/--no-{name.removeprefix('--')}"
+        kind: Any = Annotated[bool, typer.Option(flag, help=help_text)]
+    else:
+        kind = Annotated[str | None, typer.Option(name, help=help_text)]
+        if default is inspect.Parameter.empty:
+            kind = Annotated[str, typer.Option(name, help=help_text)]
+    return inspect.Parameter(
+        parameter.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind
     )
-    _run(lambda: zero_auth_validation(params, return_state=True), as_json)
 
 
-@app.command("preauth")
-def preauth(
-    booking: Annotated[str, typer.Option(help="Your booking id (the business key).")],
-    amount: Annotated[str, typer.Option(help="Amount to hold, e.g. 350.00.")],
-    email: Email,
-    customer: CustomerId = None,
-    name: FullName = None,
-    sandbox_card: SandboxCardName = None,
-    card_prompt: CardPrompt = False,
-    auto_3ds: Auto3DS = None,
-    product: Annotated[str, typer.Option(help="What the hold is for.")] = "Booking deposit",
-    currency: Currency = "ZAR",
-    remote_ip: RemoteIp = "127.0.0.1",
-    as_json: Json = False,
-) -> None:
-    """Pre-authorise (hold) an amount on the shopper's card."""
-    from flows import PreauthRequest, preauthorize
-
-    params = _params(
-        PreauthRequest,
-        booking_id=booking,
-        amount_cents=_required_cents(amount, currency),
-        shopper=_shopper(email, customer, name),
-        card=_card(sandbox_card, card_prompt),
-        auto_3ds=_auto_3ds(auto_3ds),
-        product=product,
-        currency=currency,
-        remote_ip=remote_ip,
+def _extra(name: str, flag: str, help_text: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[bool, typer.Option(flag, help=help_text)],
     )
-    _run(lambda: preauthorize(params, return_state=True), as_json)
 
 
-@app.command("recurring-preauth")
-def recurring_preauth(
-    booking: Annotated[str, typer.Option(help="Your booking id (the business key).")],
-    amount: Annotated[str, typer.Option(help="Amount to hold, e.g. 5000.00.")],
-    customer: Annotated[str, typer.Option(help="Your customer id that owns the stored card.")],
-    token: Annotated[str, typer.Option(help="The stored card's recurring token.")],
-    sandbox_card: SandboxCardName = None,
-    card_prompt: Annotated[
-        bool, typer.Option("--card-prompt", help="Type the card number and expiry (no CVC).")
-    ] = False,
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """Pre-authorise on a stored card without the CVC."""
-    from flows import RecurringPreauthRequest
-    from flows import recurring_preauth as flow
+def _command(scenario: Any) -> Callable[..., None]:
+    """The ``payflows run`` command of ``scenario``: its options are the flow's parameters."""
+    from flows._tags import run_tags
+    from flows.scenarios import description
 
-    params = _params(
-        RecurringPreauthRequest,
-        booking_id=booking,
-        amount_cents=_required_cents(amount, currency),
-        customer_id=customer,
-        recurring_token=token,
-        card=_card(sandbox_card, card_prompt, with_cvc=False),
-        currency=currency,
-    )
-    _run(lambda: flow(params, return_state=True), as_json)
+    options = [
+        _option(p, description(p)) for p in scenario.parameters() if p.name not in _NOT_OPTIONS
+    ]
+    if scenario.card_prompt:
+        no_cvc = scenario.card_prompt == "no-cvc"
+        what = "number and expiry (no CVC)" if no_cvc else "card"
+        options.append(_extra("card_prompt", "--card-prompt", f"Type the {what} (hidden)."))
+    if scenario.token_prompt:
+        options.append(
+            _extra("token_prompt", "--token-prompt", "Type the token and cryptogram (hidden).")
+        )
+    options.append(_extra("as_json", "--json", "Print the result as JSON."))
 
+    def command(**given: Any) -> None:
+        as_json = given.pop("as_json")
+        if given.pop("card_prompt", False):
+            if given.get("sandbox_card") is not None:
+                raise _fail("give one of --card-prompt and --sandbox-card NAME")
+            given["card_ref"] = _prompted_card(with_cvc=scenario.card_prompt == "with-cvc")
+        elif scenario.card_prompt and given.get("sandbox_card") is None:
+            raise _fail("give one of --card-prompt and --sandbox-card NAME")
+        if given.pop("token_prompt", False):
+            if given.get("sandbox_token"):
+                raise _fail("give one of --token-prompt and --sandbox-token")
+            given["token_ref"] = _prompted_token()
+        elif scenario.token_prompt and not given.get("sandbox_token"):
+            raise _fail("give one of --token-prompt and --sandbox-token")
+        form = {k: v for k, v in given.items() if v is not None}
+        with run_tags(scenario.flow_name):  # as a deployment's runs carry them
+            _run(lambda: scenario.flow(**form, return_state=True), as_json)
 
-@app.command("cit")
-def cit(
-    order: Annotated[str, typer.Option(help="Your order id (the business key).")],
-    amount: Annotated[str, typer.Option(help="Amount, e.g. 299.00.")],
-    email: Email,
-    customer: CustomerId = None,
-    name: FullName = None,
-    sandbox_card: SandboxCardName = None,
-    card_prompt: CardPrompt = False,
-    auto_3ds: Auto3DS = None,
-    save_card: Annotated[
-        bool, typer.Option(help="Keep the card (tokenised) for later charges.")
-    ] = True,
-    product: Annotated[str, typer.Option(help="What is bought.")] = "Order",
-    currency: Currency = "ZAR",
-    remote_ip: RemoteIp = "127.0.0.1",
-    as_json: Json = False,
-) -> None:
-    """Customer-initiated payment with Precium's 3-D Secure."""
-    from flows import CustomerInitiatedPaymentRequest, customer_initiated_payment
-
-    params = _params(
-        CustomerInitiatedPaymentRequest,
-        order_id=order,
-        amount_cents=_required_cents(amount, currency),
-        shopper=_shopper(email, customer, name),
-        card=_card(sandbox_card, card_prompt),
-        auto_3ds=_auto_3ds(auto_3ds),
-        save_card=save_card,
-        product=product,
-        currency=currency,
-        remote_ip=remote_ip,
-    )
-    _run(lambda: customer_initiated_payment(params, return_state=True), as_json)
+    command.__signature__ = inspect.Signature(options)  # type: ignore[attr-defined]
+    command.__doc__ = scenario.help
+    command.__name__ = scenario.command.replace("-", "_")
+    return command
 
 
-@app.command("non-3ds")
-def non_3ds(
-    order: Annotated[str, typer.Option(help="Your order id (the business key).")],
-    amount: Annotated[str, typer.Option(help="Amount, e.g. 50.00.")],
-    email: Email,
-    customer: CustomerId = None,
-    name: FullName = None,
-    sandbox_card: SandboxCardName = None,
-    card_prompt: CardPrompt = False,
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """Frictionless payment without 3-D Secure (where the brand is approved for it)."""
-    from flows import Non3DSPaymentRequest, non_3ds_payment
+def serve(limit: Annotated[int, typer.Option(help="Flow runs at most at once.")] = 4) -> None:
+    """Serve every deployment (same as ``payflows serve``; PREFECT_API_URL: your server)."""
+    from deployments.serve import serve_catalog
 
-    params = _params(
-        Non3DSPaymentRequest,
-        order_id=order,
-        amount_cents=_required_cents(amount, currency),
-        shopper=_shopper(email, customer, name),
-        card=_card(sandbox_card, card_prompt),
-        currency=currency,
-    )
-    _run(lambda: non_3ds_payment(params, return_state=True), as_json)
+    _settings()
+    serve_catalog(limit=limit)
 
 
-@app.command("mit")
-def mit(
-    subscription: Annotated[str, typer.Option(help="Your subscription id.")],
-    amount: Annotated[str, typer.Option(help="Amount, e.g. 299.00.")],
-    customer: Annotated[str, typer.Option(help="Your customer id that owns the stored card.")],
-    token: Annotated[str, typer.Option(help="The stored card's recurring token.")],
-    period: Annotated[
-        str | None, typer.Option(help="Billing period (default: this month, YYYY-MM).")
-    ] = None,
-    product: Annotated[str, typer.Option(help="What is charged.")] = "Subscription",
-    currency: Currency = "ZAR",
-    as_json: Json = False,
-) -> None:
-    """One merchant-initiated charge on a stored card, once per subscription period."""
-    from flows import MITChargeRequest, mit_charge
+@cache
+def _commands() -> dict[str, Any]:
+    """Every ``payflows run`` command by name, made from the registry on first use."""
+    from flows.scenarios import SCENARIOS
 
-    params = _params(
-        MITChargeRequest,
-        subscription_id=subscription,
-        period=period,
-        amount_cents=_required_cents(amount, currency),
-        customer_id=customer,
-        recurring_token=token,
-        product=product,
-        currency=currency,
-    )
-    _run(lambda: mit_charge(params, return_state=True), as_json)
+    built = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    for scenario in SCENARIOS:
+        if scenario.on_cli:
+            built.command(scenario.command, help=scenario.help)(_command(scenario))
+    built.command("serve")(serve)
+    return dict(typer.main.get_command(built).commands)  # type: ignore[attr-defined]
 
 
-# More commands live in modules of their own (acting on an earlier purchase; payments
-# authenticated elsewhere): importing them registers them on ``app``.
-from apps import cli_run_after, cli_run_elsewhere  # noqa: E402, F401
+class _Scenarios(TyperGroup):
+    """``payflows run``: its commands are made when it is used, not when the CLI starts."""
+
+    def _load(self) -> None:
+        if not self.commands:
+            self.commands.update(_commands())
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        self._load()  # before --help is read
+        return super().make_context(*args, **kwargs)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        self._load()
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    cls=_Scenarios,
+    help="Run one payment scenario (a Prefect flow) in this process and print its result.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)

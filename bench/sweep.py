@@ -204,6 +204,7 @@ async def main() -> None:
                 ).raise_for_status()
                 with profiler.phase(f"sweep{r}"):
                     started, cpu = time.perf_counter(), time.process_time()
+                    loop_cpu = time.thread_time()
                     summary = await sweep_holds(
                         ctx,
                         as_of=as_of,
@@ -212,11 +213,13 @@ async def main() -> None:
                         batch_size=args.batch_size,
                     )
                     sweeps.append((time.perf_counter() - started, time.process_time() - cpu))
+                    loop_cpu = time.thread_time() - loop_cpu
                 assert summary.acted == args.due and summary.complete, summary
                 print(
                     f"  sweep: {summary.captured} captured, {summary.partially_captured} partial, "
                     f"{summary.voided} voided, {summary.unknown} unknown, {summary.failed} failed "
-                    f"in {sweeps[-1][0]:.2f}s (CPU {sweeps[-1][1]:.2f}s)"
+                    f"in {sweeps[-1][0]:.2f}s (CPU {sweeps[-1][1]:.2f}s, of which event loop "
+                    f"{loop_cpu:.2f}s: the rest is the ledger's worker threads)"
                 )
                 with profiler.phase(f"bare{r}"):
                     bares.append(await bare_loop(base, bare, args.concurrency))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flows._tags import tags_for
+from flows.scenarios import SCENARIOS, Scenario
 
 __all__ = [
     "CATALOG",
@@ -38,8 +39,6 @@ TIMEZONE = "Africa/Johannesburg"
 DEFAULT_WORK_POOL = "payflows-process"
 #: The directory entrypoints are relative to (the repository root, where prefect.yaml lives).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-_SHOPPER = {"email": "ui-shopper@example.test", "full_name": "Thandi Nkosi"}
 
 
 @dataclass(frozen=True)
@@ -135,21 +134,26 @@ class DeploymentSpec:
             tags=list(self.tags),
             concurrency_limit=self.concurrency_limit,
             paused=paused,
+            # The server checks parameters against the schema before storing a run (the card
+            # number patterns of flows/_fields.py): Prefect's default, kept on.
+            enforce_parameter_schema=True,
         )
 
 
-def _manual(
-    flow_name: str, name: str, module: str, function: str, description: str, **params: Any
-) -> DeploymentSpec:
-    """A scenario for manual runs; ``name`` says what it does (``take-a-card-payment``)."""
+def _manual(scenario: Scenario) -> DeploymentSpec:
+    """A scenario for manual runs, named after what it does (``take-a-card-payment``).
+
+    Its description is the CLI's help; its default parameters, the sample form (flat, as the
+    Prefect UI shows it), where that makes a whole run.
+    """
+    assert scenario.deployment is not None
     return DeploymentSpec(
-        flow_name=flow_name,
-        name=name,
-        entrypoint=f"flows/{module}.py:{function}",
-        description=description,
-        parameters={"params": params} if params else {},
-        tags=("payflows", "scenario", flow_name),
-        quick_run=bool(params),
+        flow_name=scenario.flow_name,
+        name=scenario.deployment,
+        entrypoint=scenario.entrypoint,
+        description=scenario.help,
+        parameters=dict(scenario.sample),
+        quick_run=bool(scenario.sample),
     )
 
 
@@ -251,127 +255,8 @@ CATALOG: tuple[DeploymentSpec, ...] = (
         entrypoint="flows/csv_import.py:csv_billing_import",
         description="Import one CSV file by path (kind recognised by its header).",
     ),
-    # -- scenario flows, for manual runs from the Prefect UI ------------------------------------
-    _manual(
-        "zero-auth-validation",
-        "validate-a-card",
-        "zero_auth",
-        "zero_auth_validation",
-        "Validate a card for 0 and keep it as a token for later charges.",
-        shopper=_SHOPPER,
-        card={"sandbox_card": "visa_approved"},
-    ),
-    _manual(
-        "preauthorize",
-        "hold-an-amount",
-        "preauthorization",
-        "preauthorize",
-        "Hold an amount on a card (3-D Secure when the issuer asks).",
-        amount_cents=50000,
-        shopper=_SHOPPER,
-        card={"sandbox_card": "visa_3ds_challenge"},
-        auto_3ds="approve",
-    ),
-    _manual(
-        "capture-hold",
-        "capture-a-hold",
-        "holds",
-        "capture_hold",
-        "Capture all or part of a hold (give its purchase_id).",
-    ),
-    _manual(
-        "void-hold",
-        "release-a-hold",
-        "holds",
-        "void_hold",
-        "Release a hold that is no longer needed (give its purchase_id).",
-    ),
-    _manual(
-        "recurring-preauth",
-        "hold-on-a-stored-card",
-        "recurring_preauth",
-        "recurring_preauth",
-        "Pre-authorise on a stored card (give customer_id and recurring_token).",
-    ),
-    _manual(
-        "customer-initiated-payment",
-        "take-a-card-payment",
-        "customer_initiated",
-        "customer_initiated_payment",
-        "The shopper pays an order by card, with Precium 3-D Secure.",
-        amount_cents=29900,
-        shopper=_SHOPPER,
-        card={"sandbox_card": "visa_3ds_challenge"},
-        auto_3ds="approve",
-    ),
-    _manual(
-        "external-3ds-payment",
-        "pay-with-own-3ds",
-        "external_3ds",
-        "external_3ds_payment",
-        "A payment authenticated by your own 3DS server (CAVV and ECI given).",
-        amount_cents=29900,
-        shopper=_SHOPPER,
-        card={"sandbox_card": "visa_approved"},
-        cavv="AAABBBCCCdddEEEfff111222333=",
-        eci_raw="05",
-    ),
-    _manual(
-        "network-token-payment",
-        "pay-with-a-network-token",
-        "network_token",
-        "network_token_payment",
-        "A payment with a scheme network token and its cryptogram.",
-        amount_cents=29900,
-        shopper=_SHOPPER,
-        sandbox_token=True,
-        token_requestor_id="50110030273",
-    ),
-    _manual(
-        "non-3ds-payment",
-        "pay-without-3ds",
-        "non_3ds",
-        "non_3ds_payment",
-        "A charge without 3-D Secure, where the brand is approved for it.",
-        amount_cents=29900,
-        shopper=_SHOPPER,
-        card={"sandbox_card": "visa_approved"},
-    ),
-    _manual(
-        "mit-charge",
-        "charge-a-stored-card",
-        "mit",
-        "mit_charge",
-        "One merchant-initiated charge on a stored card (give the token and subscription).",
-    ),
-    _manual(
-        "cancel-purchase",
-        "cancel-before-settlement",
-        "after_payment",
-        "cancel_purchase",
-        "Cancel a paid purchase before it settles (give its purchase_id).",
-    ),
-    _manual(
-        "refund",
-        "refund-a-payment",
-        "after_payment",
-        "refund",
-        "Refund all or part of a paid purchase (give purchase_id and refund_ref).",
-    ),
-    _manual(
-        "cancel-refund",
-        "cancel-a-refund",
-        "after_payment",
-        "cancel_refund",
-        "Cancel a refund before it settles (give purchase_id and refund_id).",
-    ),
-    _manual(
-        "delete-card",
-        "delete-a-stored-card",
-        "delete_card",
-        "delete_card",
-        "Delete a customer's stored card at the gateway; billing stops charging it.",
-    ),
+    # -- scenario flows, for manual runs from the Prefect UI (flows/scenarios.py) ----------------
+    *(_manual(scenario) for scenario in SCENARIOS if scenario.deployment),
 )
 
 

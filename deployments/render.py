@@ -48,6 +48,9 @@ def deployment_entry(spec: DeploymentSpec, work_pool: str = DEFAULT_WORK_POOL) -
         "description": spec.description,
         "tags": list(spec.tags),
         "parameters": spec.parameters,
+        # Prefect's default, said out loud: the server checks a run's parameters against the
+        # flow's schema before storing them, so a card number in a text field is refused (409).
+        "enforce_parameter_schema": True,
         "schedules": schedules,
     }
     if spec.concurrency_limit is not None:

@@ -1,10 +1,13 @@
-"""Every S2S scenario as a Prefect flow: typed parameters in, a small typed result out.
+"""Every S2S scenario as a Prefect flow: a flat form in, a small typed result out.
 
 Each flow is idempotent on the merchant's business key (order id, booking id, refund reference,
 subscription and period): running it twice pays once. Cards arrive as one-time vault references
 (``card_ref``) or, against the local sandbox only, as test-card names (``sandbox_card``).
+A scenario flow's parameters are flat, one field each (:mod:`flows._fields`), and
+:mod:`flows._forms` turns them into the request model the tasks take; the registry
+:mod:`flows.scenarios` lists them with their help and CLI command.
 
-| flow name | function | parameters |
+| flow name | function | request model (made from the form) |
 |---|---|---|
 | zero-auth-validation | :func:`zero_auth_validation` | :class:`ZeroAuthRequest` |
 | preauthorize | :func:`preauthorize` | :class:`PreauthRequest` |
@@ -38,6 +41,7 @@ The pipelines take flat parameters (one form field each; what they share is in
 """  # noqa: E501
 
 from flows._cards import SandboxCard
+from flows._forms import units
 from flows._models import (
     Auto3DS,
     Browser,
@@ -163,6 +167,7 @@ __all__ = [
     "settlement_report",
     "state_name",
     "subscription_billing",
+    "units",
     "void_hold",
     "zero_auth_validation",
 ]

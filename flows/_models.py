@@ -201,7 +201,7 @@ class VoidRequest(_Params):
 class RecurringPreauthRequest(_Money):
     """Pre-authorise on a stored credential without the CVC (the guide sends ``000``)."""
 
-    booking_id: str = _ID
+    booking_id: str = _RUN_ID
     amount_cents: int = Field(gt=0)
     customer_id: str = Field(min_length=1, max_length=128)
     recurring_token: str = _ID
@@ -298,7 +298,7 @@ class RefundRequest(_Params):
     """Refund all (no amount) or part of a paid purchase, once per merchant refund reference."""
 
     purchase_id: str = _ID
-    refund_ref: str = _ID
+    refund_ref: str = _RUN_ID
     amount_cents: int | None = Field(default=None, gt=0)
 
 

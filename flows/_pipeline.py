@@ -11,17 +11,13 @@ run reads it once (:func:`resolve_as_of`) so every step bills or sweeps the same
 
 from __future__ import annotations
 
-import inspect
 import os
 import secrets
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic.fields import FieldInfo
-
+from flows._fields import described
 from flows._time import AsOf
 from payflows.exactly_once import RunIncomplete
 from payflows.settings import load_settings
@@ -34,12 +30,9 @@ __all__ = [
     "default_worker_id",
     "fail_if_incomplete",
     "failure_limit",
-    "parameter_help",
     "resolve_as_of",
     "technical",
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def technical(text: str) -> str:
@@ -47,36 +40,10 @@ def technical(text: str) -> str:
     return f"Technical (the default suits): {text}"
 
 
-def _description(hint: Any) -> str | None:
-    for meta in reversed(getattr(hint, "__metadata__", ())):
-        if isinstance(meta, FieldInfo) and meta.description:
-            return meta.description
-    return None
-
-
-def parameter_help(fn: F) -> F:
-    """Show each parameter's ``Annotated[T, Field(description=...)]`` as its help in the UI.
-
-    Prefect 3.9 builds a flow's form without the descriptions of ``Annotated`` fields (it
-    overwrites them; PrefectHQ/prefect#13912) but reads a Google-style ``Args:`` section of the
-    docstring, there and in ``prefect deploy``. This writes that section from the annotations,
-    so the description is written once, beside its type. Put it under ``@flow``.
-    """
-    hints = get_type_hints(fn, include_extras=True)
-    lines = []
-    for name in inspect.signature(fn).parameters:
-        text = _description(hints.get(name))
-        if text:
-            lines.append(f"    {name}: {' '.join(text.split())}")
-    if lines:
-        fn.__doc__ = inspect.cleandoc(fn.__doc__ or "") + "\n\nArgs:\n" + "\n".join(lines)
-    return fn
-
-
 #: Share of failures past which a billing run or a sweep ends Failed (``verdict.failure_rate``).
 MaxFailureRate = Annotated[
     float | None,
-    Field(
+    described(
         ge=0,
         le=1,
         description=(
@@ -90,7 +57,7 @@ MaxFailureRate = Annotated[
 #: Who holds the run's claims on due work (leases); default: unique to this process.
 WorkerId = Annotated[
     str | None,
-    Field(
+    described(
         max_length=128,
         description=technical(
             "owner of this run's claims (leases); default: host:pid:random, never reused."

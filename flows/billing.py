@@ -17,15 +17,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
-from pydantic import Field
 
+from flows._fields import described
 from flows._pipeline import (
     AsOf,
     MaxFailureRate,
     WorkerId,
     default_worker_id,
     fail_if_incomplete,
-    parameter_help,
     resolve_as_of,
     technical,
 )
@@ -47,32 +46,33 @@ NAME = "subscription-billing"
 
 BillAsOf = Annotated[
     AsOf,
-    Field(
+    described(
         description="Bill what is due at this time (ISO, e.g. 2026-03-01T02:00:00+02:00; "
         "without a zone it is UTC); default: now."
     ),
 ]
 CatchUp = Annotated[
     bool,
-    Field(description="Bill each missed period in turn (one per run) instead of only the latest."),
+    described(
+        description="Bill each missed period in turn (one per run) instead of only the latest."
+    ),
 ]
 RatePerSecond = Annotated[
     float | None,
-    Field(
+    described(
         gt=0,
         description="At most this many charges per second toward the gateway; default: no cap.",
     ),
 ]
 BatchSize = Annotated[
-    int, Field(ge=1, le=10_000, description=technical("subscriptions claimed per batch."))
+    int, described(ge=1, le=10_000, description=technical("subscriptions claimed per batch."))
 ]
 ChargesInFlight = Annotated[
-    int, Field(ge=1, le=512, description=technical("charges in flight at once."))
+    int, described(ge=1, le=512, description=technical("charges in flight at once."))
 ]
 
 
 @flow(name=NAME, persist_result=False)
-@parameter_help
 async def subscription_billing(
     as_of: BillAsOf = None,
     catch_up: CatchUp = False,

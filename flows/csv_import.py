@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
-from pydantic import Field
 
-from flows._pipeline import parameter_help, technical
+from flows._fields import described
+from flows._pipeline import technical
 from payflows.imports import ImportKind, ImportResult
 from tasks import imports as tasks
 
@@ -23,11 +23,10 @@ NAME = "csv-billing-import"
 
 
 @flow(name=NAME, flow_run_name="csv-import", persist_result=False)
-@parameter_help
 async def csv_billing_import(
     path: Annotated[
         str,
-        Field(
+        described(
             min_length=1,
             max_length=500,
             description="The CSV file to import, as the flow's worker sees it (a path).",
@@ -35,11 +34,11 @@ async def csv_billing_import(
     ],
     kind: Annotated[
         ImportKind | None,
-        Field(description="What the file holds; default: recognised by its header row."),
+        described(description="What the file holds; default: recognised by its header row."),
     ] = None,
     error_dir: Annotated[
         str | None,
-        Field(
+        described(
             max_length=500,
             description=technical("folder of the rejected rows' CSV; default: beside the file."),
         ),

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from flows._pipeline import parameter_help, technical
+from flows._fields import described
+from flows._pipeline import technical
 from payflows.settings import inbox_dir as default_inbox_dir
 from tasks import inbox as tasks
 from tasks.inbox import FiledImport
@@ -35,18 +36,17 @@ class InboxFailed(Exception):
 
 
 @flow(name=NAME, persist_result=False)
-@parameter_help
 async def csv_inbox_import(
     inbox_dir: Annotated[
         str | None,
-        Field(
+        described(
             max_length=500,
             description="The folder to import from; default: PAYFLOWS_INBOX_DIR (data/inbox).",
         ),
     ] = None,
     min_age_seconds: Annotated[
         float,
-        Field(
+        described(
             ge=0,
             description=technical(
                 "leave files changed more recently than this (still being copied) for the next run."

@@ -10,6 +10,24 @@ from prefect import flow
 from prefect.states import State
 
 from flows._common import finish, pay_by_card
+from flows._fields import (
+    MERCHANT_CURRENCY,
+    AmountText,
+    Auto3DSField,
+    BrowserField,
+    CardholderName,
+    CardRef,
+    CurrencyField,
+    Email,
+    FullName,
+    OptionalCustomerId,
+    OrderId,
+    Product,
+    RemoteIp,
+    SandboxCardField,
+    SaveCard,
+)
+from flows._forms import request, run_name
 from flows._models import CustomerInitiatedPaymentRequest, PaymentResult
 from tasks.runtime import payment_context
 
@@ -18,11 +36,26 @@ __all__ = ["customer_initiated_payment"]
 NAME = "customer-initiated-payment"
 
 
-@flow(name=NAME, flow_run_name="cit-{params.order_id}", persist_result=False)
+@flow(name=NAME, flow_run_name=run_name("cit", "order_id"), persist_result=False)
 async def customer_initiated_payment(
-    params: CustomerInitiatedPaymentRequest,
+    *,
+    order_id: OrderId = "",
+    amount: AmountText,
+    currency: CurrencyField = MERCHANT_CURRENCY,
+    email: Email,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    card_ref: CardRef = "",
+    sandbox_card: SandboxCardField = None,
+    cardholder_name: CardholderName = "Sandbox Shopper",
+    auto_3ds: Auto3DSField = None,
+    save_card: SaveCard = True,
+    product: Product = "Order",
+    remote_ip: RemoteIp = "127.0.0.1",
+    browser: BrowserField = None,
 ) -> State[PaymentResult]:
-    """Pay an order by card; once per order id. Without ``auto_3ds`` a challenge is returned."""
+    """The shopper pays an order by card, with Precium's 3-D Secure; once per order id."""
+    params = request(CustomerInitiatedPaymentRequest, locals())
     async with payment_context():
         outcome = await pay_by_card(
             f"cit:{params.order_id}",

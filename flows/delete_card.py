@@ -10,6 +10,8 @@ from __future__ import annotations
 from prefect import flow
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows._fields import CustomerId, RecurringToken
+from flows._forms import request
 from payflows.stored_cards import CardDeletion
 from tasks import payments as tasks
 from tasks.runtime import payment_context
@@ -30,8 +32,9 @@ class DeleteCardRequest(BaseModel):
     )
 
 
-@flow(name=NAME, flow_run_name="delete-card-{params.recurring_token}", persist_result=False)
-async def delete_card(params: DeleteCardRequest) -> CardDeletion:
-    """Delete the stored card; a card that is not the customer's is refused (a red run)."""
+@flow(name=NAME, flow_run_name="delete-card-{recurring_token}", persist_result=False)
+async def delete_card(*, customer_id: CustomerId, recurring_token: RecurringToken) -> CardDeletion:
+    """Delete a customer's stored card at the gateway; billing stops charging it."""
+    params = request(DeleteCardRequest, locals())
     async with payment_context():
         return await tasks.delete_stored_card(params.customer_id, params.recurring_token)

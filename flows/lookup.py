@@ -15,9 +15,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
-from pydantic import Field
 
-from flows._pipeline import parameter_help
+from flows._fields import described
 from payflows.ledger import UnitOfWork
 from payflows.lookup import QUERY_PATTERN, PaymentView, find_payments
 from payflows.settings import load_settings
@@ -37,7 +36,7 @@ ACTION_DEPLOYMENTS = {
 
 Query = Annotated[
     str,
-    Field(
+    described(
         min_length=1,
         max_length=200,
         pattern=QUERY_PATTERN,
@@ -73,11 +72,10 @@ def _row(view: PaymentView) -> dict[str, Any]:
 
 
 @flow(name=NAME, flow_run_name="lookup-{query}", persist_result=False)
-@parameter_help
 async def payment_lookup(
     query: Query,
     limit: Annotated[
-        int, Field(ge=1, le=500, description="At most this many payments, newest first.")
+        int, described(ge=1, le=500, description="At most this many payments, newest first.")
     ] = 50,
 ) -> State[list[PaymentView]]:
     """Find payments by order id, email, last four digits or purchase id."""

@@ -8,6 +8,18 @@ from prefect import flow
 from prefect.states import State
 
 from flows._common import finish
+from flows._fields import (
+    MERCHANT_CURRENCY,
+    AmountText,
+    AsOfField,
+    CurrencyField,
+    CustomerId,
+    Period,
+    Product,
+    RecurringToken,
+    SubscriptionId,
+)
+from flows._forms import request
 from flows._models import MITChargeRequest, PaymentResult
 from tasks import payments as tasks
 from tasks.runtime import payment_context
@@ -24,9 +36,20 @@ def billing_period(params: MITChargeRequest) -> str:
     return (params.as_of or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m")
 
 
-@flow(name=NAME, flow_run_name="mit-{params.subscription_id}", persist_result=False)
-async def mit_charge(params: MITChargeRequest) -> State[PaymentResult]:
-    """Charge the stored card for one period of a subscription; running it again pays once."""
+@flow(name=NAME, flow_run_name="mit-{subscription_id}", persist_result=False)
+async def mit_charge(
+    *,
+    subscription_id: SubscriptionId,
+    period: Period = "",
+    amount: AmountText,
+    currency: CurrencyField = MERCHANT_CURRENCY,
+    customer_id: CustomerId,
+    recurring_token: RecurringToken,
+    product: Product = "Subscription",
+    as_of: AsOfField = None,
+) -> State[PaymentResult]:
+    """One merchant-initiated charge on a stored card, once per subscription and period."""
+    params = request(MITChargeRequest, locals())
     async with payment_context():
         stored = await tasks.load_stored_card(params.customer_id, params.recurring_token)
         outcome = await tasks.charge_stored_card(

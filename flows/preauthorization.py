@@ -6,6 +6,23 @@ from prefect import flow
 from prefect.states import State
 
 from flows._common import finish, pay_by_card
+from flows._fields import (
+    MERCHANT_CURRENCY,
+    AmountText,
+    Auto3DSField,
+    BookingId,
+    BrowserField,
+    CardholderName,
+    CardRef,
+    CurrencyField,
+    Email,
+    FullName,
+    OptionalCustomerId,
+    Product,
+    RemoteIp,
+    SandboxCardField,
+)
+from flows._forms import request, run_name
 from flows._models import PaymentResult, PreauthRequest
 from tasks import payments as tasks
 from tasks.runtime import payment_context
@@ -15,9 +32,25 @@ __all__ = ["preauthorize"]
 NAME = "preauthorize"
 
 
-@flow(name=NAME, flow_run_name="preauth-{params.booking_id}", persist_result=False)
-async def preauthorize(params: PreauthRequest) -> State[PaymentResult]:
-    """Hold ``amount_cents`` for a booking; once per booking id."""
+@flow(name=NAME, flow_run_name=run_name("preauth", "booking_id"), persist_result=False)
+async def preauthorize(
+    *,
+    booking_id: BookingId = "",
+    amount: AmountText,
+    currency: CurrencyField = MERCHANT_CURRENCY,
+    email: Email,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    card_ref: CardRef = "",
+    sandbox_card: SandboxCardField = None,
+    cardholder_name: CardholderName = "Sandbox Shopper",
+    auto_3ds: Auto3DSField = None,
+    product: Product = "Booking deposit",
+    remote_ip: RemoteIp = "127.0.0.1",
+    browser: BrowserField = None,
+) -> State[PaymentResult]:
+    """Hold an amount on the shopper's card (3-D Secure when the issuer asks); once per booking."""
+    params = request(PreauthRequest, locals())
     async with payment_context():
         outcome = await pay_by_card(
             f"preauth:{params.booking_id}",

@@ -12,6 +12,20 @@ from prefect import flow
 from prefect.states import State
 
 from flows._common import card_reference, check_sandbox_options, finish
+from flows._fields import (
+    MERCHANT_CURRENCY,
+    AmountText,
+    BookingId,
+    CardholderName,
+    CardRef,
+    CurrencyField,
+    CustomerId,
+    Product,
+    RecurringToken,
+    RemoteIp,
+    SandboxCardField,
+)
+from flows._forms import request, run_name
 from flows._models import PaymentResult, RecurringPreauthRequest
 from payflows.gateway import CardFlags
 from payflows.vault import default_vault
@@ -23,9 +37,22 @@ __all__ = ["recurring_preauth"]
 NAME = "recurring-preauth"
 
 
-@flow(name=NAME, flow_run_name="recurring-preauth-{params.booking_id}", persist_result=False)
-async def recurring_preauth(params: RecurringPreauthRequest) -> State[PaymentResult]:
-    """Hold ``amount_cents`` on a stored card for a booking; once per booking id."""
+@flow(name=NAME, flow_run_name=run_name("recurring-preauth", "booking_id"), persist_result=False)
+async def recurring_preauth(
+    *,
+    booking_id: BookingId = "",
+    amount: AmountText,
+    currency: CurrencyField = MERCHANT_CURRENCY,
+    customer_id: CustomerId,
+    recurring_token: RecurringToken,
+    card_ref: CardRef = "",
+    sandbox_card: SandboxCardField = None,
+    cardholder_name: CardholderName = "Sandbox Shopper",
+    product: Product = "Recurring pre-authorisation",
+    remote_ip: RemoteIp = "127.0.0.1",
+) -> State[PaymentResult]:
+    """Pre-authorise on a stored card without the CVC; once per booking id."""
+    params = request(RecurringPreauthRequest, locals())
     async with payment_context():
         check_sandbox_options(params.card, None)
         card_ref = card_reference(params.card, cvc="000")

@@ -20,9 +20,10 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator
 
-from flows._pipeline import AsOf, parameter_help, resolve_as_of, technical
+from flows._fields import described
+from flows._pipeline import AsOf, resolve_as_of, technical
 from payflows.reports import ReportResult, resolve_period
 from payflows.reports.period import zone
 from payflows.reports.reconcile import empty_mismatches
@@ -57,7 +58,7 @@ def _known_zone(value: str | None) -> str | None:
 TimeZone = Annotated[
     str | None,
     AfterValidator(_known_zone),
-    Field(
+    described(
         description="IANA time zone of the merchant's days (e.g. Africa/Johannesburg); "
         "default: PAYFLOWS_TIMEZONE."
     ),
@@ -98,39 +99,38 @@ def outcome(result: ReportResult) -> tuple[State, list[str]]:
 
 
 @flow(name=NAME, persist_result=False)
-@parameter_help
 async def settlement_report(
     date_from: Annotated[
         date | None,
-        Field(description="First day reported (inclusive); default: the same as date_to."),
+        described(description="First day reported (inclusive); default: the same as date_to."),
     ] = None,
     date_to: Annotated[
         date | None,
-        Field(
+        described(
             description="Last day reported (inclusive); default: yesterday, or the day of "
             "as_of when it is given."
         ),
     ] = None,
     timezone: TimeZone = None,
     reconcile: Annotated[
-        bool, Field(description="Compare every purchase of the period with the gateway.")
+        bool, described(description="Compare every purchase of the period with the gateway.")
     ] = True,
     track_settlement: Annotated[
         bool,
-        Field(
+        described(
             description="Record the clearing and settlement the gateway reports (needs reconcile)."
         ),
     ] = True,
     as_of: Annotated[
         AsOf,
-        Field(
+        described(
             description="The report's 'now' (hours left on open holds; the day reported when "
             "no dates are given); ISO, without a zone it is UTC; default: now."
         ),
     ] = None,
     output_dir: Annotated[
         str | None,
-        Field(
+        described(
             max_length=500,
             description=technical(
                 "base folder of the report's files; default: PAYFLOWS_REPORTS_DIR."
@@ -138,7 +138,7 @@ async def settlement_report(
         ),
     ] = None,
     concurrency: Annotated[
-        int, Field(ge=1, le=256, description=technical("read-backs in flight at once."))
+        int, described(ge=1, le=256, description=technical("read-backs in flight at once."))
     ] = 16,
 ) -> ReportResult:
     """Summaries, settlement and reconciliation of a period, as CSVs, HTML and artifacts.

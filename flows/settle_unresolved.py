@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow, get_run_logger
-from pydantic import Field
 
-from flows._pipeline import parameter_help, technical
+from flows._fields import described
+from flows._pipeline import technical
 from payflows.exactly_once import RunIncomplete
 from payflows.payments import UnresolvedSummary
 from tasks.settle import settle_unresolved_attempts
@@ -25,18 +25,17 @@ NAME = "settle-unresolved"
 
 
 @flow(name=NAME, persist_result=False)
-@parameter_help
 async def settle_unresolved(
     older_than_seconds: Annotated[
         float,
-        Field(
+        described(
             ge=0,
             description="Read back payments left in flight at least this long (seconds); "
             "younger ones may still be answered by their own process.",
         ),
     ] = 30,
     limit: Annotated[
-        int, Field(ge=1, le=10_000, description=technical("at most this many payments a run."))
+        int, described(ge=1, le=10_000, description=technical("at most this many payments a run."))
     ] = 500,
 ) -> UnresolvedSummary:
     """Read back every single payment left in flight for ``older_than_seconds``; fail if any

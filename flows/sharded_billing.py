@@ -28,13 +28,12 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
-from pydantic import Field
 
+from flows._fields import described
 from flows._pipeline import (
     MaxFailureRate,
     WorkerId,
     fail_if_incomplete,
-    parameter_help,
     resolve_as_of,
     technical,
 )
@@ -61,7 +60,6 @@ NAME = "sharded-billing"
 
 
 @flow(name=subscription_billing.name, persist_result=True, result_serializer="json")
-@parameter_help
 async def billing_shard(
     as_of: BillAsOf = None,
     catch_up: CatchUp = False,
@@ -156,28 +154,27 @@ def shard_worker_ids(parent: str, shards: int) -> list[str]:
 
 
 @flow(name=NAME, persist_result=False)
-@parameter_help
 async def sharded_billing(
     *,
     shards: Annotated[
-        int, Field(ge=1, le=64, description="Child runs started at once, each its own worker.")
+        int, described(ge=1, le=64, description="Child runs started at once, each its own worker.")
     ] = 2,
     as_of: BillAsOf = None,
     catch_up: CatchUp = False,
     max_failure_rate: MaxFailureRate = None,
     rate_per_second: Annotated[
         float | None,
-        Field(
+        described(
             gt=0, description="At most this many charges per second, per shard; default: no cap."
         ),
     ] = None,
     batch_size: BatchSize = 200,
     concurrency: Annotated[
-        int, Field(ge=1, le=512, description=technical("charges in flight per shard."))
+        int, described(ge=1, le=512, description=technical("charges in flight per shard."))
     ] = 16,
     deployment: Annotated[
         str,
-        Field(
+        described(
             min_length=3,
             pattern=r"^[^/]+/[^/]+$",
             description=technical(

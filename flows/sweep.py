@@ -14,15 +14,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
-from pydantic import Field
 
+from flows._fields import described
 from flows._pipeline import (
     AsOf,
     MaxFailureRate,
     WorkerId,
     default_worker_id,
     fail_if_incomplete,
-    parameter_help,
     resolve_as_of,
     technical,
 )
@@ -36,28 +35,27 @@ NAME = "preauth-sweep"
 
 
 @flow(name=NAME, persist_result=False)
-@parameter_help
 async def preauth_sweep(
     as_of: Annotated[
         AsOf,
-        Field(
+        described(
             description="Act on the holds due at this time (ISO; without a zone it is UTC); "
             "default: now."
         ),
     ] = None,
     limit: Annotated[
         int | None,
-        Field(ge=1, description="At most this many holds this run (the rest: the next run)."),
+        described(ge=1, description="At most this many holds this run (the rest: the next run)."),
     ] = None,
     reconcile_all: Annotated[
-        bool, Field(description="Also read back every open hold that is not due yet.")
+        bool, described(description="Also read back every open hold that is not due yet.")
     ] = False,
     max_failure_rate: MaxFailureRate = None,
     concurrency: Annotated[
-        int, Field(ge=1, le=256, description=technical("holds in flight at once."))
+        int, described(ge=1, le=256, description=technical("holds in flight at once."))
     ] = 16,
     batch_size: Annotated[
-        int, Field(ge=1, le=10_000, description=technical("holds claimed per batch."))
+        int, described(ge=1, le=10_000, description=technical("holds claimed per batch."))
     ] = 500,
     worker_id: WorkerId = None,
 ) -> SweepSummary:

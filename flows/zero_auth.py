@@ -6,6 +6,22 @@ from prefect import flow
 from prefect.states import State
 
 from flows._common import finish, pay_by_card
+from flows._fields import (
+    MERCHANT_CURRENCY,
+    Auto3DSField,
+    BrowserField,
+    CardholderName,
+    CardRef,
+    CurrencyField,
+    Email,
+    FullName,
+    OptionalCustomerId,
+    Product,
+    Reference,
+    RemoteIp,
+    SandboxCardField,
+)
+from flows._forms import request, run_name
 from flows._models import PaymentResult, ZeroAuthRequest
 from tasks.runtime import payment_context
 
@@ -14,9 +30,24 @@ __all__ = ["zero_auth_validation"]
 NAME = "zero-auth-validation"
 
 
-@flow(name=NAME, flow_run_name="zero-auth-{params.reference}", persist_result=False)
-async def zero_auth_validation(params: ZeroAuthRequest) -> State[PaymentResult]:
-    """Validate and store a card; once per reference. The result carries the recurring token."""
+@flow(name=NAME, flow_run_name=run_name("zero-auth", "reference"), persist_result=False)
+async def zero_auth_validation(
+    *,
+    reference: Reference = "",
+    email: Email,
+    customer_id: OptionalCustomerId = "",
+    full_name: FullName = "",
+    card_ref: CardRef = "",
+    sandbox_card: SandboxCardField = None,
+    cardholder_name: CardholderName = "Sandbox Shopper",
+    auto_3ds: Auto3DSField = None,
+    currency: CurrencyField = MERCHANT_CURRENCY,
+    product: Product = "Card validation",
+    remote_ip: RemoteIp = "127.0.0.1",
+    browser: BrowserField = None,
+) -> State[PaymentResult]:
+    """Validate a card for 0 and keep it (tokenised) for later charges; once per reference."""
+    params = request(ZeroAuthRequest, locals())
     async with payment_context():
         outcome = await pay_by_card(
             f"zero-auth:{params.reference}",

@@ -309,3 +309,25 @@ class _InboxSettings(BaseSettings):
 def inbox_dir() -> str:
     """``PAYFLOWS_INBOX_DIR``: the folder CSV files are dropped in (default ``data/inbox``)."""
     return _InboxSettings().inbox_dir
+
+
+class _CurrencySettings(BaseSettings):
+    """The merchant's currency alone: read where the whole settings are not wanted."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    checkout_currency: str = Field(default="ZAR", alias="PAYFLOWS_CHECKOUT_CURRENCY")
+
+
+def merchant_currency() -> str:
+    """``PAYFLOWS_CHECKOUT_CURRENCY`` as an ISO code: the default currency of the flows' forms.
+
+    Read when the flows are imported (a form's default is fixed then); a code that is not a
+    currency falls back to ZAR here, and loading the whole settings reports it.
+    """
+    from payflows.domain.money import validate_currency
+
+    try:
+        return validate_currency(_CurrencySettings().checkout_currency)
+    except ValueError:
+        return "ZAR"

@@ -19,16 +19,12 @@ from typing import Any, TypeVar, cast
 
 from flows import (
     Browser,
-    CardInput,
-    CustomerInitiatedPaymentRequest,
     OperationRejected,
     PaymentResult,
-    PreauthRequest,
-    Shopper,
-    ThreeDSCompletionRequest,
     customer_initiated_payment,
     preauthorize,
     result_of_run,
+    units,
 )
 from flows import complete_3ds as complete_3ds_flow
 from flows._tags import run_tags
@@ -75,44 +71,23 @@ async def checkout(
     remote_ip: str,
     browser: BrowserFingerprint,
 ) -> PaymentResult:
-    shopper = Shopper(email=email)
-    card = CardInput(card_ref=card_ref)
-    fingerprint = Browser(**browser.as_fields())
+    # The flows' flat forms, as an operator would fill them in the Prefect UI.
+    form = {
+        "amount": units(amount_cents, currency),
+        "currency": currency,
+        "email": email,
+        "card_ref": card_ref,
+        "product": product,
+        "remote_ip": remote_ip,
+        "browser": Browser(**browser.as_fields()),
+    }
     if mode == "preauth":
-        return await result_of_run(
-            preauthorize(
-                PreauthRequest(
-                    booking_id=order_id,
-                    amount_cents=amount_cents,
-                    currency=currency,
-                    shopper=shopper,
-                    card=card,
-                    product=product,
-                    remote_ip=remote_ip,
-                    browser=fingerprint,
-                ),
-                return_state=True,
-            )
-        )
+        return await result_of_run(preauthorize(booking_id=order_id, **form, return_state=True))
     return await result_of_run(
-        customer_initiated_payment(
-            CustomerInitiatedPaymentRequest(
-                order_id=order_id,
-                amount_cents=amount_cents,
-                currency=currency,
-                shopper=shopper,
-                card=card,
-                product=product,
-                remote_ip=remote_ip,
-                browser=fingerprint,
-            ),
-            return_state=True,
-        )
+        customer_initiated_payment(order_id=order_id, **form, return_state=True)
     )
 
 
 @_under_run_tags(_complete_3ds_flow)
 async def complete_3ds(md: str, pares: str) -> PaymentResult:
-    return await result_of_run(
-        complete_3ds_flow(ThreeDSCompletionRequest(md=md, pares=pares), return_state=True)
-    )
+    return await result_of_run(complete_3ds_flow(md=md, pares=pares, return_state=True))

@@ -55,32 +55,24 @@ async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> t
             raise ValueError(f"amount must be a decimal in {view.currency}, e.g. 100.00") from None
         if cents <= 0:
             raise ValueError("amount must be more than zero")
+    # The flows' forms take the amount as text in the purchase's currency.
+    money = {"amount": f.units(cents, view.currency), "currency": view.currency} if cents else {}
+    flow: Any
+    form: dict[str, Any] = {"purchase_id": purchase_id}
     if action == "capture":
-        run = f.capture_hold(
-            f.CaptureRequest(purchase_id=purchase_id, amount_cents=cents), return_state=True
-        )
+        flow, form = f.capture_hold, {**form, **money}
     elif action == "void":
-        run = f.void_hold(f.VoidRequest(purchase_id=purchase_id), return_state=True)
+        flow = f.void_hold
     elif action == "refund":
         ref = body.get("refund_ref")
         if not isinstance(ref, str) or not ref:
             raise ValueError("refund_ref is required: your reference of this refund")
-        run = f.refund(
-            f.RefundRequest(purchase_id=purchase_id, refund_ref=ref, amount_cents=cents),
-            return_state=True,
-        )
+        flow, form = f.refund, {**form, "refund_ref": ref, **money}
     else:
-        run = f.cancel_purchase(f.PurchaseCancelRequest(purchase_id=purchase_id), return_state=True)
-    flow_name = {
-        "capture": f.capture_hold,
-        "void": f.void_hold,
-        "refund": f.refund,
-        "cancel": f.cancel_purchase,
-    }[action].name
-    # The run starts on await: under the flow's tags, as a Custom run from the UI would carry
-    # them, so automations matching tags see operator actions too.
-    with run_tags(flow_name):
-        state = await run
+        flow = f.cancel_purchase
+    # Under the flow's run tags, as its deployment's runs: the automations match it.
+    with run_tags(flow.name):
+        state = await flow(**form, return_state=True)
     data = await state.aresult(raise_on_failure=False)
     if isinstance(data, BaseException):
         raise data

@@ -10,10 +10,11 @@ What counts as a card number: a Luhn-valid run of 12 to 19 digits, whatever sepa
 its digits are written in (Arabic-Indic, full-width, superscript digits all count: they are
 normalised to ASCII before the test). Precisely, the text is cut into *chains*: digit groups joined
 by at most :data:`MAX_GAP` characters that are neither letters nor digits. A letter or a longer gap
-ends a chain, and a UUID (``8-4-4-4-12`` hex digits, how gateways name purchases) is never a
-card number. Every run of consecutive groups of one chain holding 12 to 19 digits in total is a
-candidate (so ``ref 12 4111 1111 1111 1111`` is caught although the chain has 18 digits); a single
-group of more than 19 digits is a long identifier, not a card number.
+ends a chain, and neither a UUID (``8-4-4-4-12`` hex digits, how gateways name purchases) nor an
+IPv4 address (``192.168.100.200``, four octets up to 255) is ever a card number. Every run of
+consecutive groups of one chain holding 12 to 19 digits in total is a candidate (so
+``ref 12 4111 1111 1111 1111`` is caught although the chain has 18 digits); a single group of
+more than 19 digits is a long identifier, not a card number.
 
 Error messages take the other route: they should never quote a raw value at all, and
 :func:`redact` is the last line for the ones that must show some text: it hides every chain of 12
@@ -102,10 +103,31 @@ _UUID = re.compile(
 )
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: An IPv4 dotted quad (a shopper's address, a log's): four octets of at most 255, never a card
+#: number, although its 12 digits joined by dots make a Luhn-valid chain one time in ten.
+_IPV4 = re.compile(rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])")
+
+
+#: A date and time as ISO 8601 and Python write them (``2026-12-03 08:56:12.345678+00:00``):
+#: a log line's or a report's time, never a card number, although its 20 or more digits make a
+#: long chain (a log line would read ``08:56:[digits hidden]``). Years 1900-2199 only, and a
+#: real month, day, hour and minute, so a card number written with dashes stays a chain.
+_TIMESTAMP = re.compile(
+    r"(?<![0-9])(?:19|20|21)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,9})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?(?![0-9])"
+)
+
+
 def _chains(text: str) -> Iterator[re.Match[str]]:
     text = normalise_digits(text)
     if "-" in text:
         text = _UUID.sub(lambda m: "u" * len(m.group()), text)  # same length: spans stay true
+        if ":" in text:
+            text = _TIMESTAMP.sub(lambda m: "t" * len(m.group()), text)
+    if "." in text:
+        text = _IPV4.sub(lambda m: "i" * len(m.group()), text)
     return _CHAIN.finditer(text)
 
 

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+from prefect.exceptions import PrefectHTTPStatusError
+
 from deployments import CATALOG, available
 from tests.deployments.support import (
     ROOT,
@@ -24,10 +27,45 @@ from tests.flows.support import Ledger
 from tests.support.prefect_server import PrefectServer
 
 SHOPPER = "ui-shopper@example.test"
+PAN = "4111 1111 1111 1111"
 
 
 def test_every_catalog_entry_is_in_this_checkout() -> None:
     assert [spec.full_name for spec in CATALOG if spec.missing is not None] == []
+
+
+async def _a_card_number_in_a_text_field_is_refused_by_the_server(
+    server: PrefectServer, deployment_id: Any
+) -> None:
+    """The deployment enforces its parameter schema: Prefect's server refuses a card number
+    typed into a free-text field or the card reference (409) before it stores any flow run."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    async with get_client() as client:
+        before = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+        for field, typed in [
+            ("product", PAN),
+            ("full_name", "4111.1111.1111.1111"),
+            ("order_id", "4111111111111111"),
+            ("card_ref", PAN.replace(" ", "")),
+        ]:
+            with pytest.raises(PrefectHTTPStatusError) as refused:
+                await client.create_flow_run_from_deployment(
+                    deployment_id, parameters={"amount": "1.00", "email": SHOPPER, field: typed}
+                )
+            assert refused.value.response.status_code == 409, field
+        after = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        )
+    assert len(after) == len(before)
+    # Stored nowhere: not in the server's database, not in what it logged.
+    digits = PAN.replace(" ", "").encode()
+    for path in [server.database, Path(f"{server.database}-wal"), server.log_file]:
+        data = path.read_bytes() if path.exists() else b""
+        assert digits not in data and PAN.encode() not in data, path
 
 
 def _runs(done: dict[Any, Any]) -> dict[str, Any]:
@@ -61,14 +99,17 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         found = await wait_deployments([s.full_name for s in specs], serving, log)
         ids = {name: d.id for name, d in found.items()}
         assert found["subscription-billing/nightly"].global_concurrency_limit.limit == 1
+        # Flat forms: what the Prefect UI shows, one field each.
         assert found["preauthorize/hold-an-amount"].parameters == {
-            "params": {
-                "amount_cents": 50000,
-                "shopper": {"email": SHOPPER, "full_name": "Thandi Nkosi"},
-                "card": {"sandbox_card": "visa_3ds_challenge"},
-                "auto_3ds": "approve",
-            }
+            "amount": "500.00",
+            "email": SHOPPER,
+            "full_name": "Thandi Nkosi",
+            "sandbox_card": "visa_3ds_challenge",
+            "auto_3ds": "approve",
         }
+        await _a_card_number_in_a_text_field_is_refused_by_the_server(
+            prefect_api, ids["customer-initiated-payment/take-a-card-payment"]
+        )
 
         # 1. Quick run: every deployment whose defaults make a whole run; two pre-auths, so
         #    each Quick run must be a new booking (its id comes from the flow run).
@@ -128,30 +169,26 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
 
         # 2. Custom run: the flows that act on what the first runs made.
         second = {
-            "capture-hold/capture-a-hold": {
-                "params": {"purchase_id": holds[0], "amount_cents": 30000}
-            },
-            "void-hold/release-a-hold": {"params": {"purchase_id": holds[1]}},
+            "capture-hold/capture-a-hold": {"purchase_id": holds[0], "amount": "300.00"},
+            "void-hold/release-a-hold": {"purchase_id": holds[1]},
             "refund/refund-a-payment": {
-                "params": {"purchase_id": paid, "refund_ref": "UI-R1", "amount_cents": 1000}
+                "purchase_id": paid,
+                "refund_ref": "UI-R1",
+                "amount": "10.00",
             },
-            "cancel-purchase/cancel-before-settlement": {"params": {"purchase_id": to_cancel}},
+            "cancel-purchase/cancel-before-settlement": {"purchase_id": to_cancel},
             "recurring-preauth/hold-on-a-stored-card": {
-                "params": {
-                    "booking_id": "UI-RB-1",
-                    "amount_cents": 20000,
-                    "customer_id": SHOPPER,
-                    "recurring_token": token,
-                    "card": {"sandbox_card": "visa_approved"},
-                }
+                "booking_id": "UI-RB-1",
+                "amount": "200.00",
+                "customer_id": SHOPPER,
+                "recurring_token": token,
+                "sandbox_card": "visa_approved",
             },
             "mit-charge/charge-a-stored-card": {
-                "params": {
-                    "subscription_id": "UI-SUB-1",
-                    "amount_cents": 9900,
-                    "customer_id": SHOPPER,
-                    "recurring_token": token,
-                }
+                "subscription_id": "UI-SUB-1",
+                "amount": "99.00",
+                "customer_id": SHOPPER,
+                "recurring_token": token,
             },
         }
         runs = {name: await quick_run(ids[name], p) for name, p in second.items()}
@@ -165,7 +202,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         # 3. The last link: cancel the refund just made.
         run = await quick_run(
             ids["cancel-refund/cancel-a-refund"],
-            {"params": {"purchase_id": paid, "refund_id": refund["refund_id"]}},
+            {"purchase_id": paid, "refund_id": refund["refund_id"]},
         )
         done = await wait_final([run.id], timeout=300)
         assert done[run.id].state_name == "Refund cancelled", log.read_text()[-4000:]
@@ -173,7 +210,7 @@ async def test_every_served_deployment_completes_from_a_quick_or_custom_run(
         # 4. The card's end: delete the stored card the MIT charge just used.
         run = await quick_run(
             ids["delete-card/delete-a-stored-card"],
-            {"params": {"customer_id": SHOPPER, "recurring_token": token}},
+            {"customer_id": SHOPPER, "recurring_token": token},
         )
         done = await wait_final([run.id], timeout=300)
         assert done[run.id].state_name == "Completed", log.read_text()[-4000:]

@@ -4,28 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from flows import CardInput, PaymentResult, SandboxCard, Shopper, result_of_run
+from flows import PaymentResult, result_of_run
+from payflows.domain.money import format_amount
 
-__all__ = ["Ledger", "Sandbox", "card", "run", "shopper"]
-
-
-async def run(flow: Any, params: Any) -> PaymentResult:
-    """A scenario flow run in-process: its result whether paid, declined or waiting."""
-    return await result_of_run(flow(params, return_state=True))
+__all__ = ["Ledger", "Sandbox", "amount_text", "card", "run", "shopper"]
 
 
-def card(name: str) -> CardInput:
-    return CardInput(sandbox_card=SandboxCard(name))
+async def run(flow: Any, form: Mapping[str, Any] | None = None, /, **values: Any) -> PaymentResult:
+    """A scenario flow run in-process with its flat form: its result, paid, declined or waiting."""
+    return await result_of_run(flow(**{**(form or {}), **values}, return_state=True))
 
 
-def shopper(tag: str) -> Shopper:
-    return Shopper(email=f"{tag.lower()}@example.test", full_name="Thandi Nkosi")
+def amount_text(cents: int, currency: str = "ZAR") -> str:
+    """``29_900`` as the form's text, ``"299.00"``: what an operator types."""
+    return format_amount(cents, currency).split(" ", 1)[1].replace(" ", "")
+
+
+def card(name: str) -> dict[str, str]:
+    """The form's card fields for a sandbox test card."""
+    return {"sandbox_card": name}
+
+
+def shopper(tag: str) -> dict[str, str]:
+    """The form's shopper fields."""
+    return {"email": f"{tag.lower()}@example.test", "full_name": "Thandi Nkosi"}
 
 
 @dataclass

@@ -28,20 +28,6 @@ from typer.testing import CliRunner
 
 from apps.cli import app as cli
 from flows import (
-    CaptureRequest,
-    CardInput,
-    CustomerInitiatedPaymentRequest,
-    External3DSPaymentRequest,
-    MITChargeRequest,
-    NetworkTokenPaymentRequest,
-    Non3DSPaymentRequest,
-    PreauthRequest,
-    PurchaseCancelRequest,
-    RecurringPreauthRequest,
-    RefundRequest,
-    ThreeDSCompletionRequest,
-    VoidRequest,
-    ZeroAuthRequest,
     cancel_purchase,
     capture_hold,
     complete_3ds,
@@ -60,7 +46,7 @@ from flows._cards import SANDBOX_NETWORK_TOKEN
 from payflows.domain.cards import CardData
 from payflows.sandbox import TEST_CARDS, complete_challenge
 from payflows.vault import default_vault
-from tests.flows.support import Ledger, Sandbox, card, run, shopper
+from tests.flows.support import Ledger, Sandbox, amount_text, card, run, shopper
 from tests.support.prefect_server import PrefectServer
 
 #: The CVCs the flows are given (sandbox cards use 123, stored-credential flows 000).
@@ -126,9 +112,7 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
         ids.append(order)
         return await run(
             customer_initiated_payment,
-            CustomerInitiatedPaymentRequest(
-                order_id=order, amount_cents=30_000, shopper=who, card=card(name), **extra
-            ),
+            dict(order_id=order, amount=amount_text(30_000), **who, **card(name), **extra),
         )
 
     for i, name in enumerate(
@@ -156,53 +140,48 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
         pares = await complete_challenge(
             browser, waiting.three_ds.acs_url, waiting.three_ds.md, pareq, "http://m.test/3ds"
         )
-    assert (
-        await run(complete_3ds, ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares))
-    ).succeeded
+    assert (await run(complete_3ds, dict(md=waiting.three_ds.md, pares=pares))).succeeded
 
     # A card given in-process (what the web checkout does): through the vault only.
     ref = default_vault.put(CardData(*IN_PROCESS, "Thandi Nkosi"))
     ids.append(f"{tag}-vault")
     paid = await run(
         customer_initiated_payment,
-        CustomerInitiatedPaymentRequest(
-            order_id=f"{tag}-vault", amount_cents=30_000, shopper=who, card=CardInput(card_ref=ref)
+        dict(
+            order_id=f"{tag}-vault",
+            amount=amount_text(30_000),
+            **who,
+            card_ref=ref,
         ),
     )
     assert paid.succeeded and paid.purchase_id
-    await run(
-        refund, RefundRequest(purchase_id=paid.purchase_id, refund_ref="R1", amount_cents=100)
-    )
+    await run(refund, dict(purchase_id=paid.purchase_id, refund_ref="R1", amount=amount_text(100)))
     await run(
         cancel_purchase,
-        PurchaseCancelRequest(
-            purchase_id=(await cit(f"{tag}-cancel", "visa_approved")).purchase_id
-        ),
+        dict(purchase_id=(await cit(f"{tag}-cancel", "visa_approved")).purchase_id),
     )
 
     for i, name in enumerate(["visa_approved", "mastercard_approved", "visa_3ds_challenge"]):
         ids.append(f"{tag}-hold-{i}")
         held = await run(
             preauthorize,
-            PreauthRequest(
+            dict(
                 booking_id=f"{tag}-hold-{i}",
-                amount_cents=40_000,
-                shopper=who,
-                card=card(name),
+                amount=amount_text(40_000),
+                **who,
+                **card(name),
                 auto_3ds="approve",
             ),
         )
         assert held.succeeded and held.purchase_id
         if i == 0:
-            await run(
-                capture_hold, CaptureRequest(purchase_id=held.purchase_id, amount_cents=30_000)
-            )
+            await run(capture_hold, dict(purchase_id=held.purchase_id, amount=amount_text(30_000)))
         else:
-            await run(void_hold, VoidRequest(purchase_id=held.purchase_id))
+            await run(void_hold, dict(purchase_id=held.purchase_id))
 
     ids.append(f"{tag}-zero")
     stored = await run(zero_auth_validation,
-        ZeroAuthRequest(reference=f"{tag}-zero", shopper=who, card=card("guide_visa_3ds"),
+        dict(reference=f"{tag}-zero", **who, **card("guide_visa_3ds"),
                         auto_3ds="approve")
     )  # fmt: skip
     assert stored.recurring_token
@@ -210,12 +189,12 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
     assert (
         await run(
             recurring_preauth,
-            RecurringPreauthRequest(
+            dict(
                 booking_id=f"{tag}-rp",
-                amount_cents=50_000,
-                customer_id=who.external_id,
+                amount=amount_text(50_000),
+                customer_id=who["email"],
                 recurring_token=stored.recurring_token,
-                card=card("guide_visa_3ds"),
+                **card("guide_visa_3ds"),
             ),
         )
     ).succeeded
@@ -223,11 +202,11 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
     assert (
         await run(
             mit_charge,
-            MITChargeRequest(
+            dict(
                 subscription_id=f"sub-{tag}",
                 period="2026-06",
-                amount_cents=9_900,
-                customer_id=who.external_id,
+                amount=amount_text(9_900),
+                customer_id=who["email"],
                 recurring_token=stored.recurring_token,
             ),
         )
@@ -237,11 +216,11 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
     assert (
         await run(
             external_3ds_payment,
-            External3DSPaymentRequest(
+            dict(
                 order_id=f"{tag}-ext",
-                amount_cents=25_000,
-                shopper=who,
-                card=card("visa_3ds_challenge"),
+                amount=amount_text(25_000),
+                **who,
+                **card("visa_3ds_challenge"),
                 cavv="AAABBBCCCdddEEEfff111222333=",
                 eci_raw="05",
             ),
@@ -251,10 +230,10 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
     assert (
         await run(
             network_token_payment,
-            NetworkTokenPaymentRequest(
+            dict(
                 order_id=f"{tag}-nt",
-                amount_cents=25_000,
-                shopper=who,
+                amount=amount_text(25_000),
+                **who,
                 sandbox_token=True,
                 token_requestor_id="50110030273",
             ),
@@ -264,8 +243,11 @@ async def run_every_card_flow(tag: str, sandbox: Sandbox) -> list[str]:
     assert (
         await run(
             non_3ds_payment,
-            Non3DSPaymentRequest(
-                order_id=f"{tag}-non3ds", amount_cents=5_000, shopper=who, card=card("chip_visa")
+            dict(
+                order_id=f"{tag}-non3ds",
+                amount=amount_text(5_000),
+                **who,
+                **card("chip_visa"),
             ),
         )
     ).succeeded

@@ -96,8 +96,8 @@ def test_a_decline_exits_1(run: Callable[..., Result], key: str) -> None:
         (["--amount", "1.234"], "more decimals than ZAR allows"),
         (["--amount", "abc"], "not an amount"),
         (["--amount", "0"], "more than zero"),
-        (["--amount", "1", "--sandbox-card", "nope"], "unknown test card 'nope'"),
-        (["--amount", "1", "--auto-3ds", "maybe"], "--auto-3ds must be approve or fail"),
+        (["--amount", "1", "--sandbox-card", "nope"], "sandbox_card: Input should be"),
+        (["--amount", "1", "--auto-3ds", "maybe"], "auto_3ds: Input should be 'approve' or 'fail'"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(
@@ -122,3 +122,24 @@ def test_capture_above_the_hold_exits_2(run: Callable[..., Result], key: str) ->
     result = run("capture", "--purchase", held["purchase_id"], "--amount", "100.01")
 
     assert result.exit_code == 2 and "refused, nothing was charged" in result.output
+
+
+async def test_a_cli_run_carries_its_scenario_tags(run: Callable[..., Result], key: str) -> None:
+    """Automations match runs by tag: a scenario run from the CLI carries the deployment's."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from flows._tags import tags_for
+
+    args = ("non-3ds", "--order", key, "--amount", "12.00", "--email", "a@b.test")
+    result = await asyncio.to_thread(run, *args, "--sandbox-card", "visa_approved")
+    assert result.exit_code == 0, result.output
+
+    async with get_client() as client:
+        [flow_run] = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"non-3ds-{key}"]))
+        )
+    assert set(tags_for("non-3ds-payment")) <= set(flow_run.tags), flow_run.tags
+    assert flow_run.parameters["amount"] == "12.00"  # flat: the form as typed

@@ -7,13 +7,11 @@ from __future__ import annotations
 import pytest
 
 from flows import (
-    MITChargeRequest,
     OperationRejected,
-    ZeroAuthRequest,
     mit_charge,
     zero_auth_validation,
 )
-from flows.delete_card import DeleteCardRequest, delete_card
+from flows.delete_card import delete_card
 from tests.flows.support import Ledger, Sandbox, card, shopper
 
 
@@ -21,20 +19,18 @@ async def test_delete_card_deletes_it_everywhere_and_stops_mit(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
     saved = await zero_auth_validation(
-        ZeroAuthRequest(
-            reference=key, shopper=shopper(key), card=card("visa_approved"), auto_3ds="approve"
-        )
+        reference=key, **shopper(key), **card("visa_approved"), auto_3ds="approve"
     )
     token = saved.recurring_token
     assert saved.succeeded and token == saved.purchase_id  # the saving purchase is the token
-    customer = shopper(key).external_id
+    customer = shopper(key)["email"]
 
     with pytest.raises(OperationRejected, match="no stored card"):
-        await delete_card(DeleteCardRequest(customer_id="someone-else", recurring_token=token))
+        await delete_card(customer_id="someone-else", recurring_token=token)
     assert ledger.rows("SELECT deleted_at FROM payment_methods")[0][0] is None
 
-    done = await delete_card(DeleteCardRequest(customer_id=customer, recurring_token=token))
-    again = await delete_card(DeleteCardRequest(customer_id=customer, recurring_token=token))
+    done = await delete_card(customer_id=customer, recurring_token=token)
+    again = await delete_card(customer_id=customer, recurring_token=token)
 
     assert not done.already_deleted and again.already_deleted
     assert ledger.rows("SELECT deleted_at FROM payment_methods")[0][0] is not None
@@ -43,11 +39,9 @@ async def test_delete_card_deletes_it_everywhere_and_stops_mit(
     assert remote["transaction_data"]["attempts"][0]["type"] == "delete_recurring_token"
     with pytest.raises(OperationRejected, match="deleted"):
         await mit_charge(
-            MITChargeRequest(
-                subscription_id=f"sub-{key}",
-                period="2026-03",
-                amount_cents=9_900,
-                customer_id=customer,
-                recurring_token=token,
-            )
+            subscription_id=f"sub-{key}",
+            period="2026-03",
+            amount="99.00",
+            customer_id=customer,
+            recurring_token=token,
         )

@@ -19,13 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows import (
-    CaptureRequest,
-    CustomerInitiatedPaymentRequest,
-    MITChargeRequest,
     OperationRejected,
-    PreauthRequest,
-    RefundRequest,
-    ZeroAuthRequest,
     capture_hold,
     customer_initiated_payment,
     mit_charge,
@@ -35,7 +29,7 @@ from flows import (
 )
 from payflows.ledger import AttemptState
 from tasks.runtime import retry_safe_only
-from tests.flows.support import Ledger, Sandbox, card, run, shopper
+from tests.flows.support import Ledger, Sandbox, amount_text, card, run, shopper
 
 FAULTS = ["error_5xx", "rate_limit", "drop", "lost_after_commit"]
 
@@ -72,9 +66,9 @@ async def until_settled(
     return result
 
 
-def cit(order: str) -> CustomerInitiatedPaymentRequest:
-    return CustomerInitiatedPaymentRequest(
-        order_id=order, amount_cents=30_000, shopper=shopper(order), card=card("visa_approved")
+def cit(order: str) -> dict[str, Any]:
+    return dict(
+        order_id=order, amount=amount_text(30_000), **shopper(order), **card("visa_approved")
     )
 
 
@@ -98,14 +92,14 @@ async def test_mit_charge_fault_never_pays_twice(
 ) -> None:
     stored = await run(
         zero_auth_validation,
-        ZeroAuthRequest(reference=key, shopper=shopper(key), card=card("visa_approved")),
+        dict(reference=key, **shopper(key), **card("visa_approved")),
     )
     assert stored.recurring_token
-    params = MITChargeRequest(
+    params = dict(
         subscription_id=f"sub-{key}",
         period="2026-05",
-        amount_cents=9_900,
-        customer_id=shopper(key).external_id,
+        amount=amount_text(9_900),
+        customer_id=shopper(key)["email"],
         recurring_token=stored.recurring_token,
     )
     await sandbox.faults(fault("POST /api/v1/purchases/*/charge/", kind))
@@ -122,15 +116,13 @@ async def test_capture_fault_captures_once(
 ) -> None:
     held = await run(
         preauthorize,
-        PreauthRequest(
-            booking_id=key, amount_cents=50_000, shopper=shopper(key), card=card("visa_approved")
-        ),
+        dict(booking_id=key, amount=amount_text(50_000), **shopper(key), **card("visa_approved")),
     )
     assert held.purchase_id
     await sandbox.faults(fault("POST /api/v1/purchases/*/capture/", kind))
 
     result = await until_settled(
-        capture_hold, CaptureRequest(purchase_id=held.purchase_id, amount_cents=20_000), kind
+        capture_hold, dict(purchase_id=held.purchase_id, amount=amount_text(20_000)), kind
     )
 
     assert result.succeeded and result.purchase_status == "paid"
@@ -148,7 +140,7 @@ async def test_refund_fault_refunds_once(
 
     result = await until_settled(
         refund,
-        RefundRequest(purchase_id=paid.purchase_id, refund_ref="R1", amount_cents=10_000),
+        dict(purchase_id=paid.purchase_id, refund_ref="R1", amount=amount_text(10_000)),
         kind,
     )
 
@@ -174,7 +166,7 @@ async def test_a_retry_safe_error_is_retried_by_the_task(
 ) -> None:
     await sandbox.faults(fault("POST /p/*/", "rate_limit"))
 
-    state = await customer_initiated_payment(cit(key), return_state=True)
+    state = await customer_initiated_payment(**cit(key), return_state=True)
 
     assert (await state.result()).succeeded
     assert (await task_runs(state.state_details.flow_run_id))["submit-card"] == 2
@@ -183,9 +175,9 @@ async def test_a_retry_safe_error_is_retried_by_the_task(
 async def test_a_decline_is_an_answer_not_retried(
     sandbox: Sandbox, ledger: Ledger, key: str
 ) -> None:
-    params = cit(key).model_copy(update={"card": card("visa_insufficient_funds")})
+    params = {**cit(key), **card("visa_insufficient_funds")}
 
-    state = await customer_initiated_payment(params, return_state=True)
+    state = await customer_initiated_payment(**params, return_state=True)
 
     assert state.is_failed() and state.name == "Declined: insufficient_funds"
     assert (await state.result(raise_on_failure=False)).state is AttemptState.DECLINED
@@ -199,8 +191,7 @@ async def test_a_refused_operation_fails_the_run_without_a_retry(
     assert paid.purchase_id
 
     state = await refund(
-        RefundRequest(purchase_id=paid.purchase_id, refund_ref="R1", amount_cents=30_001),
-        return_state=True,
+        purchase_id=paid.purchase_id, refund_ref="R1", amount=amount_text(30_001), return_state=True
     )
 
     assert state.is_failed()

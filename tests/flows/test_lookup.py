@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows import (
-    CustomerInitiatedPaymentRequest,
-    PreauthRequest,
-    RefundRequest,
     customer_initiated_payment,
     payment_lookup,
     preauthorize,
@@ -19,13 +17,11 @@ from flows import (
 )
 from payflows.ledger import UnitOfWork, make_engine
 from payflows.lookup import LookupRefused, find_payments, looks_like_card_number, query_kind
-from tests.flows.support import Ledger, Sandbox, card, run, shopper
+from tests.flows.support import Ledger, Sandbox, amount_text, card, run, shopper
 
 
-def cit(order: str, card_name: str) -> CustomerInitiatedPaymentRequest:
-    return CustomerInitiatedPaymentRequest(
-        order_id=order, amount_cents=29_900, shopper=shopper(order), card=card(card_name)
-    )
+def cit(order: str, card_name: str) -> dict[str, Any]:
+    return dict(order_id=order, amount=amount_text(29_900), **shopper(order), **card(card_name))
 
 
 def _find(ledger: Ledger, query: str) -> list:
@@ -39,16 +35,16 @@ async def test_a_payment_is_found_by_order_email_last_four_and_purchase_id(
     paid = await run(customer_initiated_payment, cit(key, "visa_approved"))
     await run(
         refund,
-        RefundRequest(purchase_id=paid.purchase_id, refund_ref=f"r{key}", amount_cents=10_000),
+        dict(purchase_id=paid.purchase_id, refund_ref=f"r{key}", amount=amount_text(10_000)),
     )
     declined = await run(customer_initiated_payment, cit(f"d{key}", "visa_insufficient_funds"))
     held = await run(
         preauthorize,
-        PreauthRequest(
+        dict(
             booking_id=f"b{key}",
-            amount_cents=50_000,
-            shopper=shopper(key),
-            card=card("visa_approved"),
+            amount=amount_text(50_000),
+            **shopper(key),
+            **card("visa_approved"),
         ),
     )
 

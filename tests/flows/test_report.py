@@ -18,15 +18,6 @@ import httpx
 import pytest
 
 from flows import (
-    CaptureRequest,
-    CustomerInitiatedPaymentRequest,
-    MITChargeRequest,
-    PreauthRequest,
-    PurchaseCancelRequest,
-    RefundCancelRequest,
-    RefundRequest,
-    VoidRequest,
-    ZeroAuthRequest,
     cancel_purchase,
     cancel_refund,
     capture_hold,
@@ -43,42 +34,40 @@ from payflows.gateway import PreciumClient
 from payflows.reports import ReportResult
 from payflows.sandbox.engine import fee_for
 from payflows.settings import SANDBOX_API_KEY, load_settings
-from tests.flows.support import Ledger, Sandbox, card, run, shopper
+from tests.flows.support import Ledger, Sandbox, amount_text, card, run, shopper
 
 DAY = 86_400
 TZ = "Africa/Johannesburg"
 
 
-def cit(order: str, card_name: str, amount: int) -> CustomerInitiatedPaymentRequest:
-    return CustomerInitiatedPaymentRequest(
-        order_id=order, amount_cents=amount, shopper=shopper(order), card=card(card_name)
-    )
+def cit(order: str, card_name: str, amount: int) -> dict[str, Any]:
+    return dict(order_id=order, amount=amount_text(amount), **shopper(order), **card(card_name))
 
 
-def preauth(booking: str, amount: int) -> PreauthRequest:
-    return PreauthRequest(
+def preauth(booking: str, amount: int) -> dict[str, Any]:
+    return dict(
         booking_id=booking,
-        amount_cents=amount,
-        shopper=shopper(booking),
-        card=card("visa_approved"),
+        amount=amount_text(amount),
+        **shopper(booking),
+        **card("visa_approved"),
     )
 
 
 async def zero_auth(tag: str, card_name: str) -> str:
     result = await run(
         zero_auth_validation,
-        ZeroAuthRequest(reference=tag, shopper=shopper(tag), card=card(card_name)),
+        dict(reference=tag, **shopper(tag), **card(card_name)),
     )
     assert result.succeeded and result.recurring_token, result
     return result.recurring_token
 
 
-def mit(tag: str, token: str, amount: int) -> MITChargeRequest:
-    return MITChargeRequest(
+def mit(tag: str, token: str, amount: int) -> dict[str, Any]:
+    return dict(
         subscription_id=f"sub-{tag}",
         period="2026-12",
-        amount_cents=amount,
-        customer_id=shopper(tag).external_id,
+        amount=amount_text(amount),
+        customer_id=shopper(tag)["email"],
         recurring_token=token,
     )
 
@@ -112,21 +101,19 @@ async def build_ledger(key: str) -> dict[str, str]:
     p3 = await run(preauthorize, preauth(f"P3{key}", 40_000))
     assert p1.purchase_id and p2.purchase_id and p3.purchase_id
     assert (
-        await run(capture_hold, CaptureRequest(purchase_id=p1.purchase_id, amount_cents=60_000))
+        await run(capture_hold, dict(purchase_id=p1.purchase_id, amount=amount_text(60_000)))
     ).succeeded
-    assert (await run(void_hold, VoidRequest(purchase_id=p2.purchase_id))).succeeded
-    assert (await run(cancel_purchase, PurchaseCancelRequest(purchase_id=e.purchase_id))).succeeded
-    full = await run(refund, RefundRequest(purchase_id=a.purchase_id, refund_ref="full"))
+    assert (await run(void_hold, dict(purchase_id=p2.purchase_id))).succeeded
+    assert (await run(cancel_purchase, dict(purchase_id=e.purchase_id))).succeeded
+    full = await run(refund, dict(purchase_id=a.purchase_id, refund_ref="full"))
     part = await run(
-        refund, RefundRequest(purchase_id=b.purchase_id, refund_ref="part", amount_cents=2_345)
+        refund, dict(purchase_id=b.purchase_id, refund_ref="part", amount=amount_text(2_345))
     )
     undone = await run(
-        refund, RefundRequest(purchase_id=b.purchase_id, refund_ref="undone", amount_cents=1_000)
+        refund, dict(purchase_id=b.purchase_id, refund_ref="undone", amount=amount_text(1_000))
     )
     assert full.succeeded and part.succeeded and undone.succeeded and undone.refund_id
-    back = await run(
-        cancel_refund, RefundCancelRequest(purchase_id=b.purchase_id, refund_id=undone.refund_id)
-    )
+    back = await run(cancel_refund, dict(purchase_id=b.purchase_id, refund_id=undone.refund_id))
     assert back.succeeded
     ids.update(a=a.purchase_id, b=b.purchase_id, e=e.purchase_id, m=m.purchase_id)
     ids.update(p1=p1.purchase_id, p3=p3.purchase_id)

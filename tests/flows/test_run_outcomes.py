@@ -20,9 +20,6 @@ from prefect.client.schemas.filters import (
 )
 
 from flows import (
-    CustomerInitiatedPaymentRequest,
-    PreauthRequest,
-    ThreeDSCompletionRequest,
     artifact_key,
     complete_3ds,
     customer_initiated_payment,
@@ -31,11 +28,11 @@ from flows import (
 )
 from payflows.sandbox import complete_challenge
 from payflows.vault import default_vault
-from tests.flows.support import Ledger, Sandbox, card, shopper
+from tests.flows.support import Ledger, Sandbox, amount_text, card, shopper
 
 
 async def _run(flow: Any, params: Any) -> tuple[Any, Any]:
-    state = await flow(params, return_state=True)
+    state = await flow(**params, return_state=True)
     async with get_client() as client:
         run = await client.read_flow_run(state.state_details.flow_run_id)
     return run, await result_of_run(_resolved(state))
@@ -67,9 +64,9 @@ async def _artifacts(key: str) -> list[Any]:
         )
 
 
-def cit(order: str, card_name: str, **extra: object) -> CustomerInitiatedPaymentRequest:
-    return CustomerInitiatedPaymentRequest(
-        order_id=order, amount_cents=29_900, shopper=shopper(order), card=card(card_name), **extra
+def cit(order: str, card_name: str, **extra: object) -> dict[str, Any]:
+    return dict(
+        order_id=order, amount=amount_text(29_900), **shopper(order), **card(card_name), **extra
     )
 
 
@@ -108,11 +105,11 @@ async def test_a_hold_is_named_held_and_a_3ds_hand_off_awaiting_3ds_then_linked_
 ) -> None:
     held, _ = await _run(
         preauthorize,
-        PreauthRequest(
+        dict(
             booking_id=f"b{key}",
-            amount_cents=10_000,
-            shopper=shopper(key),
-            card=card("visa_approved"),
+            amount=amount_text(10_000),
+            **shopper(key),
+            **card("visa_approved"),
         ),
     )
     assert held.state.name == "Held" and held.state.type.value == "COMPLETED"
@@ -128,9 +125,7 @@ async def test_a_hold_is_named_held_and_a_3ds_hand_off_awaiting_3ds_then_linked_
             pareq or "",
             "http://merchant.test/3ds/return",
         )
-    done_run, done = await _run(
-        complete_3ds, ThreeDSCompletionRequest(md=waiting.three_ds.md, pares=pares)
-    )
+    done_run, done = await _run(complete_3ds, dict(md=waiting.three_ds.md, pares=pares))
     assert done.succeeded and done_run.state.name == "Paid"
     async with get_client() as client:
         renamed = await client.read_flow_run(done_run.id)

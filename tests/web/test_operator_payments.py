@@ -10,8 +10,6 @@ from asgi_lifespan import LifespanManager
 
 from apps.web import create_web_app
 from flows import (
-    CustomerInitiatedPaymentRequest,
-    PreauthRequest,
     customer_initiated_payment,
     preauthorize,
 )
@@ -19,7 +17,7 @@ from payflows.ledger.migrate import upgrade
 from payflows.sandbox import SandboxConfig, running_sandbox
 from payflows.settings import load_settings
 from tasks.runtime import dispose_engines
-from tests.flows.support import card, run, shopper
+from tests.flows.support import amount_text, card, run, shopper
 
 from .conftest import MERCHANT
 
@@ -50,8 +48,8 @@ async def test_find_by_order_then_refund_in_part_then_cancel_is_refused_once_ref
 ) -> None:
     paid = await run(
         customer_initiated_payment,
-        CustomerInitiatedPaymentRequest(
-            order_id="OP-1", amount_cents=29_900, shopper=shopper("op1"), card=card("visa_approved")
+        dict(
+            order_id="OP-1", amount=amount_text(29_900), **shopper("op1"), **card("visa_approved")
         ),
     )
     assert (await operator.get("/operator/payments", params={"q": "OP-1"})).status_code == 401
@@ -77,11 +75,11 @@ async def test_a_hold_is_captured_in_part_and_a_wrong_action_is_refused(
 ) -> None:
     held = await run(
         preauthorize,
-        PreauthRequest(
+        dict(
             booking_id="OP-H1",
-            amount_cents=50_000,
-            shopper=shopper("oph"),
-            card=card("visa_approved"),
+            amount=amount_text(50_000),
+            **shopper("oph"),
+            **card("visa_approved"),
         ),
     )
     url = f"/operator/payments/{held.purchase_id}"

@@ -66,21 +66,39 @@ def test_the_billing_schedule_is_two_in_the_morning_in_johannesburg() -> None:
 
 def test_quick_run_ids_are_new_per_run_and_valid_outside_a_run() -> None:
     from flows import CustomerInitiatedPaymentRequest
+    from flows._forms import request
 
-    params = by_name("customer-initiated-payment/take-a-card-payment").parameters["params"]
-    a = CustomerInitiatedPaymentRequest(**params)
-    b = CustomerInitiatedPaymentRequest(**params)
+    params = by_name("customer-initiated-payment/take-a-card-payment").parameters
+    assert "order_id" not in params  # the Quick run leaves the business id to the run
+    a = request(CustomerInitiatedPaymentRequest, params)
+    b = request(CustomerInitiatedPaymentRequest, params)
     assert a.order_id.startswith("run-") and a.order_id != b.order_id
+    assert a.amount_cents == 29_900 and a.currency == "ZAR"
 
 
 def test_quick_run_id_is_the_flow_run_id(monkeypatch: pytest.MonkeyPatch) -> None:
     from flows import PreauthRequest
+    from flows._forms import request
 
     monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "0b7c6a1e-0000-4000-8000-000000000001")
-    params = by_name("preauthorize/hold-an-amount").parameters["params"]
-    assert PreauthRequest(**params).booking_id == "run-0b7c6a1e-0000-4000-8000-000000000001"
+    params = by_name("preauthorize/hold-an-amount").parameters
+    held = request(PreauthRequest, params)
+    assert held.booking_id == "run-0b7c6a1e-0000-4000-8000-000000000001"
     # A retry of the same flow run validates again and gets the same booking: pays once.
-    assert PreauthRequest(**params).booking_id == PreauthRequest(**params).booking_id
+    assert request(PreauthRequest, params).booking_id == held.booking_id
+
+
+def test_scenario_deployments_are_the_registry_described_like_the_cli() -> None:
+    from flows.scenarios import SCENARIOS
+
+    for scenario in SCENARIOS:
+        if scenario.deployment is None:
+            continue
+        spec = by_name(f"{scenario.flow_name}/{scenario.deployment}")
+        assert spec.description == scenario.help and spec.entrypoint == scenario.entrypoint
+        assert spec.quick_run == bool(scenario.sample)
+        # Every default parameter is a parameter of the flow's flat form.
+        assert set(spec.parameters) <= {p.name for p in scenario.parameters()}
 
 
 def test_deployments_list_and_yaml_commands() -> None:
@@ -134,3 +152,15 @@ def test_sharded_summaries_add_up() -> None:
     assert (total.claimed, total.succeeded, total.declined) == (5, 4, 1)
     assert total.amounts_cents == {"ZAR": 300, "USD": 5}
     assert total.declines_by_code == {"insufficient_funds": 1} and total.seconds == 3.0
+
+
+def test_every_deployment_enforces_its_parameter_schema() -> None:
+    """The server refuses a card number in a text field only when it checks the schema."""
+    import yaml
+
+    from deployments.render import prefect_yaml
+
+    entries = yaml.safe_load(prefect_yaml())["deployments"]
+    assert entries and all(e["enforce_parameter_schema"] is True for e in entries)
+    spec = by_name("customer-initiated-payment/take-a-card-payment")
+    assert spec.to_runner_deployment(schedules=False).enforce_parameter_schema is True

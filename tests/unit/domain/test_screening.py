@@ -169,3 +169,37 @@ def test_uuids_are_ids_not_card_numbers():
 
     found = sum(contains_card_number(str(uuids.uuid4())) for _ in range(20_000))
     assert found == 0
+
+
+def test_an_ipv4_address_is_never_a_card_number() -> None:
+    # 192.100.100.101: twelve digits joined by dots, and Luhn-valid.
+    assert not contains_card_number("192.100.100.101")
+    assert not contains_card_number("from 192.100.100.119, twice")
+    # Groups over 255 are no address: the card written with dots is still caught.
+    assert contains_card_number("4111.1111.1111.1111")
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-12-03 08:56:12.345678",
+        "2026-12-03T08:56:12.345678+00:00",
+        "2026-12-03 08:56:12,345",
+        "2026-12-03T08:56:12Z",
+        "2026-12-03 08:56",
+    ],
+)
+def test_a_timestamp_is_never_a_card_number(stamp: str) -> None:
+    """A log line's time stays readable (it read ``08:56:[digits hidden]``)."""
+    line = f"{stamp} | INFO | Flow run 'x' - Finished in state Completed()"
+    assert redact(line) == line
+    assert not contains_card_number(line)
+    # A card number beside the time is still hidden and found.
+    assert "[digits hidden]" in redact(f"{line} 4111 1111 1111 1111")
+    assert contains_card_number(f"{stamp} 4111-1111-1111-1111")
+
+
+def test_a_card_number_written_like_a_date_is_still_caught() -> None:
+    # Not a real month or not a year of this era: a chain like any other.
+    assert contains_card_number("4111-1111-1111-1111")
+    assert "[digits hidden]" in redact("5555-55-55 55:55:55.5555")

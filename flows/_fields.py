@@ -1,0 +1,400 @@
+"""The flows' parameters, one field each: what the Prefect UI renders as a form.
+
+Every flow, pipelines too, describes its parameters with :func:`described`.
+
+Each ``Annotated`` type carries a description (the UI's help, the CLI option's) and, for text, a
+JSON-schema ``pattern`` that Prefect's server checks before it stores a flow run (deployments
+enforce their schema): a card number typed into a text field or the card reference is refused
+with 409 and rests nowhere. JSON schema cannot test Luhn, so the schema refuses any run of
+:data:`CARD_LIKE_DIGITS` digits or more, with up to three spaces, dashes, dots, slashes or
+underscores between them. In Python (an in-process call, a server without enforcement) a field
+is held to its shape and the core's Luhn screening (:mod:`payflows.domain.screening`): a card
+number is refused either way, a 12-digit order number only by the schema. Patterns go to the
+schema only (``json_schema_extra``): pydantic's regex engine has no look-ahead. Amounts are text
+(``"299.00"``), made integer cents by :mod:`flows._forms`, never through a float.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from flows._cards import SandboxCard
+from flows._models import Browser
+from flows._time import as_utc
+from payflows.domain.currencies import ISO_4217
+from payflows.domain.screening import screen
+from payflows.settings import merchant_currency
+from payflows.vault import REFERENCE_PATTERN
+
+__all__ = [
+    "CARD_LIKE_DIGITS",
+    "NO_CARD_NUMBER",
+    "AmountText",
+    "AsOfField",
+    "Auto3DSField",
+    "BookingId",
+    "BrowserField",
+    "CardRef",
+    "CardholderName",
+    "Cavv",
+    "CurrencyCode",
+    "CurrencyField",
+    "CustomerId",
+    "EciRaw",
+    "Email",
+    "FullName",
+    "MpiId",
+    "OptionalAmountText",
+    "OptionalCustomerId",
+    "OrderId",
+    "Period",
+    "Product",
+    "PurchaseId",
+    "RecurringToken",
+    "Reference",
+    "RefundId",
+    "RefundRef",
+    "RemoteIp",
+    "SandboxCardField",
+    "SaveCard",
+    "SubscriptionId",
+    "TokenRef",
+    "TokenRequestorId",
+    "described",
+]
+
+#: The shortest digit run the schema refuses in text fields (the shortest card number).
+CARD_LIKE_DIGITS = 12
+
+#: A look-ahead that fails on 12+ digits joined by at most three of ``space . / _ -`` each
+#: (``[\s\S]``, not ``.``: a newline must not hide a card number from the browser's check).
+NO_CARD_NUMBER = rf"(?![\s\S]*\d(?:[ ./_\-]{{0,3}}\d){{{CARD_LIKE_DIGITS - 1}}})"
+
+_ID_BODY = r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}"
+#: A business id: letters, digits and ``._:/-``, no card-like digit run.
+ID_PATTERN = rf"^{NO_CARD_NUMBER}{_ID_BODY}$"
+#: A gateway's id (purchase, refund, recurring token): a UUID (which may hold 12 digits in a
+#: row by chance, and is never a card number), or a business-id-like id without a digit run.
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+GATEWAY_ID_PATTERN = rf"^(?:{_UUID}|{NO_CARD_NUMBER}{_ID_BODY})$"
+#: Free text (names, products): anything printable without a card-like digit run.
+TEXT_PATTERN = rf"^{NO_CARD_NUMBER}[^\x00-\x1f\x7f]*$"
+#: The vault's reference, and no card-like digit run inside it either.
+CARD_REF_PATTERN = rf"^{NO_CARD_NUMBER}{REFERENCE_PATTERN.removeprefix('^')}"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+#: An IPv4 dotted quad, or an IPv6 address (it has a colon; hex digits, colons and dots only).
+IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})$"
+#: An amount in the currency's units: digits, at most three decimals (the most any currency
+#: has; :func:`flows._forms.cents` holds each currency to its own), no sign, and at most nine
+#: digits before the point: a billion in any currency is no card payment, it is a typo.
+AMOUNT_PATTERN = r"^\s*\d{1,9}(?:\.\d{1,3})?\s*$"
+
+
+def _optional(pattern: str) -> str:
+    """``pattern`` (anchored ``^...$``) or the empty text: an optional field left empty."""
+    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})?$"
+
+
+#: An optional text parameter is a plain string whose empty value means "none": the Prefect UI
+#: shows a text box (``str | None`` would be a type switch), and None from Python is "".
+_EMPTY_FOR_NONE = BeforeValidator(lambda value: "" if value is None else value)
+
+
+def _matches(pattern: str, what: str) -> Any:
+    """The check a flow runs on a text parameter: its shape, then the Luhn screening.
+
+    The schema's digit-run look-ahead is left to the schema: in Python the precise test is at
+    hand, so an in-process caller (the web checkout, the CLI) may use a 12-digit order number
+    that is no card number, while a card number is refused here as there.
+    """
+    compiled = re.compile(pattern.replace(NO_CARD_NUMBER, ""))
+
+    def check(value: str | None) -> str | None:
+        if not value:
+            return value
+        if compiled.search(value) is None:
+            # Never quote the value: it may be a card number.
+            raise ValueError(f"not a valid {what} (a card number is never accepted here)")
+        screen(what, value)
+        return value
+
+    return AfterValidator(check)
+
+
+def _amount_text(value: str | None) -> str | None:
+    """An amount's shape (the schema's pattern): empty only where the amount is optional."""
+    if value != "" and re.search(AMOUNT_PATTERN, value or "") is None:
+        raise ValueError("not an amount: write it like 199.99 (no sign, at most 9 digits)")
+    return value
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("not an IP address") from None
+
+
+def _schema(pattern: str, **extra: Any) -> dict[str, Any]:
+    return {"pattern": pattern, **extra}
+
+
+def described(description: str, **kwargs: Any) -> Any:
+    """``Field(description=...)`` whose description reaches the Prefect UI's form.
+
+    Prefect builds a flow's parameter schema with a ``Field`` of its own per parameter, whose
+    description (from the docstring, None here) overrides the one in ``Annotated``; its
+    ``json_schema_extra`` is merged with ours, so the description rides there as well.
+    """
+    extra = dict(kwargs.pop("json_schema_extra", None) or {})
+    extra["description"] = description
+    return Field(description=description, json_schema_extra=extra, **kwargs)
+
+
+def _field(description: str, pattern: str, max_length: int, **extra: Any) -> Any:
+    """A text parameter: its help, its length, and its pattern for the schema only."""
+    return described(
+        description, max_length=max_length, json_schema_extra=_schema(pattern, **extra)
+    )
+
+
+# -- business ids ---------------------------------------------------------------------------------
+
+_RUN_ID_HELP = " Empty: this flow run's id (each run is a new one)."
+
+OrderId = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your order id: paying it twice pays once." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
+    _matches(ID_PATTERN, "order id"),
+]
+BookingId = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your booking id: one hold per booking." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
+    _matches(ID_PATTERN, "booking id"),
+]
+Reference = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your id of this card validation." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
+    _matches(ID_PATTERN, "reference"),
+]
+RefundRef = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field(
+        "Your refund reference: one refund per reference." + _RUN_ID_HELP,
+        _optional(ID_PATTERN),
+        100,
+    ),
+    _matches(ID_PATTERN, "refund reference"),
+]
+SubscriptionId = Annotated[
+    str,
+    _field("Your subscription id: one charge per subscription and period.", ID_PATTERN, 100),
+    _matches(ID_PATTERN, "subscription id"),
+]
+
+# -- ids the gateway gave -------------------------------------------------------------------------
+
+PurchaseId = Annotated[
+    str,
+    _field(
+        "The purchase id (printed by the payment's run; payment-lookup finds it).",
+        GATEWAY_ID_PATTERN,
+        100,
+    ),
+    _matches(GATEWAY_ID_PATTERN, "purchase id"),
+]
+RefundId = Annotated[
+    str,
+    _field("The refund id (printed by the refund's run).", GATEWAY_ID_PATTERN, 100),
+    _matches(GATEWAY_ID_PATTERN, "refund id"),
+]
+RecurringToken = Annotated[
+    str,
+    _field(
+        "The stored card's recurring token (the id of the purchase that saved it).",
+        GATEWAY_ID_PATTERN,
+        100,
+    ),
+    _matches(GATEWAY_ID_PATTERN, "recurring token"),
+]
+
+# -- the shopper ----------------------------------------------------------------------------------
+
+Email = Annotated[
+    str,
+    described(
+        "The shopper's email.",
+        min_length=3,
+        max_length=254,
+        json_schema_extra=_schema(rf"^{NO_CARD_NUMBER}[^@\s]+@[^@\s]+$", format="email"),
+    ),
+    _matches(rf"^{NO_CARD_NUMBER}[^@\s]+@[^@\s]+$", "email"),
+]
+CustomerId = Annotated[
+    str,
+    _field("Your customer id (the owner of the stored card).", TEXT_PATTERN, 128),
+    _matches(TEXT_PATTERN, "customer id"),
+]
+OptionalCustomerId = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Your customer id. Empty: the email.", _optional(TEXT_PATTERN), 128),
+    _matches(TEXT_PATTERN, "customer id"),
+]
+FullName = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field("The shopper's full name.", _optional(TEXT_PATTERN), 200),
+    _matches(TEXT_PATTERN, "full name"),
+]
+Product = Annotated[
+    str,
+    _field("What is bought (shown to the shopper and on reports).", TEXT_PATTERN, 200),
+    _matches(TEXT_PATTERN, "product"),
+]
+
+# -- the card -------------------------------------------------------------------------------------
+
+CardRef = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field(
+        "One-time vault reference (cardref_...) from the checkout form or a CLI prompt; "
+        "never a card number. Give this or a sandbox card.",
+        _optional(CARD_REF_PATTERN),
+        40,
+    ),
+    _matches(CARD_REF_PATTERN, "card reference"),
+]
+SandboxCardField = Annotated[
+    SandboxCard | None,
+    described("Local sandbox only: a test card by name (docs/test-cards.md)."),
+]
+CardholderName = Annotated[
+    str,
+    _field("The name on the card.", TEXT_PATTERN, 100),
+    _matches(TEXT_PATTERN, "cardholder name"),
+]
+SaveCard = Annotated[
+    bool, described("Keep the card (tokenised) for later merchant-initiated charges.")
+]
+Auto3DSField = Annotated[
+    Literal["approve", "fail"] | None,
+    described(
+        "Local sandbox only: play the shopper on the 3-D Secure page (approve or fail). "
+        "Empty: the run ends Awaiting 3DS with the page to send the shopper to."
+    ),
+]
+
+# -- money ----------------------------------------------------------------------------------------
+
+#: Every active ISO 4217 code, a dropdown in the Prefect UI.
+CurrencyCode = StrEnum("CurrencyCode", {code: code for code in sorted(ISO_4217)})  # type: ignore[misc]
+CurrencyCode.__doc__ = "An active ISO 4217 currency."
+
+#: The merchant's currency (``PAYFLOWS_CHECKOUT_CURRENCY``), the forms' default.
+MERCHANT_CURRENCY = CurrencyCode(merchant_currency())
+
+CurrencyField = Annotated[
+    CurrencyCode, described("Currency of the amount (default: the merchant's).")
+]
+AmountText = Annotated[
+    str,
+    described(
+        "Amount in the currency's units, e.g. 299.00 (no more decimals than it has).",
+        min_length=1,
+        json_schema_extra={"pattern": AMOUNT_PATTERN},
+        examples=["299.00"],
+    ),
+    AfterValidator(_amount_text),
+]
+OptionalAmountText = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    described(
+        "Part of the amount, e.g. 100.00. Empty: all of it.",
+        json_schema_extra={"pattern": _optional(AMOUNT_PATTERN)},
+        examples=["100.00"],
+    ),
+    AfterValidator(_amount_text),
+]
+
+# -- authenticated elsewhere ----------------------------------------------------------------------
+
+_BLOB = rf"^{NO_CARD_NUMBER}[A-Za-z0-9+/=_:.-]+$"
+Cavv = Annotated[
+    str, _field("CAVV from your 3-D Secure server (MPI).", _BLOB, 64), _matches(_BLOB, "CAVV")
+]
+EciRaw = Annotated[
+    str,
+    _field("ECI from your 3-D Secure server, e.g. 05.", "^[0-9]{1,4}$", 4),
+    _matches("^[0-9]{1,4}$", "ECI"),
+]
+MpiId = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field("Optional, from your 3-D Secure server.", _optional(_BLOB), 64),
+    _matches(_BLOB, "3-D Secure id"),
+]
+TokenRef = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    _field(
+        "Vault key holding the network token and cryptogram (put there by the caller). "
+        "Give this or sandbox_token.",
+        _optional(ID_PATTERN),
+        100,
+    ),
+    _matches(ID_PATTERN, "token reference"),
+]
+TokenRequestorId = Annotated[
+    str,
+    _field("Your token requestor id (MDES / VTS).", f"^{NO_CARD_NUMBER}[A-Za-z0-9]{{1,32}}$", 32),
+    _matches(f"^{NO_CARD_NUMBER}[A-Za-z0-9]{{1,32}}$", "token requestor id"),
+]
+
+# -- when -----------------------------------------------------------------------------------------
+
+Period = Annotated[
+    str,
+    _EMPTY_FOR_NONE,
+    described(
+        "Billing period YYYY-MM. Empty: the month of as_of.",
+        pattern=r"^(?:\d{4}-(0[1-9]|1[0-2]))?$",
+    ),
+]
+AsOfField = Annotated[
+    datetime | None,
+    described("Technical: the time the run acts at (default: now; no zone: UTC)."),
+    AfterValidator(as_utc),
+]
+
+# -- technical, defaulted, last in each form ------------------------------------------------------
+
+BrowserField = Annotated[
+    Browser | None,
+    described(
+        "Technical: the shopper's browser as 3-D Secure 2 wants it described. "
+        "Empty: a desktop browser."
+    ),
+]
+
+RemoteIp = Annotated[
+    str,
+    described(
+        "Technical: the shopper's IP address (3-D Secure risk data).",
+        max_length=45,
+        json_schema_extra=_schema(IP_PATTERN),
+    ),
+    AfterValidator(_ip_address),
+]

@@ -1,0 +1,118 @@
+"""From a scenario flow's flat form to its request model, so the tasks and the core never change.
+
+A scenario flow takes flat parameters (:mod:`flows._fields`: what the Prefect UI renders and the
+CLI's options are made from) and its first line turns them into the request model of
+:mod:`flows._models` with :func:`request`, which:
+
+- groups ``email``, ``customer_id``, ``full_name`` into the :class:`~flows._models.Shopper` and
+  ``card_ref``, ``sandbox_card``, ``cardholder_name`` into the :class:`~flows._models.CardInput`
+  where the model has them;
+- turns ``amount`` (text in the currency's units) into integer ``amount_cents`` with
+  :func:`cents`, never through a float;
+- leaves an empty business id to the model's default, this flow run's id (``run-<id>``).
+
+A refusal (an amount with more decimals than its currency, two card sources...) is an
+:class:`~payflows.payments.OperationRejected` naming the field, never quoting its value: the run
+fails before anything was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from flows._models import CardInput, Shopper
+from payflows.domain.money import exponent, parse_amount, validate_currency
+from payflows.payments import OperationRejected
+
+__all__ = ["cents", "optional_cents", "request", "run_name", "units"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_SHOPPER = ("email", "customer_id", "full_name")
+_CARD = ("card_ref", "sandbox_card", "cardholder_name")
+
+
+def cents(amount: str, currency: str, what: str = "amount") -> int:
+    """``"299.00"`` in ``currency`` as ``29900``: more than zero, no more decimals than it has."""
+    try:
+        value = parse_amount(str(amount), validate_currency(str(currency)))
+    except ValueError as exc:  # the messages never repeat the text
+        raise OperationRejected(f"{what}: {exc}") from None
+    if value <= 0:
+        raise OperationRejected(f"{what} must be more than zero")
+    return value
+
+
+def units(cents: int, currency: str) -> str:
+    """``29900`` ZAR as the form's text ``"299.00"`` (the inverse of :func:`cents`)."""
+    exp = exponent(currency)
+    return f"{Decimal(cents).scaleb(-exp):.{exp}f}"
+
+
+def optional_cents(amount: str | None, currency: str, what: str = "amount") -> int | None:
+    """:func:`cents`, or None (all of it) for an empty amount."""
+    if amount is None or not str(amount).strip():
+        return None
+    return cents(amount, currency, what)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _refusal(exc: ValidationError) -> OperationRejected:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "parameters"
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return OperationRejected(f"{where}: {message}")
+
+
+def _given(value: Any) -> bool:
+    """An optional field the form left empty (``""`` in the UI, None from Python) is not given."""
+    return value is not None and value != ""
+
+
+def request(model: type[M], form: Mapping[str, Any]) -> M:
+    """The ``model`` a flow's core steps take, from the flow's flat ``form`` (its parameters)."""
+    values = {name: _plain(value) for name, value in form.items()}
+    fields = model.model_fields
+    if "amount" in values:
+        currency = values.get("currency") or "ZAR"
+        if fields["amount_cents"].is_required():
+            values["amount_cents"] = cents(values.pop("amount"), currency)
+        else:
+            values["amount_cents"] = optional_cents(values.pop("amount"), currency)
+    if "currency" in values and "currency" not in fields:
+        values.pop("currency")
+    try:
+        if "shopper" in fields:
+            parts = {k: values.pop(k, None) for k in _SHOPPER}
+            values["shopper"] = Shopper(**{k: v for k, v in parts.items() if _given(v)})
+        if "card" in fields:
+            parts = {k: values.pop(k, None) for k in _CARD}
+            values["card"] = CardInput(**{k: v for k, v in parts.items() if _given(v)})
+        # An empty value takes the model's default (a business id: this run's id).
+        return model(**{k: v for k, v in values.items() if _given(v)})
+    except ValidationError as exc:
+        raise _refusal(exc) from None
+
+
+def run_name(prefix: str, key: str) -> Callable[[], str]:
+    """A flow run name ``<prefix>-<business id>``; the run's own id when the form left it empty.
+
+    The business id a flow defaults to is ``run-<flow run id>`` (:func:`flows._models.
+    run_reference`), so the name and the ledger's business key say the same.
+    """
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        value = flow_run.parameters.get(key)
+        return f"{prefix}-{_plain(value) or f'run-{flow_run.id}'}"
+
+    return name

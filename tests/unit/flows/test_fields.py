@@ -1,0 +1,181 @@
+"""The scenario forms' field types: what the schema refuses is refused in Python too."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from flows import _fields as F
+
+CARD_LIKE = [
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "4111.1111.1111.1111",
+    "4111/1111/1111/1111",
+    "4111_1111_1111_1111",
+    "4111 - 1111 - 1111 - 1111",
+    "Thandi\n4111111111111111",
+]
+
+
+def _valid(kind: Any, value: object) -> bool:
+    try:
+        TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _schema_pattern(kind: Any) -> str:
+    schema = TypeAdapter(kind).json_schema()
+    return str(schema["pattern"])
+
+
+@pytest.mark.parametrize("value", CARD_LIKE)
+@pytest.mark.parametrize("kind", [F.Product, F.FullName, F.OrderId, F.CustomerId, F.CardRef])
+def test_a_card_like_digit_run_is_refused_by_the_schema_and_in_python(
+    kind: Any, value: str
+) -> None:
+    assert re.search(_schema_pattern(kind), value) is None
+    assert not _valid(kind, value)
+
+
+def test_a_long_number_that_is_no_card_is_refused_by_the_schema_only() -> None:
+    # JSON schema cannot test Luhn: it refuses any 12-digit run. In Python the Luhn test decides.
+    assert re.search(_schema_pattern(F.Product), "order 123456789012") is None
+    assert _valid(F.Product, "order 123456789012")
+    assert re.search(_schema_pattern(F.OrderId), "ORDER-202612031234") is None
+    assert _valid(F.OrderId, "ORDER-202612031234")
+
+
+def test_a_luhn_valid_card_in_another_script_is_refused_in_python() -> None:
+    full_width = "".join(chr(0xFF10 + int(d)) for d in "4111111111111111")
+    assert not _valid(F.Product, full_width)
+
+
+def test_the_card_reference_is_the_vaults_shape_without_a_card_inside() -> None:
+    assert _valid(F.CardRef, "cardref_" + "a" * 32)
+    assert not _valid(F.CardRef, "cardref_4111111111111111" + "a" * 16)
+    assert not _valid(F.CardRef, "4111111111111111")
+
+
+def test_ordinary_text_and_ids_pass() -> None:
+    assert _valid(F.Product, "Stay 12 nights, room 1204")
+    assert _valid(F.FullName, "Thandi Nkosi")
+    assert _valid(F.OrderId, "order-2026-12-03")
+    assert _valid(F.OrderId, None)
+    assert _valid(F.Email, "a@b.co")
+
+
+def test_gateway_ids_may_be_uuids_with_digit_runs() -> None:
+    uuid = "12345678-1234-1234-1234-123456789012"
+    assert re.search(_schema_pattern(F.PurchaseId), uuid)
+    assert _valid(F.PurchaseId, uuid)
+    assert not _valid(F.PurchaseId, "4111111111111111")
+
+
+@pytest.mark.parametrize("ip", ["192.100.100.101", "203.0.113.7", "::1", "2001:db8::1"])
+def test_an_ip_address_is_not_screened_as_a_card(ip: str) -> None:
+    assert re.search(_schema_pattern(F.RemoteIp), ip)
+    assert _valid(F.RemoteIp, ip)
+
+
+@pytest.mark.parametrize("value", ["4111.1111.1111.1111", "4111111111111111", "not-an-ip"])
+def test_a_remote_ip_that_is_no_address_is_refused(value: str) -> None:
+    assert not _valid(F.RemoteIp, value)
+
+
+@pytest.mark.parametrize("text", ["299.00", "299", "0.5", "1.234"])
+def test_amounts_are_decimal_text(text: str) -> None:
+    assert _valid(F.AmountText, text)
+
+
+@pytest.mark.parametrize("text", ["-1.00", "1e5", "1,00", "1234567890.00", "1.2345", "", "NaN"])
+def test_negative_exponent_or_absurd_amounts_are_refused_by_the_schema(text: str) -> None:
+    assert not _valid(F.AmountText, text)
+
+
+def test_currency_is_an_iso_dropdown_defaulting_to_the_merchants() -> None:
+    schema = TypeAdapter(F.CurrencyField).json_schema()
+    codes = set(schema["$defs"]["CurrencyCode"]["enum"])
+    assert {"ZAR", "USD", "JPY", "KWD"} <= codes
+    assert "XYZ" not in codes
+    assert F.MERCHANT_CURRENCY.value == "ZAR"  # PAYFLOWS_CHECKOUT_CURRENCY unset in tests
+
+
+# -- the flows' flat forms ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["order_id", "full_name", "product", "customer_id", "card_ref"])
+def test_a_flow_refuses_a_card_number_in_any_text_field_without_echoing_it(field: str) -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    from flows import customer_initiated_payment
+
+    form = {"amount": "1.00", "email": "a@b.co", "sandbox_card": "visa_approved"}
+    with pytest.raises(ParameterTypeError) as refused:
+        customer_initiated_payment.validate_parameters({**form, field: "4111 1111 1111 1111"})
+    assert field in str(refused.value) and "4111" not in str(refused.value)
+
+
+def test_a_flat_form_becomes_the_request_model_with_integer_cents() -> None:
+    from flows import CustomerInitiatedPaymentRequest, customer_initiated_payment
+    from flows._forms import request
+
+    form = customer_initiated_payment.validate_parameters(
+        {"amount": "299.00", "email": "a@b.co", "sandbox_card": "visa_approved", "currency": "ZAR"}
+    )
+    params = request(CustomerInitiatedPaymentRequest, form)
+    assert params.amount_cents == 29_900 and isinstance(params.amount_cents, int)
+    assert params.shopper.email == "a@b.co" and params.card.sandbox_card is not None
+    assert params.order_id.startswith("run-") and params.currency == "ZAR"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "why"),
+    [
+        ("1.001", "ZAR", "more decimals"),
+        ("1.5", "JPY", "more decimals"),
+        ("0.00", "ZAR", "more than zero"),
+    ],
+)
+def test_amounts_are_held_to_their_currency(amount: str, currency: str, why: str) -> None:
+    from flows import CustomerInitiatedPaymentRequest, OperationRejected
+    from flows._forms import request
+
+    form = {
+        "amount": amount,
+        "currency": currency,
+        "email": "a@b.co",
+        "sandbox_card": "visa_approved",
+    }
+    with pytest.raises(OperationRejected, match=why):
+        request(CustomerInitiatedPaymentRequest, form)
+
+
+def test_units_is_the_inverse_of_cents() -> None:
+    from flows._forms import cents, units
+
+    for value, currency in [(29_900, "ZAR"), (500, "JPY"), (1_234, "KWD"), (1, "USD")]:
+        assert cents(units(value, currency), currency) == value
+
+
+def test_the_forms_currency_default_is_the_merchants(tmp_path: Any) -> None:
+    """Read when the flows are imported: a fresh interpreter with PAYFLOWS_CHECKOUT_CURRENCY."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "from flows import customer_initiated_payment as f\n"
+        "print(f.parameters.model_dump()['properties']['currency']['default'])"
+    )
+    env = {**os.environ, "PAYFLOWS_CHECKOUT_CURRENCY": "usd", "PREFECT_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "USD"
