@@ -83,19 +83,40 @@ def test_an_unreachable_ledger_is_one_line_not_a_traceback(monkeypatch, tmp_path
     assert "hunter2" not in err and "Traceback" not in err
 
 
-def test_a_card_number_in_the_run_email_is_refused_in_one_line(monkeypatch, tmp_path, capsys):
-    # The shopper is validated outside the command's own input check: its refusal must still
-    # reach the operator as one line (exit 2), never as a traceback, and never quote the value.
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
-    args = ["run", "cit", "--order", "ORD-1", "--amount", "299.00", "--sandbox-card",
-            "visa_approved", "--email", "4111_1111_1111_1111@x.co.za"]  # fmt: skip
+def test_a_model_refusal_escaping_a_command_is_one_line_without_the_value(capsys):
+    # A command that validates a model deeper than its own input checks (payflows run cit
+    # --email once built its Shopper so) must still end in one line, exit 2, never a pydantic
+    # traceback, and never quote the value.
+    from pydantic import BaseModel, field_validator
+
+    from apps.cli import _Cli
+    from payflows.domain.screening import screen
+
+    class Shopper(BaseModel):
+        email: str
+
+        @field_validator("email")
+        @classmethod
+        def _no_card(cls, value: str) -> str:
+            return screen("email", value)
+
+    probe = _Cli(add_completion=False, pretty_exceptions_enable=False)
+
+    @probe.command()
+    def buy(email: str) -> None:
+        Shopper(email=email)
+
+    @probe.command()
+    def other() -> None:
+        pass
+
     with pytest.raises(SystemExit) as stopped:
-        app(args=args, prog_name="payflows")
+        probe(args=["buy", "4111_1111_1111_1111@x.co.za"], prog_name="payflows")
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "card number" in lines[0], err
+    assert lines == ["payflows: email: email looks like it holds a card number; card numbers "
+                     "are accepted only in the card number field"], err  # fmt: skip
     assert "4111" not in err and "Traceback" not in err
 
 
