@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from flows._fields import described
@@ -30,6 +31,7 @@ __all__ = [
     "default_worker_id",
     "fail_if_incomplete",
     "failure_limit",
+    "pipeline_run_name",
     "resolve_as_of",
     "technical",
 ]
@@ -71,6 +73,41 @@ def default_worker_id() -> str:
     was killed never mistakes the dead run's claims for its own; it takes them over when their
     short lease lapses (the dead run's heartbeat stopped)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def pipeline_run_name(prefix: str, *parameters: str) -> Callable[[], str]:
+    """A pipeline run's name, from what it is the run of: ``billing-2026-12-03T02:00Z``.
+
+    The first of ``parameters`` that was given names the run (a date or time as such; ``as_of``
+    empty: the clock at the start, as the run reads it), so an operator sees which day a
+    billing run, a sweep or a report was for in the runs list, not ``hasty-peccary``. Digits,
+    dashes, colons and ``T``/``Z`` only: a name never quotes free text.
+    """
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        given = flow_run.parameters or {}
+        for parameter in parameters:
+            value = given.get(parameter)
+            if value not in (None, ""):
+                return f"{prefix}-{_stamp(value)}"
+        return f"{prefix}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+
+    return name
+
+
+def _stamp(value: object) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return "".join(ch for ch in value[:10] if ch.isdigit() or ch == "-") or "given"
+    if isinstance(value, datetime):
+        return f"{resolve_as_of(value):%Y-%m-%dT%H:%MZ}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return "given"
 
 
 def resolve_as_of(as_of: datetime | None) -> datetime:

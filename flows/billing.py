@@ -25,6 +25,7 @@ from flows._pipeline import (
     WorkerId,
     default_worker_id,
     fail_if_incomplete,
+    pipeline_run_name,
     resolve_as_of,
     technical,
 )
@@ -72,7 +73,7 @@ ChargesInFlight = Annotated[
 ]
 
 
-@flow(name=NAME, persist_result=False)
+@flow(name=NAME, flow_run_name=pipeline_run_name("billing", "as_of"), persist_result=False)
 async def subscription_billing(
     as_of: BillAsOf = None,
     catch_up: CatchUp = False,

@@ -16,7 +16,7 @@ from prefect.states import Failed, State
 from pydantic import BaseModel
 
 from flows._fields import described
-from flows._pipeline import technical
+from flows._pipeline import pipeline_run_name, technical
 from payflows.settings import inbox_dir as default_inbox_dir
 from tasks import inbox as tasks
 from tasks.inbox import FiledImport
@@ -35,7 +35,7 @@ class InboxFailed(Exception):
     """Some file was refused whole: the run fails so that alerting sees it."""
 
 
-@flow(name=NAME, persist_result=False)
+@flow(name=NAME, flow_run_name=pipeline_run_name("inbox"), persist_result=False)
 async def csv_inbox_import(
     inbox_dir: Annotated[
         str | None,

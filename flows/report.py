@@ -23,7 +23,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import AfterValidator
 
 from flows._fields import described
-from flows._pipeline import AsOf, resolve_as_of, technical
+from flows._pipeline import AsOf, pipeline_run_name, resolve_as_of, technical
 from payflows.reports import ReportResult, resolve_period
 from payflows.reports.period import zone
 from payflows.reports.reconcile import empty_mismatches
@@ -98,7 +98,11 @@ def outcome(result: ReportResult) -> tuple[State, list[str]]:
     return Failed(name=MISMATCH_STATE, message=message, data=failure), lines
 
 
-@flow(name=NAME, persist_result=False)
+@flow(
+    name=NAME,
+    flow_run_name=pipeline_run_name("report", "date_to", "as_of", "date_from"),
+    persist_result=False,
+)
 async def settlement_report(
     date_from: Annotated[
         date | None,

@@ -14,7 +14,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 
 from flows._fields import described
-from flows._pipeline import technical
+from flows._pipeline import pipeline_run_name, technical
 from payflows.exactly_once import RunIncomplete
 from payflows.payments import UnresolvedSummary
 from tasks.settle import settle_unresolved_attempts
@@ -24,7 +24,7 @@ __all__ = ["NAME", "settle_unresolved"]
 NAME = "settle-unresolved"
 
 
-@flow(name=NAME, persist_result=False)
+@flow(name=NAME, flow_run_name=pipeline_run_name("settle"), persist_result=False)
 async def settle_unresolved(
     older_than_seconds: Annotated[
         float,

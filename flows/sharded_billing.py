@@ -34,6 +34,7 @@ from flows._pipeline import (
     MaxFailureRate,
     WorkerId,
     fail_if_incomplete,
+    pipeline_run_name,
     resolve_as_of,
     technical,
 )
@@ -153,7 +154,7 @@ def shard_worker_ids(parent: str, shards: int) -> list[str]:
     return [f"shard-{i + 1}-of-{shards}:{parent}:{suffix}" for i in range(shards)]
 
 
-@flow(name=NAME, persist_result=False)
+@flow(name=NAME, flow_run_name=pipeline_run_name("sharded-billing", "as_of"), persist_result=False)
 async def sharded_billing(
     *,
     shards: Annotated[

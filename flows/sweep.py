@@ -22,6 +22,7 @@ from flows._pipeline import (
     WorkerId,
     default_worker_id,
     fail_if_incomplete,
+    pipeline_run_name,
     resolve_as_of,
     technical,
 )
@@ -34,7 +35,7 @@ __all__ = ["preauth_sweep"]
 NAME = "preauth-sweep"
 
 
-@flow(name=NAME, persist_result=False)
+@flow(name=NAME, flow_run_name=pipeline_run_name("sweep", "as_of"), persist_result=False)
 async def preauth_sweep(
     as_of: Annotated[
         AsOf,

@@ -76,6 +76,7 @@ async def test_payflows_bill_runs_the_flow_under_its_tags(
     run = await _new_run("subscription-billing", before)
     _assert_carries(run, "subscription-billing")
     assert run.parameters["worker_id"] == "tags-test"  # flat: one parameter each
+    assert run.name == "billing-2026-01-31T07:00Z"  # the day it billed, not a random name
 
 
 async def test_payflows_sweep_runs_the_flow_under_its_tags(
@@ -86,7 +87,9 @@ async def test_payflows_sweep_runs_the_flow_under_its_tags(
     before = await _runs("preauth-sweep")
     code = await asyncio.to_thread(sweep_command, as_of=AS_OF)
     assert code == 0, capsys.readouterr()
-    _assert_carries(await _new_run("preauth-sweep", before), "preauth-sweep")
+    run = await _new_run("preauth-sweep", before)
+    _assert_carries(run, "preauth-sweep")
+    assert run.name == "sweep-2026-01-31T07:00Z"
 
 
 async def test_payflows_report_runs_the_flow_under_its_tags(
@@ -99,7 +102,9 @@ async def test_payflows_report_runs_the_flow_under_its_tags(
         report_command, date_from="2020-03-01", as_of=AS_OF, output_dir=str(tmp_path)
     )
     assert code == 0
-    _assert_carries(await _new_run("settlement-report", before), "settlement-report")
+    run = await _new_run("settlement-report", before)
+    _assert_carries(run, "settlement-report")
+    assert run.name.startswith("report-20"), run.name
 
 
 async def test_the_business_days_pipelines_run_under_their_tags(
