@@ -144,6 +144,24 @@ def _run(call: Callable[[], Coroutine[Any, Any, Any]], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def _check(flow: Any, form: dict[str, Any]) -> None:
+    """Refuse a form the flow would refuse, in one line and before a run exists: Prefect logs
+    a failed validation as several error lines of a run that never starts."""
+    import logging
+
+    from prefect.exceptions import ParameterTypeError
+
+    prefect_flows = logging.getLogger("prefect.flows")  # where Prefect logs the refusal
+    was_disabled, prefect_flows.disabled = prefect_flows.disabled, True
+    try:
+        flow.validate_parameters(form)
+    except ParameterTypeError as exc:  # Prefect's message names each field, not its value
+        fields = [line.strip(" -") for line in str(exc).splitlines()[1:] if line.strip()]
+        raise _fail(f"refused, nothing was charged: {'; '.join(fields) or exc}") from None
+    finally:
+        prefect_flows.disabled = was_disabled
+
+
 # -- commands made from the registry ------------------------------------------------------------
 
 
@@ -209,6 +227,7 @@ def _command(scenario: Any) -> Callable[..., None]:
         elif scenario.token_prompt and not given.get("sandbox_token"):
             raise _fail("give one of --token-prompt and --sandbox-token")
         form = {k: v for k, v in given.items() if v is not None}
+        _check(scenario.flow, form)
         with run_tags(scenario.flow_name):  # as a deployment's runs carry them
             _run(lambda: scenario.flow(**form, return_state=True), as_json)
 

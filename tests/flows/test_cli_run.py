@@ -143,3 +143,27 @@ async def test_a_cli_run_carries_its_scenario_tags(run: Callable[..., Result], k
         )
     assert set(tags_for("non-3ds-payment")) <= set(flow_run.tags), flow_run.tags
     assert flow_run.parameters["amount"] == "12.00"  # flat: the form as typed
+
+
+def test_a_refused_form_is_one_line_with_no_value_and_no_run(tmp_path: Any) -> None:
+    """Prefect logs a failed parameter validation as error lines quoting the parameters; the
+    CLI checks the form first, so the operator reads one line naming the field, never the
+    value, and no run is started."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    payflows = Path(sys.executable).with_name("payflows")
+    env = {**os.environ, "PAYFLOWS_DATABASE_URL": f"sqlite:///{tmp_path / 'l.db'}"}
+    done = subprocess.run(
+        [str(payflows), "run", "cit", "--amount", "1.00", "--email", "4111_1111_1111_1111@x.co",
+         "--sandbox-card", "visa_approved"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 2, lines
+    assert lines == [
+        "payflows: refused, nothing was charged: email: Value error, email looks like it holds "
+        "a card number; card numbers are accepted only in the card number field"
+    ]
