@@ -205,7 +205,7 @@ def create_web_app(
             *hold_routes(settings, engine),
             *operator_routes(settings, engine),
             *operator_page_routes(settings, engine, origin),
-            *report_routes(settings),
+            *report_routes(settings, origin),
         ],
         lifespan=lifespan,
     )

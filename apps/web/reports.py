@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from apps.web.guard import same_origin
 from payflows.settings import Settings
 
 __all__ = [
@@ -135,7 +136,7 @@ def _safe_next(value: str | None) -> str:
     return "/reports"
 
 
-def _login_page(next_path: str, error: str = "") -> HTMLResponse:
+def _login_page(next_path: str, error: str = "", status: int | None = None) -> HTMLResponse:
     bad = f'<p class="bad">{html.escape(error)}</p>' if error else ""
     body = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Operator sign-in'
@@ -147,10 +148,11 @@ def _login_page(next_path: str, error: str = "") -> HTMLResponse:
         'required autofocus> <button id="sign-in" type="submit">Sign in</button></form>'
         "</body></html>"
     )
-    return HTMLResponse(body, status_code=401 if error else 200, headers=_HEADERS)
+    code = status or (401 if error else 200)
+    return HTMLResponse(body, status_code=code, headers=_HEADERS)
 
 
-def report_routes(settings: Settings) -> list[Route]:
+def report_routes(settings: Settings, public_origin: str | None = None) -> list[Route]:
     """The report pages, reading ``settings.reports_dir``."""
     base = Path(settings.reports_dir)
     secure = (settings.public_url or "").startswith("https://")
@@ -164,6 +166,10 @@ def report_routes(settings: Settings) -> list[Route]:
         token = _token(settings)
         if not token:
             return operator_refusal(settings, request) or _login_page("/reports")
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if public_origin and origin is not None and not same_origin(origin, public_origin):
+            # Another site's form signing the operator's browser in (login CSRF): refused.
+            return _login_page("/reports", "Sign in from this site's own page.", status=403)
         body = await request.body()
         if len(body) > 4096:
             return _login_page("/reports", "The form is too large.")

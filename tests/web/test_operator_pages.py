@@ -351,3 +351,14 @@ async def test_open_holds_are_listed_and_a_capture_decision_is_recorded_in_units
     with UnitOfWork(engine) as uow:
         hold = hold_of_purchase(uow, pid)
         assert hold is not None and hold.decision.value == "void"
+
+
+async def test_another_sites_form_cannot_sign_the_operator_in(web) -> None:  # type: ignore[no-untyped-def]
+    """Login CSRF: a page elsewhere posting the token form would give the operator's browser a
+    session of the attacker's choosing; a sign-in must come from this app's own page."""
+    for header in ({"Origin": "https://evil.example"}, {"Referer": "https://evil.example/x"}):
+        answer = await web.post("/reports/login", data={"token": TOKEN}, headers=header)
+        assert answer.status_code == 403 and COOKIE not in web.cookies
+        assert "this site" in answer.text
+    same = await web.post("/reports/login", data={"token": TOKEN}, headers={"Origin": MERCHANT})
+    assert same.status_code == 303 and COOKIE in web.cookies
