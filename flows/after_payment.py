@@ -53,7 +53,7 @@ async def refund(
     params = request(RefundRequest, locals())
     async with payment_context():
         outcome = await tasks.refund_purchase(
-            params.purchase_id, params.amount_cents, params.refund_ref
+            params.purchase_id, params.amount_cents, params.refund_ref, currency
         )
         return await finish("refund", outcome)
 
