@@ -43,7 +43,7 @@ async def cancel_purchase(*, purchase_id: PurchaseId) -> State[PaymentResult]:
 async def refund(
     *,
     purchase_id: PurchaseId,
-    refund_ref: RefundRef = "",
+    refund_ref: RefundRef,
     amount: OptionalAmountText = "",
     currency: Annotated[
         CurrencyField, described("Currency of the amount: the purchase's.")

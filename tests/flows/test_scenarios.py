@@ -477,7 +477,9 @@ async def test_an_amount_typed_in_another_currency_than_the_purchase_is_refused(
     with pytest.raises(OperationRejected, match=r"JPY.*ZAR"):
         await run(capture_hold, dict(purchase_id=held.purchase_id, amount="50", currency="JPY"))
     with pytest.raises(OperationRejected, match=r"BHD.*ZAR"):
-        await run(refund, dict(purchase_id=purchase_id, amount="1.000", currency="BHD"))
+        await run(
+            refund, dict(purchase_id=purchase_id, refund_ref="R1", amount="1.000", currency="BHD")
+        )
 
     assert ledger.fingerprint() == before
     assert (await sandbox.purchase(held.purchase_id))["status"] == "hold"
