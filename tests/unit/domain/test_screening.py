@@ -177,3 +177,11 @@ def test_an_ipv4_address_is_never_a_card_number() -> None:
     assert not contains_card_number("from 192.100.100.119, twice")
     # Groups over 255 are no address: the card written with dots is still caught.
     assert contains_card_number("4111.1111.1111.1111")
+
+
+def test_a_card_number_whose_first_digits_look_like_an_address_is_still_caught() -> None:
+    # 4111111111111111 written "41.111.111.111 11111": the quad is joined to more digits.
+    for text in ("41.111.111.111 11111", "card 41.111.111.111-11111", "4111 111.111.111.111"):
+        assert contains_card_number(text), text
+    assert "11111" not in redact("pay 41.111.111.111 11111 now")
+    assert not contains_card_number("from 192.100.100.119, port 8080")
