@@ -186,12 +186,11 @@ Reference = Annotated[
     _field("Your id of this card validation." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "reference"),
 ]
-RefundRef = Annotated[
+RefundRef = Annotated[  # required: a run again with the same one never refunds twice
     str,
-    _EMPTY_FOR_NONE,
     _field(
-        "Your refund reference: one refund per reference." + _RUN_ID_HELP,
-        _optional(ID_PATTERN),
+        "Your refund reference: one refund per reference (a run again with it refunds once).",
+        ID_PATTERN,
         100,
     ),
     _matches(ID_PATTERN, "refund reference"),

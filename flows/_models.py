@@ -298,7 +298,7 @@ class RefundRequest(_Params):
     """Refund all (no amount) or part of a paid purchase, once per merchant refund reference."""
 
     purchase_id: str = _ID
-    refund_ref: str = _RUN_ID
+    refund_ref: str = _ID
     amount_cents: int | None = Field(default=None, gt=0)
 
 

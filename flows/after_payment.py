@@ -43,7 +43,7 @@ async def cancel_purchase(*, purchase_id: PurchaseId) -> State[PaymentResult]:
 async def refund(
     *,
     purchase_id: PurchaseId,
-    refund_ref: RefundRef = "",
+    refund_ref: RefundRef,
     amount: OptionalAmountText = "",
     currency: Annotated[
         CurrencyField, described("Currency of the amount: the purchase's.")
@@ -53,7 +53,7 @@ async def refund(
     params = request(RefundRequest, locals())
     async with payment_context():
         outcome = await tasks.refund_purchase(
-            params.purchase_id, params.amount_cents, params.refund_ref
+            params.purchase_id, params.amount_cents, params.refund_ref, currency
         )
         return await finish("refund", outcome)
 

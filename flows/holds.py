@@ -35,7 +35,7 @@ async def capture_hold(
     """Capture all or part of a hold; the remainder is released."""
     params = request(CaptureRequest, locals())
     async with payment_context():
-        outcome = await tasks.capture_hold(params.purchase_id, params.amount_cents)
+        outcome = await tasks.capture_hold(params.purchase_id, params.amount_cents, currency)
         return await finish("capture-hold", outcome)
 
 

@@ -349,8 +349,10 @@ async def _run(operation: Any, *args: Any, **kwargs: Any) -> PaymentOutcome:
 
 
 @task(name="capture-hold", **_OPTIONS)
-async def capture_hold(purchase_id: str, amount_cents: int | None = None) -> PaymentOutcome:
-    return await _run(_capture_hold, purchase_id, amount_cents)
+async def capture_hold(
+    purchase_id: str, amount_cents: int | None = None, currency: str | None = None
+) -> PaymentOutcome:
+    return await _run(_capture_hold, purchase_id, amount_cents, currency=currency)
 
 
 @task(name="void-hold", **_OPTIONS)
@@ -367,9 +369,11 @@ async def cancel_purchase(purchase_id: str) -> PaymentOutcome:
 
 @task(name="refund-purchase", **_OPTIONS)
 async def refund_purchase(
-    purchase_id: str, amount_cents: int | None, refund_ref: str
+    purchase_id: str, amount_cents: int | None, refund_ref: str, currency: str | None = None
 ) -> PaymentOutcome:
-    return await _run(_refund_purchase, purchase_id, amount_cents, refund_ref=refund_ref)
+    return await _run(
+        _refund_purchase, purchase_id, amount_cents, refund_ref=refund_ref, currency=currency
+    )
 
 
 @task(name="cancel-refund", **_OPTIONS)

@@ -107,6 +107,20 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 #: An IPv4 dotted quad (a shopper's address, a log's): four octets of at most 255, never a card
 #: number, although its 12 digits joined by dots make a Luhn-valid chain one time in ten.
 _IPV4 = re.compile(rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?![0-9]|\.[0-9])")
+#: Digits within a chain's gap of the quad: then it is part of a longer chain (``41.111.111.111
+#: 1111`` is a card number written oddly), not an address, and stays in the chain.
+_JOINED_BEFORE = re.compile(rf"[0-9](?:[^\w]|_){{1,{MAX_GAP}}}$")
+_JOINED_AFTER = re.compile(rf"(?:[^\w]|_){{1,{MAX_GAP}}}[0-9]")
+
+
+def _address(m: re.Match[str]) -> str:
+    """A whole-chain dotted quad masked (letters end chains); one joined to more digits kept."""
+    text, start, end = m.string, m.start(), m.end()
+    if _JOINED_BEFORE.search(text[max(0, start - MAX_GAP - 1) : start]) or _JOINED_AFTER.match(
+        text, end
+    ):
+        return m.group()
+    return "i" * (end - start)
 
 
 #: A date and time as ISO 8601 and Python write them (``2026-12-03 08:56:12.345678+00:00``):
@@ -127,7 +141,7 @@ def _chains(text: str) -> Iterator[re.Match[str]]:
         if ":" in text:
             text = _TIMESTAMP.sub(lambda m: "t" * len(m.group()), text)
     if "." in text:
-        text = _IPV4.sub(lambda m: "i" * len(m.group()), text)
+        text = _IPV4.sub(_address, text)
     return _CHAIN.finditer(text)
 
 

@@ -124,11 +124,30 @@ async def _close(ctx: PaymentContext, business_key: str, purchase: Purchase) -> 
     return PaymentOutcome.of(await ctx.ledger(write))
 
 
+def same_currency(purchase: Purchase, amount_cents: int | None, currency: str | None) -> None:
+    """Refuse an amount given in another currency than the purchase's.
+
+    An operator types an amount in a currency's units; its cents mean another sum in another
+    currency (``"50"`` JPY is 50 minor units: R 0.50 on a ZAR purchase), so the two must agree.
+    """
+    have = (purchase.currency or "ZAR").upper()
+    if amount_cents is not None and currency is not None and currency.upper() != have:
+        raise OperationRejected(f"the amount is in {currency.upper()}, the purchase in {have}")
+
+
 async def capture_hold(
-    ctx: PaymentContext, purchase_id: str, amount_cents: int | None = None
+    ctx: PaymentContext,
+    purchase_id: str,
+    amount_cents: int | None = None,
+    *,
+    currency: str | None = None,
 ) -> PaymentOutcome:
-    """Capture all or part of a hold (the remainder is released). Once per hold."""
+    """Capture all or part of a hold (the remainder is released). Once per hold.
+
+    ``currency``, when given, is the one ``amount_cents`` was typed in: refused unless the hold's.
+    """
     purchase = await ctx.gateway.get_purchase(purchase_id)
+    same_currency(purchase, amount_cents, currency)
     authorised = purchase.total or 0
     amount = authorised if amount_cents is None else amount_cents
     if amount <= 0 or amount > authorised:

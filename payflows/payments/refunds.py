@@ -19,7 +19,7 @@ from payflows.ledger import (
     record_refund,
 )
 from payflows.ledger.models import Refund as LedgerRefund
-from payflows.payments.actions import act_on
+from payflows.payments.actions import act_on, same_currency
 from payflows.payments.context import OperationRejected, PaymentContext, PaymentOutcome
 
 __all__ = ["cancel_refund", "refund_purchase"]
@@ -45,16 +45,23 @@ def _refunded_per_ledger(uow: UnitOfWork, purchase_id: str, except_key: str) -> 
 
 
 async def refund_purchase(
-    ctx: PaymentContext, purchase_id: str, amount_cents: int | None, *, refund_ref: str
+    ctx: PaymentContext,
+    purchase_id: str,
+    amount_cents: int | None,
+    *,
+    refund_ref: str,
+    currency: str | None = None,
 ) -> PaymentOutcome:
     """Refund all or part of a paid purchase, once per ``refund_ref`` (the merchant's id).
 
     A lost answer is settled from the purchase's ``refundable_amount``: the ledger knows what
     was paid and which other refunds it made, so a refundable amount at or below
     ``paid - other refunds - this refund`` means this refund landed. Its id then arrives with
-    the ``payment.refunded`` webhook.
+    the ``payment.refunded`` webhook. ``currency``, when given, is the one ``amount_cents`` was
+    typed in: refused unless the purchase's.
     """
     purchase = await ctx.gateway.get_purchase(purchase_id)
+    same_currency(purchase, amount_cents, currency)
     refundable = purchase.refundable_amount or 0
     key = f"refund:{purchase_id}:{refund_ref}"
     existing: PaymentAttempt | None = await ctx.ledger(

@@ -461,3 +461,26 @@ async def test_sandbox_cards_and_auto_3ds_are_refused_against_a_real_gateway(
     with pytest.raises(OperationRejected, match="only accepted against the local sandbox"):
         await run(customer_initiated_payment, cit(key, "visa_approved"))
     assert ledger.fingerprint() == before
+
+
+async def test_an_amount_typed_in_another_currency_than_the_purchase_is_refused(
+    sandbox: Sandbox, ledger: Ledger, key: str
+) -> None:
+    """The form's amount is text in its currency; in another one its cents mean another sum.
+
+    ``"50"`` JPY is 50 minor units, R 0.50 on a ZAR hold; ``"1.000"`` BHD is 1000, R 10.00.
+    """
+    held = await run(preauthorize, preauth(key, 10_000))
+    purchase_id = await paid(f"{key}-paid")
+    before = ledger.fingerprint()
+
+    with pytest.raises(OperationRejected, match=r"JPY.*ZAR"):
+        await run(capture_hold, dict(purchase_id=held.purchase_id, amount="50", currency="JPY"))
+    with pytest.raises(OperationRejected, match=r"BHD.*ZAR"):
+        await run(
+            refund, dict(purchase_id=purchase_id, refund_ref="R1", amount="1.000", currency="BHD")
+        )
+
+    assert ledger.fingerprint() == before
+    assert (await sandbox.purchase(held.purchase_id))["status"] == "hold"
+    assert (await sandbox.purchase(purchase_id))["refundable_amount"] == 30_000

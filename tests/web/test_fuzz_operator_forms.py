@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +132,15 @@ def test_no_operator_form_gives_a_5xx_or_shows_a_card_number(  # type: ignore[no
             assert card not in answer.text
     for call in reached:
         assert not _card_values(call.values()), call
+
+
+def test_a_long_amount_is_refused_not_cut_to_another_sum() -> None:
+    """``"1"``, 40 spaces, ``"0"`` is 10 units; cut to its first 40 characters it read as 1."""
+    from apps.web.operator_pages import _action_input, _decision_input, _Refused
+
+    amount = "1" + " " * 40 + "0"
+    form = {"purchase_id": "p-1", "amount": amount}
+    with pytest.raises(_Refused, match="too long"):
+        _action_input({**form, "action": "capture"})
+    with pytest.raises(_Refused, match="too long"):
+        _decision_input({**form, "decision": "capture"})

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -212,8 +213,19 @@ async def test_a_card_number_or_junk_is_refused_as_a_search_and_never_shown(web,
     assert "4111" not in page.text and "x" * 300 not in page.text
 
 
+@pytest.fixture
+def stray_card_ledger(ledger_url) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """This test plants a card number in its ledger on purpose; the file is unlinked after it,
+    so the scan for card data left by a whole test session (tests/flows/
+    test_card_data_never_rests.py) finds only what the product leaves."""
+    yield
+    database = Path(ledger_url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        database.with_name(database.name + suffix).unlink(missing_ok=True)
+
+
 async def test_everything_from_the_ledger_is_escaped_and_a_stray_card_number_is_hidden(
-    web, engine
+    web, engine, stray_card_ledger
 ) -> None:  # type: ignore[no-untyped-def]
     pid = seed_payment(engine, "OP-ESC-1", email=f"<script>alert(1)</script>{PAN}@x.test")
     await sign_in(web)

@@ -203,3 +203,11 @@ def test_a_card_number_written_like_a_date_is_still_caught() -> None:
     # Not a real month or not a year of this era: a chain like any other.
     assert contains_card_number("4111-1111-1111-1111")
     assert "[digits hidden]" in redact("5555-55-55 55:55:55.5555")
+
+
+def test_a_card_number_whose_first_digits_look_like_an_address_is_still_caught() -> None:
+    # 4111111111111111 written "41.111.111.111 11111": the quad is joined to more digits.
+    for text in ("41.111.111.111 11111", "card 41.111.111.111-11111", "4111 111.111.111.111"):
+        assert contains_card_number(text), text
+    assert "11111" not in redact("pay 41.111.111.111 11111 now")
+    assert not contains_card_number("from 192.100.100.119, port 8080")

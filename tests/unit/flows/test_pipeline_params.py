@@ -37,3 +37,16 @@ def test_technical_fields_come_after_the_ones_an_operator_chooses(name: str) -> 
 def test_a_shard_takes_the_nightly_runs_parameters() -> None:
     nightly = ALL_FLOWS["subscription-billing"].parameters.model_dump()
     assert billing_shard.parameters.model_dump() == nightly
+
+
+def test_a_refund_needs_its_reference() -> None:
+    """A refund run again (after a lost answer, a crash, a timeout) must be the same refund.
+
+    With the run's own id as the default reference, each run of ``payflows run refund
+    --amount 100.00`` or of the deployment from the UI was a new refund: two runs refunded twice.
+    """
+    from flows.after_payment import refund
+
+    for schema in (refund.parameters.model_dump(), parameter_schema(refund).model_dump()):
+        assert "refund_ref" in schema["required"]
+        assert "default" not in schema["properties"]["refund_ref"]
