@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from flows._models import CardInput, Shopper
+from flows._names import business_id, flow_run_namer, this_run
 from payflows.domain.money import exponent, parse_amount, validate_currency
 from payflows.payments import OperationRejected
 
@@ -106,13 +107,7 @@ def run_name(prefix: str, key: str) -> Callable[[], str]:
     """A flow run name ``<prefix>-<business id>``; the run's own id when the form left it empty.
 
     The business id a flow defaults to is ``run-<flow run id>`` (:func:`flows._models.
-    run_reference`), so the name and the ledger's business key say the same.
+    run_reference`), so the name and the ledger's business key say the same. Only an id in the
+    id shape is shown, never other text (:mod:`flows._names`).
     """
-
-    def name() -> str:
-        from prefect.runtime import flow_run
-
-        value = flow_run.parameters.get(key)
-        return f"{prefix}-{_plain(value) or f'run-{flow_run.id}'}"
-
-    return name
+    return flow_run_namer(prefix, key, shown=business_id, fallback=this_run)
