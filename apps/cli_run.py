@@ -145,21 +145,17 @@ def _run(call: Callable[[], Coroutine[Any, Any, Any]], as_json: bool) -> None:
 
 
 def _check(flow: Any, form: dict[str, Any]) -> None:
-    """Refuse a form the flow would refuse, in one line and before a run exists: Prefect logs
-    a failed validation as several error lines of a run that never starts."""
-    import logging
+    """Refuse a form the flow would refuse, in one line and before a run exists: the form is
+    held to the flow's parameter model (:func:`flows._forms.check_form`), not run through
+    Prefect's validation, which logs a refusal as several error lines of a run that never
+    starts. The line names each bad field, never its value."""
+    from flows._forms import check_form
+    from payflows.payments import OperationRejected
 
-    from prefect.exceptions import ParameterTypeError
-
-    prefect_flows = logging.getLogger("prefect.flows")  # where Prefect logs the refusal
-    was_disabled, prefect_flows.disabled = prefect_flows.disabled, True
     try:
-        flow.validate_parameters(form)
-    except ParameterTypeError as exc:  # Prefect's message names each field, not its value
-        fields = [line.strip(" -") for line in str(exc).splitlines()[1:] if line.strip()]
-        raise _fail(f"refused, nothing was charged: {'; '.join(fields) or exc}") from None
-    finally:
-        prefect_flows.disabled = was_disabled
+        check_form(flow, form)
+    except OperationRejected as exc:
+        raise _fail(f"refused, nothing was charged: {exc}") from None
 
 
 # -- commands made from the registry ------------------------------------------------------------

@@ -14,22 +14,29 @@ CLI's options are made from) and its first line turns them into the request mode
 A refusal (an amount with more decimals than its currency, two card sources...) is an
 :class:`~payflows.payments.OperationRejected` naming the field, never quoting its value: the run
 fails before anything was sent.
+
+:func:`check_form` holds a whole form to the flow's parameters before any run exists (what
+``payflows run`` does first): the same checks Prefect makes when the run starts, with no run,
+no log line and no logger switched off.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from flows._models import CardInput, Shopper
+from flows._names import business_id, flow_run_namer, this_run
 from payflows.domain.money import exponent, parse_amount, validate_currency
 from payflows.payments import OperationRejected
 
-__all__ = ["cents", "optional_cents", "request", "run_name", "units"]
+__all__ = ["cents", "check_form", "form_model", "optional_cents", "request", "run_name", "units"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,17 +109,43 @@ def request(model: type[M], form: Mapping[str, Any]) -> M:
         raise _refusal(exc) from None
 
 
+@cache
+def form_model(fn: Callable[..., Any]) -> type[BaseModel]:
+    """A flow function's parameters as a pydantic model, built as Prefect builds the one it
+    validates a run's parameters with (``Flow.validate_parameters``): each parameter's annotation
+    (``Annotated`` fields and their validators included) and default, unknown names refused."""
+    hints = get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {
+        name: (hints.get(name, Any), ... if p.default is inspect.Parameter.empty else p.default)
+        for name, p in inspect.signature(fn).parameters.items()
+    }
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    return create_model(f"{fn.__name__}_form", __config__=config, **fields)
+
+
+def check_form(flow: Any, form: Mapping[str, Any]) -> None:
+    """Refuse ``form`` as ``flow`` would when its run starts: an
+    :class:`~payflows.payments.OperationRejected` naming every bad field (``email: ...;
+    amount: ...``), never its value (it may be a card number typed in the wrong place).
+
+    Prefect's own check (``Flow.validate_parameters``) logs a refusal as error lines quoting
+    every parameter; this one validates the flow's parameter model directly and logs nothing.
+    """
+    try:
+        form_model(flow.fn).model_validate(dict(form))
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err.get('loc', ())) or 'parameters'}: {err.get('msg')}"
+            for err in exc.errors(include_input=False, include_url=False)
+        ]
+        raise OperationRejected("; ".join(problems)) from None
+
+
 def run_name(prefix: str, key: str) -> Callable[[], str]:
     """A flow run name ``<prefix>-<business id>``; the run's own id when the form left it empty.
 
     The business id a flow defaults to is ``run-<flow run id>`` (:func:`flows._models.
-    run_reference`), so the name and the ledger's business key say the same.
+    run_reference`), so the name and the ledger's business key say the same. Only an id in the
+    id shape is shown, never other text (:mod:`flows._names`).
     """
-
-    def name() -> str:
-        from prefect.runtime import flow_run
-
-        value = flow_run.parameters.get(key)
-        return f"{prefix}-{_plain(value) or f'run-{flow_run.id}'}"
-
-    return name
+    return flow_run_namer(prefix, key, shown=business_id, fallback=this_run)

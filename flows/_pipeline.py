@@ -15,10 +15,11 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from flows._fields import described
+from flows._names import clock, flow_run_namer, stamp
 from flows._time import AsOf
 from payflows.exactly_once import RunIncomplete
 from payflows.settings import load_settings
@@ -81,33 +82,9 @@ def pipeline_run_name(prefix: str, *parameters: str) -> Callable[[], str]:
     The first of ``parameters`` that was given names the run (a date or time as such; ``as_of``
     empty: the clock at the start, as the run reads it), so an operator sees which day a
     billing run, a sweep or a report was for in the runs list, not ``hasty-peccary``. Digits,
-    dashes, colons and ``T``/``Z`` only: a name never quotes free text.
+    dashes, colons and ``T``/``Z`` only: a name never quotes free text (:mod:`flows._names`).
     """
-
-    def name() -> str:
-        from prefect.runtime import flow_run
-
-        given = flow_run.parameters or {}
-        for parameter in parameters:
-            value = given.get(parameter)
-            if value not in (None, ""):
-                return f"{prefix}-{_stamp(value)}"
-        return f"{prefix}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
-
-    return name
-
-
-def _stamp(value: object) -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return "".join(ch for ch in value[:10] if ch.isdigit() or ch == "-") or "given"
-    if isinstance(value, datetime):
-        return f"{resolve_as_of(value):%Y-%m-%dT%H:%MZ}"
-    if isinstance(value, date):
-        return value.isoformat()
-    return "given"
+    return flow_run_namer(prefix, *parameters, shown=stamp, fallback=clock)
 
 
 def resolve_as_of(as_of: datetime | None) -> datetime:
