@@ -18,7 +18,8 @@ Per W it prints:
 * **billing**: the longest shard's own billing time (``BillingSummary.seconds``);
 * **CPU of the shard processes** (user + system, read from ``/proc`` every 0.1 s while each
   lives, so up to 0.1 s of a process's last moments is missed) and charges per CPU-second of
-  them; the parent's and the worker's CPU apart, and the sandbox's;
+  them; the parent's and the worker's CPU apart, and the sandbox's (the server's scheduler
+  is off, so no scheduled run of another deployment shares the worker);
 * how the batches were shared, and a check that every due subscription was charged exactly
   once (one MIT attempt each) before all are made due again for the next W.
 
@@ -105,7 +106,8 @@ class CpuWatch(threading.Thread):
                 self.cpu[pid] = cpu_seconds(pid)
             except (OSError, ValueError, IndexError):
                 continue
-            if pid not in self.run_of:
+            # Read until found: between fork and exec a process still has the worker's environ.
+            if self.run_of.get(pid) is None:
                 self.run_of[pid] = self._flow_run_id(pid)
 
     def _descends(self, pid: int, parents: dict[int, int]) -> bool:
@@ -255,7 +257,12 @@ async def main() -> None:
             headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"},
         ).raise_for_status()
         with ExitStack() as stack:
-            api_url, _ = stack.enter_context(start_prefect_server(tmp / "prefect", ui=False))
+            # No scheduler: the deployments' schedules (settle-unresolved every minute, ...)
+            # would otherwise run on the same worker and be counted as its CPU.
+            quiet = {"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"}
+            api_url, _ = stack.enter_context(
+                start_prefect_server(tmp / "prefect", ui=False, extra_env=quiet)
+            )
             env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
             env.update(
                 PREFECT_API_URL=api_url,

@@ -86,7 +86,7 @@ async def subscription_billing(
     """Bill every due subscription period and one-off charge exactly once, with dunning."""
     when = resolve_as_of(as_of)
     owner = worker_id or default_worker_id()
-    async with payment_context():
+    async with payment_context(connections=concurrency):
         reconciled = await tasks.reconcile_billing(owner)
         clients = await tasks.ensure_clients()
         total = await tasks.count_due(when)

@@ -63,7 +63,7 @@ async def preauth_sweep(
     """Capture or void every due hold exactly once, before the network lets it lapse."""
     when = resolve_as_of(as_of)
     owner = worker_id or default_worker_id()
-    async with payment_context():
+    async with payment_context(connections=concurrency):
         total = await tasks.count_due_holds(when, reconcile_all)
         summary = await tasks.sweep_due_holds(
             when,

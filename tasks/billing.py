@@ -107,7 +107,7 @@ async def bill_subscriptions(
         lambda s: s.settled + s.unknown,
     )
 
-    async with payment_context() as ctx:
+    async with payment_context(connections=concurrency) as ctx:
         return await bill_due(
             ctx,
             as_of=as_of,

@@ -74,7 +74,7 @@ async def sweep_due_holds(
         "preauth-sweep-progress", f"Sweep at {as_of.isoformat()}", total, lambda s: s.selected
     )
 
-    async with payment_context() as ctx:
+    async with payment_context(connections=concurrency) as ctx:
         runtime = current_runtime()
         assert runtime is not None
         settings = runtime.settings
