@@ -97,6 +97,7 @@ class HttpGateway:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self._base_url = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
+        self._base = str(self._base_url)
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self._s2s_api_key = (
             s2s_api_key if isinstance(s2s_api_key, SecretStr) else SecretStr(s2s_api_key)
@@ -141,11 +142,17 @@ class HttpGateway:
     def _not_declined(self, purchase_id: str, purchase: P) -> P:
         decline = purchase.last_error
         if purchase.status in {Status.ERROR, Status.BLOCKED} and decline is not None:
-            path = self._base_url.join(route("purchases", purchase_id, "charge")).path
+            path = self._url(route("purchases", purchase_id, "charge")).path
             raise _translate.declined("POST", path, 200, decline, purchase_id=purchase_id)
         return purchase
 
     # -- the one boundary ----------------------------------------------------------------------
+
+    def _url(self, target: str) -> httpx.URL:
+        """The absolute URL of a relative route (``route()`` quotes every id, so a route never
+        leaves the base). One parse of the joined string: ``httpx.URL.join`` (``urljoin`` and
+        two more parses) cost ~4x as much, a few per cent of the billing run's event loop."""
+        return httpx.URL(self._base + target)
 
     def _headers(self, auth: _Auth) -> dict[str, str]:
         if auth == "none":
@@ -172,7 +179,7 @@ class HttpGateway:
         Every failure leaves as a :class:`PreciumError`; nothing else escapes but programming
         errors (a closed client, say).
         """
-        url = target if isinstance(target, httpx.URL) else self._base_url.join(target)
+        url = target if isinstance(target, httpx.URL) else self._url(target)
         path = url.path
         pool = next(self._rotation)
         headers = self._headers(auth)
