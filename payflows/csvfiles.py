@@ -33,12 +33,15 @@ __all__ = [
     "RowError",
     "cell_problem",
     "error_file_for",
+    "has_twelve_digit_cell",
     "normalise",
+    "numbered_rows",
     "read_header",
     "records",
     "redact",
     "refuse_card_columns",
     "row_problem",
+    "row_record",
 ]
 
 #: The columns of every ``<file>.errors.csv``.
@@ -80,6 +83,13 @@ _CONTROL_BUT_CELL_START = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1e\x7f]")
 #: A cell (from its opening mark to the next) with twelve ASCII digits: a literal prefix, so the
 #: search jumps from cell to cell, and possessive, so a cell that fails is left at once.
 _CELL_WITH_TWELVE_DIGITS = re.compile(r"\x1f(?:[^0-9\x1f]*+[0-9]){12}")
+
+
+def has_twelve_digit_cell(joined: str) -> bool:
+    """Whether a row joined as :func:`row_problem` joins it (each cell opened by ``\\x1f``) has
+    a cell with twelve ASCII digits or more: the least a card number needs, so a row without
+    one holds no card number (for a row of printable ASCII cells)."""
+    return _CELL_WITH_TWELVE_DIGITS.search(joined) is not None
 
 
 def row_problem(names: Sequence[str], cells: Sequence[str]) -> tuple[str, str] | None:
@@ -235,6 +245,13 @@ def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str]
     being line 1. Blank lines are skipped and not counted. A broken CSV stops the file: nothing
     after it can be trusted to be where it seems.
     """
+    for start, cells in numbered_rows(reader):
+        yield start, row_record(start, cells, names)
+
+
+def numbered_rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header as ``(line, cells)``, blank lines skipped (see :func:`records`);
+    a FileError at a broken CSV."""
     last = reader.line_num
     while True:
         start = last + 1
@@ -247,12 +264,16 @@ def records(reader: Any, names: list[str]) -> Iterator[tuple[int, dict[str, str]
         last = reader.line_num
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
-        if len(cells) != len(names):
-            reason = f"expected {len(names)} fields, found {len(cells)}"
-            yield start, RowError(line=start, column="", reason=reason)
-            continue
-        problem = row_problem(names, cells)
-        if problem is not None:
-            yield start, RowError(line=start, column=problem[0], reason=redact(problem[1]))
-            continue
-        yield start, dict(zip(names, cells, strict=True))
+        yield start, cells
+
+
+def row_record(start: int, cells: list[str], names: list[str]) -> dict[str, str] | RowError:
+    """One non-blank row as ``{column: cell}``, or the RowError of a row of the wrong width or
+    with a cell :func:`cell_problem` refuses."""
+    if len(cells) != len(names):
+        reason = f"expected {len(names)} fields, found {len(cells)}"
+        return RowError(line=start, column="", reason=reason)
+    problem = row_problem(names, cells)
+    if problem is not None:
+        return RowError(line=start, column=problem[0], reason=redact(problem[1]))
+    return dict(zip(names, cells, strict=True))
