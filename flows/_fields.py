@@ -9,9 +9,10 @@ with 409 and rests nowhere. JSON schema cannot test Luhn, so the schema refuses 
 :data:`CARD_LIKE_DIGITS` digits or more, with up to three spaces, dashes, dots, slashes or
 underscores between them. In Python (an in-process call, a server without enforcement) a field
 is held to its shape and the core's Luhn screening (:mod:`payflows.domain.screening`): a card
-number is refused either way, a 12-digit order number only by the schema. Patterns go to the
-schema only (``json_schema_extra``): pydantic's regex engine has no look-ahead. Amounts are text
-(``"299.00"``), made integer cents by :mod:`flows._forms`, never through a float.
+number is refused either way, a 12-digit order number only by the schema. Patterns
+(:mod:`flows._patterns`) go to the schema only (``json_schema_extra``): pydantic's regex engine
+has no look-ahead. Amounts are text (``"299.00"``, ``"25,000,000,000,000"``), made integer cents
+by :mod:`flows._forms`, never through a float.
 """
 
 from __future__ import annotations
@@ -26,13 +27,26 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from flows._cards import SandboxCard
 from flows._models import Browser
+from flows._patterns import (
+    AMOUNT_DIGITS,
+    AMOUNT_PATTERN,
+    CARD_LIKE_DIGITS,
+    CARD_REF_PATTERN,
+    GATEWAY_ID_PATTERN,
+    ID_PATTERN,
+    IP_PATTERN,
+    NO_CARD_NUMBER,
+    TEXT_PATTERN,
+    amount_text,
+    optional,
+)
 from flows._time import as_utc
 from payflows.domain.currencies import ISO_4217
 from payflows.domain.screening import screen
 from payflows.settings import merchant_currency
-from payflows.vault import REFERENCE_PATTERN
 
 __all__ = [
+    "AMOUNT_DIGITS",
     "CARD_LIKE_DIGITS",
     "NO_CARD_NUMBER",
     "AmountText",
@@ -69,38 +83,6 @@ __all__ = [
     "described",
 ]
 
-#: The shortest digit run the schema refuses in text fields (the shortest card number).
-CARD_LIKE_DIGITS = 12
-
-#: A look-ahead that fails on 12+ digits joined by at most three of ``space . / _ -`` each
-#: (``[\s\S]``, not ``.``: a newline must not hide a card number from the browser's check).
-NO_CARD_NUMBER = rf"(?![\s\S]*\d(?:[ ./_\-]{{0,3}}\d){{{CARD_LIKE_DIGITS - 1}}})"
-
-_ID_BODY = r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}"
-#: A business id: letters, digits and ``._:/-``, no card-like digit run.
-ID_PATTERN = rf"^{NO_CARD_NUMBER}{_ID_BODY}$"
-#: A gateway's id (purchase, refund, recurring token): a UUID (which may hold 12 digits in a
-#: row by chance, and is never a card number), or a business-id-like id without a digit run.
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-GATEWAY_ID_PATTERN = rf"^(?:{_UUID}|{NO_CARD_NUMBER}{_ID_BODY})$"
-#: Free text (names, products): anything printable without a card-like digit run.
-TEXT_PATTERN = rf"^{NO_CARD_NUMBER}[^\x00-\x1f\x7f]*$"
-#: The vault's reference, and no card-like digit run inside it either.
-CARD_REF_PATTERN = rf"^{NO_CARD_NUMBER}{REFERENCE_PATTERN.removeprefix('^')}"
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-#: An IPv4 dotted quad, or an IPv6 address (it has a colon; hex digits, colons and dots only).
-IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})$"
-#: An amount in the currency's units: digits, at most three decimals (the most any currency
-#: has; :func:`flows._forms.cents` holds each currency to its own), no sign, and at most nine
-#: digits before the point: a billion in any currency is no card payment, it is a typo.
-AMOUNT_PATTERN = r"^\s*\d{1,9}(?:\.\d{1,3})?\s*$"
-
-
-def _optional(pattern: str) -> str:
-    """``pattern`` (anchored ``^...$``) or the empty text: an optional field left empty."""
-    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})?$"
-
-
 #: An optional text parameter is a plain string whose empty value means "none": the Prefect UI
 #: shows a text box (``str | None`` would be a type switch), and None from Python is "".
 _EMPTY_FOR_NONE = BeforeValidator(lambda value: "" if value is None else value)
@@ -125,13 +107,6 @@ def _matches(pattern: str, what: str) -> Any:
         return value
 
     return AfterValidator(check)
-
-
-def _amount_text(value: str | None) -> str | None:
-    """An amount's shape (the schema's pattern): empty only where the amount is optional."""
-    if value != "" and re.search(AMOUNT_PATTERN, value or "") is None:
-        raise ValueError("not an amount: write it like 199.99 (no sign, at most 9 digits)")
-    return value
 
 
 def _ip_address(value: str) -> str:
@@ -171,19 +146,19 @@ _RUN_ID_HELP = " Empty: this flow run's id (each run is a new one)."
 OrderId = Annotated[
     str,
     _EMPTY_FOR_NONE,
-    _field("Your order id: paying it twice pays once." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
+    _field("Your order id: paying it twice pays once." + _RUN_ID_HELP, optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "order id"),
 ]
 BookingId = Annotated[
     str,
     _EMPTY_FOR_NONE,
-    _field("Your booking id: one hold per booking." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
+    _field("Your booking id: one hold per booking." + _RUN_ID_HELP, optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "booking id"),
 ]
 Reference = Annotated[
     str,
     _EMPTY_FOR_NONE,
-    _field("Your id of this card validation." + _RUN_ID_HELP, _optional(ID_PATTERN), 100),
+    _field("Your id of this card validation." + _RUN_ID_HELP, optional(ID_PATTERN), 100),
     _matches(ID_PATTERN, "reference"),
 ]
 RefundRef = Annotated[  # required: a run again with the same one never refunds twice
@@ -247,13 +222,13 @@ CustomerId = Annotated[
 OptionalCustomerId = Annotated[
     str,
     _EMPTY_FOR_NONE,
-    _field("Your customer id. Empty: the email.", _optional(TEXT_PATTERN), 128),
+    _field("Your customer id. Empty: the email.", optional(TEXT_PATTERN), 128),
     _matches(TEXT_PATTERN, "customer id"),
 ]
 FullName = Annotated[
     str,
     _EMPTY_FOR_NONE,
-    _field("The shopper's full name.", _optional(TEXT_PATTERN), 200),
+    _field("The shopper's full name.", optional(TEXT_PATTERN), 200),
     _matches(TEXT_PATTERN, "full name"),
 ]
 Product = Annotated[
@@ -270,7 +245,7 @@ CardRef = Annotated[
     _field(
         "One-time vault reference (cardref_...) from the checkout form or a CLI prompt; "
         "never a card number. Give this or a sandbox card.",
-        _optional(CARD_REF_PATTERN),
+        optional(CARD_REF_PATTERN),
         40,
     ),
     _matches(CARD_REF_PATTERN, "card reference"),
@@ -310,22 +285,23 @@ CurrencyField = Annotated[
 AmountText = Annotated[
     str,
     described(
-        "Amount in the currency's units, e.g. 299.00 (no more decimals than it has).",
+        "Amount in the currency's units, e.g. 299.00 (no more decimals than it has); "
+        "12 digits or more in groups of three: 250,000,000,000.",
         min_length=1,
         json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["299.00"],
     ),
-    AfterValidator(_amount_text),
+    AfterValidator(amount_text),
 ]
 OptionalAmountText = Annotated[
     str,
     _EMPTY_FOR_NONE,
     described(
-        "Part of the amount, e.g. 100.00. Empty: all of it.",
-        json_schema_extra={"pattern": _optional(AMOUNT_PATTERN)},
+        "Part of the amount, e.g. 100.00 (12 digits or more: 250,000,000,000). Empty: all of it.",
+        json_schema_extra={"pattern": optional(AMOUNT_PATTERN)},
         examples=["100.00"],
     ),
-    AfterValidator(_amount_text),
+    AfterValidator(amount_text),
 ]
 
 # -- authenticated elsewhere ----------------------------------------------------------------------
@@ -342,7 +318,7 @@ EciRaw = Annotated[
 MpiId = Annotated[
     str,
     _EMPTY_FOR_NONE,
-    _field("Optional, from your 3-D Secure server.", _optional(_BLOB), 64),
+    _field("Optional, from your 3-D Secure server.", optional(_BLOB), 64),
     _matches(_BLOB, "3-D Secure id"),
 ]
 TokenRef = Annotated[
@@ -351,7 +327,7 @@ TokenRef = Annotated[
     _field(
         "Vault key holding the network token and cryptogram (put there by the caller). "
         "Give this or sandbox_token.",
-        _optional(ID_PATTERN),
+        optional(ID_PATTERN),
         100,
     ),
     _matches(ID_PATTERN, "token reference"),

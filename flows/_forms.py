@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from flows._models import CardInput, Shopper
 from flows._names import business_id, flow_run_namer, this_run
+from flows._patterns import CARD_LIKE_DIGITS
 from payflows.domain.money import exponent, parse_amount, validate_currency
 from payflows.payments import OperationRejected
 
@@ -56,9 +57,13 @@ def cents(amount: str, currency: str, what: str = "amount") -> int:
 
 
 def units(cents: int, currency: str) -> str:
-    """``29900`` ZAR as the form's text ``"299.00"`` (the inverse of :func:`cents`)."""
+    """``29900`` ZAR as the form's text ``"299.00"`` (the inverse of :func:`cents`); a long
+    amount in groups of three (``"25,000,000,000,000"``), as the form takes it."""
     exp = exponent(currency)
-    return f"{Decimal(cents).scaleb(-exp):.{exp}f}"
+    plain = f"{Decimal(cents).scaleb(-exp):.{exp}f}"
+    if sum(ch.isdigit() for ch in plain) < CARD_LIKE_DIGITS:
+        return plain
+    return f"{Decimal(cents).scaleb(-exp):,.{exp}f}"
 
 
 def optional_cents(amount: str | None, currency: str, what: str = "amount") -> int | None:

@@ -28,7 +28,7 @@ __all__ = ["MAX_SHOWN", "business_id", "clock", "flow_run_namer", "stamp", "this
 #: The most of a value a run name shows (a business id is at most 100 characters).
 MAX_SHOWN = 100
 
-#: A business id as the forms accept it (:data:`flows._fields.ID_PATTERN`, without the schema's
+#: A business id as the forms accept it (:data:`flows._patterns.ID_PATTERN`, without the schema's
 #: digit-run look-ahead: the Luhn screening below is the precise test).
 _BUSINESS_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support.browser import chromium_missing, launched_chromium
 from tests.support.prefect_server import PrefectServer, running_prefect_server
 from tests.support.tiers import TierError, tiers_of
 
@@ -24,6 +26,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
         for tier in sorted(tiers - marks):
             item.add_marker(tier)
+        if "chromium" in item.fixturenames and chromium_missing():
+            item.add_marker(pytest.mark.skip(reason=chromium_missing()))  # before its servers start
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +39,11 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectSer
     """
     with running_prefect_server(tmp_path_factory.mktemp("prefect")) as server:
         yield server
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """A headless Chromium (Playwright's ``Browser``); a test taking it is in the ``browser``
+    tier (tests/support/tiers.py) and is skipped where Chromium is not installed (above)."""
+    async with launched_chromium() as browser:
+        yield browser

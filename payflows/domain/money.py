@@ -82,7 +82,11 @@ def parse_amount(text: str, currency: str) -> int:
     if scaled != scaled.to_integral_value():
         raise ValueError(f"the amount has more decimals than {currency} allows")
     if abs(scaled) > MAX_CENTS:
-        raise ValueError("the amount is too large")
+        # No figure in the message: a long one would be hidden as a card number in logs.
+        digits = len(str(MAX_CENTS)) - exponent(currency)
+        raise ValueError(
+            f"the amount is too large: {currency} has at most {digits} digits before the point"
+        )
     return int(scaled)
 
 

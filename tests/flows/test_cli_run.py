@@ -81,6 +81,18 @@ def test_a_bad_card_at_the_prompt_is_refused_without_echoing_it(
     assert "4111 1111 11" not in result.output
 
 
+def test_a_large_amount_in_a_currency_without_decimals_is_charged_whole(
+    run: Callable[..., Result], key: str
+) -> None:
+    """25 billion dong: more than the nine digits the form once took, in groups of three."""
+    paid = as_json(
+        run("non-3ds", "--order", key, "--amount", "25,000,000,000", "--currency", "VND",
+            "--email", "a@b.test", "--sandbox-card", "visa_approved", "--json")
+    )  # fmt: skip
+    assert paid["state"] == "succeeded" and paid["amount_cents"] == 25_000_000_000
+    assert paid["currency"] == "VND"
+
+
 def test_a_decline_exits_1(run: Callable[..., Result], key: str) -> None:
     result = run(
         "cit", "--order", key, "--amount", "10", "--email", "a@b.test",
@@ -95,6 +107,8 @@ def test_a_decline_exits_1(run: Callable[..., Result], key: str) -> None:
     [
         (["--amount", "1.234"], "more decimals than ZAR allows"),
         (["--amount", "abc"], "not an amount"),
+        (["--amount", "1,000,000,000,000,000"], "too large: at most 15 digits before the point"),
+        (["--amount", "99,999,999,999,999", "--currency", "IDR"], "IDR has at most 13 digits"),
         (["--amount", "0"], "more than zero"),
         (["--amount", "1", "--sandbox-card", "nope"], "sandbox_card: Input should be"),
         (["--amount", "1", "--auto-3ds", "maybe"], "auto_3ds: Input should be 'approve' or 'fail'"),

@@ -7,7 +7,8 @@ it lives, the fixtures it uses and the marks it carries:
 - ``prefect``: uses the session's Prefect server (``prefect_api``), or is marked so because it
   starts one of its own (``make test-prefect``);
 - ``postgres``: marked so, needs PostgreSQL (``make test-postgres``);
-- ``browser``: marked so, drives Chromium (``make test-browser``);
+- ``browser``: uses the ``chromium`` fixture (tests/support/browser.py: the one way a test gets
+  a browser), or is marked so, drives Chromium (``make test-browser``);
 - ``integration``: none of these: real loopback HTTP, subprocesses (``make test-integration``).
 
 A test under ``tests/unit`` that needs the Prefect server is refused at collection: it belongs
@@ -32,6 +33,8 @@ def tiers_of(parts: tuple[str, ...], fixtures: Collection[str], marks: Collectio
     """The tier markers of a test at ``parts`` (its path from the repository root)."""
     in_unit = parts[:2] == ("tests", "unit")
     tiers = {tier for tier in SERVER_TIERS if tier in marks}
+    if "chromium" in fixtures:
+        tiers.add("browser")
     if "prefect_api" in fixtures:
         if in_unit:
             raise TierError(

@@ -1,14 +1,13 @@
 """A real browser through checkout -> sandbox ACS -> TermUrl -> result page.
 
-Debian's Chromium (``/usr/bin/chromium``, installed by ``scripts/install-test-browser.sh``), driven
-headless by Playwright; the web app and the sandbox are uvicorn servers on loopback. The 3-D
-Secure hand-off is the page's own auto-submitting form, and the ACS page posts back to TermUrl by
-itself: the test only types into the checkout form and clicks Approve or Fail.
+Debian's Chromium (the ``chromium`` fixture: tests/support/browser.py), driven headless by
+Playwright; the web app and the sandbox are uvicorn servers on loopback. The 3-D Secure hand-off
+is the page's own auto-submitting form, and the ACS page posts back to TermUrl by itself: the
+test only types into the checkout form and clicks Approve or Fail.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,39 +17,7 @@ import pytest
 from payflows.domain.money import parse_amount
 from tests.web.support import order_token
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
-    ),
-]
-
 THREE_DS = "4000 0000 0000 0002"
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture

@@ -1,15 +1,14 @@
 """A real browser at the operator's desk: signs in, finds a payment, voids one hold and captures
 part of another, then records a decision on the holds page.
 
-Debian's Chromium driven headless by Playwright (as test_browser_checkout.py); the web app and
-the sandbox are uvicorn servers on loopback, the holds are made through the core
+Debian's Chromium driven headless by Playwright (the ``chromium`` fixture); the web app and the
+sandbox are uvicorn servers on loopback, the holds are made through the core
 (tests/web/seeding.py), and the actions run their flows in the web app's process, recorded by
 the session's Prefect server.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,17 +24,8 @@ from payflows.settings import load_settings
 from tasks.runtime import dispose_engines
 from tests.web.seeding import pay_through_core
 from tests.web.support import serve_in_thread
-from tests.web.test_browser_checkout import ARGS, CHROMIUM
 
 TOKEN = "op-browser-7c0ffee-token"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
-    ),
-]
 
 
 @dataclass
@@ -65,18 +55,14 @@ def desk(tmp_path, prefect_api) -> Iterator[Desk]:  # type: ignore[no-untyped-de
 
 
 @pytest.fixture
-async def page(desk: Desk) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1366, "height": 900})
-            page = await context.new_page()
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            await browser.close()
+async def page(desk: Desk, chromium: Any) -> AsyncIterator[Any]:
+    context = await chromium.new_context(viewport={"width": 1366, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        await context.close()
 
 
 def hold_state(ledger_url: str, purchase_id: str) -> tuple[str, int, str]:

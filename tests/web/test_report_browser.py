@@ -1,13 +1,12 @@
 """A real browser opens the served settlement report: signs in, reads the figures, and the page
 fits a 1366 px laptop screen with chart labels that do not overlap.
 
-Debian's Chromium driven headless by Playwright (as ``test_browser_checkout.py``); the web app is
-a uvicorn server on loopback serving a month's report written by the report's core.
+Debian's Chromium driven headless by Playwright (the ``chromium`` fixture); the web app is a
+uvicorn server on loopback serving a month's report written by the report's core.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,7 @@ import pytest
 from apps.web import create_web_app
 from payflows.reports import report_base_url
 from tests.web.support import serve_in_thread
-from tests.web.test_browser_checkout import ARGS, CHROMIUM
 from tests.web.test_report_pages import LABEL, TOKEN, make_settings, write_month
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is not installed (scripts/install-test-browser.sh installs it)",
-)
 
 #: Everything wider than the window, and every pair of chart labels on one line that overlap.
 LAYOUT = """() => {
@@ -57,31 +50,24 @@ def served(tmp_path: Path, ledger_url: str, monkeypatch: pytest.MonkeyPatch):
         yield origin
 
 
-async def test_an_operator_opens_the_served_report_on_a_laptop(served: str) -> None:
-    from playwright.async_api import async_playwright
+async def test_an_operator_opens_the_served_report_on_a_laptop(served: str, chromium: Any) -> None:
+    context = await chromium.new_context(viewport={"width": 1366, "height": 800})
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    report = f"{served}/reports/{LABEL}/report.html"
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1366, "height": 800})
-            page = await context.new_page()
-            page.set_default_timeout(15_000)
-            report = f"{served}/reports/{LABEL}/report.html"
+    await page.goto(report)
+    await page.wait_for_url(f"{served}/reports/login**")
+    await page.fill("#token", TOKEN)
+    await page.click("#sign-in")
+    await page.wait_for_url(report)
 
-            await page.goto(report)
-            await page.wait_for_url(f"{served}/reports/login**")
-            await page.fill("#token", TOKEN)
-            await page.click("#sign-in")
-            await page.wait_for_url(report)
-
-            text = await page.inner_text("body")
-            assert "Settlement report 2026-11-01 to 2026-11-30" in text
-            assert "R 1 234.56" in text  # the first day's visa CIT, as currency
-            assert "missing_at_gateway" in text and "Check PRECIUM_BASE_URL" in text
-            assert "invalid_recurring_token" in text  # a refusal, among the declines
-            layout = await page.evaluate(LAYOUT)
-            assert layout["page"] <= 1366, layout
-            assert layout["wide"] == [] and layout["scrolled"] == 0, layout
-            assert layout["overlaps"] == [], layout
-        finally:
-            await browser.close()
+    text = await page.inner_text("body")
+    assert "Settlement report 2026-11-01 to 2026-11-30" in text
+    assert "R 1 234.56" in text  # the first day's visa CIT, as currency
+    assert "missing_at_gateway" in text and "Check PRECIUM_BASE_URL" in text
+    assert "invalid_recurring_token" in text  # a refusal, among the declines
+    layout = await page.evaluate(LAYOUT)
+    assert layout["page"] <= 1366, layout
+    assert layout["wide"] == [] and layout["scrolled"] == 0, layout
+    assert layout["overlaps"] == [], layout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.tiers import TierError, tiers_of
@@ -39,3 +41,24 @@ def test_server_tiers_add_up():
 def test_a_test_that_starts_its_own_prefect_server_says_so():
     parts = ("tests", "deployments", "test_up.py")
     assert tiers_of(parts, {"tmp_path"}, {"prefect"}) == {"prefect"}
+
+
+def test_a_test_with_the_chromium_fixture_is_browser():
+    parts = ("tests", "web", "test_report_browser.py")
+    assert tiers_of(parts, {"chromium", "tmp_path"}, set()) == {"browser"}
+    assert tiers_of(parts, {"chromium", "prefect_api"}, set()) == {"browser", "prefect"}
+
+
+def test_no_test_drives_a_browser_but_through_the_chromium_fixture():
+    """``make test-browser`` selects the browser tier, which the ``chromium`` fixture gives: a
+    test that started Playwright itself would fall in another tier (as the report's browser test
+    once did) and run, or be skipped, where no browser is meant to be."""
+    root = Path(__file__).resolve().parents[3]
+    allowed = {root / "tests" / "support" / "browser.py", Path(__file__).resolve()}
+    launching = [
+        str(path.relative_to(root))
+        for path in (root / "tests").rglob("*.py")
+        if path not in allowed
+        and any(word in path.read_text() for word in ("async_playwright", "sync_playwright"))
+    ]
+    assert launching == [], "use the chromium fixture (tests/support/browser.py)"

@@ -98,6 +98,34 @@ def test_negative_exponent_or_absurd_amounts_are_refused_by_the_schema(text: str
     assert not _valid(F.AmountText, text)
 
 
+LARGE = ["25000000000", "25,000,000,000", "999,999,999,999,999", "25,000,000,000.00", "1,234.5"]
+
+
+@pytest.mark.parametrize("text", LARGE)
+def test_large_amounts_in_groups_of_three_are_taken_by_schema_and_python(text: str) -> None:
+    assert re.search(_schema_pattern(F.AmountText), text)
+    assert _valid(F.AmountText, text) and _valid(F.OptionalAmountText, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("250000000000", "groups of three"),  # 12 digits in a row: the length of a card number
+        ("378282246310005", "groups of three"),  # an Amex number typed as an amount
+        ("1234567890.00", "groups of three"),  # a dot joins digits as a card number's spaces do
+        ("1,000,000,000,000,000", "at most 15 digits before the point"),
+        ("1000000000000000000000", "at most 15 digits before the point"),
+        ("1,00,000", "not an amount"),  # groups of three only
+        ("25 000 000", "not an amount"),  # spaces join a card number's digits
+    ],
+)
+def test_a_long_run_of_digits_or_too_many_is_refused_clearly(text: str, why: str) -> None:
+    assert not re.search(_schema_pattern(F.AmountText), text)
+    with pytest.raises(ValidationError, match=why) as refused:
+        TypeAdapter(F.AmountText).validate_python(text)
+    assert text not in str(refused.value).split("[type=")[0]  # the value is never quoted
+
+
 def test_currency_is_an_iso_dropdown_defaulting_to_the_merchants() -> None:
     schema = TypeAdapter(F.CurrencyField).json_schema()
     codes = set(schema["$defs"]["CurrencyCode"]["enum"])
@@ -161,6 +189,59 @@ def test_units_is_the_inverse_of_cents() -> None:
 
     for value, currency in [(29_900, "ZAR"), (500, "JPY"), (1_234, "KWD"), (1, "USD")]:
         assert cents(units(value, currency), currency) == value
+    for value, currency in [(25 * 10**12, "VND"), (10**15 - 1, "JPY"), (25 * 10**11, "IDR")]:
+        text = units(value, currency)  # a long amount in groups of three, as the form takes it
+        assert _valid(F.AmountText, text) and cents(text, currency) == value
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "cents"),
+    [
+        ("25,000,000,000", "VND", 25_000_000_000),  # VND has no decimals
+        ("999,999,999,999,999", "VND", 10**15 - 1),  # the most the ledger takes
+        ("25,000,000,000.00", "IDR", 2_500_000_000_000),  # IDR has two
+        ("1,000,000,000,000", "JPY", 10**12),
+        ("9,999,999,999,999.99", "ZAR", 10**15 - 1),
+    ],
+)
+def test_large_amounts_in_zero_decimal_currencies_are_integer_minor_units(
+    amount: str, currency: str, cents: int
+) -> None:
+    from flows import CustomerInitiatedPaymentRequest
+    from flows._forms import request
+
+    form = {
+        "amount": amount,
+        "currency": currency,
+        "email": "a@b.co",
+        "sandbox_card": "visa_approved",
+    }
+    params = request(CustomerInitiatedPaymentRequest, form)
+    assert params.amount_cents == cents and type(params.amount_cents) is int
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "why"),
+    [
+        ("99,999,999,999,999.00", "IDR", "IDR has at most 13 digits before the point"),
+        ("10,000,000,000,000.00", "ZAR", "ZAR has at most 13 digits before the point"),
+        ("1,000,000,000,000.000", "BHD", "BHD has at most 12 digits before the point"),
+    ],
+)
+def test_an_amount_past_what_the_ledger_holds_is_refused_clearly(
+    amount: str, currency: str, why: str
+) -> None:
+    from flows import CustomerInitiatedPaymentRequest, OperationRejected
+    from flows._forms import request
+
+    form = {
+        "amount": amount,
+        "currency": currency,
+        "email": "a@b.co",
+        "sandbox_card": "visa_approved",
+    }
+    with pytest.raises(OperationRejected, match=f"amount: the amount is too large: {why}"):
+        request(CustomerInitiatedPaymentRequest, form)
 
 
 def test_the_forms_currency_default_is_the_merchants(tmp_path: Any) -> None:

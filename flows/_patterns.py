@@ -1,0 +1,85 @@
+"""The patterns the flows' text fields are held to, in the schema and in Python.
+
+Prefect's server checks a deployment's parameters against the schema before it stores a run, so
+these patterns are what keeps a card number typed in the wrong field out of Prefect's database:
+every one refuses a run of :data:`CARD_LIKE_DIGITS` digits or more (:data:`NO_CARD_NUMBER`),
+as JSON schema cannot test Luhn. :mod:`flows._fields` puts them on the fields.
+"""
+
+from __future__ import annotations
+
+import re
+
+from payflows.domain.money import MAX_CENTS
+from payflows.vault import REFERENCE_PATTERN
+
+__all__ = [
+    "AMOUNT_DIGITS",
+    "AMOUNT_PATTERN",
+    "CARD_LIKE_DIGITS",
+    "CARD_REF_PATTERN",
+    "GATEWAY_ID_PATTERN",
+    "ID_PATTERN",
+    "IP_PATTERN",
+    "NO_CARD_NUMBER",
+    "TEXT_PATTERN",
+    "amount_text",
+    "optional",
+]
+
+#: The shortest digit run the schema refuses in text fields (the shortest card number).
+CARD_LIKE_DIGITS = 12
+
+#: A look-ahead that fails on 12+ digits joined by at most three of ``space . / _ -`` each
+#: (``[\s\S]``, not ``.``: a newline must not hide a card number from the browser's check).
+NO_CARD_NUMBER = rf"(?![\s\S]*\d(?:[ ./_\-]{{0,3}}\d){{{CARD_LIKE_DIGITS - 1}}})"
+
+_ID_BODY = r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}"
+#: A business id: letters, digits and ``._:/-``, no card-like digit run.
+ID_PATTERN = rf"^{NO_CARD_NUMBER}{_ID_BODY}$"
+#: A gateway's id (purchase, refund, recurring token): a UUID (which may hold 12 digits in a
+#: row by chance, and is never a card number), or a business-id-like id without a digit run.
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+GATEWAY_ID_PATTERN = rf"^(?:{_UUID}|{NO_CARD_NUMBER}{_ID_BODY})$"
+#: Free text (names, products): anything printable without a card-like digit run.
+TEXT_PATTERN = rf"^{NO_CARD_NUMBER}[^\x00-\x1f\x7f]*$"
+#: The vault's reference, and no card-like digit run inside it either.
+CARD_REF_PATTERN = rf"^{NO_CARD_NUMBER}{REFERENCE_PATTERN.removeprefix('^')}"
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+#: An IPv4 dotted quad, or an IPv6 address (it has a colon; hex digits, colons and dots only).
+IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})$"
+#: The most digits an amount has before the point: what :data:`~payflows.domain.money.MAX_CENTS`
+#: holds in a currency without decimals (VND, JPY); :func:`flows._forms.cents` holds a currency
+#: with decimals to fewer (13 in ZAR or IDR).
+AMOUNT_DIGITS = len(str(MAX_CENTS))
+_WHOLE = rf"(?:\d{{1,{AMOUNT_DIGITS}}}|\d{{1,3}}(?:,\d{{3}}){{1,{(AMOUNT_DIGITS - 1) // 3}}})"
+#: An amount in the currency's units: digits, at most three decimals (the most any currency
+#: has; :func:`flows._forms.cents` holds each currency to its own), no sign. Like every text
+#: field it has no run of 12 digits or more (a card number typed in the wrong field would rest
+#: in Prefect's database): a large amount is written in groups of three, ``25,000,000,000,000``.
+AMOUNT_PATTERN = rf"^\s*{NO_CARD_NUMBER}{_WHOLE}(?:\.\d{{1,3}})?\s*$"
+
+
+def optional(pattern: str) -> str:
+    """``pattern`` (anchored ``^...$``) or the empty text: an optional field left empty."""
+    return f"^(?:{pattern.removeprefix('^').removesuffix('$')})?$"
+
+
+_AMOUNT_SHAPE = re.compile(AMOUNT_PATTERN.replace(NO_CARD_NUMBER, ""))
+
+
+def amount_text(value: str | None) -> str | None:
+    """An amount's shape (the schema's pattern, look-ahead included: Python's ``re`` has it):
+    empty only where the amount is optional. The messages never quote the value."""
+    if value == "" or re.search(AMOUNT_PATTERN, value or ""):
+        return value
+    if _AMOUNT_SHAPE.search(value or "") is None:
+        whole = (value or "").strip().split(".")[0].replace(",", "")
+        if whole.isdigit() and whole.isascii() and len(whole) > AMOUNT_DIGITS:
+            raise ValueError(f"too large: at most {AMOUNT_DIGITS} digits before the point")
+        raise ValueError("not an amount: write it like 199.99 or 25,000,000 (no sign)")
+    # No long figure in the message: logs hide one as a card number.
+    raise ValueError(
+        f"write an amount of {CARD_LIKE_DIGITS} digits or more with a comma between groups of "
+        "three (as in 1,000,000): a long run of digits may be a card number"
+    )
