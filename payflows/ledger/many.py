@@ -6,11 +6,17 @@ lookup of the compiled form and per-row parameter bookkeeping, which together co
 than SQLite's own work (bench/README.md). :func:`execute_many` compiles a Core statement once
 per dialect, keeps the positions and type processors of its bound parameters, and per call
 turns each row into the driver's parameters with those processors before one
-``executemany`` on the unit of work's own connection (same transaction, same commit). What the
-driver receives is what SQLAlchemy would have sent: the same SQL text, every value through its
-bound parameter's own type processing, literal values in the statement bound as SQLAlchemy
-binds them. :func:`rows_in` is the matching read: plain tuples for ``WHERE key IN (...)``, each
-value through its column's result processing.
+``executemany`` on a cursor of the unit of work's own DBAPI connection (same transaction, same
+commit). What the driver receives is what SQLAlchemy would have sent: the same SQL text, every
+value through its bound parameter's own type processing, literal values in the statement bound
+as SQLAlchemy binds them. A value repeated from the row before (the commit's ``now``, an enum
+member) is processed once. The cursor is the driver's own, not ``exec_driver_sql``:
+SQLAlchemy's execution context and result object per statement cost more than the driver's
+work for a few rows, and a grouped commit runs about ten statements. A driver error is raised
+as SQLAlchemy raises it (:class:`sqlalchemy.exc.IntegrityError`, ...; parameters hidden), and
+a lost connection is invalidated so that the pool does not hand it out again. :func:`rows_in`
+is the matching read: plain tuples for ``WHERE key IN (...)``, each value through its column's
+result processing.
 
 Only for statements built once (module constants): the compiled form is cached by the
 statement object, and statements with expanding ``IN`` parameters cannot be ``executemany``'d.
@@ -23,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Table
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from payflows.ledger.db import UnitOfWork
@@ -106,16 +113,71 @@ def execute_many(uow: UnitOfWork, stmt: Any, rows: Sequence[Mapping[str, Any]]) 
         cached = (stmt, _prepare(stmt, dialect, keys))
         _CACHE[cache_key] = cached
     prepared = cached[1]
-    slots, names = prepared.slots, prepared.names
-    params: list[Any] = []
+    columns = [_column(rows, key, fixed, process) for key, fixed, process in prepared.slots]
+    params: list[Any] = list(zip(*columns, strict=True))
+    if prepared.names is not None:
+        names = prepared.names
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    return int(_driver(conn, prepared.sql, params))
+
+
+_UNSET = object()
+
+
+def _column(
+    rows: Sequence[Mapping[str, Any]],
+    key: str | None,
+    fixed: Any,
+    process: Callable[[Any], Any] | None,
+) -> list[Any]:
+    """One parameter's values for every row; a value repeated from the row before is
+    processed once (processors are pure: the same object gives the same parameter)."""
+    if key is None:
+        return [fixed] * len(rows)
+    if process is None:
+        return [row[key] for row in rows]
+    out: list[Any] = []
+    last: Any = _UNSET
+    done: Any = None
     for row in rows:
-        values = [
-            fixed if key is None else (row[key] if process is None else process(row[key]))
-            for key, fixed, process in slots
-        ]
-        params.append(tuple(values) if names is None else dict(zip(names, values, strict=True)))
-    result = conn.exec_driver_sql(prepared.sql, params)
-    return int(result.rowcount)
+        value = row[key]
+        if value is not last:
+            last, done = value, process(value)
+        out.append(done)
+    return out
+
+
+def _driver(conn: Connection, sql: str, params: Any, *, many: bool = True) -> Any:
+    """``executemany`` (the rows matched) or ``execute`` (the rows read) on a cursor of
+    ``conn``'s DBAPI connection, inside the transaction ``conn`` began; a driver error is
+    raised as SQLAlchemy raises it, and a lost connection is invalidated."""
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    error = conn.dialect.loaded_dbapi.Error
+    cursor = dbapi_conn.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+            return cursor.rowcount
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    except error as exc:
+        lost = conn.dialect.is_disconnect(exc, dbapi_conn, cursor)
+        wrapped = DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+            ismulti=many,
+        )
+        if lost:
+            conn.invalidate(wrapped)
+        raise wrapped from exc
+    finally:
+        cursor.close()
 
 
 def rows_in(
@@ -143,7 +205,7 @@ def rows_in(
             f"SELECT {select_list} FROM {table.name} "
             f"WHERE {table.c[key].name} IN ({', '.join([mark] * len(batch))})"
         )
-        for raw in conn.exec_driver_sql(sql, tuple(batch)).fetchall():
+        for raw in _driver(conn, sql, tuple(batch), many=False):
             row = list(raw)
             for i, process in convert:
                 if row[i] is not None:

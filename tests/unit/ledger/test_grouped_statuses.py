@@ -124,3 +124,16 @@ def test_a_row_moved_by_another_writer_is_not_overwritten(engine: Engine) -> Non
     rows = _rows(engine, "race-")
     assert rows["h:held-paid"][0] == Status.RELEASED
     assert rows["a:held-paid"][1] == Status.RELEASED
+
+
+def test_the_cached_news_rule_is_the_ledgers_for_every_pair_of_statuses() -> None:
+    from payflows.ledger.grouped_statuses import _is_news as cached
+    from payflows.ledger.statuses import _is_news as rule
+
+    times = (None, T0 - M, T0, T0 + M)
+    for current in (None, *Status):
+        for new in Status:
+            for at in times:
+                if current is None and at is not None:
+                    continue
+                assert cached(current, at, new, T0) == rule(current, at, new, T0), (current, new)
