@@ -12,6 +12,7 @@ than the database's own work (bench/README.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
@@ -20,7 +21,7 @@ from payflows.imports.results import ChunkCounts
 from payflows.ledger import UnitOfWork
 from payflows.ledger.models import utcnow
 
-__all__ = ["Known", "New", "apply", "lookup", "pending"]
+__all__ = ["Known", "New", "apply", "lookup", "lookup_rows"]
 
 _IN_BATCH = 5000
 
@@ -28,25 +29,42 @@ _IN_BATCH = 5000
 def lookup(
     uow: UnitOfWork, table: Table, key: str, keys: set[str], names: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """``{key: {name: value}}`` for the keys already in ``table``: ``IN`` queries of plain rows.
+    """``{key: {name: value}}`` for the keys already in ``table`` (see :func:`lookup_rows`)."""
+    labels = (key, *names)
+    return {
+        row[0]: dict(zip(labels, row, strict=True))
+        for row in lookup_rows(uow, table, key, keys, names)
+    }
+
+
+def lookup_rows(
+    uow: UnitOfWork,
+    table: Table,
+    key: str,
+    keys: set[str],
+    names: Sequence[str],
+    *,
+    convert: bool = True,
+) -> list[tuple[Any, ...]]:
+    """``(key, *names)`` of the rows already in ``table`` among ``keys``: ``IN`` queries.
 
     Only the columns the writer needs, sent to the driver as plain SQL (the same on SQLite and
     PostgreSQL) and read back through each column's own type. Loading ORM objects cost more
     than everything else the import does, and even a Core ``IN`` compiles a bound parameter
-    per key on every chunk.
+    per key on every chunk. ``convert=False`` leaves the values as the driver gives them, for a
+    caller that only asks whether a value is NULL.
     """
     if not keys:
-        return {}
+        return []
     conn = uow.session.connection()
     dialect = conn.dialect
     columns = [table.c[key], *(table.c[n] for n in names)]
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     select_list = ", ".join(c.name for c in columns)
-    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
-    labels = (key, *names)
+    processed = [(i, p) for i, p in enumerate(processors) if p is not None and convert]
     every = list(keys)
-    found: dict[str, dict[str, Any]] = {}
+    found: list[tuple[Any, ...]] = []
     cursor = conn.connection.cursor()  # the DBAPI cursor: plain tuples, no Row objects
     try:
         for start in range(0, len(every), _IN_BATCH):
@@ -56,16 +74,21 @@ def lookup(
                 f"WHERE {key} IN ({', '.join([mark] * len(batch))})",
                 batch,
             )
-            for row in cursor.fetchall():
-                record = dict(zip(labels, row, strict=True))
-                for i, process in convert:
-                    value = row[i]
-                    if value is not None:
-                        record[labels[i]] = process(value)
-                found[record[key]] = record
+            rows = cursor.fetchall()
+            if processed:
+                rows = [_converted(row, processed) for row in rows]
+            found.extend(rows)
     finally:
         cursor.close()
     return found
+
+
+def _converted(row: tuple[Any, ...], convert: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    values = list(row)
+    for i, process in convert:
+        if values[i] is not None:
+            values[i] = process(values[i])
+    return tuple(values)
 
 
 class Known:
@@ -121,58 +144,78 @@ def apply(obj: dict[str, Any], fields: dict[str, Any], counts: ChunkCounts, know
 class New:
     """Records new in this chunk, inserted at the end by one ``executemany``.
 
-    ``INSERT ... ON CONFLICT (key) DO NOTHING`` (the same SQL on SQLite and PostgreSQL) sent
-    to the driver directly, each value converted by its column's own SQLAlchemy type (the
-    processors fetched once per chunk): no ORM objects, no primary keys fetched back, and none
-    of the per-row parameter bookkeeping of a compiled Core statement, which cost more than
-    SQLite's own work. ``ON CONFLICT`` keeps a concurrent import of the same file harmless.
+    Each is a tuple of Python values in ``columns`` order (the key first). ``INSERT ... ON
+    CONFLICT (key) DO NOTHING`` (the same SQL on SQLite and PostgreSQL) is sent to the driver
+    directly, each value converted by its column's own SQLAlchemy type once per distinct value
+    in the chunk (a chunk has a few billing dates and enum values, not one per row): no ORM
+    objects, no primary keys fetched back, and none of the per-row parameter bookkeeping of a
+    compiled Core statement, which cost more than SQLite's own work. ``ON CONFLICT`` keeps a
+    concurrent import of the same file harmless.
     """
 
-    def __init__(self, model: Any, key: str) -> None:
+    def __init__(self, model: Any, columns: Sequence[str]) -> None:
         self.table: Table = model.__table__
-        self.key = key
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.columns = tuple(columns)
+        self.key = self.columns[0]
+        self.rows: dict[str, tuple[Any, ...]] = {}
         self.now = utcnow()
-        self.inserted = 0  # counted here, added to the chunk's counts once by flush
 
-    def add(self, key: str, counts: ChunkCounts, **values: Any) -> dict[str, Any]:
-        self.rows[key] = row = {self.key: key, **values}
-        self.inserted += 1
-        return row
+    def add(self, values: tuple[Any, ...]) -> None:
+        """A new record, its values in ``columns`` order."""
+        self.rows[values[0]] = values
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record new in this chunk under ``key`` as ``{column: value}``, or None."""
+        row = self.rows.get(key)
+        return None if row is None else dict(zip(self.columns, row, strict=True))
+
+    def put(self, record: dict[str, Any]) -> None:
+        """A record taken with :meth:`get` and changed, back in."""
+        self.rows[record[self.key]] = tuple(record[c] for c in self.columns)
 
     def flush(self, uow: UnitOfWork, counts: ChunkCounts) -> None:
-        counts.inserted += self.inserted
+        counts.inserted += len(self.rows)
         if not self.rows:
             return
         conn = uow.session.connection()
         dialect = conn.dialect
-        names = list(next(iter(self.rows.values())))
-        processors = [_processor(self.table.c[n], dialect) for n in names]
-        convert = [(n, p) for n, p in zip(names, processors, strict=True) if p is not None]
         stamp_process = _processor(self.table.c.created_at, dialect)
         stamp = stamp_process(self.now) if stamp_process else self.now
-        params = []
-        for row in self.rows.values():
-            for name, process in convert:
-                value = row[name]
-                if value is not None:
-                    row[name] = process(value)
-            params.append((*row.values(), stamp, stamp))
+        rows: list[tuple[Any, ...]] = list(self.rows.values())
+        self.rows = {}
+        convert = [
+            (i, process)
+            for i, name in enumerate(self.columns)
+            if (process := _processor(self.table.c[name], dialect)) is not None
+        ]
+        # Column by column (every row has every column: zip's strict check costs more than the
+        # conversion, so it is left out).
+        columns = list(zip(*rows))  # noqa: B905
+        for i, process in convert:
+            columns[i] = _converted_column(columns[i], process)
+        n = len(rows)
+        rows = list(zip(*columns, repeat(stamp, n), repeat(stamp, n)))  # noqa: B905
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         sql = (
-            f"INSERT INTO {self.table.name} ({', '.join(names)}, created_at, updated_at) "
-            f"VALUES ({', '.join([mark] * (len(names) + 2))}) "
+            f"INSERT INTO {self.table.name} ({', '.join(self.columns)}, created_at, updated_at) "
+            f"VALUES ({', '.join([mark] * (len(self.columns) + 2))}) "
             f"ON CONFLICT ({self.key}) DO NOTHING"
         )
-        self.rows = {}
-        conn.exec_driver_sql(sql, params)
+        conn.exec_driver_sql(sql, rows)
+
+
+def _converted_column(values: tuple[Any, ...], process: Any) -> tuple[Any, ...]:
+    """``values`` through ``process`` (a column type's bind processor: a pure function), called
+    once per distinct value: a chunk has a few billing dates and enum values, not one per row.
+    Equal values give equal results (an aware datetime is converted to UTC first)."""
+    try:
+        done = {value: process(value) for value in set(values) if value is not None}
+    except TypeError:  # an unhashable value: each converted on its own
+        return tuple(None if v is None else process(v) for v in values)
+    done[None] = None
+    return tuple(map(done.__getitem__, values))
 
 
 def _processor(column: Any, dialect: Any) -> Any:
     """The function that turns a Python value into what ``dialect``'s driver takes, or None."""
     return column.type.dialect_impl(dialect).bind_processor(dialect)
-
-
-def pending(new: New, known: Known, key: str) -> dict[str, Any] | None:
-    """The record under ``key`` as this chunk last left it: new in it, or in the ledger."""
-    return new.rows.get(key) or known.get(key)

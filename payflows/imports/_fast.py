@@ -122,7 +122,6 @@ def fast_reader(fmt: Format, names: Sequence[str]) -> FastReader:
 # --------------------------------------------------------------------------- values
 
 _PHONE_JUNK = re.compile(r"[\s().-]")
-_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 _MEMO_SIZE = 4096
 _days: dict[str, date | None] = {}
 _midnights: dict[str, datetime | None] = {}
@@ -181,10 +180,15 @@ def _customer(v: tuple[str, ...]) -> CustomerRow | None:
     external_id, email, full_name, phone_text, country = v
     if len(email) > 254 or len(full_name) > 200:
         return None
-    phone: str | None = phone_text.strip()
+    # The parser strips the cell, drops spaces, brackets, dots and dashes, then wants an optional
+    # "+" and 7 to 15 digits; the cell holds none but those characters (its pattern).
+    phone: str | None = phone_text.replace(" ", "")
     if phone:
-        phone = _PHONE_JUNK.sub("", phone)
-        if not _PHONE.match(phone):
+        digits = phone[1:] if phone.startswith("+") else phone
+        if not digits.isdigit():  # brackets, dots or dashes: taken out as the parser does
+            phone = _PHONE_JUNK.sub("", phone)
+            digits = phone[1:] if phone.startswith("+") else phone
+        if not (digits.isdigit() and 7 <= len(digits) <= 15):
             return None
     else:
         phone = None

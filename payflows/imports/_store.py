@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from payflows.imports._bulk import Known, New, apply, lookup, pending
+from payflows.imports._bulk import Known, New, apply, lookup_rows
 from payflows.imports.formats import (
     ChargeRow,
     CustomerRow,
@@ -50,40 +50,57 @@ _CHARGES: Table = OneOffCharge.__table__  # type: ignore[attr-defined]
 _CUSTOMER_FIELDS = ("email", "full_name", "phone", "country")
 
 
+_CUSTOMER_COLUMNS = ("external_id", *_CUSTOMER_FIELDS)
+
+
 def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts = ChunkCounts()
     keys = {r.external_id for _, r in rows}
     known = Known(uow, _CUSTOMERS, "external_id", keys, _CUSTOMER_FIELDS)
-    new = New(Customer, "external_id")
+    new = New(Customer, _CUSTOMER_COLUMNS)
     for _, row in rows:
         assert isinstance(row, CustomerRow)
+        key = row.external_id
+        if key not in known.rows and key not in new.rows:  # the usual case: a new customer
+            new.add((key, row.email, row.full_name, row.phone, row.country))
+            continue
         fields = {
             "email": row.email,
             "full_name": row.full_name,
             "phone": row.phone,
             "country": row.country,
         }
-        existing = pending(new, known, row.external_id)
-        if existing is None:
-            new.add(row.external_id, counts, **fields)
-        else:
-            apply(existing, fields, counts, known)
+        _update(new, known, key, fields, counts)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, []
 
 
+def _update(new: New, known: Known, key: str, fields: dict[str, Any], counts: ChunkCounts) -> None:
+    """Apply ``fields`` to the record under ``key``: one new in this chunk, or in the ledger."""
+    pending = new.get(key)
+    if pending is not None:
+        apply(pending, fields, counts, known)
+        new.put(pending)
+    else:
+        existing = known.get(key)
+        assert existing is not None
+        apply(existing, fields, counts, known)
+
+
 def _customers(uow: UnitOfWork, rows: Rows) -> dict[str, int]:
     """Customer id by external id, for the customers this chunk refers to."""
     keys = {r.customer_external_id for _, r in rows}
-    found = lookup(uow, _CUSTOMERS, "external_id", keys, ["id"])
-    return {k: row["id"] for k, row in found.items()}
+    return dict(lookup_rows(uow, _CUSTOMERS, "external_id", keys, ["id"]))
 
 
-def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, dict[str, Any]]:
-    """``id``, ``customer_id`` and ``deleted_at`` by token, for the cards this chunk refers to."""
+def _methods(uow: UnitOfWork, rows: Rows) -> dict[str, tuple[int, int, Any]]:
+    """``(id, customer_id, deleted_at)`` by token, for the cards this chunk refers to."""
     keys = {r.recurring_token for _, r in rows}
-    return lookup(uow, _METHODS, "recurring_token", keys, ["id", "customer_id", "deleted_at"])
+    names = ["id", "customer_id", "deleted_at"]
+    # deleted_at is only tested for NULL: left as the driver reads it, not parsed into a datetime
+    found = lookup_rows(uow, _METHODS, "recurring_token", keys, names, convert=False)
+    return {token: (id_, customer_id, deleted_at) for token, id_, customer_id, deleted_at in found}
 
 
 def _unknown_customer(line: int, external_id: str) -> RowError:
@@ -105,17 +122,36 @@ _METHOD_FIELDS = (
 )
 
 
+_METHOD_COLUMNS = ("recurring_token", "customer_id", *_METHOD_FIELDS)
+
+
 def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers = _customers(uow, rows)
     keys = {r.recurring_token for _, r in rows}
     known = Known(uow, _METHODS, "recurring_token", keys, _METHOD_FIELDS)
-    new = New(PaymentMethod, "recurring_token")
+    new = New(PaymentMethod, _METHOD_COLUMNS)
     for line, row in rows:
         assert isinstance(row, PaymentMethodRow)
         customer_id = customers.get(row.customer_external_id)
         if customer_id is None:
             errors.append(_unknown_customer(line, row.customer_external_id))
+            continue
+        key = row.recurring_token
+        if key not in known.rows and key not in new.rows:  # the usual case: a new card
+            new.add(
+                (
+                    key,
+                    customer_id,
+                    row.network_transaction_id,
+                    row.original_amount_cents,
+                    row.currency,
+                    row.brand,
+                    row.masked_pan,
+                    row.expiry_month,
+                    row.expiry_year,
+                )
+            )
             continue
         fields = {
             "network_transaction_id": row.network_transaction_id,
@@ -126,10 +162,8 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
             "expiry_month": row.expiry_month,
             "expiry_year": row.expiry_year,
         }
-        existing = pending(new, known, row.recurring_token)
-        if existing is None:
-            new.add(row.recurring_token, counts, customer_id=customer_id, **fields)
-        elif existing["customer_id"] != customer_id:
+        owner = (new.get(key) or known.get(key) or {})["customer_id"]
+        if owner != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -137,40 +171,42 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
                     reason="this token is stored for another customer; a token never moves",
                 )
             )
-        else:
-            if row.network_transaction_id is None:
-                fields.pop("network_transaction_id")  # absent means "keep what we have"
-            apply(existing, fields, counts, known)
+            continue
+        if row.network_transaction_id is None:
+            fields.pop("network_transaction_id")  # absent means "keep what we have"
+        _update(new, known, key, fields, counts)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, errors
 
 
 def _card_for(
-    line: int, row: Any, customers: dict[str, int], methods: dict[str, dict[str, Any]]
+    line: int, row: Any, customers: dict[str, int], methods: dict[str, tuple[int, int, Any]]
 ) -> tuple[int, int] | RowError:
     """``(customer id, payment method id)`` of a row, or why it cannot have them."""
     customer_id = customers.get(row.customer_external_id)
+    method = methods.get(row.recurring_token)
+    if customer_id is not None and method is not None:
+        method_id, owner, deleted_at = method
+        if owner == customer_id and deleted_at is None:  # the usual case
+            return customer_id, method_id
     if customer_id is None:
         return _unknown_customer(line, row.customer_external_id)
-    method = methods.get(row.recurring_token)
     if method is None:
         return RowError(
             line=line,
             column="recurring_token",
             reason="unknown recurring_token (import the payment methods file first)",
         )
-    if method["customer_id"] != customer_id:
+    if method[1] != customer_id:
         return RowError(
             line=line,
             column="recurring_token",
             reason="this token belongs to another customer than customer_external_id",
         )
-    if method["deleted_at"] is not None:
-        return RowError(
-            line=line, column="recurring_token", reason="this token was deleted at the gateway"
-        )
-    return customer_id, method["id"]
+    return RowError(
+        line=line, column="recurring_token", reason="this token was deleted at the gateway"
+    )
 
 
 _SUBSCRIPTION_FIELDS = (
@@ -183,12 +219,27 @@ _SUBSCRIPTION_FIELDS = (
 )
 
 
+_SUBSCRIPTION_COLUMNS = (
+    "external_id",
+    "customer_id",
+    *_SUBSCRIPTION_FIELDS,
+    "next_billing_at",
+    "anchor_day",
+    "status",
+    "failed_attempts",
+)
+
+
+_INTERVAL_UNITS = {unit.value: unit for unit in IntervalUnit}
+
+
 def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
     keys = {r.external_id for _, r in rows}
     known = Known(uow, _SUBSCRIPTIONS, "external_id", keys, _SUBSCRIPTION_FIELDS)
-    new = New(Subscription, "external_id")
+    new = New(Subscription, _SUBSCRIPTION_COLUMNS)
+    active = SubscriptionStatus.ACTIVE
     for line, row in rows:
         assert isinstance(row, SubscriptionRow)
         found = _card_for(line, row, customers, methods)
@@ -196,27 +247,37 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             errors.append(found)
             continue
         customer_id, method_id = found
+        key = row.external_id
+        interval = _INTERVAL_UNITS[row.interval]
+        if key not in known.rows and key not in new.rows:  # the usual case: a new subscription
+            first = row.first_billing_at
+            new.add(
+                (
+                    key,
+                    customer_id,
+                    method_id,
+                    row.plan,
+                    row.amount_cents,
+                    row.currency,
+                    interval,
+                    row.interval_count,
+                    first,
+                    first.astimezone(UTC).day,
+                    active,
+                    0,
+                )
+            )
+            continue
         fields = {
             "payment_method_id": method_id,
             "plan": row.plan,
             "amount_cents": row.amount_cents,
             "currency": row.currency,
-            "interval_unit": IntervalUnit(row.interval),
+            "interval_unit": interval,
             "interval_count": row.interval_count,
         }
-        existing = pending(new, known, row.external_id)
-        if existing is None:
-            new.add(
-                row.external_id,
-                counts,
-                customer_id=customer_id,
-                next_billing_at=row.first_billing_at,
-                anchor_day=row.first_billing_at.astimezone(UTC).day,
-                status=SubscriptionStatus.ACTIVE,
-                failed_attempts=0,
-                **fields,
-            )
-        elif existing["customer_id"] != customer_id:
+        owner = (new.get(key) or known.get(key) or {})["customer_id"]
+        if owner != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -226,7 +287,7 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             )
         else:
             # next_billing_at belongs to the billing run once the subscription exists.
-            apply(existing, fields, counts, known)
+            _update(new, known, key, fields, counts)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, errors
@@ -235,12 +296,16 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
 _CHARGE_FIELDS = ("payment_method_id", "amount_cents", "currency", "description", "charge_on")
 
 
+_CHARGE_COLUMNS = ("external_id", "customer_id", *_CHARGE_FIELDS, "status")
+
+
 def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowError]]:
     counts, errors = ChunkCounts(), []
     customers, methods = _customers(uow, rows), _methods(uow, rows)
     keys = {r.external_id for _, r in rows}
     known = Known(uow, _CHARGES, "external_id", keys, _CHARGE_FIELDS)
-    new = New(OneOffCharge, "external_id")
+    new = New(OneOffCharge, _CHARGE_COLUMNS)
+    planned = OneOffChargeStatus.PLANNED
     for line, row in rows:
         assert isinstance(row, ChargeRow)
         found = _card_for(line, row, customers, methods)
@@ -248,6 +313,21 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
             errors.append(found)
             continue
         customer_id, method_id = found
+        key = row.external_id
+        if key not in known.rows and key not in new.rows:  # the usual case: a new charge
+            new.add(
+                (
+                    key,
+                    customer_id,
+                    method_id,
+                    row.amount_cents,
+                    row.currency,
+                    row.description,
+                    row.charge_on,
+                    planned,
+                )
+            )
+            continue
         fields = {
             "payment_method_id": method_id,
             "amount_cents": row.amount_cents,
@@ -255,16 +335,8 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
             "description": row.description,
             "charge_on": row.charge_on,
         }
-        existing = pending(new, known, row.external_id)
-        if existing is None:
-            new.add(
-                row.external_id,
-                counts,
-                customer_id=customer_id,
-                status=OneOffChargeStatus.PLANNED,
-                **fields,
-            )
-        elif existing["customer_id"] != customer_id:
+        existing = new.get(key) or known.get(key) or {}
+        if existing["customer_id"] != customer_id:
             errors.append(
                 RowError(
                     line=line,
@@ -281,7 +353,7 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
                 )
             )
         else:
-            apply(existing, fields, counts, known)
+            _update(new, known, key, fields, counts)
     known.flush(uow)
     new.flush(uow, counts)
     return counts, errors

@@ -63,6 +63,15 @@ def iter_rows(
     handle: IO[str], kind: ImportKind | None = None
 ) -> tuple[ImportKind, Iterator[tuple[int, Any | RowError]]]:
     """The file's kind, and its rows as ``(line, record or RowError)``, lazily (see records)."""
+    kind, batches = iter_batches(handle, kind)
+    return kind, (row for batch in batches for row in batch)
+
+
+def iter_batches(
+    handle: IO[str], kind: ImportKind | None = None
+) -> tuple[ImportKind, Iterator[list[tuple[int, Any | RowError]]]]:
+    """:func:`iter_rows` a batch of rows at a time (the import's own loop: no generator step
+    per row)."""
     reader = csv.reader(handle, strict=True)
     header = read_header(reader)
     if kind is None:
@@ -74,7 +83,7 @@ def iter_rows(
     parse = fmt.read_screened  # row_record() has screened every cell of the row
     fast = fast_reader(fmt, names)
 
-    def rows() -> Iterator[tuple[int, Any | RowError]]:
+    def batches() -> Iterator[list[tuple[int, Any | RowError]]]:
         with _SeenKeys(fmt.key) as seen:
             batch: list[tuple[int, Any | RowError]] = []
             try:
@@ -85,16 +94,16 @@ def iter_rows(
                         item = _parsed(parse, line, row_record(line, cells, names))
                     batch.append((line, item))
                     if len(batch) >= _KEY_BATCH:
-                        yield from seen.settle(batch)
+                        yield seen.settle(batch)
                         batch = []
             except Exception:
                 # The file broke half way: the rows before the break are handed on first, as
                 # they were before batching, then the error goes on up.
-                yield from seen.settle(batch)
+                yield seen.settle(batch)
                 raise
-            yield from seen.settle(batch)
+            yield seen.settle(batch)
 
-    return kind, rows()
+    return kind, batches()
 
 
 #: Rows whose keys are checked against the file's earlier keys in one statement.
@@ -131,9 +140,7 @@ class _SeenKeys:
     def __exit__(self, *exc: object) -> None:
         self.db.close()
 
-    def settle(
-        self, batch: list[tuple[int, Any | RowError]]
-    ) -> Iterator[tuple[int, Any | RowError]]:
+    def settle(self, batch: list[tuple[int, Any | RowError]]) -> list[tuple[int, Any | RowError]]:
         """``batch`` in order, each record whose key an earlier row had (in this batch or
         before it) replaced by a RowError naming that row's line.
 
@@ -148,9 +155,11 @@ class _SeenKeys:
         ]
         before = self.db.total_changes
         self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", keys)
-        repeats = self.db.total_changes - before != len(keys)
+        if self.db.total_changes - before == len(keys):
+            return batch  # no repeat: the usual case
+        settled = []
         for line, item in batch:
-            if repeats and not isinstance(item, RowError):
+            if not isinstance(item, RowError):
                 key = getattr(item, self.column)
                 row = self.db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
                 if int(row[0]) != line:
@@ -158,7 +167,8 @@ class _SeenKeys:
                         f"{self.column} repeats the row on line {row[0]}: each key once per file"
                     )
                     item = RowError(line=line, column=self.column, reason=reason)
-            yield line, item
+            settled.append((line, item))
+        return settled
 
 
 class _Errors:
@@ -211,23 +221,24 @@ def import_csv(
         except IsADirectoryError:
             raise FileError(f"{path} is a folder, not a CSV file") from None
         try:
-            detected, rows = iter_rows(handle, kind)
+            detected, batches = iter_batches(handle, kind)
             result = ImportResult(file=str(path), kind=detected)
             errors = _Errors(result, error_path, max_errors, stack)
             write = WRITERS[detected]
             chunk: list[tuple[int, Any]] = []
             rejected: list[RowError] = []
             read = 0
-            for line, item in rows:
-                read += 1
-                if isinstance(item, RowError):
-                    rejected.append(item)
-                    continue
-                chunk.append((line, item))
-                if len(chunk) >= chunk_rows:
-                    result.rows_read = read
-                    _flush(engine, write, chunk, rejected, result, errors)
-                    chunk, rejected = [], []
+            for batch in batches:
+                for line, item in batch:
+                    read += 1
+                    if isinstance(item, RowError):
+                        rejected.append(item)
+                        continue
+                    chunk.append((line, item))
+                    if len(chunk) >= chunk_rows:
+                        result.rows_read = read
+                        _flush(engine, write, chunk, rejected, result, errors)
+                        chunk, rejected = [], []
             result.rows_read = read
             _flush(engine, write, chunk, rejected, result, errors)
         except UnicodeDecodeError:
