@@ -21,7 +21,7 @@ import ipaddress
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -48,6 +48,7 @@ from payflows.settings import merchant_currency
 __all__ = [
     "AMOUNT_DIGITS",
     "CARD_LIKE_DIGITS",
+    "DESKTOP_BROWSER",
     "NO_CARD_NUMBER",
     "AmountText",
     "AsOfField",
@@ -104,6 +105,18 @@ def _matches(pattern: str, what: str) -> Any:
             # Never quote the value: it may be a card number.
             raise ValueError(f"not a valid {what} (a card number is never accepted here)")
         screen(what, value)
+        return value
+
+    return AfterValidator(check)
+
+
+def _choice(names: tuple[str, ...]) -> Any:
+    """One of ``names``, or empty for none. With the schema's ``enum`` (``""`` first) the Prefect
+    UI shows a plain dropdown: an ``X | None`` type would show a type switch beside it."""
+
+    def check(value: str) -> str:
+        if value and value not in names:  # the value is never quoted: it may be anything
+            raise ValueError(f"must be one of {', '.join(names)}, or empty")
         return value
 
     return AfterValidator(check)
@@ -250,9 +263,15 @@ CardRef = Annotated[
     ),
     _matches(CARD_REF_PATTERN, "card reference"),
 ]
+_SANDBOX_CARDS = tuple(card.value for card in SandboxCard)
 SandboxCardField = Annotated[
-    SandboxCard | None,
-    described("Local sandbox only: a test card by name (docs/test-cards.md)."),
+    str,
+    _EMPTY_FOR_NONE,
+    described(
+        "Local sandbox only: a test card by name (docs/test-cards.md). Give this or card_ref.",
+        json_schema_extra={"enum": ["", *_SANDBOX_CARDS]},
+    ),
+    _choice(_SANDBOX_CARDS),
 ]
 CardholderName = Annotated[
     str,
@@ -263,11 +282,14 @@ SaveCard = Annotated[
     bool, described("Keep the card (tokenised) for later merchant-initiated charges.")
 ]
 Auto3DSField = Annotated[
-    Literal["approve", "fail"] | None,
+    str,
+    _EMPTY_FOR_NONE,
     described(
         "Local sandbox only: play the shopper on the 3-D Secure page (approve or fail). "
-        "Empty: the run ends Awaiting 3DS with the page to send the shopper to."
+        "Empty: the run ends Awaiting 3DS with the page to send the shopper to.",
+        json_schema_extra={"enum": ["", "approve", "fail"]},
     ),
+    _choice(("approve", "fail")),
 ]
 
 # -- money ----------------------------------------------------------------------------------------
@@ -356,11 +378,13 @@ AsOfField = Annotated[
 
 # -- technical, defaulted, last in each form ------------------------------------------------------
 
+DESKTOP_BROWSER = Browser()  #: what a scenario's form describes when left as it is
 BrowserField = Annotated[
-    Browser | None,
+    Browser,
+    BeforeValidator(lambda value: DESKTOP_BROWSER if value is None else value),
     described(
-        "Technical: the shopper's browser as 3-D Secure 2 wants it described. "
-        "Empty: a desktop browser."
+        "Technical: the shopper's browser as 3-D Secure 2 wants it described "
+        "(default: a desktop browser)."
     ),
 ]
 

@@ -11,6 +11,7 @@ from prefect.states import State
 
 from flows._common import finish, pay_by_card
 from flows._fields import (
+    DESKTOP_BROWSER,
     MERCHANT_CURRENCY,
     AmountText,
     Auto3DSField,
@@ -46,13 +47,13 @@ async def customer_initiated_payment(
     customer_id: OptionalCustomerId = "",
     full_name: FullName = "",
     card_ref: CardRef = "",
-    sandbox_card: SandboxCardField = None,
+    sandbox_card: SandboxCardField = "",
     cardholder_name: CardholderName = "Sandbox Shopper",
-    auto_3ds: Auto3DSField = None,
+    auto_3ds: Auto3DSField = "",
     save_card: SaveCard = True,
     product: Product = "Order",
     remote_ip: RemoteIp = "127.0.0.1",
-    browser: BrowserField = None,
+    browser: BrowserField = DESKTOP_BROWSER,
 ) -> State[PaymentResult]:
     """The shopper pays an order by card, with Precium's 3-D Secure; once per order id."""
     params = request(CustomerInitiatedPaymentRequest, locals())

@@ -48,7 +48,7 @@ async def external_3ds_payment(
     customer_id: OptionalCustomerId = "",
     full_name: FullName = "",
     card_ref: CardRef = "",
-    sandbox_card: SandboxCardField = None,
+    sandbox_card: SandboxCardField = "",
     cardholder_name: CardholderName = "Sandbox Shopper",
     cavv: Cavv,
     eci_raw: EciRaw,

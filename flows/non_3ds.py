@@ -43,7 +43,7 @@ async def non_3ds_payment(
     customer_id: OptionalCustomerId = "",
     full_name: FullName = "",
     card_ref: CardRef = "",
-    sandbox_card: SandboxCardField = None,
+    sandbox_card: SandboxCardField = "",
     cardholder_name: CardholderName = "Sandbox Shopper",
     product: Product = "Order",
     remote_ip: RemoteIp = "127.0.0.1",

@@ -7,6 +7,7 @@ from prefect.states import State
 
 from flows._common import finish, pay_by_card
 from flows._fields import (
+    DESKTOP_BROWSER,
     MERCHANT_CURRENCY,
     AmountText,
     Auto3DSField,
@@ -42,12 +43,12 @@ async def preauthorize(
     customer_id: OptionalCustomerId = "",
     full_name: FullName = "",
     card_ref: CardRef = "",
-    sandbox_card: SandboxCardField = None,
+    sandbox_card: SandboxCardField = "",
     cardholder_name: CardholderName = "Sandbox Shopper",
-    auto_3ds: Auto3DSField = None,
+    auto_3ds: Auto3DSField = "",
     product: Product = "Booking deposit",
     remote_ip: RemoteIp = "127.0.0.1",
-    browser: BrowserField = None,
+    browser: BrowserField = DESKTOP_BROWSER,
 ) -> State[PaymentResult]:
     """Hold an amount on the shopper's card (3-D Secure when the issuer asks); once per booking."""
     params = request(PreauthRequest, locals())

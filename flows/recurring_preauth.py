@@ -46,7 +46,7 @@ async def recurring_preauth(
     customer_id: CustomerId,
     recurring_token: RecurringToken,
     card_ref: CardRef = "",
-    sandbox_card: SandboxCardField = None,
+    sandbox_card: SandboxCardField = "",
     cardholder_name: CardholderName = "Sandbox Shopper",
     product: Product = "Recurring pre-authorisation",
     remote_ip: RemoteIp = "127.0.0.1",

@@ -7,6 +7,7 @@ from prefect.states import State
 
 from flows._common import finish, pay_by_card
 from flows._fields import (
+    DESKTOP_BROWSER,
     MERCHANT_CURRENCY,
     Auto3DSField,
     BrowserField,
@@ -38,13 +39,13 @@ async def zero_auth_validation(
     customer_id: OptionalCustomerId = "",
     full_name: FullName = "",
     card_ref: CardRef = "",
-    sandbox_card: SandboxCardField = None,
+    sandbox_card: SandboxCardField = "",
     cardholder_name: CardholderName = "Sandbox Shopper",
-    auto_3ds: Auto3DSField = None,
+    auto_3ds: Auto3DSField = "",
     currency: CurrencyField = MERCHANT_CURRENCY,
     product: Product = "Card validation",
     remote_ip: RemoteIp = "127.0.0.1",
-    browser: BrowserField = None,
+    browser: BrowserField = DESKTOP_BROWSER,
 ) -> State[PaymentResult]:
     """Validate a card for 0 and keep it (tokenised) for later charges; once per reference."""
     params = request(ZeroAuthRequest, locals())

@@ -260,3 +260,70 @@ def test_the_forms_currency_default_is_the_merchants(tmp_path: Any) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "USD"
+
+
+# -- plain fields in the Prefect UI ---------------------------------------------------------------
+
+
+def _scenario_schemas() -> list[tuple[str, dict[str, Any]]]:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.scenarios import SCENARIOS
+
+    return [
+        (s.command, schema)
+        for s in SCENARIOS
+        for schema in (s.flow.parameters.model_dump(), parameter_schema(s.flow).model_dump())
+    ]
+
+
+def test_no_scenario_field_is_a_type_switch_in_the_prefect_ui() -> None:
+    """``X | None`` is ``anyOf [X, null]`` in the schema, which the UI shows as a type switch
+    ("type / None") beside the field; a plain type with a default is one field."""
+    switches = {
+        (command, name)
+        for command, schema in _scenario_schemas()
+        for name, prop in schema["properties"].items()
+        if any(option.get("type") == "null" for option in prop.get("anyOf", ()))
+    }
+    assert switches <= {("mit", "as_of")}, switches  # a time: empty is now (pipelines' kind)
+
+
+def test_sandbox_card_and_auto_3ds_are_dropdowns_whose_empty_choice_means_none() -> None:
+    from flows._cards import SandboxCard
+
+    for _, schema in _scenario_schemas():
+        props = schema["properties"]
+        if "sandbox_card" in props:
+            card = props["sandbox_card"]
+            assert card["type"] == "string" and card["default"] == ""
+            assert card["enum"] == ["", *(c.value for c in SandboxCard)]
+        if "auto_3ds" in props:
+            assert props["auto_3ds"]["enum"] == ["", "approve", "fail"]
+            assert props["auto_3ds"]["default"] == ""
+    for value in ("", None):  # None from Python is empty, as for the optional text fields
+        assert TypeAdapter(F.SandboxCardField).validate_python(value) == ""
+        assert TypeAdapter(F.Auto3DSField).validate_python(value) == ""
+    assert TypeAdapter(F.SandboxCardField).validate_python(SandboxCard("visa_approved")) == (
+        "visa_approved"
+    )
+    with pytest.raises(ValidationError, match="must be one of approve, fail, or empty"):
+        TypeAdapter(F.Auto3DSField).validate_python("maybe")
+
+
+def test_the_browser_is_a_plain_field_defaulting_to_a_desktop_browser() -> None:
+    from flows._forms import request
+    from flows._models import PreauthRequest
+    from flows.preauthorization import preauthorize
+
+    for _, schema in _scenario_schemas():
+        if "browser" in schema["properties"]:
+            browser = schema["properties"]["browser"]
+            assert "anyOf" not in browser and browser["default"]["screen_width"] == 1920
+    assert TypeAdapter(F.BrowserField).validate_python(None) == F.DESKTOP_BROWSER
+    form = {"amount": "5.00", "email": "a@b.co", "sandbox_card": "visa_approved"}
+    validated = preauthorize.validate_parameters(form)
+    assert validated["browser"] == F.DESKTOP_BROWSER and validated["auto_3ds"] == ""
+    params = request(PreauthRequest, validated)
+    assert params.auto_3ds is None and params.card.sandbox_card == "visa_approved"
+    assert params.browser == F.DESKTOP_BROWSER
