@@ -77,9 +77,12 @@ ImportKind = Literal["customers", "payment_methods", "subscriptions", "one_off_c
 
 
 # --------------------------------------------------------------------------- records
+# Plain slotted dataclasses, read and never changed by the store. Not frozen: a frozen one's
+# __init__ sets each field through object.__setattr__, five times the cost of the plain one
+# (~0.2 s of CPU per 100k rows, a tenth of an import's; bench/README.md, 2026-12-03).
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CustomerRow:
     external_id: str
     email: str
@@ -88,7 +91,7 @@ class CustomerRow:
     country: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PaymentMethodRow:
     customer_external_id: str
     recurring_token: str
@@ -101,7 +104,7 @@ class PaymentMethodRow:
     expiry_year: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubscriptionRow:
     external_id: str
     customer_external_id: str
@@ -114,7 +117,7 @@ class SubscriptionRow:
     first_billing_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChargeRow:
     external_id: str
     customer_external_id: str
