@@ -97,6 +97,9 @@ class HttpGateway:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self._base_url = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
+        if self._base_url.query or self._base_url.fragment:
+            # Routes are appended to the base as text (``_url``): a query would swallow them.
+            raise ValueError("the gateway's base URL takes no query string or fragment")
         self._base = str(self._base_url)
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self._s2s_api_key = (

@@ -95,3 +95,15 @@ def test_database_password_in_the_query_string_is_masked(monkeypatch, url):
     shown = load_settings().shown()["database_url"]
     assert "s3cr3tpw" not in shown
     assert "********" in shown and "db.internal/pay" in shown
+
+
+@pytest.mark.parametrize(
+    "url", ["https://gate.reviopay.com/api/v1/?tenant=x", "https://gate.reviopay.com/api/v1/#x"]
+)
+def test_a_gateway_url_with_a_query_or_fragment_is_refused_at_start(monkeypatch, url):
+    # The client appends each route to the base URL's text: a query would swallow it.
+    monkeypatch.setenv("PRECIUM_BASE_URL", url)
+    monkeypatch.setenv("PRECIUM_API_KEY", "live-key")
+    monkeypatch.setenv("PRECIUM_S2S_API_KEY", "live-s2s-key")
+    with pytest.raises(ConfigurationError, match="PRECIUM_BASE_URL: must have no query"):
+        load_settings()

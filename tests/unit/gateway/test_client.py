@@ -526,3 +526,19 @@ async def test_the_client_never_sends_a_request_twice(gateway, recorder):
     with pytest.raises(PreciumError):
         await gateway.get_purchase(PURCHASE_ID)
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "base", ["https://gw.example/api/v1/?tenant=x", "https://gw.example/api/v1/#top"]
+)
+def test_a_base_url_with_a_query_or_fragment_is_refused(base: str) -> None:
+    # Routes are appended to the base as text: "?tenant=x" + "purchases/" would send every
+    # request to the base itself with a query of "tenant=xpurchases/".
+    with pytest.raises(ValueError, match="no query string or fragment"):
+        PreciumClient(base, "k", "s", "brand")
+
+
+def test_routes_are_appended_to_a_base_with_or_without_its_slash() -> None:
+    for base in ("https://gw.example/api/v1", "https://gw.example/api/v1/"):
+        client = PreciumClient(base, "k", "s", "brand")
+        assert str(client._url("purchases/abc/")) == "https://gw.example/api/v1/purchases/abc/"
