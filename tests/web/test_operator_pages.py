@@ -352,6 +352,7 @@ async def test_open_holds_are_listed_and_a_capture_decision_is_recorded_in_units
     for fields, status, says in [
         ({"decision": "capture", "amount": "600.00"}, 422, "cannot capture"),
         ({"decision": "capture", "amount": "1.234"}, 422, "more decimals"),
+        ({"decision": "capture", "amount": "1,000"}, 422, "no commas"),
         ({"decision": "void", "amount": "1.00"}, 422, "capture only"),
         ({"decision": "shred"}, 422, "capture, void or none"),
         ({"decision": "void", "purchase_id": str(uuid.UUID(int=9))}, 404, "no hold for purchase"),
