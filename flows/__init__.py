@@ -41,7 +41,7 @@ The pipelines take flat parameters (one form field each; what they share is in
 """  # noqa: E501
 
 from flows._cards import SandboxCard
-from flows._forms import units
+from flows._forms import cents, units
 from flows._models import (
     Auto3DS,
     Browser,
@@ -148,6 +148,7 @@ __all__ = [
     "cancel_purchase",
     "cancel_refund",
     "capture_hold",
+    "cents",
     "complete_3ds",
     "csv_billing_import",
     "csv_inbox_import",

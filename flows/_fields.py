@@ -11,8 +11,8 @@ underscores between them. In Python (an in-process call, a server without enforc
 is held to its shape and the core's Luhn screening (:mod:`payflows.domain.screening`): a card
 number is refused either way, a 12-digit order number only by the schema. Patterns
 (:mod:`flows._patterns`) go to the schema only (``json_schema_extra``): pydantic's regex engine
-has no look-ahead. Amounts are text (``"299.00"``, ``"25,000,000,000,000"``), made integer cents
-by :mod:`flows._forms`, never through a float.
+has no look-ahead. Amounts are plain text (``"299.00"``, no commas) of at most 11 digits, made
+integer cents by :mod:`flows._forms`, never through a float.
 """
 
 from __future__ import annotations
@@ -307,8 +307,8 @@ CurrencyField = Annotated[
 AmountText = Annotated[
     str,
     described(
-        "Amount in the currency's units, e.g. 299.00 (no more decimals than it has); "
-        "12 digits or more in groups of three: 250,000,000,000.",
+        "Amount in the currency's units, e.g. 299.00: no commas, no more decimals than it has, "
+        "at most 11 digits in all (99999999999 VND, 999999999.99 ZAR).",
         min_length=1,
         json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["299.00"],
@@ -319,7 +319,7 @@ OptionalAmountText = Annotated[
     str,
     _EMPTY_FOR_NONE,
     described(
-        "Part of the amount, e.g. 100.00 (12 digits or more: 250,000,000,000). Empty: all of it.",
+        "Part of the amount, e.g. 100.00 (no commas, at most 11 digits). Empty: all of it.",
         json_schema_extra={"pattern": optional(AMOUNT_PATTERN)},
         examples=["100.00"],
     ),

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from flows._models import CardInput, Shopper
 from flows._names import business_id, flow_run_namer, this_run
-from flows._patterns import CARD_LIKE_DIGITS
+from flows._patterns import FORM_MAX_CENTS, amount_text
 from payflows.domain.money import exponent, parse_amount, validate_currency
 from payflows.payments import OperationRejected
 
@@ -46,24 +46,37 @@ _CARD = ("card_ref", "sandbox_card", "cardholder_name")
 
 
 def cents(amount: str, currency: str, what: str = "amount") -> int:
-    """``"299.00"`` in ``currency`` as ``29900``: more than zero, no more decimals than it has."""
+    """``"299.00"`` in ``currency`` as ``29900``: the form's shape (plain digits, no commas),
+    more than zero, no more decimals than the currency has, at most
+    :data:`~flows._patterns.FORM_MAX_CENTS` (11 digits in minor units: never a card number's
+    length, so the request model's card screening never mistakes an amount for one)."""
     try:
-        value = parse_amount(str(amount), validate_currency(str(currency)))
+        code = validate_currency(str(currency))
+    except ValueError as exc:
+        raise OperationRejected(f"currency: {exc}") from None
+    # The currency's own limit, never the figure: logs hide a long one as a card number.
+    digits = len(str(FORM_MAX_CENTS)) - exponent(code)
+    too_large = OperationRejected(
+        f"{what}: too large: at most {digits} digits before the point in {code}"
+    )
+    try:
+        value = parse_amount(str(amount_text(str(amount))), code)
     except ValueError as exc:  # the messages never repeat the text
+        if str(exc).startswith("too large"):
+            raise too_large from None
         raise OperationRejected(f"{what}: {exc}") from None
     if value <= 0:
-        raise OperationRejected(f"{what} must be more than zero")
+        raise OperationRejected(f"{what}: must be more than zero")
+    if value > FORM_MAX_CENTS:
+        raise too_large
     return value
 
 
 def units(cents: int, currency: str) -> str:
-    """``29900`` ZAR as the form's text ``"299.00"`` (the inverse of :func:`cents`); a long
-    amount in groups of three (``"25,000,000,000,000"``), as the form takes it."""
+    """``29900`` ZAR as the form's text ``"299.00"`` (the inverse of :func:`cents` for every
+    amount up to :data:`~flows._patterns.FORM_MAX_CENTS`)."""
     exp = exponent(currency)
-    plain = f"{Decimal(cents).scaleb(-exp):.{exp}f}"
-    if sum(ch.isdigit() for ch in plain) < CARD_LIKE_DIGITS:
-        return plain
-    return f"{Decimal(cents).scaleb(-exp):,.{exp}f}"
+    return f"{Decimal(cents).scaleb(-exp):.{exp}f}"
 
 
 def optional_cents(amount: str | None, currency: str, what: str = "amount") -> int | None:
@@ -128,22 +141,47 @@ def form_model(fn: Callable[..., Any]) -> type[BaseModel]:
     return create_model(f"{fn.__name__}_form", __config__=config, **fields)
 
 
+def _problem(err: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ())) or "parameters"
+    return f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}"
+
+
 def check_form(flow: Any, form: Mapping[str, Any]) -> None:
     """Refuse ``form`` as ``flow`` would when its run starts: an
     :class:`~payflows.payments.OperationRejected` naming every bad field (``email: ...;
-    amount: ...``), never its value (it may be a card number typed in the wrong place).
+    amount: ...``), never its value (it may be a card number typed in the wrong place), nor an
+    unknown field's name (it may be one too).
 
     Prefect's own check (``Flow.validate_parameters``) logs a refusal as error lines quoting
     every parameter; this one validates the flow's parameter model directly and logs nothing.
+    It also holds the amount to its currency (:func:`cents`: decimals, the form's limit) as the
+    flow's first line does, so no run exists for a form the flow would refuse.
     """
+    model = form_model(flow.fn)
+    problems: list[str] = []
+    refused: set[str] = set()
+    unknown = 0
     try:
-        form_model(flow.fn).model_validate(dict(form))
+        model.model_validate(dict(form))
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err.get('loc', ())) or 'parameters'}: {err.get('msg')}"
-            for err in exc.errors(include_input=False, include_url=False)
-        ]
-        raise OperationRejected("; ".join(problems)) from None
+        for err in exc.errors(include_input=False, include_url=False):
+            if err.get("type") == "extra_forbidden":
+                unknown += 1
+                continue
+            refused.add(str(err["loc"][0]) if err.get("loc") else "")
+            problems.append(_problem(err))
+    fields = model.model_fields
+    if "amount" in fields and "currency" in fields and not {"amount", "currency"} & refused:
+        currency = _plain(form.get("currency") or fields["currency"].default)
+        try:
+            optional_cents(form.get("amount", fields["amount"].default), str(currency))
+        except OperationRejected as exc:
+            problems.append(str(exc))
+    if unknown:
+        count = "an unknown field" if unknown == 1 else f"{unknown} unknown fields"
+        problems.append(f"parameters: {count}")  # a name may be a card number: never quoted
+    if problems:
+        raise OperationRejected("; ".join(problems))
 
 
 def run_name(prefix: str, key: str) -> Callable[[], str]:

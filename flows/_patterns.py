@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from payflows.domain.money import MAX_CENTS
+from payflows.domain.money import FORM_MAX_CENTS
 from payflows.vault import REFERENCE_PATTERN
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "AMOUNT_PATTERN",
     "CARD_LIKE_DIGITS",
     "CARD_REF_PATTERN",
+    "FORM_MAX_CENTS",
     "GATEWAY_ID_PATTERN",
     "ID_PATTERN",
     "IP_PATTERN",
@@ -48,16 +49,17 @@ CARD_REF_PATTERN = rf"^{NO_CARD_NUMBER}{REFERENCE_PATTERN.removeprefix('^')}"
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 #: An IPv4 dotted quad, or an IPv6 address (it has a colon; hex digits, colons and dots only).
 IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})$"
-#: The most digits an amount has before the point: what :data:`~payflows.domain.money.MAX_CENTS`
-#: holds in a currency without decimals (VND, JPY); :func:`flows._forms.cents` holds a currency
-#: with decimals to fewer (13 in ZAR or IDR).
-AMOUNT_DIGITS = len(str(MAX_CENTS))
-_WHOLE = rf"(?:\d{{1,{AMOUNT_DIGITS}}}|\d{{1,3}}(?:,\d{{3}}){{1,{(AMOUNT_DIGITS - 1) // 3}}})"
-#: An amount in the currency's units: digits, at most three decimals (the most any currency
-#: has; :func:`flows._forms.cents` holds each currency to its own), no sign. Like every text
-#: field it has no run of 12 digits or more (a card number typed in the wrong field would rest
-#: in Prefect's database): a large amount is written in groups of three, ``25,000,000,000,000``.
-AMOUNT_PATTERN = rf"^\s*{NO_CARD_NUMBER}{_WHOLE}(?:\.\d{{1,3}})?\s*$"
+#: The most digits an amount has: :data:`~payflows.domain.money.FORM_MAX_CENTS`, 11, fewer than
+#: the shortest card number (:data:`CARD_LIKE_DIGITS`). That is 99999999999 in a currency without
+#: decimals (VND, JPY); :func:`flows._forms.cents` holds a currency with decimals to fewer before
+#: the point (999999999.99 ZAR, 99999999.999 BHD).
+AMOUNT_DIGITS = len(str(FORM_MAX_CENTS))
+#: An amount in the currency's units: plain digits, at most three decimals (the most any
+#: currency has; :func:`flows._forms.cents` holds each currency to its own), no sign and no
+#: commas (``1,500`` is 1.5 to a decimal-comma reader, 1500 to the form). Like every text field
+#: it has no run of 12 digits or more, the point included: no amount the form takes can be a card
+#: number typed in the wrong field.
+AMOUNT_PATTERN = rf"^\s*{NO_CARD_NUMBER}\d{{1,{AMOUNT_DIGITS}}}(?:\.\d{{1,3}})?\s*$"
 
 
 def optional(pattern: str) -> str:
@@ -65,21 +67,16 @@ def optional(pattern: str) -> str:
     return f"^(?:{pattern.removeprefix('^').removesuffix('$')})?$"
 
 
-_AMOUNT_SHAPE = re.compile(AMOUNT_PATTERN.replace(NO_CARD_NUMBER, ""))
-
-
 def amount_text(value: str | None) -> str | None:
     """An amount's shape (the schema's pattern, look-ahead included: Python's ``re`` has it):
     empty only where the amount is optional. The messages never quote the value."""
     if value == "" or re.search(AMOUNT_PATTERN, value or ""):
         return value
-    if _AMOUNT_SHAPE.search(value or "") is None:
-        whole = (value or "").strip().split(".")[0].replace(",", "")
-        if whole.isdigit() and whole.isascii() and len(whole) > AMOUNT_DIGITS:
+    whole, _, decimals = (value or "").strip().partition(".")
+    if (whole + decimals).isascii() and whole.isdigit() and (not decimals or decimals.isdigit()):
+        # Plain digits, too many of them: no figure in the message (logs hide one as a card).
+        if len(whole) > AMOUNT_DIGITS:
             raise ValueError(f"too large: at most {AMOUNT_DIGITS} digits before the point")
-        raise ValueError("not an amount: write it like 199.99 or 25,000,000 (no sign)")
-    # No long figure in the message: logs hide one as a card number.
-    raise ValueError(
-        f"write an amount of {CARD_LIKE_DIGITS} digits or more with a comma between groups of "
-        "three (as in 1,000,000): a long run of digits may be a card number"
-    )
+        if len(decimals) <= 3:
+            raise ValueError(f"too large: at most {AMOUNT_DIGITS} digits in all")
+    raise ValueError("not an amount: write it like 199.99 (no sign, no commas)")

@@ -156,6 +156,8 @@ def order(
         raise typer.Exit(2)
     try:
         currency = validate_currency(settings.checkout_currency)
+        if "," in amount:  # 1,500 is 1.5 to a decimal-comma reader: as the flows' forms, none
+            raise ValueError("amount: write it like 1500.00 (no commas)")
         cents = parse_amount(amount, currency)
         signer = OrderSigner(secret)
         made = Order(order_id or f"web-{secrets.token_hex(8)}", cents, currency, product, mode)  # type: ignore[arg-type]

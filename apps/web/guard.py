@@ -35,7 +35,7 @@ from typing import Literal
 
 from sqlalchemy.engine import Engine
 
-from payflows.domain.money import MAX_CENTS, validate_currency
+from payflows.domain.money import FORM_MAX_CENTS, validate_currency
 from payflows.domain.screening import contains_card_number
 from payflows.ledger import UnitOfWork
 from payflows.ledger.throttle import blocked_until, prune_failures, record_failure
@@ -75,8 +75,14 @@ class Order:
         if not isinstance(self.order_id, str) or not _ORDER_ID.match(self.order_id):
             raise InvalidOrder("order_id must be 6 to 64 letters, digits, _ or -")
         amount = self.amount_cents
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_CENTS:
-            raise InvalidOrder(f"amount_cents must be a whole number from 1 to {MAX_CENTS}")
+        # The flows' forms' limit (11 digits, never a card number's length): refused here, at
+        # the shop's signing, rather than by the payment flow after the shopper typed a card.
+        if (
+            not isinstance(amount, int)
+            or isinstance(amount, bool)
+            or not 0 < amount <= FORM_MAX_CENTS
+        ):
+            raise InvalidOrder(f"amount_cents must be a whole number from 1 to {FORM_MAX_CENTS}")
         try:
             validate_currency(self.currency)
         except ValueError as exc:

@@ -28,7 +28,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from apps.web.holds import _authorised, _error
-from payflows.domain.money import parse_amount
 from payflows.ledger import UnitOfWork
 from payflows.lookup import LookupRefused, PaymentView, find_payments
 from payflows.settings import Settings
@@ -44,17 +43,18 @@ async def _run_action(view: PaymentView, action: str, body: dict[str, Any]) -> t
     """Run the action's flow in-process; its state's name and result."""
     import flows as f
     from flows._tags import run_tags
+    from payflows.payments import OperationRejected
 
     purchase_id = view.purchase_id or ""
     amount = body.get("amount")
     cents = None
     if amount not in (None, ""):
+        # The flows' own check (plain digits, no commas, the currency's decimals, the forms'
+        # 11-digit limit), before any run: a refusal here changes nothing.
         try:
-            cents = parse_amount(str(amount), view.currency)
-        except ValueError:
-            raise ValueError(f"amount must be a decimal in {view.currency}, e.g. 100.00") from None
-        if cents <= 0:
-            raise ValueError("amount must be more than zero")
+            cents = f.cents(str(amount), view.currency)
+        except OperationRejected as exc:
+            raise ValueError(f"{exc} (in {view.currency}, e.g. 100.00)") from None
     # The flows' forms take the amount as text in the purchase's currency.
     money = {"amount": f.units(cents, view.currency), "currency": view.currency} if cents else {}
     flow: Any

@@ -237,6 +237,8 @@ class _Pages:
         found = await asyncio.to_thread(currency)
         if found is None:
             raise _Refused(404, "No such hold", "No hold has this purchase id.")
+        if "," in amount:  # 1,500 is 1.5 to a decimal-comma reader: as the flows' forms, none
+            raise _Refused(422, "Bad amount", "Amount: write it like 1500.00 (no commas).")
         try:
             cents = parse_amount(amount, found)
         except ValueError as exc:

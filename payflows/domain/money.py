@@ -18,6 +18,10 @@ _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 #: The largest amount payflows handles, in minor units: far above any card payment, far below
 #: what a signed 64-bit column holds (a 30-digit amount is refused, not overflowed).
 MAX_CENTS = 10**15 - 1
+#: The most a flow's flat form (the Prefect UI, ``payflows run``, the web checkout) carries, in
+#: minor units: 11 digits. The shortest card number has 12, so no form amount, as text or as
+#: cents, can ever look like one to the card screening (:mod:`payflows.domain.screening`).
+FORM_MAX_CENTS = 10**11 - 1
 _SYMBOL: dict[str, str] = {"ZAR": "R", "USD": "$", "EUR": "€", "GBP": "£", "MYR": "RM"}
 
 

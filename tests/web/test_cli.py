@@ -134,6 +134,9 @@ def test_order_prints_a_checkout_link_the_app_accepts(monkeypatch):
 
     bad = CliRunner().invoke(app, ["order", "--amount", "1" * 30, "--product", "Mug"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+    for amount in ["1,500", "100000000000"]:  # a comma; 12 digits of cents: past the form's limit
+        bad = CliRunner().invoke(app, ["order", "--amount", amount, "--product", "Mug"])
+        assert bad.exit_code == 2 and "Traceback" not in bad.output and amount not in bad.output
 
 
 def test_the_web_app_emits_no_prefect_event_without_prefect_api_url(monkeypatch):

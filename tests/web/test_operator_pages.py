@@ -288,7 +288,9 @@ async def test_a_session_of_another_token_or_a_forged_cookie_is_no_session(web, 
         ({"action": "refund", "refund_ref": PAN}, 422, "looks like a card number"),
         ({"action": "refund", "refund_ref": ""}, 422, "reference is required"),
         ({"action": "refund", "refund_ref": "R-1"}, 409, "allows capture, void now"),
-        ({"action": "capture", "amount": "1.234"}, 422, "amount must be a decimal in ZAR"),
+        ({"action": "capture", "amount": "1.234"}, 422, "more decimals than ZAR allows"),
+        ({"action": "capture", "amount": "1,000"}, 422, "no sign, no commas"),
+        ({"action": "capture", "amount": "1000000000"}, 422, "at most 9 digits before the point"),
         ({"action": "void", "purchase_id": str(uuid.UUID(int=7))}, 404, "no such purchase"),
     ],
 )
@@ -350,6 +352,7 @@ async def test_open_holds_are_listed_and_a_capture_decision_is_recorded_in_units
     for fields, status, says in [
         ({"decision": "capture", "amount": "600.00"}, 422, "cannot capture"),
         ({"decision": "capture", "amount": "1.234"}, 422, "more decimals"),
+        ({"decision": "capture", "amount": "1,000"}, 422, "no commas"),
         ({"decision": "void", "amount": "1.00"}, 422, "capture only"),
         ({"decision": "shred"}, 422, "capture, void or none"),
         ({"decision": "void", "purchase_id": str(uuid.UUID(int=9))}, 404, "no hold for purchase"),

@@ -98,11 +98,11 @@ def test_negative_exponent_or_absurd_amounts_are_refused_by_the_schema(text: str
     assert not _valid(F.AmountText, text)
 
 
-LARGE = ["25000000000", "25,000,000,000", "999,999,999,999,999", "25,000,000,000.00", "1,234.5"]
+LARGE = ["25000000000", "99999999999", "999999999.99", "99999999.999", " 1234.5 "]
 
 
 @pytest.mark.parametrize("text", LARGE)
-def test_large_amounts_in_groups_of_three_are_taken_by_schema_and_python(text: str) -> None:
+def test_amounts_of_up_to_eleven_digits_are_taken_by_schema_and_python(text: str) -> None:
     assert re.search(_schema_pattern(F.AmountText), text)
     assert _valid(F.AmountText, text) and _valid(F.OptionalAmountText, text)
 
@@ -110,17 +110,19 @@ def test_large_amounts_in_groups_of_three_are_taken_by_schema_and_python(text: s
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("250000000000", "groups of three"),  # 12 digits in a row: the length of a card number
-        ("378282246310005", "groups of three"),  # an Amex number typed as an amount
-        ("1234567890.00", "groups of three"),  # a dot joins digits as a card number's spaces do
-        ("1,000,000,000,000,000", "at most 15 digits before the point"),
-        ("1000000000000000000000", "at most 15 digits before the point"),
-        ("1,00,000", "not an amount"),  # groups of three only
+        ("250000000000", "too large: at most 11 digits before the point"),  # a card's length
+        ("378282246310005", "too large: at most 11 digits before the point"),  # an Amex number
+        ("1234567890.00", "too large: at most 11 digits in all"),  # a dot joins a card's digits
+        ("1000000000000000000000", "too large: at most 11 digits before the point"),
+        ("378,282,246,310,005", "not an amount"),  # an Amex number in groups of three
+        ("25,000,000", "no commas"),  # no groups of three: no comma at all
+        ("1,500", "no commas"),  # 1.5 to a decimal-comma reader
         ("25 000 000", "not an amount"),  # spaces join a card number's digits
     ],
 )
-def test_a_long_run_of_digits_or_too_many_is_refused_clearly(text: str, why: str) -> None:
+def test_a_long_run_of_digits_commas_or_too_many_are_refused_clearly(text: str, why: str) -> None:
     assert not re.search(_schema_pattern(F.AmountText), text)
+    assert not re.search(_schema_pattern(F.OptionalAmountText), text)
     with pytest.raises(ValidationError, match=why) as refused:
         TypeAdapter(F.AmountText).validate_python(text)
     assert text not in str(refused.value).split("[type=")[0]  # the value is never quoted
@@ -186,27 +188,17 @@ def test_amounts_are_held_to_their_currency(amount: str, currency: str, why: str
 
 def test_units_is_the_inverse_of_cents() -> None:
     from flows._forms import cents, units
+    from payflows.domain.money import FORM_MAX_CENTS
 
     for value, currency in [(29_900, "ZAR"), (500, "JPY"), (1_234, "KWD"), (1, "USD")]:
         assert cents(units(value, currency), currency) == value
-    for value, currency in [(25 * 10**12, "VND"), (10**15 - 1, "JPY"), (25 * 10**11, "IDR")]:
-        text = units(value, currency)  # a long amount in groups of three, as the form takes it
-        assert _valid(F.AmountText, text) and cents(text, currency) == value
+    for currency in ["VND", "JPY", "IDR", "ZAR", "BHD"]:
+        text = units(FORM_MAX_CENTS, currency)  # plain digits, as the form takes them
+        assert "," not in text and _valid(F.AmountText, text)
+        assert cents(text, currency) == FORM_MAX_CENTS
 
 
-@pytest.mark.parametrize(
-    ("amount", "currency", "cents"),
-    [
-        ("25,000,000,000", "VND", 25_000_000_000),  # VND has no decimals
-        ("999,999,999,999,999", "VND", 10**15 - 1),  # the most the ledger takes
-        ("25,000,000,000.00", "IDR", 2_500_000_000_000),  # IDR has two
-        ("1,000,000,000,000", "JPY", 10**12),
-        ("9,999,999,999,999.99", "ZAR", 10**15 - 1),
-    ],
-)
-def test_large_amounts_in_zero_decimal_currencies_are_integer_minor_units(
-    amount: str, currency: str, cents: int
-) -> None:
+def _cit(amount: str, currency: str) -> Any:
     from flows import CustomerInitiatedPaymentRequest
     from flows._forms import request
 
@@ -216,32 +208,54 @@ def test_large_amounts_in_zero_decimal_currencies_are_integer_minor_units(
         "email": "a@b.co",
         "sandbox_card": "visa_approved",
     }
-    params = request(CustomerInitiatedPaymentRequest, form)
+    return request(CustomerInitiatedPaymentRequest, form)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "cents"),
+    [
+        ("25000000000", "VND", 25_000_000_000),  # VND has no decimals
+        ("99999999999", "JPY", 10**11 - 1),  # the most a form takes
+        ("99999999990", "VND", 99_999_999_990),  # Luhn-valid, and no card: 11 digits
+        ("999999999.99", "IDR", 10**11 - 1),  # IDR has two
+        ("99999999.999", "BHD", 10**11 - 1),  # BHD has three
+    ],
+)
+def test_large_amounts_are_integer_minor_units_never_screened_as_cards(
+    amount: str, currency: str, cents: int
+) -> None:
+    params = _cit(amount, currency)
     assert params.amount_cents == cents and type(params.amount_cents) is int
 
 
 @pytest.mark.parametrize(
-    ("amount", "currency", "why"),
+    ("amount", "currency", "digits"),
     [
-        ("99,999,999,999,999.00", "IDR", "IDR has at most 13 digits before the point"),
-        ("10,000,000,000,000.00", "ZAR", "ZAR has at most 13 digits before the point"),
-        ("1,000,000,000,000.000", "BHD", "BHD has at most 12 digits before the point"),
+        ("100000000000", "VND", 11),  # 12 digits of cents: a card number's length
+        ("1000000000", "ZAR", 9),
+        ("1000000000.00", "ZAR", 9),
+        ("100000000.000", "BHD", 8),
+        ("1000000000009", "VND", 11),  # Luhn-valid: once refused as "holds a card number"
     ],
 )
-def test_an_amount_past_what_the_ledger_holds_is_refused_clearly(
-    amount: str, currency: str, why: str
+def test_an_amount_past_what_a_form_holds_is_refused_with_its_currencys_limit(
+    amount: str, currency: str, digits: int
 ) -> None:
-    from flows import CustomerInitiatedPaymentRequest, OperationRejected
-    from flows._forms import request
+    from flows import OperationRejected
 
-    form = {
-        "amount": amount,
-        "currency": currency,
-        "email": "a@b.co",
-        "sandbox_card": "visa_approved",
-    }
-    with pytest.raises(OperationRejected, match=f"amount: the amount is too large: {why}"):
-        request(CustomerInitiatedPaymentRequest, form)
+    why = f"amount: too large: at most {digits} digits before the point in {currency}"
+    with pytest.raises(OperationRejected, match=why) as refused:
+        _cit(amount, currency)
+    assert amount not in str(refused.value)
+
+
+def test_a_comma_is_refused_in_python_too_never_read_as_thousands() -> None:
+    from flows import OperationRejected
+    from flows._forms import cents
+
+    for amount, currency in [("1,500", "BHD"), ("378,282,246,310,005", "ZAR")]:
+        with pytest.raises(OperationRejected, match="no commas"):
+            cents(amount, currency)
 
 
 def test_the_forms_currency_default_is_the_merchants(tmp_path: Any) -> None:
