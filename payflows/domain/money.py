@@ -14,6 +14,8 @@ from payflows.domain.currencies import ISO_4217
 
 # Plain decimals only: no exponents, NaN or Infinity (Decimal would accept all three).
 _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+#: Digits in groups of three after the first 1-3, each group after one comma or space.
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[, ]\d{3})+(?:\.\d*)?$")
 
 #: The largest amount payflows handles, in minor units: far above any card payment, far below
 #: what a signed 64-bit column holds (a 30-digit amount is refused, not overflowed).
@@ -75,8 +77,19 @@ def parse_amount(text: str, currency: str) -> int:
     Refuses more decimals than the currency has rather than rounding them away, digits of other
     scripts, and anything beyond :data:`MAX_CENTS`. Messages never repeat the text.
     """
-    cleaned = text.strip().replace(" ", "").replace(",", "")
-    if not cleaned.isascii() or len(cleaned) > 40 or not _AMOUNT.match(cleaned):
+    stripped = text.strip()
+    if len(stripped) > 40 or not stripped.isascii():
+        raise ValueError("not an amount: write it like 199.99")
+    if "," in stripped or " " in stripped:
+        # Separators only between groups of three: "1,5" or "1,50" is a decimal comma, which
+        # stripping would read as 15 or 150.
+        if not _GROUPED.match(stripped):
+            raise ValueError("not an amount: write it like 1 234.56 (a point before decimals)")
+        if "." not in stripped and exponent(currency) == 3:
+            # "1,500" BHD: 1500.000 to some readers, 1.500 to others (decimal comma).
+            raise ValueError(f"ambiguous in {currency}: write it without separators")
+    cleaned = stripped.replace(" ", "").replace(",", "")
+    if not _AMOUNT.match(cleaned):
         raise ValueError("not an amount: write it like 199.99")
     try:
         value = Decimal(cleaned)

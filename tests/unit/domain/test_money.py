@@ -30,6 +30,28 @@ def test_parse_amount(text, currency, cents):
     assert parse_amount(text, currency) == cents
 
 
+@pytest.mark.parametrize(
+    ("text", "currency", "cents"),
+    [("1,234.56", "ZAR", 123456), ("25,000,000", "VND", 25_000_000), ("1,500.250", "BHD", 1500250)],
+)
+def test_separators_between_groups_of_three_are_read_as_thousands(text, currency, cents):
+    assert parse_amount(text, currency) == cents
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "says"),
+    [
+        ("1,5", "ZAR", "a point before decimals"),  # a decimal comma, not 15
+        ("1,50", "ZAR", "a point before decimals"),  # not 150
+        ("12,34,567", "INR", "a point before decimals"),  # groups of three only
+        ("1,500", "BHD", "ambiguous in BHD"),  # 1500.000 or 1.500: refused, never guessed
+    ],
+)
+def test_a_comma_that_may_be_a_decimal_comma_is_refused(text, currency, says):
+    with pytest.raises(ValueError, match=says):
+        parse_amount(text, currency)
+
+
 def test_parse_amount_refuses_extra_decimals_instead_of_rounding():
     with pytest.raises(ValueError, match="more decimals"):
         parse_amount("1.005", "ZAR")
