@@ -91,6 +91,10 @@ def parse_amount(text: str, currency: str) -> int:
     cleaned = stripped.replace(" ", "").replace(",", "")
     if not _AMOUNT.match(cleaned):
         raise ValueError("not an amount: write it like 199.99")
+    if "." in cleaned and len(cleaned.split(".", 1)[1]) > exponent(currency):
+        # Checked on the text, not the value: "1.000" JPY or "1.500" ZAR is a point between
+        # thousands to many writers, and reading it as 1 or 1.50 would charge a thousandth.
+        raise ValueError(f"the amount has more decimals than {currency} allows")
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already refused it

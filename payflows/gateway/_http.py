@@ -97,7 +97,7 @@ class HttpGateway:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self._base_url = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
-        if self._base_url.query or self._base_url.fragment:
+        if "?" in base_url or "#" in base_url:
             # Routes are appended to the base as text (``_url``): a query would swallow them.
             raise ValueError("the gateway's base URL takes no query string or fragment")
         self._base = str(self._base_url)

@@ -52,6 +52,16 @@ def test_a_comma_that_may_be_a_decimal_comma_is_refused(text, currency, says):
         parse_amount(text, currency)
 
 
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [("1.000", "JPY"), ("1.0", "JPY"), ("1.500", "ZAR"), ("1.000", "USD"), ("1.0000", "BHD")],
+)
+def test_zero_decimals_beyond_the_currencys_are_refused_not_dropped(text, currency):
+    # "1.000" is a thousand to a writer who puts a point between thousands: never read as 1.
+    with pytest.raises(ValueError, match="more decimals"):
+        parse_amount(text, currency)
+
+
 def test_parse_amount_refuses_extra_decimals_instead_of_rounding():
     with pytest.raises(ValueError, match="more decimals"):
         parse_amount("1.005", "ZAR")

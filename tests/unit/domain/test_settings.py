@@ -98,7 +98,12 @@ def test_database_password_in_the_query_string_is_masked(monkeypatch, url):
 
 
 @pytest.mark.parametrize(
-    "url", ["https://gate.reviopay.com/api/v1/?tenant=x", "https://gate.reviopay.com/api/v1/#x"]
+    "url",
+    [
+        "https://gate.reviopay.com/api/v1/?tenant=x",
+        "https://gate.reviopay.com/api/v1/#x",
+        "https://gate.reviopay.com/api/v1/?",
+    ],
 )
 def test_a_gateway_url_with_a_query_or_fragment_is_refused_at_start(monkeypatch, url):
     # The client appends each route to the base URL's text: a query would swallow it.
