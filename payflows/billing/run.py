@@ -121,21 +121,31 @@ async def bill_due(
                 )
             await _loop(run, gate, batch_size, concurrency, on_progress)
             before: set[str] = set()
-            while held := await ctx.ledger(lambda uow: held_by_others(uow, as_of, worker_id)):
-                now_held = {what for what, _ in held}
-                if before and now_held < before:
-                    # The holder is alive and finishing them: keep waiting while it progresses.
-                    deadline = time.monotonic() + window
-                before = now_held
-                if time.monotonic() >= deadline:
-                    for what, owner in held:
-                        run.summary.leave(f"held by another run ({owner})", what)
-                    break
-                await asyncio.sleep(min(1.0, max(lease_seconds / 10, 0.05)))
+            while True:
+                # Asked *before* the next pass: a lease that lapses after the pass last looked
+                # for free rows (while it was still busy charging) is then claimed by the next
+                # pass, never mistaken for "nothing held, nothing due" (chaos, 2026-12-03).
+                held = await ctx.ledger(lambda uow: held_by_others(uow, as_of, worker_id))
+                if held:
+                    now_held = {what for what, _ in held}
+                    if before and now_held < before:
+                        # The holder is alive and finishing them: wait while it progresses.
+                        deadline = time.monotonic() + window
+                    before = now_held
+                    if time.monotonic() >= deadline:
+                        for what, owner in held:
+                            run.summary.leave(f"held by another run ({owner})", what)
+                        break
+                    await asyncio.sleep(min(1.0, max(lease_seconds / 10, 0.05)))
+                claimed = run.summary.claimed
                 run.summary.reconciled += await reconcile(
                     ctx, worker_id=worker_id, concurrency=concurrency
                 )
                 await _loop(run, gate, batch_size, concurrency, on_progress)
+                if not held and run.summary.claimed == claimed:
+                    # Nothing was held before this pass and it found nothing free: every due
+                    # row is resolved, or left by this run with its reason.
+                    break
         finally:
             deferred = list(dict.fromkeys(run.deferred))
             if deferred:

@@ -138,6 +138,7 @@ def claim_once(run: Run, limit: int) -> tuple[int, list[Item]]:
         }
         uow.commit()
     run.summary.selected += len(holds)
+    run.met.update(h.id for h in holds)
     holds.sort(key=lambda h: (h.expires_at, h.id))
     return len(rows), [
         Item(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from payflows.domain.holds import AuthorisationWindows
@@ -61,3 +61,5 @@ class Run:
     store: GroupedStore = None  # type: ignore[assignment]
     #: When set, claims only these holds (a second pass over holds another sweep held).
     only: set[int] | None = None
+    #: Holds this run claimed (met): a later pass over held ones never meets one twice.
+    met: set[int] = field(default_factory=set)

@@ -87,20 +87,28 @@ async def sweep_holds(
     before: set[int] = set()
     remaining = limit
     async with Heartbeat(ctx.engine, [Hold], worker_id, lease_seconds):
+        # Held by others before the first pass: the pass passes them over, and a dead sweep's
+        # lease may lapse while it is still busy, when no check would find them held any more.
+        watched = await asyncio.to_thread(held_by_others, run)
         remaining = await _loop(run, gate, batch_size, concurrency, remaining, on_progress)
         while remaining is None or remaining > 0:
             held = await asyncio.to_thread(held_by_others, run)
-            if not held:
+            watched = (watched | held) - run.met  # only those: the others were met already
+            if not watched:
                 break
-            if before and held < before:  # the holder is alive and finishing them: wait on
-                deadline = time.monotonic() + window
-            before = held
-            if time.monotonic() >= deadline:
-                run.summary.left[_HELD] = len(held)
-                break
-            await asyncio.sleep(min(1.0, max(lease_seconds / 10, 0.05)))
-            run.only, run.cursor = held, None  # only those: the others were met once already
+            if held:
+                if before and held < before:  # the holder is alive and finishing them
+                    deadline = time.monotonic() + window
+                before = held
+                if time.monotonic() >= deadline:
+                    run.summary.left[_HELD] = len(held)
+                    break
+                await asyncio.sleep(min(1.0, max(lease_seconds / 10, 0.05)))
+            run.only, run.cursor = watched, None
             remaining = await _loop(run, gate, batch_size, concurrency, remaining, on_progress)
+            if not held:
+                # None was held before this pass: it met every watched hold still due.
+                break
         if remaining == 0:  # the limit ran out: what is still due is named, never dropped
             if held := await asyncio.to_thread(held_by_others, run):
                 run.summary.left[_HELD] = len(held)

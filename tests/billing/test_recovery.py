@@ -197,3 +197,39 @@ async def test_a_live_run_that_keeps_finishing_its_rows_is_waited_for(world: Wor
     )
     await other
     assert summary.complete and summary.succeeded == 4, summary
+
+
+async def test_rows_whose_dead_holder_lapses_while_the_run_is_busy_are_billed_not_skipped(
+    world: World,
+):
+    """Chaos failure of 2026-12-03 (load ~9): the last run ended complete, exit 0, with 78
+    subscriptions of the SIGKILLed run before it never charged. Its claims were still live
+    when this run's loop last asked for due rows, and lapsed while the loop was still busy
+    charging what it had (slow under load); the check for rows held by others then found
+    none held, and the run stopped without claiming them."""
+    import asyncio
+
+    subs = await world.subscribe(6)
+    dead_lease = 3.0
+    with UnitOfWork(world.ctx.engine) as uow:
+        held = claim_due_subscriptions(uow, AS_OF, "dead-host:2:xyz", 3, dead_lease)
+        uow.commit()
+    lapses = time.monotonic() + dead_lease
+    assert len(held) == 3
+    slowed = False
+
+    async def busy(_summary: object) -> None:
+        # The run's own charges outlast the dead run's lease, as on a loaded machine.
+        nonlocal slowed
+        if not slowed:
+            slowed = True
+            await asyncio.sleep(max(0.0, lapses - time.monotonic()) + 0.3)
+
+    world.ctx.now = lambda: AS_OF
+    summary = await bill_due(
+        world.ctx, as_of=AS_OF, worker_id="next", lease_seconds=LEASE, on_progress=busy
+    )
+    paid = await world.paid_by_reference()
+    unpaid = [s for s in subs if paid[f"sub:{s}:2026-01-31"] != 1]
+    assert not (summary.complete and unpaid), f"complete with {unpaid} unpaid: {summary}"
+    assert summary.complete and summary.succeeded == 6 and not unpaid, summary

@@ -278,3 +278,42 @@ async def test_a_failed_grouped_write_leaves_its_holds_and_the_sweep_goes_on(
     assert second.complete, second
     for pid in pids:  # captured once, the lost write read back by the second sweep
         assert (await gateway_actions(world, pid))["capture"] == 1
+
+
+async def test_holds_whose_dead_holder_lapses_while_the_sweep_is_busy_are_swept(world: World):
+    """The billing chaos failure of 2026-12-03, in the sweep: holds a killed sweep leased were
+    passed over while its lease was live, and the lease lapsed while this sweep was still
+    busy; the check for holds held by others found none, and the sweep ended complete."""
+    import time
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from payflows.ledger import Hold
+    from payflows.ledger.models import utcnow
+
+    pids = [await world.hold("visa_cit") for _ in range(6)]
+    for pid in pids:
+        world.decide(pid, "capture")
+    dead_lease = 3.0
+    with UnitOfWork(world.ctx.engine) as uow:
+        uow.session.execute(
+            update(Hold)
+            .where(Hold.purchase_id.in_(pids[:3]))
+            .values(claimed_by="dead-sweep", claimed_until=utcnow() + timedelta(seconds=dead_lease))
+        )
+        uow.commit()
+    lapses = time.monotonic() + dead_lease
+    slowed = False
+
+    async def busy(_summary: object) -> None:
+        # This sweep's own holds outlast the dead sweep's lease, as on a loaded machine.
+        nonlocal slowed
+        if not slowed:
+            slowed = True
+            await asyncio.sleep(max(0.0, lapses - time.monotonic()) + 0.3)
+
+    done = await sweep(world, on_progress=busy)
+    assert done.complete and done.captured == 6, done
+    for pid in pids:
+        assert (await gateway_actions(world, pid))["capture"] == 1
