@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "start_sandbox"]
+__all__ = ["add_latency", "free_port", "start_sandbox"]
 
 
 def free_port() -> int:
@@ -38,3 +38,19 @@ def start_sandbox(port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("sandbox did not start")
+
+
+def add_latency(port: int, ms: int) -> None:
+    """Every route of the sandbox on ``port`` answers ``ms`` later (``*`` is one path segment)."""
+    from payflows.settings import SANDBOX_API_KEY
+
+    rules = []
+    for depth in range(1, 7):
+        for trailing in ("/", ""):
+            path = "/" + "/".join(["*"] * depth) + trailing
+            rules.append({"route": f"* {path}", "kind": "latency", "ms": ms})
+    httpx.put(
+        f"http://127.0.0.1:{port}/_sandbox/faults/",
+        json={"rules": rules},
+        headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"},
+    ).raise_for_status()

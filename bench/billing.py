@@ -28,7 +28,7 @@ from sqlalchemy import delete, insert, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _sandbox import free_port, start_sandbox
+from _sandbox import add_latency, free_port, start_sandbox
 
 from payflows.billing import bill_due
 from payflows.domain.cards import CardData
@@ -53,16 +53,6 @@ from payflows.settings import (
 
 AS_OF = datetime(2026, 1, 31, 7, 0, tzinfo=UTC)
 CUSTOMERS = 20
-
-
-def latency_rules(ms: int) -> list[dict[str, object]]:
-    """A latency rule for every route shape (``*`` is one path segment)."""
-    rules = []
-    for depth in range(1, 7):
-        for trailing in ("/", ""):
-            path = "/" + "/".join(["*"] * depth) + trailing
-            rules.append({"route": f"* {path}", "kind": "latency", "ms": ms})
-    return rules
 
 
 def reset(uow: UnitOfWork) -> None:
@@ -271,11 +261,7 @@ async def main() -> None:
         ctx = PaymentContext(gateway=gateway, engine=engine, now=lambda: AS_OF)
         try:
             cards = await setup(ctx, args.n)
-            httpx.put(
-                f"http://127.0.0.1:{port}/_sandbox/faults/",
-                json={"rules": latency_rules(args.latency_ms)},
-                headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"},
-            ).raise_for_status()
+            add_latency(port, args.latency_ms)
             gc.collect()
             before = rss_mb()
             print(

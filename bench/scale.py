@@ -30,15 +30,14 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import psycopg
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _sandbox import free_port, start_sandbox
-from billing import AS_OF, latency_rules, reset, setup
+from _sandbox import add_latency, free_port, start_sandbox
+from billing import AS_OF, reset, setup
 
 from payflows.gateway import PreciumClient
 from payflows.ledger import AttemptKind, PaymentAttempt, UnitOfWork, make_engine
@@ -173,11 +172,7 @@ async def main() -> None:
         ctx = _context(base, url, 8)
         await setup(ctx, args.n)
         await ctx.gateway.aclose()
-        httpx.put(
-            f"http://127.0.0.1:{port}/_sandbox/faults/",
-            json={"rules": latency_rules(args.latency_ms)},
-            headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"},
-        ).raise_for_status()
+        add_latency(port, args.latency_ms)
         print(
             f"{args.n:,} due subscriptions, {args.concurrency} in flight per worker, batches of "
             f"{args.batch_size}, {args.latency_ms} ms per call, PostgreSQL schema {schema}, "

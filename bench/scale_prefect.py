@@ -42,23 +42,19 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _sandbox import free_port, start_sandbox
-from billing import AS_OF, latency_rules, reset, setup
-from scale import PG_DSN, check_exactly_once, cpu_seconds
+from _sandbox import add_latency, free_port, start_sandbox
+from billing import AS_OF, reset, setup
+from scale import PG_DSN, _context, check_exactly_once, cpu_seconds
 
 from apps.local_prefect import start_prefect_server, stop_process
 from deployments import DEFAULT_WORK_POOL
 from payflows.billing import BillingSummary
-from payflows.gateway import PreciumClient
-from payflows.ledger import make_engine
 from payflows.ledger.migrate import upgrade
-from payflows.payments import PaymentContext
 from payflows.settings import SANDBOX_API_KEY, SANDBOX_BRAND_ID, SANDBOX_S2S_API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,20 +238,10 @@ async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-prefect-"))
     try:
         upgrade(url)
-        ctx = PaymentContext(
-            gateway=PreciumClient(
-                base, SANDBOX_API_KEY, SANDBOX_S2S_API_KEY, SANDBOX_BRAND_ID, max_connections=8
-            ),
-            engine=make_engine(url),
-            now=lambda: AS_OF,
-        )
+        ctx = _context(base, url, 8)
         await setup(ctx, args.n)
         await ctx.gateway.aclose()
-        httpx.put(
-            f"http://127.0.0.1:{port}/_sandbox/faults/",
-            json={"rules": latency_rules(args.latency_ms)},
-            headers={"Authorization": f"Bearer {SANDBOX_API_KEY}"},
-        ).raise_for_status()
+        add_latency(port, args.latency_ms)
         with ExitStack() as stack:
             # No scheduler: the deployments' schedules (settle-unresolved every minute, ...)
             # would otherwise run on the same worker and be counted as its CPU.
