@@ -39,6 +39,8 @@ _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _AMOUNT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,3})?$")
+#: Digits in groups of three after the first 1-3, one space between groups (``1 234.56``).
+_SPACED = re.compile(r"^-?[0-9]{1,3}(?: [0-9]{3})+(?:\.[0-9]{1,3})?$")
 _MASKED = re.compile(r"^[0-9]{0,6}[*Xx•]{2,13}[0-9]{4}$")
 #: Dates outside these years are typos (or attempts to overflow a date-time).
 _FIRST_YEAR, _LAST_YEAR = 2000, 2099
@@ -94,7 +96,11 @@ def _currency(cells: dict[str, str], column: str = "currency") -> str:
 
 
 def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool) -> int:
-    text = _required(cells, column).replace(" ", "")
+    given = _required(cells, column)
+    if " " in given and not _SPACED.match(given):
+        # A space only between groups of three: "1 5" is not 15.
+        raise CellError(column, f"{column} must be a decimal amount such as 1 234.00")
+    text = given.replace(" ", "")
     if text.startswith("-"):
         raise CellError(column, f"{column} must not be negative")
     if not _AMOUNT.match(text):
@@ -111,13 +117,14 @@ def _amount(cells: dict[str, str], column: str, currency: str, *, zero_ok: bool)
 
 def _cents(text: str, currency: str) -> int | None:
     """``text`` (already matched by ``_AMOUNT``: ASCII digits, one optional point) in minor
-    units by integer arithmetic, or None when it has more (non-zero) decimals than ``currency``
-    allows: what :func:`payflows.domain.money.parse_amount` answers, without a Decimal a row."""
+    units by integer arithmetic, or None when it has more decimals than ``currency`` allows
+    (zeros too): what :func:`payflows.domain.money.parse_amount` answers, without a Decimal a
+    row."""
     whole, _, frac = text.partition(".")
     exp = exponent(currency)
-    if frac[exp:].strip("0"):
+    if len(frac) > exp:  # zeros too: "1.500" ZAR may be 1500 written with a thousands point
         return None
-    return int(whole + frac[:exp].ljust(exp, "0"))
+    return int(whole + frac.ljust(exp, "0"))
 
 
 def _int(cells: dict[str, str], column: str, low: int, high: int) -> int:

@@ -132,6 +132,8 @@ def test_customer_cell_errors(changes: dict[str, str], column: str, words: str) 
         ({"recurring_token": "t" * 65}, "recurring_token", "longer than 64"),
         ({"network_transaction_id": "a b"}, "network_transaction_id", "64 letters"),
         ({"original_amount": "12.345"}, "original_amount", "more decimals"),
+        ({"original_amount": "1.500"}, "original_amount", "more decimals"),  # not R1.50
+        ({"original_amount": "1 5"}, "original_amount", "decimal amount"),  # not 15
         ({"original_amount": "abc"}, "original_amount", "decimal amount"),
         ({"original_amount": "1e3"}, "original_amount", "decimal amount"),
         ({"original_amount": "NaN"}, "original_amount", "decimal amount"),
