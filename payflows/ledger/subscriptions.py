@@ -228,11 +228,22 @@ def renew_leases(
 
     The owner's heartbeat: a live run keeps its rows, a dead one stops renewing and its rows
     are free again once the (short) lease runs out. Returns how many rows were renewed.
+
+    On PostgreSQL a row another transaction has locked right now is skipped (``FOR UPDATE SKIP
+    LOCKED``): it is the run's own grouped commit writing that row, and waiting for it while
+    holding the rows already renewed deadlocked with that commit, which locks the same rows in
+    another order. The lease has two more beats of slack; the next beat renews the row. SQLite
+    locks the whole database, so there the statement is a plain ``UPDATE``.
     """
     now = aware(now, "now") if now is not None else utcnow()
+    held = (
+        select(col(model.id))
+        .where(col(model.claimed_by) == worker_id)
+        .with_for_update(skip_locked=True)
+    )
     result = uow.session.exec(
         update(model)
-        .where(col(model.claimed_by) == worker_id)
+        .where(col(model.id).in_(held.scalar_subquery()))
         .values(claimed_until=now + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )

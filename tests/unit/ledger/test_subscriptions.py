@@ -15,6 +15,7 @@ from payflows.ledger import (
     UnitOfWork,
     claim_due_subscriptions,
     release_claim,
+    renew_leases,
     upsert_customer,
     upsert_payment_method,
     upsert_subscription,
@@ -196,3 +197,40 @@ def test_claim_works_on_a_sqlite_without_returning(
         uow.commit()
     assert [s.id for s in got] == ids[:2] and [s.id for s in rest] == ids[2:]
     assert {s.claimed_by for s in got} == {"w1"}
+
+
+def test_lease_renewal_never_waits_on_a_row_another_transaction_of_the_run_holds(
+    engine: Engine, backend: str
+) -> None:
+    """PostgreSQL locks rows: the heartbeat's renewal used to lock every held row in scan order
+    while the run's own grouped commit (another connection) updated the same rows in its order,
+    and each waited for the other until PostgreSQL broke the deadlock ("lease renewal failed
+    (OperationalError)" under load). A row locked elsewhere is now skipped for this beat: it is
+    being written by its owner right now, and the next beat renews it."""
+    if backend != "postgresql":
+        pytest.skip("SQLite locks the whole database, not rows: no deadlock to have")
+    ids = _seed(engine, 3)
+    with UnitOfWork(engine) as uow:
+        claimed = claim_due_subscriptions(
+            uow, T0 + timedelta(hours=1), worker_id="run-1", limit=10, lease_seconds=30
+        )
+        uow.commit()
+    assert sorted(s.id for s in claimed) == ids
+    with engine.connect() as other:  # the run's grouped commit, half way: it holds the last row
+        other.exec_driver_sql("SET lock_timeout = '5s'")
+        other.exec_driver_sql(
+            "UPDATE subscriptions SET failed_attempts = 1 WHERE id = %s", (ids[-1],)
+        )
+        started = time.monotonic()
+        with UnitOfWork(engine) as uow:
+            uow.session.connection().exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+            renewed = renew_leases(uow, Subscription, "run-1", 30)
+            uow.commit()
+        waited = time.monotonic() - started
+        # and the other transaction can still take the rows the renewal touched (no deadlock)
+        other.exec_driver_sql(
+            "UPDATE subscriptions SET failed_attempts = 1 WHERE id = %s", (ids[0],)
+        )
+        other.rollback()
+    assert renewed == len(ids) - 1  # the locked row waits for the next beat
+    assert waited < 4  # it did not wait on the lock (lock_timeout would have failed it at 5 s)
