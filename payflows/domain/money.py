@@ -14,8 +14,9 @@ from payflows.domain.currencies import ISO_4217
 
 # Plain decimals only: no exponents, NaN or Infinity (Decimal would accept all three).
 _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-#: Digits in groups of three after the first 1-3, each group after one comma or space.
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[, ]\d{3})+(?:\.\d*)?$")
+#: Digits in groups of three after the first 1-3, each group after one separator of one kind
+#: for the whole number: all commas or all spaces (``1,000 000`` is two numbers to a reader).
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?P<sep>[, ])\d{3}(?:(?P=sep)\d{3})*(?:\.\d*)?$")
 
 #: The largest amount payflows handles, in minor units: far above any card payment, far below
 #: what a signed 64-bit column holds (a 30-digit amount is refused, not overflowed).
@@ -91,6 +92,10 @@ def parse_amount(text: str, currency: str) -> int:
     if len(stripped) > 40 or not stripped.isascii():
         raise ValueError("not an amount: write it like 199.99")
     if "," in stripped or " " in stripped:
+        if "," in stripped and " " in stripped:
+            raise ValueError(
+                "not an amount: one kind of separator between thousands (1 234 567 or 1,234,567)"
+            )
         # Separators only between groups of three: "1,5" or "1,50" is a decimal comma, which
         # stripping would read as 15 or 150.
         if not _GROUPED.match(stripped):

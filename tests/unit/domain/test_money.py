@@ -61,6 +61,21 @@ def test_a_comma_that_may_be_a_decimal_comma_is_refused(text, currency, says):
         parse_amount(text, currency)
 
 
+@pytest.mark.parametrize("text", ["1,000 000", "1 000,000", "1,000,000 000.50", "1, 000"])
+def test_one_number_has_one_kind_of_thousands_separator(text):
+    """A comma and a space in one number are two numbers run together, or a typo: refused."""
+    with pytest.raises(ValueError, match="one kind of separator") as err:
+        parse_amount(text, "ZAR")
+    assert text not in str(err.value)
+    assert parse_amount("1 000 000", "ZAR") == parse_amount("1,000,000", "ZAR") == 100_000_000
+
+
+@pytest.mark.parametrize("text", ["1.000,000", "1.000.000", "1.234,56"])
+def test_a_point_between_thousands_is_refused_never_read_as_decimals(text):
+    with pytest.raises(ValueError, match=r"^not an amount"):
+        parse_amount(text, "ZAR")
+
+
 @pytest.mark.parametrize(
     ("text", "currency"),
     [("1.000", "JPY"), ("1.0", "JPY"), ("1.500", "ZAR"), ("1.000", "USD"), ("1.0000", "BHD")],
