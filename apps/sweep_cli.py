@@ -201,7 +201,7 @@ def decide_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the hold as JSON.")] = False,
 ) -> None:
     """Record the merchant's decision on a hold: --capture [--amount X], --void or --clear."""
-    from payflows.domain.money import parse_amount
+    from payflows.domain.money import parse_form_amount
     from payflows.ledger import UnitOfWork
     from payflows.ledger.models import Hold
     from payflows.sweep import DecisionRefused, decide, hold_view, windows_from_settings
@@ -228,10 +228,10 @@ def decide_command(
                     .first()
                 )
                 currency = hold.currency if hold is not None else "ZAR"
-                try:
-                    cents = parse_amount(amount, currency)
+                try:  # the forms' rule, as the operator page's hold decision
+                    cents = parse_form_amount(amount, currency)
                 except ValueError as exc:
-                    _refused(exc)
+                    _refused(ValueError(f"--amount: {exc}"))
             choice = "capture" if capture else "void" if void else "none"
             try:
                 hold, changed = decide(uow, purchase_id, choice, cents)

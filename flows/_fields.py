@@ -307,8 +307,9 @@ CurrencyField = Annotated[
 AmountText = Annotated[
     str,
     described(
-        "Amount in the currency's units, e.g. 299.00: no commas, no more decimals than it has, "
-        "at most 11 digits in all (99999999999 VND, 999999999.99 ZAR).",
+        "Amount in the currency's units, e.g. 299.00: digits and a point (no sign, commas or "
+        "spaces), no more decimals than it has, at most 11 digits in all (99999999999 VND, "
+        "999999999.99 ZAR).",
         min_length=1,
         json_schema_extra={"pattern": AMOUNT_PATTERN},
         examples=["299.00"],
@@ -319,7 +320,7 @@ OptionalAmountText = Annotated[
     str,
     _EMPTY_FOR_NONE,
     described(
-        "Part of the amount, e.g. 100.00 (no commas, at most 11 digits). Empty: all of it.",
+        "Part of the amount, e.g. 100.00 (digits and a point, at most 11). Empty: all of it.",
         json_schema_extra={"pattern": optional(AMOUNT_PATTERN)},
         examples=["100.00"],
     ),

@@ -33,8 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from flows._models import CardInput, Shopper
 from flows._names import business_id, flow_run_namer, this_run
-from flows._patterns import FORM_MAX_CENTS, amount_text
-from payflows.domain.money import exponent, parse_amount, validate_currency
+from payflows.domain.money import exponent, parse_form_amount, validate_currency
 from payflows.payments import OperationRejected
 
 __all__ = ["cents", "check_form", "form_model", "optional_cents", "request", "run_name", "units"]
@@ -46,30 +45,19 @@ _CARD = ("card_ref", "sandbox_card", "cardholder_name")
 
 
 def cents(amount: str, currency: str, what: str = "amount") -> int:
-    """``"299.00"`` in ``currency`` as ``29900``: the form's shape (plain digits, no commas),
-    more than zero, no more decimals than the currency has, at most
-    :data:`~flows._patterns.FORM_MAX_CENTS` (11 digits in minor units: never a card number's
+    """``"299.00"`` in ``currency`` as ``29900``, by the one rule of a form's amount
+    (:func:`payflows.domain.money.parse_form_amount`: plain digits, no sign, commas or spaces,
+    no more decimals than the currency has, more than zero, at most
+    :data:`~flows._patterns.FORM_MAX_CENTS`: 11 digits in minor units, never a card number's
     length, so the request model's card screening never mistakes an amount for one)."""
     try:
         code = validate_currency(str(currency))
     except ValueError as exc:
         raise OperationRejected(f"currency: {exc}") from None
-    # The currency's own limit, never the figure: logs hide a long one as a card number.
-    digits = len(str(FORM_MAX_CENTS)) - exponent(code)
-    too_large = OperationRejected(
-        f"{what}: too large: at most {digits} digits before the point in {code}"
-    )
     try:
-        value = parse_amount(str(amount_text(str(amount))), code)
+        return parse_form_amount(str(amount), code)
     except ValueError as exc:  # the messages never repeat the text
-        if str(exc).startswith("too large"):
-            raise too_large from None
         raise OperationRejected(f"{what}: {exc}") from None
-    if value <= 0:
-        raise OperationRejected(f"{what}: must be more than zero")
-    if value > FORM_MAX_CENTS:
-        raise too_large
-    return value
 
 
 def units(cents: int, currency: str) -> str:
@@ -171,12 +159,16 @@ def check_form(flow: Any, form: Mapping[str, Any]) -> None:
             refused.add(str(err["loc"][0]) if err.get("loc") else "")
             problems.append(_problem(err))
     fields = model.model_fields
-    if "amount" in fields and "currency" in fields and not {"amount", "currency"} & refused:
+    if "amount" in fields and "currency" in fields and "currency" not in refused:
         currency = _plain(form.get("currency") or fields["currency"].default)
+        amount = form.get("amount", fields["amount"].default)
         try:
-            optional_cents(form.get("amount", fields["amount"].default), str(currency))
+            if "amount" not in refused or isinstance(amount, str):
+                optional_cents(amount, str(currency))
         except OperationRejected as exc:
-            problems.append(str(exc))
+            # The currency's own reason ("more decimals than JPY allows") over the field's,
+            # which knows no currency ("too many digits" for 999999999.999).
+            problems = [p for p in problems if not p.startswith("amount:")] + [str(exc)]
     if unknown:
         count = "an unknown field" if unknown == 1 else f"{unknown} unknown fields"
         problems.append(f"parameters: {count}")  # a name may be a card number: never quoted

@@ -8,9 +8,7 @@ as JSON schema cannot test Luhn. :mod:`flows._fields` puts them on the fields.
 
 from __future__ import annotations
 
-import re
-
-from payflows.domain.money import FORM_MAX_CENTS
+from payflows.domain.money import FORM_AMOUNT_DIGITS, FORM_MAX_CENTS, check_form_amount
 from payflows.vault import REFERENCE_PATTERN
 
 __all__ = [
@@ -53,10 +51,10 @@ IP_PATTERN = rf"^(?:{_OCTET}(?:\.{_OCTET}){{3}}|(?=[^:]*:)[0-9A-Fa-f:.]{{2,45}})
 #: the shortest card number (:data:`CARD_LIKE_DIGITS`). That is 99999999999 in a currency without
 #: decimals (VND, JPY); :func:`flows._forms.cents` holds a currency with decimals to fewer before
 #: the point (999999999.99 ZAR, 99999999.999 BHD).
-AMOUNT_DIGITS = len(str(FORM_MAX_CENTS))
+AMOUNT_DIGITS = FORM_AMOUNT_DIGITS
 #: An amount in the currency's units: plain digits, at most three decimals (the most any
-#: currency has; :func:`flows._forms.cents` holds each currency to its own), no sign and no
-#: commas (``1,500`` is 1.5 to a decimal-comma reader, 1500 to the form). Like every text field
+#: currency has; :func:`flows._forms.cents` holds each currency to its own), no sign, commas or
+#: spaces (``1,500`` is 1.5 to a decimal-comma reader, 1500 to the form). Like every text field
 #: it has no run of 12 digits or more, the point included: no amount the form takes can be a card
 #: number typed in the wrong field.
 AMOUNT_PATTERN = rf"^\s*{NO_CARD_NUMBER}\d{{1,{AMOUNT_DIGITS}}}(?:\.\d{{1,3}})?\s*$"
@@ -68,15 +66,12 @@ def optional(pattern: str) -> str:
 
 
 def amount_text(value: str | None) -> str | None:
-    """An amount's shape (the schema's pattern, look-ahead included: Python's ``re`` has it):
-    empty only where the amount is optional. The messages never quote the value."""
-    if value == "" or re.search(AMOUNT_PATTERN, value or ""):
+    """An amount's shape (the schema's pattern): empty only where the amount is optional.
+
+    :func:`payflows.domain.money.check_form_amount` without a currency (any currency's decimals):
+    the reason of a refusal, never quoting the value. :func:`flows._forms.cents` then holds the
+    amount to its currency."""
+    if value == "":
         return value
-    whole, _, decimals = (value or "").strip().partition(".")
-    if (whole + decimals).isascii() and whole.isdigit() and (not decimals or decimals.isdigit()):
-        # Plain digits, too many of them: no figure in the message (logs hide one as a card).
-        if len(whole) > AMOUNT_DIGITS:
-            raise ValueError(f"too large: at most {AMOUNT_DIGITS} digits before the point")
-        if len(decimals) <= 3:
-            raise ValueError(f"too large: at most {AMOUNT_DIGITS} digits in all")
-    raise ValueError("not an amount: write it like 199.99 (no sign, no commas)")
+    check_form_amount(value or "")
+    return value

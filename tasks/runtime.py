@@ -42,8 +42,9 @@ __all__ = [
     "term_url",
 ]
 
-#: Gateway connections of a payment context, unless its pipeline says how many it keeps in flight.
-DEFAULT_CONNECTIONS = 16
+#: Gateway connections of a payment context, unless its pipeline says how many it keeps in flight:
+#: the gateway client's own default (the core owns it).
+DEFAULT_CONNECTIONS = PreciumClient.DEFAULT_CONNECTIONS
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()

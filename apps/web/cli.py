@@ -147,7 +147,7 @@ def order(
 
     from apps.web.app import public_url
     from apps.web.guard import InvalidOrder, Order, OrderSigner
-    from payflows.domain.money import parse_amount, validate_currency
+    from payflows.domain.money import parse_form_amount, validate_currency
 
     settings = _settings()
     secret = settings.checkout_secret.get_secret_value() if settings.checkout_secret else ""
@@ -156,9 +156,10 @@ def order(
         raise typer.Exit(2)
     try:
         currency = validate_currency(settings.checkout_currency)
-        if "," in amount:  # 1,500 is 1.5 to a decimal-comma reader: as the flows' forms, none
-            raise ValueError("amount: write it like 1500.00 (no commas)")
-        cents = parse_amount(amount, currency)
+        try:  # the flows' forms' rule: plain digits, at most 11 of them (never a card's length)
+            cents = parse_form_amount(amount, currency)
+        except ValueError as exc:
+            raise ValueError(f"amount: {exc}") from None
         signer = OrderSigner(secret)
         made = Order(order_id or f"web-{secrets.token_hex(8)}", cents, currency, product, mode)  # type: ignore[arg-type]
         token = signer.sign(made, valid_seconds=max(1, valid_minutes) * 60)

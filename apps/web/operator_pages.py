@@ -43,7 +43,7 @@ from apps.web.guard import same_origin
 from apps.web.holds import open_hold_views, record_decision
 from apps.web.operator import ACTIONS, ActionRefused, lookup, perform_action
 from apps.web.reports import PAGE_HEADERS, operator_refusal, operator_session
-from payflows.domain.money import parse_amount
+from payflows.domain.money import parse_form_amount
 from payflows.domain.screening import contains_card_number, redact
 from payflows.ledger import UnitOfWork
 from payflows.ledger.lookups import hold_of_purchase
@@ -237,15 +237,10 @@ class _Pages:
         found = await asyncio.to_thread(currency)
         if found is None:
             raise _Refused(404, "No such hold", "No hold has this purchase id.")
-        if "," in amount:  # 1,500 is 1.5 to a decimal-comma reader: as the flows' forms, none
-            raise _Refused(422, "Bad amount", "Amount: write it like 1500.00 (no commas).")
-        try:
-            cents = parse_amount(amount, found)
-        except ValueError as exc:
-            raise _Refused(422, "Bad amount", f"Amount: {exc}") from None
-        if cents <= 0:
-            raise _Refused(422, "Bad amount", "The amount to capture must be more than zero.")
-        return cents
+        try:  # the flows' forms' rule, as the capture action's (flows.cents)
+            return parse_form_amount(amount, found)
+        except ValueError as exc:  # the messages never repeat the text
+            raise _Refused(422, "Bad amount", f"Amount: {exc}.") from None
 
 
 def _purchase_id(form: dict[str, str]) -> str:

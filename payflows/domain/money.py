@@ -14,8 +14,9 @@ from payflows.domain.currencies import ISO_4217
 
 # Plain decimals only: no exponents, NaN or Infinity (Decimal would accept all three).
 _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-#: Digits in groups of three after the first 1-3, each group after one comma or space.
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:[, ]\d{3})+(?:\.\d*)?$")
+#: Digits in groups of three after the first 1-3, each group after one separator of one kind
+#: for the whole number: all commas or all spaces (``1,000 000`` is two numbers to a reader).
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?P<sep>[, ])\d{3}(?:(?P=sep)\d{3})*(?:\.\d*)?$")
 
 #: The largest amount payflows handles, in minor units: far above any card payment, far below
 #: what a signed 64-bit column holds (a 30-digit amount is refused, not overflowed).
@@ -24,6 +25,16 @@ MAX_CENTS = 10**15 - 1
 #: minor units: 11 digits. The shortest card number has 12, so no form amount, as text or as
 #: cents, can ever look like one to the card screening (:mod:`payflows.domain.screening`).
 FORM_MAX_CENTS = 10**11 - 1
+#: The most digits a form's amount has, decimals and leading zeros included: 11.
+FORM_AMOUNT_DIGITS = len(str(FORM_MAX_CENTS))
+#: The most decimals a form's amount has in any currency (three: BHD, KWD...).
+FORM_MAX_DECIMALS = max(ISO_4217.values())
+#: A form's amount: ASCII digits and at most one point between digits. No sign, and no grouping:
+#: "1,500" is 1.5 to a decimal-comma reader and 1500 to others, and spaces join a card
+#: number's digits as well as a thousand's.
+_FORM_AMOUNT = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
+#: What a form says of a text that is not an amount.
+FORM_SHAPE = "not an amount: write it like 199.99 (no sign, no commas, no spaces)"
 _SYMBOL: dict[str, str] = {"ZAR": "R", "USD": "$", "EUR": "€", "GBP": "£", "MYR": "RM"}
 
 
@@ -81,6 +92,10 @@ def parse_amount(text: str, currency: str) -> int:
     if len(stripped) > 40 or not stripped.isascii():
         raise ValueError("not an amount: write it like 199.99")
     if "," in stripped or " " in stripped:
+        if "," in stripped and " " in stripped:
+            raise ValueError(
+                "not an amount: one kind of separator between thousands (1 234 567 or 1,234,567)"
+            )
         # Separators only between groups of three: "1,5" or "1,50" is a decimal comma, which
         # stripping would read as 15 or 150.
         if not _GROUPED.match(stripped):
@@ -109,6 +124,55 @@ def parse_amount(text: str, currency: str) -> int:
             f"the amount is too large: {currency} has at most {digits} digits before the point"
         )
     return int(scaled)
+
+
+def check_form_amount(text: str, currency: str | None = None) -> str:
+    """``text`` stripped when a form may carry it as an amount, else ValueError with the reason.
+
+    The one rule of every amount typed in a form (a flow's form, ``payflows run``, the operator
+    pages, ``payflows web order``): plain digits with at most one point (:data:`FORM_SHAPE`), no
+    more decimals than ``currency`` has (than any currency has without one), and at most
+    :data:`FORM_AMOUNT_DIGITS` digits in all, leading zeros included: no amount a form takes is
+    a card number's length (12 digits or more). The reasons come in that order, so a long text
+    is "too large" only when its value is. Messages never repeat the text. ``currency`` must be
+    valid already (:func:`validate_currency`).
+    """
+    stripped = text.strip()
+    shape = _FORM_AMOUNT.match(stripped)
+    if shape is None:
+        raise ValueError(FORM_SHAPE)
+    whole, decimals = shape.group(1), shape.group(2) or ""
+    places = FORM_MAX_DECIMALS if currency is None else exponent(currency)
+    if len(decimals) > places:  # zeros too, as parse_amount: "1.000" may be a thousand
+        which = "any currency" if currency is None else currency
+        raise ValueError(f"the amount has more decimals than {which} allows")
+    significant = whole.lstrip("0")
+    # No figure in the messages: logs hide a long one as a card number.
+    before = FORM_AMOUNT_DIGITS - (0 if currency is None else places)
+    if len(significant) > before:
+        where = "" if currency is None else f" in {currency}"
+        raise ValueError(f"too large: at most {before} digits before the point{where}")
+    if len(significant) + len(decimals) > FORM_AMOUNT_DIGITS:
+        # Without a currency only: with one, its decimals and digits before the point add up
+        # to 11 at most. Too large where the decimals are the currency's, too many decimals
+        # where they are not.
+        raise ValueError(f"too many digits: at most {FORM_AMOUNT_DIGITS} in all, decimals included")
+    if len(whole) + len(decimals) > FORM_AMOUNT_DIGITS:
+        raise ValueError(
+            f"too many digits: at most {FORM_AMOUNT_DIGITS} in all (write it without leading zeros)"
+        )
+    return stripped
+
+
+def parse_form_amount(text: str, currency: str) -> int:
+    """An amount typed in a form in minor units of ``currency``: :func:`check_form_amount`'s
+    rule, then more than zero (at most :data:`FORM_MAX_CENTS` by that rule). ValueError with the
+    reason otherwise, never repeating the text."""
+    code = validate_currency(currency)
+    cents = parse_amount(check_form_amount(text, code), code)
+    if cents <= 0:
+        raise ValueError("must be more than zero")
+    return cents
 
 
 def format_amount(cents: int, currency: str) -> str:

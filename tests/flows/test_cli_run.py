@@ -107,7 +107,10 @@ def test_a_decline_exits_1(run: Callable[..., Result], key: str) -> None:
     [
         (["--amount", "1.234"], "more decimals than ZAR allows"),
         (["--amount", "abc"], "not an amount"),
-        (["--amount", "1000000000000000"], "too large: at most 11 digits before the point"),
+        (["--amount", "1000000000000000"], "too large: at most 9 digits before the point in ZAR"),
+        (["--amount", "1 500"], "no sign, no commas, no spaces"),
+        (["--amount", "999999999.999"], "more decimals than ZAR allows"),  # 12 digits, not large
+        (["--amount", "000000000001.00"], "write it without leading zeros"),
         (
             ["--amount", "1000000000", "--currency", "IDR"],
             "at most 9 digits before the point in IDR",

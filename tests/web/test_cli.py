@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from apps.web.cli import app
@@ -137,6 +138,29 @@ def test_order_prints_a_checkout_link_the_app_accepts(monkeypatch):
     for amount in ["1,500", "100000000000"]:  # a comma; 12 digits of cents: past the form's limit
         bad = CliRunner().invoke(app, ["order", "--amount", amount, "--product", "Mug"])
         assert bad.exit_code == 2 and "Traceback" not in bad.output and amount not in bad.output
+
+
+@pytest.mark.parametrize(
+    ("amount", "says"),
+    [
+        ("1,500", "amount: not an amount: write it like 199.99 (no sign, no commas, no spaces)"),
+        ("1 500", "amount: not an amount: write it like 199.99 (no sign, no commas, no spaces)"),
+        ("4111 1111 1111 1111", "amount: not an amount"),  # a card number: never echoed
+        ("-5.00", "amount: not an amount"),
+        ("1000000000", "amount: too large: at most 9 digits before the point in ZAR"),
+        ("4111111111111111", "amount: too large: at most 9 digits before the point in ZAR"),
+        ("1.0000", "amount: the amount has more decimals than ZAR allows"),
+        ("000000000001.00", "amount: too many digits: at most 11 in all (write it without"),
+        ("0.00", "amount: must be more than zero"),
+    ],
+)
+def test_order_holds_the_amount_to_the_forms_rule(monkeypatch, amount, says):
+    """The checkout link's amount is read as a flow's form reads it: no commas, no spaces, at
+    most 11 digits; the reason is said, the text never repeated."""
+    monkeypatch.setenv("PAYFLOWS_CHECKOUT_SECRET", "cli-test-secret-0123456789")
+    bad = CliRunner().invoke(app, ["order", "--amount", amount, "--product", "Mug"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert says in bad.output and amount not in bad.output
 
 
 def test_the_web_app_emits_no_prefect_event_without_prefect_api_url(monkeypatch):

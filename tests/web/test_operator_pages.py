@@ -289,8 +289,11 @@ async def test_a_session_of_another_token_or_a_forged_cookie_is_no_session(web, 
         ({"action": "refund", "refund_ref": ""}, 422, "reference is required"),
         ({"action": "refund", "refund_ref": "R-1"}, 409, "allows capture, void now"),
         ({"action": "capture", "amount": "1.234"}, 422, "more decimals than ZAR allows"),
-        ({"action": "capture", "amount": "1,000"}, 422, "no sign, no commas"),
+        ({"action": "capture", "amount": "1,000"}, 422, "no sign, no commas, no spaces"),
+        ({"action": "capture", "amount": "1 000"}, 422, "no sign, no commas, no spaces"),
         ({"action": "capture", "amount": "1000000000"}, 422, "at most 9 digits before the point"),
+        ({"action": "capture", "amount": "1.0000"}, 422, "more decimals than ZAR allows"),
+        ({"action": "capture", "amount": "000000000001.00"}, 422, "without leading zeros"),
         ({"action": "void", "purchase_id": str(uuid.UUID(int=7))}, 404, "no such purchase"),
     ],
 )
@@ -352,7 +355,13 @@ async def test_open_holds_are_listed_and_a_capture_decision_is_recorded_in_units
     for fields, status, says in [
         ({"decision": "capture", "amount": "600.00"}, 422, "cannot capture"),
         ({"decision": "capture", "amount": "1.234"}, 422, "more decimals"),
-        ({"decision": "capture", "amount": "1,000"}, 422, "no commas"),
+        ({"decision": "capture", "amount": "1,000"}, 422, "no sign, no commas, no spaces"),
+        ({"decision": "capture", "amount": "1 000"}, 422, "no sign, no commas, no spaces"),
+        ({"decision": "capture", "amount": "-1.00"}, 422, "no sign"),
+        ({"decision": "capture", "amount": "0.00"}, 422, "must be more than zero"),
+        ({"decision": "capture", "amount": "1.0000"}, 422, "more decimals than ZAR allows"),
+        ({"decision": "capture", "amount": "1000000000"}, 422, "at most 9 digits before the point"),
+        ({"decision": "capture", "amount": "000000000001.00"}, 422, "without leading zeros"),
         ({"decision": "void", "amount": "1.00"}, 422, "capture only"),
         ({"decision": "shred"}, 422, "capture, void or none"),
         ({"decision": "void", "purchase_id": str(uuid.UUID(int=9))}, 404, "no hold for purchase"),
@@ -366,6 +375,44 @@ async def test_open_holds_are_listed_and_a_capture_decision_is_recorded_in_units
     with UnitOfWork(engine) as uow:
         hold = hold_of_purchase(uow, pid)
         assert hold is not None and hold.decision.value == "void"
+
+
+BAD_AMOUNTS = [
+    ("1 500", "no sign, no commas, no spaces"),
+    ("1,500", "no sign, no commas, no spaces"),
+    ("1.500,00", "no sign, no commas, no spaces"),
+    ("4111 1111 1111", "no sign, no commas, no spaces"),  # 12 digits: never echoed
+    ("411111111111", "too large: at most 9 digits before the point in ZAR"),
+    ("00000411111.11", "write it without leading zeros"),
+    ("1." + "0" * 30, "more decimals than ZAR allows"),
+]
+
+
+@pytest.mark.parametrize(("amount", "says"), BAD_AMOUNTS)
+async def test_an_amount_outside_the_forms_rule_is_a_clear_page_that_never_echoes_it(
+    web, engine, amount, says
+) -> None:  # type: ignore[no-untyped-def]
+    """The hold decision and the capture action hold an amount to the flows' forms' rule, and
+    answer 422 with the reason: no 5xx, no traceback, the typed text nowhere on the page."""
+    pid = seed_payment(engine, f"OP-AMT-{uuid.uuid4().hex[:6]}", kind=AttemptKind.PREAUTH)
+    await sign_in(web)
+    action = await page_form(web, f"/operator?q={pid}", action="capture")
+    acted = await web.post(
+        "/operator/action", data={**action, "action": "capture", "amount": amount}, headers=ORIGIN
+    )
+    decision = await page_form(web, "/operator/holds", purchase_id=pid)
+    decided = await web.post(
+        "/operator/holds/decision",
+        data={**decision, "decision": "capture", "amount": amount},
+        headers=ORIGIN,
+    )
+    for answer in (acted, decided):
+        assert answer.status_code == 422, answer.text
+        assert says in answer.text and 'role="alert"' in answer.text
+        assert amount not in answer.text and "Traceback" not in answer.text
+    with UnitOfWork(engine) as uow:
+        hold = hold_of_purchase(uow, pid)
+        assert hold is not None and hold.decision.value == "none" and hold.captured_cents == 0
 
 
 async def test_another_sites_form_cannot_sign_the_operator_in(web) -> None:  # type: ignore[no-untyped-def]

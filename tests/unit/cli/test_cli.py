@@ -158,3 +158,49 @@ def test_delete_card_refuses_a_card_number_without_printing_it(monkeypatch, tmp_
     assert result.exit_code == 2, result.output
     assert "card number" in result.output
     assert "4111" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("amount", "says"),
+    [
+        ("1,500", "--amount: not an amount: write it like 199.99 (no sign, no commas, no spaces)"),
+        ("1 500", "--amount: not an amount: write it like 199.99 (no sign, no commas, no spaces)"),
+        ("1.0000", "--amount: the amount has more decimals than ZAR allows"),
+        ("000000000001.00", "--amount: too many digits: at most 11 in all (write it without"),
+        ("4111111111111111", "--amount: too large: at most 9 digits before the point in ZAR"),
+        ("0", "--amount: must be more than zero"),
+    ],
+)
+def test_holds_decide_reads_the_amount_by_the_forms_rule(monkeypatch, tmp_path, amount, says):
+    """``payflows holds decide --amount`` as the operator page's decision: the forms' rule, the
+    reason in one line, the text never repeated, nothing recorded."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import select
+
+    from payflows.ledger import Hold, HoldDecision, UnitOfWork, make_engine, record_hold
+    from payflows.ledger.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYFLOWS_DATABASE_URL", url)
+    upgrade(url)
+    engine = make_engine(url)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    with UnitOfWork(engine) as uow:
+        record_hold(
+            uow, "p-1", authorised_cents=100_000, currency="ZAR", authorised_at=at,
+            expires_at=at + timedelta(days=7), brand="visa",
+        )  # fmt: skip
+        uow.commit()
+
+    result = runner.invoke(app, ["holds", "decide", "p-1", "--capture", "--amount", amount])
+
+    assert result.exit_code == 1 and says in result.output and amount not in result.output
+    assert "Traceback" not in result.output
+    good = runner.invoke(app, ["holds", "decide", "p-1", "--capture", "--amount", "250.00"])
+    assert good.exit_code == 0, good.output
+    with UnitOfWork(engine) as uow:
+        hold = uow.session.exec(select(Hold).where(Hold.purchase_id == "p-1")).one()
+        assert hold.decision is HoldDecision.CAPTURE and hold.decision_cents == 25_000
+    engine.dispose()

@@ -1,6 +1,15 @@
+import re
+
 import pytest
 
-from payflows.domain.money import Money, format_amount, parse_amount
+from payflows.domain.money import (
+    FORM_MAX_CENTS,
+    Money,
+    check_form_amount,
+    format_amount,
+    parse_amount,
+    parse_form_amount,
+)
 
 
 def test_money_refuses_floats_and_bools():
@@ -50,6 +59,21 @@ def test_separators_between_groups_of_three_are_read_as_thousands(text, currency
 def test_a_comma_that_may_be_a_decimal_comma_is_refused(text, currency, says):
     with pytest.raises(ValueError, match=says):
         parse_amount(text, currency)
+
+
+@pytest.mark.parametrize("text", ["1,000 000", "1 000,000", "1,000,000 000.50", "1, 000"])
+def test_one_number_has_one_kind_of_thousands_separator(text):
+    """A comma and a space in one number are two numbers run together, or a typo: refused."""
+    with pytest.raises(ValueError, match="one kind of separator") as err:
+        parse_amount(text, "ZAR")
+    assert text not in str(err.value)
+    assert parse_amount("1 000 000", "ZAR") == parse_amount("1,000,000", "ZAR") == 100_000_000
+
+
+@pytest.mark.parametrize("text", ["1.000,000", "1.000.000", "1.234,56"])
+def test_a_point_between_thousands_is_refused_never_read_as_decimals(text):
+    with pytest.raises(ValueError, match=r"^not an amount"):
+        parse_amount(text, "ZAR")
 
 
 @pytest.mark.parametrize(
@@ -107,3 +131,65 @@ def test_parse_amount_refuses_other_scripts_and_huge_amounts(text):
     with pytest.raises(ValueError) as err:
         parse_amount(text, "ZAR")
     assert text not in str(err.value)
+
+
+# -- the forms' amounts: one rule for every amount typed in a form -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "cents"),
+    [
+        ("299.00", "ZAR", 29_900),
+        (" 1.5 ", "ZAR", 150),
+        ("99999999999", "JPY", FORM_MAX_CENTS),
+        ("999999999.99", "ZAR", FORM_MAX_CENTS),
+        ("99999999.999", "BHD", FORM_MAX_CENTS),
+        ("0000000.01", "ZAR", 1),  # 11 digits, leading zeros included
+    ],
+)
+def test_a_form_amount_is_plain_digits_in_minor_units(text, currency, cents):
+    assert parse_form_amount(text, currency) == cents
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "says"),
+    [
+        ("1,500", "ZAR", "no sign, no commas, no spaces"),  # 1.5 to a decimal-comma reader
+        ("1,234.56", "ZAR", "no sign, no commas, no spaces"),
+        ("1 500", "ZAR", "no sign, no commas, no spaces"),  # spaces join a card's digits too
+        ("-1.00", "ZAR", "no sign"),
+        ("+1.00", "ZAR", "no sign"),
+        ("1e3", "ZAR", "not an amount"),
+        (".5", "ZAR", "not an amount"),
+        ("٣٠٠", "ZAR", "not an amount"),
+        ("", "ZAR", "not an amount"),
+        ("0.00", "ZAR", "more than zero"),
+        ("1.5", "JPY", "more decimals than JPY allows"),
+        ("1.0000", "ZAR", "more decimals than ZAR allows"),  # not "too large"
+        ("999999999.999", "ZAR", "more decimals than ZAR allows"),  # 12 digits: not too large
+        ("000000000001.00", "ZAR", "without leading zeros"),  # R 1.00: not too large
+        ("1000000000", "ZAR", "too large: at most 9 digits before the point in ZAR"),
+        ("100000000000", "JPY", "too large: at most 11 digits before the point in JPY"),
+        ("100000000.000", "BHD", "too large: at most 8 digits before the point in BHD"),
+        ("4111111111111111", "JPY", "too large"),
+    ],
+)
+def test_a_form_amount_is_refused_for_its_real_reason_never_echoed(text, currency, says):
+    with pytest.raises(ValueError, match=re.escape(says)) as err:
+        parse_form_amount(text, currency)
+    assert not text.strip() or text.strip() not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("1.0000", "more decimals than any currency allows"),
+        ("1000000000000", "too large: at most 11 digits before the point"),
+        ("1234567890.00", "too many digits: at most 11 in all, decimals included"),
+        ("000000000001", "without leading zeros"),
+    ],
+)
+def test_a_form_amount_without_its_currency_is_held_to_any_currencys(text, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        check_form_amount(text)
+    assert check_form_amount(" 999999999.99 ") == "999999999.99"

@@ -79,8 +79,14 @@ AMOUNTS = [s for s in SAMPLED if {"amount", "currency"} <= set(form_model(s.flow
         ("100000000000", "VND", "amount: too large: at most 11 digits before the point"),
         ("1000000000", "ZAR", "amount: too large: at most 9 digits before the point in ZAR"),
         ("1.5", "JPY", "amount: the amount has more decimals than JPY allows"),
-        ("1,500", "BHD", "amount: not an amount: write it like 199.99 (no sign, no commas)"),
+        ("1,500", "BHD", "amount: not an amount: write it like 199.99 (no sign, no commas, no"),
         ("378,282,246,310,005", "ZAR", "amount: not an amount"),
+        ("1 500", "ZAR", "amount: not an amount: write it like 199.99 (no sign, no commas, no"),
+        # 12 digits in all, Prefect's check refuses them: the currency's reason, not "too large".
+        ("999999999.999", "ZAR", "amount: the amount has more decimals than ZAR allows"),
+        ("1.0000", "ZAR", "amount: the amount has more decimals than ZAR allows"),
+        ("000000000001.00", "ZAR", "amount: too many digits: at most 11 in all (write it without"),
+        ("1234567890.00", "ZAR", "amount: too large: at most 9 digits before the point in ZAR"),
     ],
 )
 def test_what_the_flow_refuses_about_an_amount_is_refused_before_any_run(
@@ -92,6 +98,7 @@ def test_what_the_flow_refuses_about_an_amount_is_refused_before_any_run(
     with pytest.raises(OperationRejected, match=re.escape(why)) as refused:
         check_form(scenario.flow, form)
     assert amount not in str(refused.value)
+    assert "; " not in str(refused.value)  # one reason: the currency's
 
 
 def test_there_are_forms_with_an_amount_and_a_currency() -> None:

@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from flows import _fields as F
@@ -112,12 +114,17 @@ def test_amounts_of_up_to_eleven_digits_are_taken_by_schema_and_python(text: str
     [
         ("250000000000", "too large: at most 11 digits before the point"),  # a card's length
         ("378282246310005", "too large: at most 11 digits before the point"),  # an Amex number
-        ("1234567890.00", "too large: at most 11 digits in all"),  # a dot joins a card's digits
+        # 12 digits joined by a dot: too large in ZAR, too many decimals in JPY (cents says which).
+        ("1234567890.00", "too many digits: at most 11 in all, decimals included"),
+        ("000000000001.00", "without leading zeros"),  # 100 cents: not too large
+        ("1.0000", "more decimals than any currency allows"),  # not "not an amount"
         ("1000000000000000000000", "too large: at most 11 digits before the point"),
         ("378,282,246,310,005", "not an amount"),  # an Amex number in groups of three
         ("25,000,000", "no commas"),  # no groups of three: no comma at all
         ("1,500", "no commas"),  # 1.5 to a decimal-comma reader
         ("25 000 000", "not an amount"),  # spaces join a card number's digits
+        ("1 500", "no spaces"),
+        ("-1.00", "no sign"),
     ],
 )
 def test_a_long_run_of_digits_commas_or_too_many_are_refused_clearly(text: str, why: str) -> None:
@@ -253,9 +260,51 @@ def test_a_comma_is_refused_in_python_too_never_read_as_thousands() -> None:
     from flows import OperationRejected
     from flows._forms import cents
 
-    for amount, currency in [("1,500", "BHD"), ("378,282,246,310,005", "ZAR")]:
-        with pytest.raises(OperationRejected, match="no commas"):
+    for amount, currency in [("1,500", "BHD"), ("378,282,246,310,005", "ZAR"), ("1 500", "ZAR")]:
+        with pytest.raises(OperationRejected, match="no commas, no spaces"):
             cents(amount, currency)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "why"),
+    [
+        ("000000000001.00", "ZAR", "amount: too many digits: at most 11 in all (write it without"),
+        ("00000000000001", "JPY", "amount: too many digits: at most 11 in all (write it without"),
+        ("999999999.999", "ZAR", "amount: the amount has more decimals than ZAR allows"),
+        ("1.0000", "ZAR", "amount: the amount has more decimals than ZAR allows"),
+        ("1.000", "JPY", "amount: the amount has more decimals than JPY allows"),
+        ("1000000000.000", "BHD", "amount: too large: at most 8 digits before the point in BHD"),
+    ],
+)
+def test_a_long_amount_is_refused_for_its_real_reason(amount: str, currency: str, why: str) -> None:
+    """Leading zeros or extra decimals make a text long, not its value large."""
+    from flows import OperationRejected
+    from flows._forms import cents
+
+    with pytest.raises(OperationRejected, match=re.escape(why)):
+        cents(amount, currency)
+    assert cents("00000000001", "JPY") == 1 and cents("0000000.01", "ZAR") == 1  # 11 digits
+
+
+_AMOUNTISH = st.text(alphabet="0123456789., -+\n", max_size=16)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_AMOUNTISH, st.from_regex(r"\s?0{0,4}[0-9]{1,12}(\.[0-9]{0,5})?\s?")))
+def test_the_python_rule_takes_what_the_schema_takes_and_no_more(text: str) -> None:
+    """The field's Python check and the schema's pattern (Prefect's server) agree on every text,
+    and whatever the currency rule takes, the schema takes: no 12-digit run, ever."""
+    from flows import OperationRejected
+    from flows._forms import cents
+
+    by_schema = re.search(_schema_pattern(F.AmountText), text) is not None
+    assert _valid(F.AmountText, text) == by_schema
+    for currency in ("JPY", "ZAR", "BHD"):
+        try:
+            cents(text, currency)
+        except OperationRejected:
+            continue
+        assert by_schema
 
 
 def test_the_forms_currency_default_is_the_merchants(tmp_path: Any) -> None:

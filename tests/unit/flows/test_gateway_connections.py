@@ -35,6 +35,19 @@ async def test_the_context_keeps_as_many_connections_as_asked(
         assert _connections(ctx) == DEFAULT_CONNECTIONS
 
 
+async def test_the_default_is_the_gateway_clients_own(tmp_path: Path) -> None:
+    """One default, owned by the core: a client from settings and a payment context keep the
+    same number of connections, whatever it becomes."""
+    from payflows.gateway import PreciumClient
+
+    settings = Settings(PAYFLOWS_DATABASE_URL=f"sqlite:///{tmp_path}/ledger.db")
+    assert DEFAULT_CONNECTIONS == PreciumClient.DEFAULT_CONNECTIONS
+    async with PreciumClient.from_settings(settings) as gateway:
+        assert sum(p._transport._pool._max_connections for p in gateway._pools) == (
+            PreciumClient.DEFAULT_CONNECTIONS
+        )
+
+
 class _Opened(Exception):
     pass
 
