@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -40,7 +39,7 @@ from flows._patterns import (
     amount_text,
     optional,
 )
-from flows._time import as_utc
+from flows._time import AsOf
 from payflows.domain.currencies import ISO_4217
 from payflows.domain.screening import screen
 from payflows.settings import merchant_currency
@@ -371,10 +370,8 @@ Period = Annotated[
         pattern=r"^(?:\d{4}-(0[1-9]|1[0-2]))?$",
     ),
 ]
-AsOfField = Annotated[
-    datetime | None,
-    described("Technical: the time the run acts at (default: now; no zone: UTC)."),
-    AfterValidator(as_utc),
+AsOfField = Annotated[  # a text field, empty for now (flows._empty)
+    AsOf, described("Technical: the time the run acts at (ISO; empty: now; no zone: UTC).")
 ]
 
 # -- technical, defaulted, last in each form ------------------------------------------------------

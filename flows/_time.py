@@ -3,6 +3,9 @@
 A naive ``as_of`` would otherwise be read as the worker's local time by ``astimezone`` (and the
 CLI reads it as UTC): the same text would bill a different set, or put an MIT charge in another
 period (``mit:{sub}:{YYYY-MM}``), depending on where it ran.
+
+In a form it is one plain text field, ISO, empty for now (:mod:`flows._empty`): a date-time
+picker cannot be left empty there.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator
+
+from flows._empty import EMPTY_IS_NONE, ISO_TIME_PATTERN, empty_default, text_schema
 
 __all__ = ["AsOf", "as_utc"]
 
@@ -24,5 +29,12 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-#: An optional ``as_of``: naive taken as UTC, aware converted to UTC.
-AsOf = Annotated[datetime | None, AfterValidator(as_utc)]
+#: An optional ``as_of``: naive taken as UTC, aware converted to UTC; empty (``""``) or None is
+#: now. A text field in the schema (ISO, a zone or none), defaulting to empty.
+AsOf = Annotated[
+    datetime | None,
+    EMPTY_IS_NONE,
+    AfterValidator(as_utc),
+    text_schema(ISO_TIME_PATTERN, max_length=35),
+    empty_default(),
+]

@@ -17,7 +17,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
+from pydantic import Field
 
+from flows._empty import EMPTY_IS_NONE, POSITIVE_NUMBER_PATTERN, empty_default, text_schema
 from flows._fields import described
 from flows._pipeline import (
     AsOf,
@@ -49,7 +51,7 @@ BillAsOf = Annotated[
     AsOf,
     described(
         description="Bill what is due at this time (ISO, e.g. 2026-03-01T02:00:00+02:00; "
-        "without a zone it is UTC); default: now."
+        "without a zone it is UTC); empty: now."
     ),
 ]
 CatchUp = Annotated[
@@ -60,9 +62,12 @@ CatchUp = Annotated[
 ]
 RatePerSecond = Annotated[
     float | None,
+    Field(gt=0),
+    EMPTY_IS_NONE,
+    text_schema(POSITIVE_NUMBER_PATTERN, max_length=12),
+    empty_default(),
     described(
-        gt=0,
-        description="At most this many charges per second toward the gateway; default: no cap.",
+        description="At most this many charges per second toward the gateway; empty: no cap.",
     ),
 ]
 BatchSize = Annotated[

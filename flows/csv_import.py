@@ -8,10 +8,12 @@ with the reason.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from prefect import flow
+from pydantic import Field
 
+from flows._empty import EMPTY_IS_NONE, empty_default, text_schema
 from flows._fields import described
 from flows._pipeline import technical
 from payflows.imports import ImportKind, ImportResult
@@ -34,13 +36,19 @@ async def csv_billing_import(
     ],
     kind: Annotated[
         ImportKind | None,
-        described(description="What the file holds; default: recognised by its header row."),
+        EMPTY_IS_NONE,
+        text_schema(enum=list(get_args(ImportKind))),  # a dropdown, its first choice empty
+        empty_default(),
+        described(description="What the file holds; empty: recognised by its header row."),
     ] = None,
     error_dir: Annotated[
         str | None,
+        Field(max_length=500),
+        EMPTY_IS_NONE,
+        text_schema(max_length=500),
+        empty_default(),
         described(
-            max_length=500,
-            description=technical("folder of the rejected rows' CSV; default: beside the file."),
+            description=technical("folder of the rejected rows' CSV; empty: beside the file.")
         ),
     ] = None,
 ) -> ImportResult:

@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Failed, State
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from flows._empty import EMPTY_IS_NONE, empty_default, text_schema
 from flows._fields import described
 from flows._pipeline import pipeline_run_name, technical
 from payflows.settings import inbox_dir as default_inbox_dir
@@ -39,10 +40,11 @@ class InboxFailed(Exception):
 async def csv_inbox_import(
     inbox_dir: Annotated[
         str | None,
-        described(
-            max_length=500,
-            description="The folder to import from; default: PAYFLOWS_INBOX_DIR (data/inbox).",
-        ),
+        Field(max_length=500),
+        EMPTY_IS_NONE,
+        text_schema(max_length=500),
+        empty_default(),
+        described(description="The folder to import from; empty: PAYFLOWS_INBOX_DIR (data/inbox)."),
     ] = None,
     min_age_seconds: Annotated[
         float,

@@ -20,8 +20,9 @@ from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
+from flows._empty import DATE_PATTERN, EMPTY_IS_NONE, empty_default, text_schema
 from flows._fields import described
 from flows._pipeline import AsOf, pipeline_run_name, resolve_as_of, technical
 from payflows.reports import ReportResult, resolve_period
@@ -57,11 +58,18 @@ def _known_zone(value: str | None) -> str | None:
 #: The merchant's zone of the report's days; checked before the run starts.
 TimeZone = Annotated[
     str | None,
+    EMPTY_IS_NONE,
     AfterValidator(_known_zone),
+    text_schema(max_length=64),
+    empty_default(),
     described(
         description="IANA time zone of the merchant's days (e.g. Africa/Johannesburg); "
-        "default: PAYFLOWS_TIMEZONE."
+        "empty: PAYFLOWS_TIMEZONE."
     ),
+]
+#: A day of the report's period: a text field (``2026-03-01``), empty for its default.
+Day = Annotated[
+    date | None, EMPTY_IS_NONE, text_schema(DATE_PATTERN, max_length=10), empty_default()
 ]
 
 
@@ -105,13 +113,13 @@ def outcome(result: ReportResult) -> tuple[State, list[str]]:
 )
 async def settlement_report(
     date_from: Annotated[
-        date | None,
-        described(description="First day reported (inclusive); default: the same as date_to."),
+        Day,
+        described(description="First day reported (inclusive); empty: the same as date_to."),
     ] = None,
     date_to: Annotated[
-        date | None,
+        Day,
         described(
-            description="Last day reported (inclusive); default: yesterday, or the day of "
+            description="Last day reported (inclusive); empty: yesterday, or the day of "
             "as_of when it is given."
         ),
     ] = None,
@@ -129,16 +137,17 @@ async def settlement_report(
         AsOf,
         described(
             description="The report's 'now' (hours left on open holds; the day reported when "
-            "no dates are given); ISO, without a zone it is UTC; default: now."
+            "no dates are given); ISO, without a zone it is UTC; empty: now."
         ),
     ] = None,
     output_dir: Annotated[
         str | None,
+        Field(max_length=500),
+        EMPTY_IS_NONE,
+        text_schema(max_length=500),
+        empty_default(),
         described(
-            max_length=500,
-            description=technical(
-                "base folder of the report's files; default: PAYFLOWS_REPORTS_DIR."
-            ),
+            description=technical("base folder of the report's files; empty: PAYFLOWS_REPORTS_DIR.")
         ),
     ] = None,
     concurrency: Annotated[

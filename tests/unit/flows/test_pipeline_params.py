@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from typing import Any
+
 import pytest
 from prefect.utilities.callables import parameter_schema
+from prefect.utilities.schema_tools.validation import validate
 
 from flows import ALL_FLOWS
+from flows._empty import form_text
 from flows._tags import OPERATOR_TOOLS, PIPELINES
 from flows.sharded_billing import billing_shard
 
@@ -50,3 +55,125 @@ def test_a_refund_needs_its_reference() -> None:
     for schema in (refund.parameters.model_dump(), parameter_schema(refund).model_dump()):
         assert "refund_ref" in schema["required"]
         assert "default" not in schema["properties"]["refund_ref"]
+
+
+def _schemas(name: str) -> list[dict[str, Any]]:
+    flow = ALL_FLOWS[name]
+    return [flow.parameters.model_dump(), parameter_schema(flow).model_dump()]
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_no_pipeline_field_is_a_type_switch_in_the_prefect_ui(name: str) -> None:
+    """``X | None`` is ``anyOf [X, null]``, which the Prefect UI shows as a type switch ("float /
+    None") beside the field; and a ``"default": null`` on a plain type fills the field with null,
+    which the form's own check refuses ("None is not of type 'string'"), so the form cannot be
+    sent as it opens. An optional parameter is one field whose default is empty."""
+    for schema in _schemas(name):
+        for key, prop in schema["properties"].items():
+            assert "anyOf" not in prop and "type" in prop, (name, key, prop)
+            assert "null" not in (prop["type"], *prop["type"]), (name, key, prop)
+            assert prop.get("default", "") is not None, (name, key, prop)
+
+
+def _required(name: str) -> dict[str, Any]:
+    given = {"path": "data/in.csv", "deployment": "subscription-billing/shard", "query": "x"}
+    schema = ALL_FLOWS[name].parameters.model_dump()
+    return {key: given[key] for key in schema.get("required", [])}
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_an_empty_field_means_what_none_and_no_value_meant(name: str) -> None:
+    """The form sends ``""`` for a field left empty; the flow reads it as None, its default as
+    before, and None from Python (the CLI, the demo, tests, other flows) still works."""
+    flow = ALL_FLOWS[name]
+    base = _required(name)
+    omitted = flow.validate_parameters(base)
+    empties = [
+        key
+        for key, prop in flow.parameters.model_dump()["properties"].items()
+        if prop.get("default") == ""
+    ]
+    for key in empties:
+        assert flow.validate_parameters({**base, key: ""})[key] == omitted[key], key
+        assert flow.validate_parameters({**base, key: None})[key] == omitted[key], key
+        assert flow.parameters.model_dump()["properties"][key]["type"] == "string", key
+
+
+def _server_accepts(name: str, parameters: dict[str, Any]) -> bool:
+    """Prefect's server check of a run's parameters (deployments enforce their schema)."""
+    schema = parameter_schema(ALL_FLOWS[name]).model_dump()
+    return not validate(parameters, schema, raise_on_error=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value", "taken"),
+    [
+        ("subscription-billing", "as_of", "", None),
+        ("subscription-billing", "as_of", "2026-03-01T02:00:00+02:00", "2026-03-01T00:00:00+00:00"),
+        ("subscription-billing", "as_of", "2026-03-01 02:00", "2026-03-01T02:00:00+00:00"),
+        ("subscription-billing", "as_of", "2026-03-01", "2026-03-01T00:00:00+00:00"),
+        (
+            "preauth-sweep",
+            "as_of",
+            "2026-03-01T02:00:00.123456Z",
+            "2026-03-01T02:00:00.123456+00:00",
+        ),
+        ("subscription-billing", "max_failure_rate", "0.25", 0.25),
+        ("subscription-billing", "max_failure_rate", "1", 1.0),
+        ("subscription-billing", "rate_per_second", "0.5", 0.5),
+        ("subscription-billing", "rate_per_second", "0.00001", 0.00001),
+        ("preauth-sweep", "limit", "25", 25),
+        ("preauth-sweep", "worker_id", "ops-1", "ops-1"),
+        ("settlement-report", "date_to", "2026-03-01", "2026-03-01"),
+        ("settlement-report", "timezone", "Africa/Johannesburg", "Africa/Johannesburg"),
+        ("csv-billing-import", "kind", "customers", "customers"),
+    ],
+)
+def test_what_the_form_takes_the_flow_takes(name: str, field: str, value: str, taken: Any) -> None:
+    base = _required(name)
+    assert _server_accepts(name, {**base, field: value})
+    got = ALL_FLOWS[name].validate_parameters({**base, field: value})[field]
+    shown = got.isoformat() if isinstance(got, date) else got
+    assert shown == taken
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value"),
+    [
+        ("subscription-billing", "as_of", "yesterday"),
+        ("subscription-billing", "as_of", "2026-03-01T02:00:00+02"),
+        ("subscription-billing", "as_of", None),
+        ("subscription-billing", "max_failure_rate", "1.5"),
+        ("subscription-billing", "max_failure_rate", "-0.1"),
+        ("subscription-billing", "rate_per_second", "0"),
+        ("subscription-billing", "rate_per_second", "0.0"),
+        ("subscription-billing", "rate_per_second", "1e-05"),
+        ("preauth-sweep", "limit", "0"),
+        ("preauth-sweep", "limit", "ten"),
+        ("settlement-report", "date_from", "01/03/2026"),
+        ("csv-billing-import", "kind", "cards"),
+        ("preauth-sweep", "max_failure_rate", "4111111111111111"),
+        ("subscription-billing", "rate_per_second", "41111.11111111111"),
+        ("preauth-sweep", "limit", "4111111111111111"),
+    ],
+)
+def test_the_server_refuses_what_the_form_does_not_take(name: str, field: str, value: Any) -> None:
+    """Refused with 409 before a run exists: the shape (a card number never fits one)."""
+    assert not _server_accepts(name, {**_required(name), field: value})
+
+
+def test_a_sharded_run_gives_its_shards_parameters_their_forms_take() -> None:
+    """The parent starts each shard through its deployment, whose schema the server enforces:
+    numbers go as text, None as empty."""
+    when = datetime(2026, 3, 1, 2, 0, 0, 123456, tzinfo=UTC)
+    for rate, share in ((None, None), (0.00001, 0.25), (2.0, 1.0), (12345.5, 0.0)):
+        child = {
+            "as_of": when.isoformat(),
+            "max_failure_rate": form_text(share),
+            "rate_per_second": form_text(rate),
+            "worker_id": "shard-1-of-2:x:y",
+        }
+        assert _server_accepts("subscription-billing", child), child
+        taken = ALL_FLOWS["subscription-billing"].validate_parameters(child)
+        assert (taken["rate_per_second"], taken["max_failure_rate"]) == (rate, share)
+        assert taken["as_of"] == when

@@ -1,0 +1,87 @@
+"""A pipeline's Custom run form in the Prefect UI, in a real browser: plain fields, no type switch.
+
+``X | None`` parameters were a "date-time / None" (or "float / None") switch beside the field,
+and a field whose schema default is null opens with null in it, which the form's own check
+refuses. The sweep's form here shows one text field per optional parameter, opens empty, and
+sends ``""`` for the fields left empty, which the flow reads as their defaults (flows/_empty.py).
+
+Debian's Chromium driven headless by Playwright (the ``chromium`` fixture), against a Prefect
+server of the test's own with its UI on (the session's server runs without one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from apps.local_prefect import _client_pointed_at, start_prefect_server
+from deployments.catalog import by_name
+
+pytestmark = pytest.mark.prefect  # starts a Prefect server of its own
+
+
+async def _runs_of(api_url: str, deployment_id: str) -> list[dict[str, Any]]:
+    body = {"deployments": {"id": {"any_": [deployment_id]}}}
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{api_url}/flow_runs/filter", json=body, timeout=10)
+    answer.raise_for_status()
+    runs: list[dict[str, Any]] = answer.json()
+    return runs
+
+
+async def test_the_sweeps_custom_run_form_has_plain_fields_that_may_stay_empty(
+    chromium: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "prefect"
+    spec = by_name("preauth-sweep/hourly")
+
+    def register(api_url: str) -> str:
+        """As ``payflows serve`` does, outside the test's event loop (Prefect's clients are
+        flushed synchronously when the block ends)."""
+        with _client_pointed_at(api_url, home):
+            return str(spec.to_runner_deployment(schedules=False).apply())
+
+    with start_prefect_server(home, port=0, ui=True) as (api_url, _process):
+        deployment_id = await asyncio.to_thread(register, api_url)
+        page = await chromium.new_page(viewport={"width": 1300, "height": 1600})
+        await page.goto(
+            f"{api_url.removesuffix('/api')}/deployments/deployment/{deployment_id}/run"
+        )
+        await page.get_by_text("as_of (Optional)").wait_for(timeout=60_000)
+
+        # No type switch ("date-time | None") and nothing flagged as the form opens.
+        assert await page.get_by_text("None", exact=True).count() == 0
+        assert await page.get_by_text('Property is type "None"').count() == 0
+        assert await page.get_by_text("is not of type").count() == 0
+        # as_of, limit, max_failure_rate, worker_id: one empty text field each.
+        fields = page.locator("textarea")
+        assert await fields.count() == 4
+        assert [await fields.nth(i).input_value() for i in range(4)] == ["", "", "", ""]
+
+        await fields.nth(1).fill("25")  # limit; the others stay empty
+        await page.get_by_role("button", name="Submit").click()
+        runs: list[dict[str, Any]] = []
+        for _ in range(60):
+            runs = await _runs_of(api_url, deployment_id)
+            if runs:
+                break
+            await asyncio.sleep(0.5)
+        assert len(runs) == 1, "the form was not accepted"
+        sent = runs[0]["parameters"]
+        assert sent == {
+            "as_of": "",
+            "limit": "25",
+            "reconcile_all": False,
+            "max_failure_rate": "",
+            "concurrency": 16,
+            "batch_size": 500,
+            "worker_id": "",
+        }
+        taken = spec.load_flow().validate_parameters(sent)
+        assert taken["limit"] == 25
+        assert taken["as_of"] is None and taken["max_failure_rate"] is None
+        assert taken["worker_id"] is None
