@@ -5,7 +5,8 @@ payments) take flat parameters, so the Prefect UI shows one field each with its 
 order is the order of the form: what an operator chooses first (``as_of``, limits, thresholds),
 the technical knobs last, each defaulted and said to be one (:func:`technical`).
 
-Optional parameters are plain fields, empty for their default (:mod:`flows._empty`).
+Optional text-like parameters are plain fields, empty for their default; the numeric ones stay
+typed, so the API takes JSON numbers (:mod:`flows._empty`).
 Time is a parameter (``as_of``): empty means now, a naive one is UTC (:mod:`flows._time`), and a
 run reads it once (:func:`resolve_as_of`) so every step bills or sweeps the same set.
 """
@@ -21,7 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from flows._empty import EMPTY_IS_NONE, SHARE_PATTERN, empty_default, text_schema
+from flows._empty import EMPTY_IS_NONE, empty_default, text_schema
 from flows._fields import described
 from flows._names import clock, flow_run_namer, stamp
 from flows._time import AsOf
@@ -50,14 +51,12 @@ def technical(text: str) -> str:
 #: Share of failures past which a billing run or a sweep ends Failed (``verdict.failure_rate``).
 MaxFailureRate = Annotated[
     float | None,
-    Field(ge=0, le=1),
-    EMPTY_IS_NONE,
-    text_schema(SHARE_PATTERN, max_length=8),
-    empty_default(),
     described(
+        ge=0,
+        le=1,
         description=(
             "Fail the run when more than this share (0 to 1) of its items did not end as "
-            "intended (declined, refused, failed or unknown); empty: PAYFLOWS_MAX_FAILURE_RATE "
+            "intended (declined, refused, failed or unknown); default: PAYFLOWS_MAX_FAILURE_RATE "
             "(0.5)."
         ),
     ),

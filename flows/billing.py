@@ -17,9 +17,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
-from pydantic import Field
 
-from flows._empty import EMPTY_IS_NONE, POSITIVE_NUMBER_PATTERN, empty_default, text_schema
 from flows._fields import described
 from flows._pipeline import (
     AsOf,
@@ -62,12 +60,9 @@ CatchUp = Annotated[
 ]
 RatePerSecond = Annotated[
     float | None,
-    Field(gt=0),
-    EMPTY_IS_NONE,
-    text_schema(POSITIVE_NUMBER_PATTERN, max_length=12),
-    empty_default(),
     described(
-        description="At most this many charges per second toward the gateway; empty: no cap.",
+        gt=0,
+        description="At most this many charges per second toward the gateway; default: no cap.",
     ),
 ]
 BatchSize = Annotated[

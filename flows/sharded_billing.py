@@ -29,7 +29,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 
-from flows._empty import form_text
 from flows._fields import described
 from flows._pipeline import (
     MaxFailureRate,
@@ -165,8 +164,10 @@ async def sharded_billing(
     catch_up: CatchUp = False,
     max_failure_rate: MaxFailureRate = None,
     rate_per_second: Annotated[
-        RatePerSecond,
-        described(description="At most this many charges per second, per shard; empty: no cap."),
+        float | None,
+        described(
+            gt=0, description="At most this many charges per second, per shard; default: no cap."
+        ),
     ] = None,
     batch_size: BatchSize = 200,
     concurrency: Annotated[
@@ -192,9 +193,8 @@ async def sharded_billing(
     child = {
         "as_of": when.isoformat(),
         "catch_up": catch_up,
-        # The child's form takes these as text, empty for its default (flows._empty).
-        "max_failure_rate": form_text(max_failure_rate),
-        "rate_per_second": form_text(rate_per_second),
+        "max_failure_rate": max_failure_rate,
+        "rate_per_second": rate_per_second,
         "batch_size": batch_size,
         "concurrency": concurrency,
     }

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
-from pydantic import Field
 
-from flows._empty import EMPTY_IS_NONE, POSITIVE_INT_PATTERN, empty_default, text_schema
 from flows._fields import described
 from flows._pipeline import (
     AsOf,
@@ -48,13 +46,7 @@ async def preauth_sweep(
     ] = None,
     limit: Annotated[
         int | None,
-        Field(ge=1),
-        EMPTY_IS_NONE,
-        text_schema(POSITIVE_INT_PATTERN, max_length=9),
-        empty_default(),
-        described(
-            description="At most this many holds this run (the rest: the next run); empty: all."
-        ),
+        described(ge=1, description="At most this many holds this run (the rest: the next run)."),
     ] = None,
     reconcile_all: Annotated[
         bool, described(description="Also read back every open hold that is not due yet.")

@@ -1,9 +1,12 @@
-"""A pipeline's Custom run form in the Prefect UI, in a real browser: plain fields, no type switch.
+"""A pipeline's Custom run form in the Prefect UI, in a real browser: plain text fields that may
+stay empty, and a number-or-None switch for the optional numbers.
 
-``X | None`` parameters were a "date-time / None" (or "float / None") switch beside the field,
-and a field whose schema default is null opens with null in it, which the form's own check
-refuses. The sweep's form here shows one text field per optional parameter, opens empty, and
-sends ``""`` for the fields left empty, which the flow reads as their defaults (flows/_empty.py).
+``X | None`` parameters are a "type / None" switch beside the field, and a field whose schema
+default is null opens with null in it, which the form's own check refuses. The sweep's optional
+text and time (``as_of``, ``worker_id``) are one text field each, open empty and send ``""``,
+which the flow reads as their defaults (flows/_empty.py). Its optional numbers (``limit``,
+``max_failure_rate``) keep their switch, None chosen, so the API takes ``{"limit": 25}``; a
+number typed in the form goes as a JSON number.
 
 Debian's Chromium driven headless by Playwright (the ``chromium`` fixture), against a Prefect
 server of the test's own with its UI on (the session's server runs without one).
@@ -12,6 +15,7 @@ server of the test's own with its UI on (the session's server runs without one).
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ async def _runs_of(api_url: str, deployment_id: str) -> list[dict[str, Any]]:
     return runs
 
 
-async def test_the_sweeps_custom_run_form_has_plain_fields_that_may_stay_empty(
+async def test_the_sweeps_custom_run_form_has_text_fields_that_may_stay_empty_and_typed_numbers(
     chromium: Any, tmp_path: Path
 ) -> None:
     home = tmp_path / "prefect"
@@ -53,16 +57,21 @@ async def test_the_sweeps_custom_run_form_has_plain_fields_that_may_stay_empty(
         )
         await page.get_by_text("as_of (Optional)").wait_for(timeout=60_000)
 
-        # No type switch ("date-time | None") and nothing flagged as the form opens.
-        assert await page.get_by_text("None", exact=True).count() == 0
-        assert await page.get_by_text('Property is type "None"').count() == 0
+        # Nothing flagged as the form opens; a switch only for limit and max_failure_rate.
         assert await page.get_by_text("is not of type").count() == 0
-        # as_of, limit, max_failure_rate, worker_id: one empty text field each.
+        assert await page.get_by_text("date-time", exact=True).count() == 0
+        assert await page.get_by_text("str", exact=True).count() == 0
+        assert await page.get_by_text("None", exact=True).count() == 2
+        assert await page.get_by_text("int", exact=True).count() == 1
+        assert await page.get_by_text("float", exact=True).count() == 1
+        # as_of, worker_id: one empty text field each.
         fields = page.locator("textarea")
-        assert await fields.count() == 4
-        assert [await fields.nth(i).input_value() for i in range(4)] == ["", "", "", ""]
+        assert await fields.count() == 2
+        assert [await fields.nth(i).input_value() for i in range(2)] == ["", ""]
 
-        await fields.nth(1).fill("25")  # limit; the others stay empty
+        await fields.nth(0).fill("2026-03-01T02:00:00Z")  # as_of
+        await page.get_by_text("int", exact=True).click()  # limit: a number, not None
+        await page.locator("input[type=number]").first.fill("25")
         await page.get_by_role("button", name="Submit").click()
         runs: list[dict[str, Any]] = []
         for _ in range(60):
@@ -73,15 +82,15 @@ async def test_the_sweeps_custom_run_form_has_plain_fields_that_may_stay_empty(
         assert len(runs) == 1, "the form was not accepted"
         sent = runs[0]["parameters"]
         assert sent == {
-            "as_of": "",
-            "limit": "25",
+            "as_of": "2026-03-01T02:00:00Z",
+            "limit": 25,
             "reconcile_all": False,
-            "max_failure_rate": "",
+            "max_failure_rate": None,
             "concurrency": 16,
             "batch_size": 500,
             "worker_id": "",
         }
         taken = spec.load_flow().validate_parameters(sent)
         assert taken["limit"] == 25
-        assert taken["as_of"] is None and taken["max_failure_rate"] is None
-        assert taken["worker_id"] is None
+        assert taken["as_of"] == datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+        assert taken["max_failure_rate"] is None and taken["worker_id"] is None

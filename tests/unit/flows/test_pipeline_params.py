@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools.validation import validate
 
 from flows import ALL_FLOWS
-from flows._empty import form_text
 from flows._tags import OPERATOR_TOOLS, PIPELINES
 from flows.sharded_billing import billing_shard
 
@@ -62,14 +62,25 @@ def _schemas(name: str) -> list[dict[str, Any]]:
     return [flow.parameters.model_dump(), parameter_schema(flow).model_dump()]
 
 
+#: Optional numbers stay typed (``anyOf [number, null]``, a switch in the UI) so that the API
+#: takes ``{"limit": 25}``: no schema is both a plain form field and a JSON number (flows._empty).
+TYPED_NUMBERS = {"limit", "max_failure_rate", "rate_per_second"}
+
+
 @pytest.mark.parametrize("name", FORMS)
-def test_no_pipeline_field_is_a_type_switch_in_the_prefect_ui(name: str) -> None:
-    """``X | None`` is ``anyOf [X, null]``, which the Prefect UI shows as a type switch ("float /
-    None") beside the field; and a ``"default": null`` on a plain type fills the field with null,
+def test_no_text_like_field_is_a_type_switch_in_the_prefect_ui(name: str) -> None:
+    """``X | None`` is ``anyOf [X, null]``, which the Prefect UI shows as a type switch ("date-time
+    / None") beside the field; and a ``"default": null`` on a plain type fills the field with null,
     which the form's own check refuses ("None is not of type 'string'"), so the form cannot be
-    sent as it opens. An optional parameter is one field whose default is empty."""
+    sent as it opens. An optional text or time is one field whose default is empty; only the
+    optional numbers are a switch, each between a number and None."""
     for schema in _schemas(name):
         for key, prop in schema["properties"].items():
+            if key in TYPED_NUMBERS and "anyOf" in prop:
+                kinds = sorted(choice["type"] for choice in prop["anyOf"])
+                assert kinds in (["integer", "null"], ["null", "number"]), (name, key, prop)
+                assert prop["default"] is None, (name, key, prop)
+                continue
             assert "anyOf" not in prop and "type" in prop, (name, key, prop)
             assert "null" not in (prop["type"], *prop["type"]), (name, key, prop)
             assert prop.get("default", "") is not None, (name, key, prop)
@@ -118,11 +129,6 @@ def _server_accepts(name: str, parameters: dict[str, Any]) -> bool:
             "2026-03-01T02:00:00.123456Z",
             "2026-03-01T02:00:00.123456+00:00",
         ),
-        ("subscription-billing", "max_failure_rate", "0.25", 0.25),
-        ("subscription-billing", "max_failure_rate", "1", 1.0),
-        ("subscription-billing", "rate_per_second", "0.5", 0.5),
-        ("subscription-billing", "rate_per_second", "0.00001", 0.00001),
-        ("preauth-sweep", "limit", "25", 25),
         ("preauth-sweep", "worker_id", "ops-1", "ops-1"),
         ("settlement-report", "date_to", "2026-03-01", "2026-03-01"),
         ("settlement-report", "timezone", "Africa/Johannesburg", "Africa/Johannesburg"),
@@ -143,34 +149,65 @@ def test_what_the_form_takes_the_flow_takes(name: str, field: str, value: str, t
         ("subscription-billing", "as_of", "yesterday"),
         ("subscription-billing", "as_of", "2026-03-01T02:00:00+02"),
         ("subscription-billing", "as_of", None),
-        ("subscription-billing", "max_failure_rate", "1.5"),
-        ("subscription-billing", "max_failure_rate", "-0.1"),
-        ("subscription-billing", "rate_per_second", "0"),
-        ("subscription-billing", "rate_per_second", "0.0"),
-        ("subscription-billing", "rate_per_second", "1e-05"),
-        ("preauth-sweep", "limit", "0"),
+        ("subscription-billing", "max_failure_rate", 1.5),
+        ("subscription-billing", "max_failure_rate", -0.1),
+        ("subscription-billing", "max_failure_rate", "0.2"),
+        ("subscription-billing", "rate_per_second", 0),
+        ("subscription-billing", "rate_per_second", "0.5"),
+        ("preauth-sweep", "limit", 0),
+        ("preauth-sweep", "limit", 1.5),
+        ("preauth-sweep", "limit", "25"),
         ("preauth-sweep", "limit", "ten"),
         ("settlement-report", "date_from", "01/03/2026"),
         ("csv-billing-import", "kind", "cards"),
-        ("preauth-sweep", "max_failure_rate", "4111111111111111"),
-        ("subscription-billing", "rate_per_second", "41111.11111111111"),
-        ("preauth-sweep", "limit", "4111111111111111"),
+        ("preauth-sweep", "worker_id", "x" * 129),
+        ("settlement-report", "date_to", "4111111111111111"),
+        ("preauth-sweep", "as_of", "411111111111"),
     ],
 )
 def test_the_server_refuses_what_the_form_does_not_take(name: str, field: str, value: Any) -> None:
-    """Refused with 409 before a run exists: the shape (a card number never fits one)."""
+    """Refused with 409 before a run exists: the shape (a card number never fits a text's), the
+    range of a number, and a number written as text (the numbers are typed)."""
     assert not _server_accepts(name, {**_required(name), field: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters"),
+    [
+        ("preauth-sweep", {"limit": 25}),
+        ("preauth-sweep", {"limit": 1, "max_failure_rate": 0.2, "worker_id": "ops-1"}),
+        ("preauth-sweep", {"limit": None, "max_failure_rate": None}),
+        ("subscription-billing", {"max_failure_rate": 0, "rate_per_second": 0.00001}),
+        ("subscription-billing", {"max_failure_rate": 1, "rate_per_second": 12345.5}),
+        ("subscription-billing", {"as_of": datetime(2026, 3, 1, 2, 0, 0, 123456, tzinfo=UTC)}),
+        ("subscription-billing", {"as_of": datetime(2026, 3, 1, 2, 0)}),  # naive: UTC
+        ("subscription-billing", {"as_of": date(2026, 3, 1)}),
+        ("settlement-report", {"date_from": date(2026, 3, 1), "date_to": date(2026, 3, 2)}),
+    ],
+)
+def test_typed_values_from_the_api_pass_the_servers_check(
+    name: str, parameters: dict[str, Any]
+) -> None:
+    """``run_deployment(..., parameters={"limit": 25})``, ``prefect deployment run -p limit=25``
+    and a ``prefect.yaml`` schedule's ``max_failure_rate: 0.2`` send JSON numbers; a ``datetime``
+    or ``date`` goes as Prefect's client encodes it (ISO text). The server takes them, and the
+    flow reads them as a Python caller's values (None included: the typed fields' default)."""
+    sent = DeploymentFlowRunCreate(parameters=parameters).model_dump(mode="json")["parameters"]
+    assert _server_accepts(name, {**_required(name), **sent}), sent
+    taken = ALL_FLOWS[name].validate_parameters({**_required(name), **sent})
+    direct = ALL_FLOWS[name].validate_parameters({**_required(name), **parameters})
+    assert {key: taken[key] for key in parameters} == {key: direct[key] for key in parameters}
 
 
 def test_a_sharded_run_gives_its_shards_parameters_their_forms_take() -> None:
     """The parent starts each shard through its deployment, whose schema the server enforces:
-    numbers go as text, None as empty."""
+    numbers as numbers, None as None (their typed default), the time as ISO text."""
     when = datetime(2026, 3, 1, 2, 0, 0, 123456, tzinfo=UTC)
     for rate, share in ((None, None), (0.00001, 0.25), (2.0, 1.0), (12345.5, 0.0)):
         child = {
             "as_of": when.isoformat(),
-            "max_failure_rate": form_text(share),
-            "rate_per_second": form_text(rate),
+            "max_failure_rate": share,
+            "rate_per_second": rate,
             "worker_id": "shard-1-of-2:x:y",
         }
         assert _server_accepts("subscription-billing", child), child
