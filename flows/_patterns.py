@@ -22,6 +22,8 @@ __all__ = [
     "IP_PATTERN",
     "NO_CARD_NUMBER",
     "TEXT_PATTERN",
+    "UUID_PATTERN",
+    "WORKER_ID_PATTERN",
     "amount_text",
     "optional",
 ]
@@ -40,6 +42,13 @@ ID_PATTERN = rf"^{NO_CARD_NUMBER}{_ID_BODY}$"
 #: row by chance, and is never a card number), or a business-id-like id without a digit run.
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 GATEWAY_ID_PATTERN = rf"^(?:{_UUID}|{NO_CARD_NUMBER}{_ID_BODY})$"
+#: A claims owner (``worker_id``): ``:``-separated parts, each a UUID (a sharded run's shards
+#: are named after their parent's run id) or printable text without a card-like digit run.
+_OWNER_PART = (
+    rf"(?:{_UUID}|(?![^:]*\d(?:[ ./_\-]{{0,3}}\d){{{CARD_LIKE_DIGITS - 1}}})[^:\x00-\x1f\x7f]*)"
+)
+WORKER_ID_PATTERN = rf"^{_OWNER_PART}(?::{_OWNER_PART})*$"
+UUID_PATTERN = _UUID
 #: Free text (names, products): anything printable without a card-like digit run.
 TEXT_PATTERN = rf"^{NO_CARD_NUMBER}[^\x00-\x1f\x7f]*$"
 #: The vault's reference, and no card-like digit run inside it either.

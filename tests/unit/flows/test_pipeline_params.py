@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -214,3 +215,33 @@ def test_a_sharded_run_gives_its_shards_parameters_their_forms_take() -> None:
         taken = ALL_FLOWS["subscription-billing"].validate_parameters(child)
         assert (taken["rate_per_second"], taken["max_failure_rate"]) == (rate, share)
         assert taken["as_of"] == when
+
+
+@pytest.mark.parametrize(
+    "value", ["4111111111111111", "ops:4111 1111 1111 1111", "4111-1111-1111-1111:night"]
+)
+def test_a_card_number_typed_as_the_worker_id_is_refused_by_the_server_and_the_flow(
+    value: str,
+) -> None:
+    """The worker id is written to every row a run claims and to its logs: a card number typed
+    there would rest in the ledger and Prefect's database. Refused by both checks."""
+    assert not _server_accepts("preauth-sweep", {"worker_id": value})
+    with pytest.raises(Exception, match="card number") as refused:
+        ALL_FLOWS["preauth-sweep"].validate_parameters({"worker_id": value})
+    assert "4111" not in str(refused.value)
+
+
+def test_shard_worker_ids_pass_both_checks_whatever_digits_their_uuid_holds() -> None:
+    """A shard is named after its parent's run id, a UUID, which may hold twelve digits or a
+    Luhn-valid run in a row by chance: the UUID is never taken for a card number."""
+    from flows.sharded_billing import shard_worker_ids
+
+    for parent in (
+        "12345678-1234-1234-1234-123456789012",
+        "41111111-1111-1111-1111-111111111111",
+        *(str(uuid.uuid4()) for _ in range(200)),
+    ):
+        for name in shard_worker_ids(parent, 4):
+            assert _server_accepts("subscription-billing", {"worker_id": name}), name
+            taken = ALL_FLOWS["subscription-billing"].validate_parameters({"worker_id": name})
+            assert taken["worker_id"] == name
