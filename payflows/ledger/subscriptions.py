@@ -212,11 +212,13 @@ def claim_due_subscription_rows(
     limit: int,
     lease_seconds: float,
     columns: Sequence[str],
+    *,
+    now: datetime | None = None,
 ) -> list[Row[Any]]:
     """:func:`claim_due_subscriptions` reading back only ``columns`` (which must include
     ``id`` and ``next_billing_at``), as Core rows in billing order; the same lease."""
     aware(as_of, "as_of")
-    now = utcnow()
+    now = aware(now, "now") if now is not None else utcnow()
     if limit <= 0:
         return []
     until = now + timedelta(seconds=lease_seconds)
