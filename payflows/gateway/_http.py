@@ -8,8 +8,7 @@
   lead back to the body or the ``Authorization`` header. Logs carry method, path and status only.
 * **Several small pools.** One httpx pool spends O(connections) per request on bookkeeping and
   scales badly past ~8 connections (``PERFORMANCE-NOTES.md``), so ``max_connections`` is spread
-  over ``ceil(max_connections / 8)`` clients; each request goes to the fullest one with a free
-  connection (:meth:`HttpGateway._pick`).
+  over ``ceil(max_connections / 8)`` clients picked round-robin.
 """
 
 from __future__ import annotations
@@ -122,8 +121,7 @@ class HttpGateway:
             )
             for size in sizes
         )
-        self._rotation = itertools.cycle(range(len(self._pools)))
-        self._room = list(sizes)  # free connections of each pool, by its index
+        self._rotation = itertools.cycle(self._pools)
 
     @property
     def base_url(self) -> str:
@@ -150,22 +148,6 @@ class HttpGateway:
             path = self._url(route("purchases", purchase_id, "charge")).path
             raise _translate.declined("POST", path, 200, decline, purchase_id=purchase_id)
         return purchase
-
-    def _pick(self) -> int:
-        """The pool for the next request: the fullest one that still has a free connection.
-
-        Plain round-robin sends a request to a pool whose connections are all busy, where it
-        queues while another pool's connection sits idle. And an idle connection costs CPU on
-        every call of its pool: httpcore checks each idle connection of a pool (two system
-        calls) whenever a request of that pool starts or ends. Filling the fullest pool first
-        keeps requests out of the queues and the idle connections in as few pools as possible.
-        With every connection busy, the next pool in turn (the request waits there).
-        """
-        best, room = -1, 1 << 30
-        for index, free in enumerate(self._room):
-            if 0 < free < room:
-                best, room = index, free
-        return best if best >= 0 else next(self._rotation)
 
     # -- the one boundary ----------------------------------------------------------------------
 
@@ -202,8 +184,7 @@ class HttpGateway:
         """
         url = target if isinstance(target, httpx.URL) else self._url(target)
         path = url.path
-        index = self._pick()
-        pool = self._pools[index]
+        pool = next(self._rotation)
         headers = self._headers(auth)
         if content is not None:
             headers["Content-Type"] = "application/json"  # encoded JSON (orjson, compact)
@@ -213,14 +194,12 @@ class HttpGateway:
         # The request holds the body and the key now; keep no second reference to either.
         del json, data, content, headers
         error: PreciumError | None = None
-        self._room[index] -= 1
         try:
-            response = await pool.send(request)  # read in full: the connection is free again
+            response = await pool.send(request)
         except httpx.HTTPError as exc:
             logger.debug("%s %s -> %s", method, path, type(exc).__name__)
             error = _translate.from_transport_error(exc, method, path, purchase_id=purchase_id)
         finally:
-            self._room[index] += 1
             del request
         if error is not None:
             # Raised outside the except block, so no __context__ leads back to httpx's exception

@@ -484,38 +484,12 @@ def test_connections_are_spread_over_pools_of_at_most_eight(max_connections, siz
     assert _pool_sizes(max_connections) == sizes
 
 
-async def test_requests_go_to_the_fullest_pool_with_a_free_connection():
+async def test_pools_are_used_round_robin():
     client = PreciumClient(BASE_URL, "k", "s", BRAND_ID, max_connections=20)
     try:
-        assert client._room == [7, 7, 6]
-        assert client._pick() == 2  # the pool with the fewest free connections
-        client._room[:] = [3, 0, 5]
-        assert client._pick() == 0  # a full pool is passed over
-        client._room[:] = [0, 0, 1]
-        assert client._pick() == 2
-        client._room[:] = [0, 0, 0]  # every connection busy: each pool in turn
-        assert [client._pick() for _ in range(4)] == [0, 1, 2, 0]
-    finally:
-        await client.aclose()
-
-
-async def test_a_connection_is_counted_busy_only_while_its_request_is_out(recorder):
-    seen: list[int] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(client._room[0])
-        if request.url.path.endswith("/down/"):
-            raise httpx.ConnectError("refused")
-        return httpx.Response(200, json=chip_purchase())
-
-    client = PreciumClient(
-        BASE_URL, "k", "s", BRAND_ID, transport=httpx.MockTransport(handler), max_connections=4
-    )
-    try:
-        await client.get_purchase("p1")
-        with pytest.raises(PreciumError):
-            await client.get_purchase("down")
-        assert seen == [3, 3] and client._room == [4]
+        assert len(client._pools) == 3
+        picked = [next(client._rotation) for _ in range(6)]
+        assert picked == [*client._pools, *client._pools]
     finally:
         await client.aclose()
 
