@@ -68,6 +68,13 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far: the sandbox's share of a run."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -133,7 +140,7 @@ async def setup(ctx: PaymentContext, n: int) -> list[tuple[str, str]]:
 
 
 async def run_billing(
-    ctx: PaymentContext, concurrency: int, batch_size: int
+    ctx: PaymentContext, concurrency: int, batch_size: int, sandbox_pid: int
 ) -> tuple[float, float]:
     gc.collect()
     before = high = rss_mb()
@@ -147,6 +154,7 @@ async def run_billing(
             high = max(high, rss_mb())
 
     started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+    sandbox_cpu = cpu_of(sandbox_pid)
     summary = await bill_due(
         ctx,
         as_of=AS_OF,
@@ -160,14 +168,15 @@ async def run_billing(
         f"  billing: {summary.succeeded} paid, {summary.declined} declined, "
         f"{summary.unknown} unknown in {elapsed:.2f}s "
         f"(CPU {cpu:.2f}s, "
-        f"of which event loop {time.thread_time() - loop_cpu:.2f}s); "
+        f"of which event loop {time.thread_time() - loop_cpu:.2f}s; "
+        f"sandbox CPU {cpu_of(sandbox_pid) - sandbox_cpu:.2f}s); "
         f"RSS {before:.0f} MB at the start, at most {high:.0f} MB during the run"
     )
     return elapsed, cpu
 
 
 async def run_bare_loop(
-    base: str, n: int, concurrency: int, cards: list[tuple[str, str]]
+    base: str, n: int, concurrency: int, cards: list[tuple[str, str]], sandbox_pid: int
 ) -> tuple[float, float]:
     """The practical limit: the same two calls per item, nothing else."""
     headers = {"Authorization": f"Bearer {SANDBOX_API_KEY}"}
@@ -213,6 +222,7 @@ async def run_bare_loop(
             paid += charged.status_code == 200
 
     started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+    sandbox_cpu = cpu_of(sandbox_pid)
     # Items are started in windows so the loop itself keeps memory flat, like the product.
     window = 4 * concurrency
     pending: set[asyncio.Task[None]] = set()
@@ -226,7 +236,8 @@ async def run_bare_loop(
         await client.aclose()
     print(
         f"  bare loop: {paid} paid in {elapsed:.2f}s (CPU {cpu:.2f}s, "
-        f"of which event loop {time.thread_time() - loop_cpu:.2f}s)"
+        f"of which event loop {time.thread_time() - loop_cpu:.2f}s; "
+        f"sandbox CPU {cpu_of(sandbox_pid) - sandbox_cpu:.2f}s)"
     )
     return elapsed, cpu
 
@@ -272,9 +283,13 @@ async def main() -> None:
             for round_ in range(args.repeat):
                 if round_:
                     await ctx.ledger(reset)
-                billings.append(await run_billing(ctx, args.concurrency, args.batch_size))
+                billings.append(
+                    await run_billing(ctx, args.concurrency, args.batch_size, sandbox.pid)
+                )
                 if not args.skip_baseline:
-                    bares.append(await run_bare_loop(base, args.n, args.concurrency, cards))
+                    bares.append(
+                        await run_bare_loop(base, args.n, args.concurrency, cards, sandbox.pid)
+                    )
             billing, billing_cpu = min(w for w, _ in billings), min(c for _, c in billings)
             peak = peak_mb()
             limit = 2 * args.n * args.latency_ms / 1000 / args.concurrency

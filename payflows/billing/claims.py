@@ -7,9 +7,11 @@ committed with its claim, so a crash right after leaves attempts that the next r
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from payflows.billing.items import Item, Run
 from payflows.billing.one_off import claim_due_one_offs, one_off_key
@@ -20,6 +22,7 @@ from payflows.ledger import (
     AttemptKind,
     Customer,
     Intent,
+    IntervalUnit,
     OneOffCharge,
     OneOffChargeStatus,
     PaymentAttempt,
@@ -27,42 +30,104 @@ from payflows.ledger import (
     Subscription,
     SubscriptionStatus,
     UnitOfWork,
-    claim_due_subscriptions,
-    record_intents,
 )
+from payflows.ledger._common import table_of
 from payflows.ledger.cards import CARD_DELETED
+from payflows.ledger.grouped import insert_intents
+from payflows.ledger.many import execute_many, rows_in
+from payflows.ledger.subscriptions import claim_due_subscription_rows
 
 __all__ = ["CARD_DELETED_REASON", "NO_METHOD", "claim_one_offs", "claim_subscriptions"]
+
+
+#: The columns of a claimed subscription the claim reads (plain rows, no ORM objects).
+_SUB_COLUMNS = (
+    "id",
+    "customer_id",
+    "payment_method_id",
+    "plan",
+    "amount_cents",
+    "currency",
+    "interval_unit",
+    "interval_count",
+    "next_billing_at",
+    "anchor_day",
+    "failed_attempts",
+)
+_METHOD_COLUMNS = (
+    "id",
+    "recurring_token",
+    "network_transaction_id",
+    "original_amount_cents",
+    "brand",
+    "deleted_at",
+)
+_SUBS = table_of(Subscription)
+_ATTEMPTS = table_of(PaymentAttempt)
+_CUSTOMERS = table_of(Customer)
+_METHODS = table_of(PaymentMethod)
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+@dataclass(slots=True)
+class _Due:
+    """A claimed subscription, as far as its claim needs it."""
+
+    id: int
+    customer_id: int
+    payment_method_id: int | None
+    plan: str
+    amount_cents: int
+    currency: str
+    interval_unit: IntervalUnit
+    interval_count: int
+    next_billing_at: datetime
+    anchor_day: int | None
+    failed_attempts: int
+
+
+class _Card(NamedTuple):
+    id: int
+    recurring_token: str
+    network_transaction_id: str | None
+    original_amount_cents: int | None
+    brand: str | None
+    deleted_at: datetime | None
 
 
 def claim_subscriptions(run: Run, limit: int) -> list[Item] | None:
     """Lease a batch, move skipped periods on, and commit the intents, all in one commit.
 
-    None when nothing was due; an empty list when all it claimed needed no charge.
+    None when nothing was due; an empty list when all it claimed needed no charge. Plain SQL
+    rows throughout (no ORM object is loaded or flushed): the claim of 500 subscriptions is on
+    the billing run's path, and its ledger thread competes with the event loop for the GIL.
     """
     with UnitOfWork(run.ctx.engine) as uow:
-        subs = claim_due_subscriptions(uow, run.as_of, run.worker_id, limit, run.lease_seconds)
-        if not subs:
+        claimed = claim_due_subscription_rows(
+            uow, run.as_of, run.worker_id, limit, run.lease_seconds, _SUB_COLUMNS
+        )
+        if not claimed:
             uow.commit()
             return None
+        subs = [_Due(*row) for row in claimed]
         run.summary.claimed += len(subs)
-        existing = set(
-            uow.session.exec(
-                select(PaymentAttempt.business_key).where(
-                    PaymentAttempt.business_key.in_([expected_key(s) for s in subs])  # type: ignore[attr-defined]
-                )
-            ).scalars()
-        )
-        customers = _by_id(uow, Customer, {s.customer_id for s in subs})
-        methods = _by_id(uow, PaymentMethod, {s.payment_method_id for s in subs} - {None})
+        existing = {
+            row[0]
+            for row in rows_in(
+                uow, _ATTEMPTS, ("business_key",), "business_key", [expected_key(s) for s in subs]
+            )
+        }
+        customers = _clients(uow, {s.customer_id for s in subs})
+        methods = _cards(uow, {s.payment_method_id for s in subs if s.payment_method_id})
         intents: list[Intent] = []
-        plans: list[tuple[Subscription, Customer | None, PaymentMethod]] = []
+        plans: list[tuple[_Due, str | None, _Card]] = []
+        changes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         now = run.ctx.now()
         for sub in subs:
-            assert sub.id is not None
+            values: dict[str, Any] = {}
             if sub.anchor_day is None:
                 # Created before the column, or outside the import: its first billing date.
-                sub.anchor_day = sub.next_billing_at.day
+                sub.anchor_day = values["anchor_day"] = sub.next_billing_at.day
             key = expected_key(sub)
             if key not in existing and sub.failed_attempts == 0:
                 period = period_to_bill(
@@ -75,42 +140,61 @@ def claim_subscriptions(run: Run, limit: int) -> list[Item] | None:
                 )
                 if period is not None and period != sub.next_billing_at:
                     run.summary.skipped_periods += 1
-                    sub.next_billing_at = period
-                    sub.updated_at = now
+                    sub.next_billing_at = values["next_billing_at"] = period
+                    values["updated_at"] = now
                     key = expected_key(sub)
             method = methods.get(sub.payment_method_id) if sub.payment_method_id else None
-            customer = customers.get(sub.customer_id)
-            unusable = method is None or method.deleted_at is not None or customer is None
+            unusable = (
+                method is None or method.deleted_at is not None or sub.customer_id not in customers
+            )
             if unusable and key not in existing:
                 code, reason = _unusable(method)
-                sub.status = SubscriptionStatus.SUSPENDED
-                sub.last_decline_code = code
-                sub.dunning_reason = reason
-                sub.claimed_by = sub.claimed_until = None
+                values.update(
+                    status=SubscriptionStatus.SUSPENDED,
+                    last_decline_code=code,
+                    dunning_reason=reason,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
                 run.summary.suspended += 1
                 count(run.summary.dunning_reasons, reason)
-                continue
-            intents.append(
-                Intent(
-                    key,
-                    AttemptKind.MIT,
-                    sub.amount_cents,
-                    sub.currency,
-                    customer_id=sub.customer_id,
-                    subscription_id=sub.id,
-                    payment_method_id=sub.payment_method_id,
+            else:
+                intents.append(
+                    Intent(
+                        key,
+                        AttemptKind.MIT,
+                        sub.amount_cents,
+                        sub.currency,
+                        customer_id=sub.customer_id,
+                        subscription_id=sub.id,
+                        payment_method_id=sub.payment_method_id,
+                    )
                 )
-            )
-            plans.append((sub, customer, method))  # type: ignore[arg-type]
-        attempts = record_intents(uow, intents)
-        uow.session.flush()
+                plans.append((sub, customers.get(sub.customer_id), method))  # type: ignore[arg-type]
+            if values:
+                changes.setdefault(tuple(sorted(values)), []).append({"sid": sub.id, **values})
+        _update_subscriptions(uow, changes)
+        attempts = insert_intents(uow, intents)
         uow.commit()
-    items = []
-    for attempt, (sub, customer, method) in zip(attempts, plans, strict=True):
-        items.append(
-            _item(run, sub.id, attempt, customer, method, f"{run.product} {sub.plan}")  # type: ignore[arg-type]
-        )
-    return items
+    return [
+        _item(run, sub.id, attempt, client, method, f"{run.product} {sub.plan}")
+        for attempt, (sub, client, method) in zip(attempts, plans, strict=True)
+    ]
+
+
+def _update_subscriptions(
+    uow: UnitOfWork, changes: dict[tuple[str, ...], list[dict[str, Any]]]
+) -> None:
+    """One driver ``executemany`` per shape of change (anchor day, skipped period, suspension)."""
+    for names, rows in changes.items():
+        stmt = _UPDATES.get(names)
+        if stmt is None:
+            stmt = _UPDATES[names] = (
+                update(_SUBS)
+                .where(_SUBS.c.id == bindparam("sid"))
+                .values({name: bindparam(name) for name in names})
+            )
+        execute_many(uow, stmt, rows)
 
 
 def claim_one_offs(run: Run, limit: int) -> list[Item] | None:
@@ -133,14 +217,17 @@ def claim_one_offs(run: Run, limit: int) -> list[Item] | None:
                 )
             ).scalars()
         )
-        customers = _by_id(uow, Customer, {c.customer_id for c in charges})
-        methods = _by_id(uow, PaymentMethod, {c.payment_method_id for c in charges})
+        customers = _clients(uow, {c.customer_id for c in charges})
+        methods = _cards(uow, {c.payment_method_id for c in charges})
         intents: list[Intent] = []
-        plans: list[tuple[OneOffCharge, Customer | None, PaymentMethod]] = []
+        plans: list[tuple[OneOffCharge, str | None, _Card]] = []
         for charge, key in zip(charges, keys, strict=True):
             method = methods.get(charge.payment_method_id)
-            customer = customers.get(charge.customer_id)
-            unusable = method is None or method.deleted_at is not None or customer is None
+            unusable = (
+                method is None
+                or method.deleted_at is not None
+                or charge.customer_id not in customers
+            )
             if unusable and key not in existing:
                 code, reason = _unusable(method)
                 charge.status = OneOffChargeStatus.FAILED
@@ -160,16 +247,16 @@ def claim_one_offs(run: Run, limit: int) -> list[Item] | None:
                     payment_method_id=charge.payment_method_id,
                 )
             )
-            plans.append((charge, customer, method))  # type: ignore[arg-type]
-        attempts = record_intents(uow, intents)
+            plans.append((charge, customers.get(charge.customer_id), method))  # type: ignore[arg-type]
+        attempts = insert_intents(uow, intents)
         for attempt, (charge, _, _) in zip(attempts, plans, strict=True):
-            if charge.attempt_id != attempt.id:
-                charge.attempt_id = attempt.id
+            if charge.attempt_id != attempt[0]:
+                charge.attempt_id = attempt[0]
         uow.session.flush()
         uow.commit()
     return [
-        _item(run, charge.id, attempt, customer, method, charge.description, one_off=True)  # type: ignore[arg-type]
-        for attempt, (charge, customer, method) in zip(attempts, plans, strict=True)
+        _item(run, charge.id, attempt, client, method, charge.description, one_off=True)  # type: ignore[arg-type]
+        for attempt, (charge, client, method) in zip(attempts, plans, strict=True)
     ]
 
 
@@ -177,7 +264,7 @@ NO_METHOD = "no usable payment method"
 CARD_DELETED_REASON = "stored card deleted"
 
 
-def _unusable(method: PaymentMethod | None) -> tuple[str, str]:
+def _unusable(method: _Card | None) -> tuple[str, str]:
     """(last_decline_code, dunning_reason) of a charge that cannot be made: a card deleted at
     the gateway says so, so the subscription and the run summary show why billing stopped."""
     if method is not None and method.deleted_at is not None:
@@ -188,32 +275,34 @@ def _unusable(method: PaymentMethod | None) -> tuple[str, str]:
 def _item(
     run: Run,
     owner_id: int,
-    attempt: PaymentAttempt,
-    customer: Customer | None,
-    method: PaymentMethod | None,
+    attempt: list[Any],
+    client_id: str | None,
+    method: _Card | None,
     product: str,
     *,
     one_off: bool = False,
 ) -> Item:
+    """The work item of a charge; ``attempt`` as :data:`~payflows.ledger.grouped.INTENT_COLUMNS`."""
+    _, key, state, purchase_id, amount_cents, currency = attempt
     body = None
-    if customer is not None and customer.precium_client_id and method is not None:
+    if client_id and method is not None:
         body = _body(
             run,
-            customer.precium_client_id,
-            attempt.currency,
+            client_id,
+            currency,
             product,
-            attempt.amount_cents,
+            amount_cents,
             method.network_transaction_id,
             method.original_amount_cents,
         )
-        body = {**body, "reference": attempt.business_key[:128]}
+        body = {**body, "reference": key[:128]}
     return Item(
         owner_id=owner_id,
-        key=attempt.business_key,
-        state=attempt.state,
-        purchase_id=attempt.purchase_id,
-        amount_cents=attempt.amount_cents,
-        currency=attempt.currency,
+        key=key,
+        state=state,
+        purchase_id=purchase_id,
+        amount_cents=amount_cents,
+        currency=currency,
         body=body,
         token=method.recurring_token if method is not None else None,
         brand=method.brand if method is not None else None,
@@ -251,8 +340,13 @@ def _body(run: Run, *key: Any) -> dict[str, Any]:
     return body
 
 
-def _by_id(uow: UnitOfWork, model: Any, ids: set[Any]) -> dict[int, Any]:
-    if not ids:
-        return {}
-    rows = uow.session.exec(select(model).where(model.id.in_(list(ids)))).scalars()
-    return {row.id: row for row in rows}
+def _clients(uow: UnitOfWork, ids: set[int]) -> dict[int, str | None]:
+    """The gateway client id of each customer found (None: the customer has none yet)."""
+    return {
+        row[0]: row[1]
+        for row in rows_in(uow, _CUSTOMERS, ("id", "precium_client_id"), "id", list(ids))
+    }
+
+
+def _cards(uow: UnitOfWork, ids: set[int]) -> dict[int, _Card]:
+    return {row[0]: _Card(*row) for row in rows_in(uow, _METHODS, _METHOD_COLUMNS, "id", list(ids))}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
@@ -24,6 +24,7 @@ from payflows.billing.summary import count, expected_key
 from payflows.ledger import (
     AttemptKind,
     AttemptState,
+    IntervalUnit,
     OneOffCharge,
     OneOffChargeStatus,
     PaymentAttempt,
@@ -31,6 +32,7 @@ from payflows.ledger import (
     SubscriptionStatus,
     UnitOfWork,
 )
+from payflows.ledger.many import execute_many, rows_in
 from payflows.ledger.models import utcnow
 
 __all__ = ["apply_effects"]
@@ -39,28 +41,32 @@ _ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
 _SUBS = Subscription.__table__  # type: ignore[attr-defined]
 _ONE_OFFS = OneOffCharge.__table__  # type: ignore[attr-defined]
 _UPDATES: dict[tuple[str, tuple[str, ...]], Any] = {}
-# The two reads of every grouped commit, built once with an expanding IN: building
-# ``column.in_([...])`` anew each commit was about a tenth of the commit's CPU (profile of
-# 2026-12-03, bench/README.md); SQLAlchemy's compiled cache then serves each from the first.
-_READ_ATTEMPTS = select(
-    _ATTEMPTS.c.business_key,
-    _ATTEMPTS.c.state,
-    _ATTEMPTS.c.amount_cents,
-    _ATTEMPTS.c.currency,
-    _ATTEMPTS.c.decline_code,
-    _ATTEMPTS.c.network_code,
-    _ATTEMPTS.c.advice_code,
-    _ATTEMPTS.c.brand,
-).where(_ATTEMPTS.c.business_key.in_(bindparam("keys", expanding=True)))
-_READ_SUBS = select(
-    _SUBS.c.id,
-    _SUBS.c.next_billing_at,
-    _SUBS.c.failed_attempts,
-    _SUBS.c.interval_unit,
-    _SUBS.c.interval_count,
-    _SUBS.c.anchor_day,
-    _SUBS.c.claimed_by,
-).where(_SUBS.c.id.in_(bindparam("ids", expanding=True)))
+
+# The two reads of every grouped commit, straight to the driver (``rows_in``): through the
+# session each paid for SQLAlchemy's execution machinery, more than SQLite's own work.
+
+
+class _Attempt(NamedTuple):
+    business_key: str
+    state: AttemptState
+    amount_cents: int
+    currency: str
+    decline_code: str | None
+    network_code: str | None
+    advice_code: str | None
+    brand: str | None
+
+
+class _Sub(NamedTuple):
+    id: int
+    next_billing_at: datetime
+    failed_attempts: int
+    interval_unit: IntervalUnit
+    interval_count: int
+    anchor_day: int | None
+    claimed_by: str | None
+
+
 #: A subscription billed for one missed period that has more due: the next run bills the next.
 _LEFT_CATCH_UP = "catch-up: more periods due"
 
@@ -69,9 +75,10 @@ def apply_effects(run: Run, uow: UnitOfWork, items: Sequence[Finish]) -> None:
     """Each resolved attempt's effect on its subscription or one-off charge, and the release
     of its lease (the outcomes were written earlier in the same commit)."""
     now = utcnow()
+    keys = [f.key for f in items]
     attempts = {
-        row.business_key: row
-        for row in uow.session.execute(_READ_ATTEMPTS, {"keys": [f.key for f in items]})
+        row[0]: _Attempt(*row)
+        for row in rows_in(uow, _ATTEMPTS, _Attempt._fields, "business_key", keys)
     }
     subs = [f for f in items if not f.one_off]
     if subs:
@@ -97,7 +104,7 @@ def _update_grouped(
             )
         for row in rows:
             row["now"] = now
-        uow.session.execute(stmt, rows, execution_options={"synchronize_session": False})
+        execute_many(uow, stmt, rows)
 
 
 def _finish_subscriptions(
@@ -107,9 +114,8 @@ def _finish_subscriptions(
     attempts: dict[str, Any],
     now: datetime,
 ) -> None:
-    subs = {
-        row.id: row for row in uow.session.execute(_READ_SUBS, {"ids": [f.owner_id for f in items]})
-    }
+    ids = [f.owner_id for f in items]
+    subs = {row[0]: _Sub(*row) for row in rows_in(uow, _SUBS, _Sub._fields, "id", ids)}
     states = {f.key: AttemptState(attempts[f.key].state) for f in items}
     declined = [f.owner_id for f in items if states[f.key] is AttemptState.DECLINED]
     history = _recent_attempts(uow, declined, run.as_of) if declined else {}
