@@ -46,7 +46,8 @@ def lookup_rows(
     *,
     convert: bool = True,
 ) -> list[tuple[Any, ...]]:
-    """``(key, *names)`` of the rows already in ``table`` among ``keys``: ``IN`` queries.
+    """``(key, *names)`` of the rows already in ``table`` among ``keys``: ``IN`` queries, or on
+    SQLite one range of the key's index when that is cheaper (:func:`_in_range`).
 
     Only the columns the writer needs, sent to the driver as plain SQL (the same on SQLite and
     PostgreSQL) and read back through each column's own type. Loading ORM objects cost more
@@ -63,10 +64,14 @@ def lookup_rows(
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     select_list = ", ".join(c.name for c in columns)
     processed = [(i, p) for i, p in enumerate(processors) if p is not None and convert]
-    every = list(keys)
     found: list[tuple[Any, ...]] = []
     cursor = conn.connection.cursor()  # the DBAPI cursor: plain tuples, no Row objects
     try:
+        if dialect.name == "sqlite":
+            ranged = _in_range(cursor, f"SELECT {select_list} FROM {table.name}", key, keys)
+            if ranged is not None:
+                return [_converted(row, processed) for row in ranged] if processed else ranged
+        every = list(keys)
         for start in range(0, len(every), _IN_BATCH):
             batch = every[start : start + _IN_BATCH]
             cursor.execute(
@@ -81,6 +86,27 @@ def lookup_rows(
     finally:
         cursor.close()
     return found
+
+
+def _in_range(cursor: Any, select: str, key: str, keys: set[str]) -> list[tuple[Any, ...]] | None:
+    """The rows among ``keys`` read as one range of the key's unique index (SQLite), or None
+    when the range holds more than twice as many rows as there are keys (then ``IN`` is cheaper).
+
+    A file's keys usually come in order, so a chunk's keys are (nearly) all the keys between its
+    least and its greatest: one index seek and a walk, instead of a seek per key, half the CPU of
+    the ``IN`` query (and a chunk of new records costs a single seek that finds nothing). The rows
+    outside ``keys`` are dropped, so the answer is the ``IN`` query's. SQLite compares text by its
+    UTF-8 bytes (the key columns have no collation of their own), which orders as Python orders
+    ``str``, so ``min``/``max`` bound every key; PostgreSQL's collations may not: ``IN`` there.
+    """
+    limit = 2 * len(keys)
+    cursor.execute(
+        f"{select} WHERE {key} BETWEEN ? AND ? LIMIT ?", (min(keys), max(keys), limit + 1)
+    )
+    rows: list[tuple[Any, ...]] = cursor.fetchall()
+    if len(rows) > limit:
+        return None
+    return [row for row in rows if row[0] in keys]
 
 
 def _converted(row: tuple[Any, ...], convert: list[tuple[int, Any]]) -> tuple[Any, ...]:

@@ -83,3 +83,37 @@ def test_a_changed_card_is_updated_and_an_empty_ntid_keeps_the_stored_one(
     assert (new.expiry_month, new.expiry_year) == (9, 2029)
     assert new.network_transaction_id == old.network_transaction_id is not None
     assert new.updated_at > old.updated_at and new.created_at == old.created_at
+
+
+def test_the_range_read_finds_what_the_in_query_finds(engine: Engine, write_csv) -> None:
+    """SQLite reads a chunk's keys as one range of the index when that is cheaper; the rows
+    found are the ``IN`` query's, whether the range is dense, sparse, or holds other keys."""
+    from payflows.imports import _bulk
+    from payflows.ledger import Customer
+
+    header = "external_id,email,full_name,phone,country"
+    ids = [f"c-{i:03d}" for i in range(0, 300, 3)] + ["c-1", "c-10", "c-2", "Z", "a", "a@b"]
+    lines = [f"{c},p{n}@example.com,Person {n},,ZA" for n, c in enumerate(ids)]
+    result = import_csv(write_csv("c.csv", "\n".join([header, *lines]) + "\n"), engine)
+    assert result.inserted == len(ids)
+    table = Customer.__table__  # type: ignore[attr-defined]
+    asked = [
+        {"c-000", "c-003", "c-006"},  # dense
+        {"c-000", "c-297"},  # the whole table between: more than twice the keys, IN instead
+        {"c-000", "c-001", "c-004", "c-299", "c-1", "c-10"},  # gaps and unknown keys
+        {"Z", "a", "a@b", "c-2", "nobody", "é"},
+        {"nobody"},
+        {f"c-{i:03d}" for i in range(0, 90)},
+    ]
+    for keys in asked:
+        with UnitOfWork(engine) as uow:
+            ranged = _bulk.lookup_rows(uow, table, "external_id", keys, ["id", "email"])
+            cursor = uow.session.connection().connection.cursor()
+            marks = ", ".join("?" * len(keys))
+            cursor.execute(
+                f"SELECT external_id, id, email FROM customers WHERE external_id IN ({marks})",
+                list(keys),
+            )
+            expected = cursor.fetchall()
+        assert sorted(ranged) == sorted(expected), keys
+        assert {row[0] for row in ranged} == keys & set(ids)
