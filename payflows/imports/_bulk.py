@@ -11,8 +11,8 @@ than the database's own work (bench/README.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
@@ -207,27 +207,39 @@ class New:
         dialect = conn.dialect
         stamp_process = _processor(self.table.c.created_at, dialect)
         stamp = stamp_process(self.now) if stamp_process else self.now
-        rows: list[tuple[Any, ...]] = list(self.rows.values())
-        self.rows = {}
+        rows: Any = self.rows.values()
         convert = [
             (i, process)
             for i, name in enumerate(self.columns)
             if (process := _processor(self.table.c[name], dialect)) is not None
         ]
-        # Column by column (every row has every column: zip's strict check costs more than the
-        # conversion, so it is left out).
-        columns = list(zip(*rows))  # noqa: B905
-        for i, process in convert:
-            columns[i] = _converted_column(columns[i], process)
-        n = len(rows)
-        rows = list(zip(*columns, repeat(stamp, n), repeat(stamp, n)))  # noqa: B905
+        if convert:
+            # Column by column (every row has every column: zip's strict check costs more than
+            # the conversion, so it is left out).
+            columns = list(zip(*rows))  # noqa: B905
+            for i, process in convert:
+                columns[i] = _converted_column(columns[i], process)
+            rows = zip(*columns)  # noqa: B905
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        if isinstance(stamp, str) and _SQL_STAMP.fullmatch(stamp):
+            # SQLite stores the stamp as text: written once into the statement, so that the rows
+            # go to the driver as they are (no tuple rebuilt per row only to add the two stamps).
+            stamps = f"'{stamp}', '{stamp}'"
+        else:
+            stamps = f"{mark}, {mark}"
+            rows = [(*row, stamp, stamp) for row in rows]
         sql = (
             f"INSERT INTO {self.table.name} ({', '.join(self.columns)}, created_at, updated_at) "
-            f"VALUES ({', '.join([mark] * (len(self.columns) + 2))}) "
+            f"VALUES ({', '.join([mark] * len(self.columns))}, {stamps}) "
             f"ON CONFLICT ({self.key}) DO NOTHING"
         )
-        conn.exec_driver_sql(sql, rows)
+        conn.exec_driver_sql(sql, list(rows))
+        self.rows = {}
+
+
+#: A time stamp as SQLite's DATETIME stores it (digits, dashes, colons, a space, a dot): safe to
+#: write into a statement as a literal.
+_SQL_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?")
 
 
 def _converted_column(values: tuple[Any, ...], process: Any) -> tuple[Any, ...]:
