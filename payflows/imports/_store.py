@@ -180,6 +180,16 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
     return counts, errors
 
 
+def _usable_cards(methods: dict[str, tuple[int, int, Any]]) -> dict[str, tuple[int, int]]:
+    """``(customer id, payment method id)`` by token, for the cards not deleted: a row whose
+    customer owns its card takes it from here; any other row is told why by :func:`_card_for`."""
+    return {
+        token: (customer_id, method_id)
+        for token, (method_id, customer_id, deleted_at) in methods.items()
+        if deleted_at is None
+    }
+
+
 def _card_for(
     line: int, row: Any, customers: dict[str, int], methods: dict[str, tuple[int, int, Any]]
 ) -> tuple[int, int] | RowError:
@@ -240,13 +250,18 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
     known = Known(uow, _SUBSCRIPTIONS, "external_id", keys, _SUBSCRIPTION_FIELDS)
     new = New(Subscription, _SUBSCRIPTION_COLUMNS)
     active = SubscriptionStatus.ACTIVE
+    cards = _usable_cards(methods)
     for line, row in rows:
         assert isinstance(row, SubscriptionRow)
-        found = _card_for(line, row, customers, methods)
-        if isinstance(found, RowError):
-            errors.append(found)
-            continue
-        customer_id, method_id = found
+        card = cards.get(row.recurring_token)
+        if card is not None and card[0] == customers.get(row.customer_external_id):
+            customer_id, method_id = card  # the usual case
+        else:
+            found = _card_for(line, row, customers, methods)
+            if isinstance(found, RowError):
+                errors.append(found)
+                continue
+            customer_id, method_id = found
         key = row.external_id
         interval = _INTERVAL_UNITS[row.interval]
         if key not in known.rows and key not in new.rows:  # the usual case: a new subscription
@@ -306,13 +321,18 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
     known = Known(uow, _CHARGES, "external_id", keys, _CHARGE_FIELDS)
     new = New(OneOffCharge, _CHARGE_COLUMNS)
     planned = OneOffChargeStatus.PLANNED
+    cards = _usable_cards(methods)
     for line, row in rows:
         assert isinstance(row, ChargeRow)
-        found = _card_for(line, row, customers, methods)
-        if isinstance(found, RowError):
-            errors.append(found)
-            continue
-        customer_id, method_id = found
+        card = cards.get(row.recurring_token)
+        if card is not None and card[0] == customers.get(row.customer_external_id):
+            customer_id, method_id = card  # the usual case
+        else:
+            found = _card_for(line, row, customers, methods)
+            if isinstance(found, RowError):
+                errors.append(found)
+                continue
+            customer_id, method_id = found
         key = row.external_id
         if key not in known.rows and key not in new.rows:  # the usual case: a new charge
             new.add(

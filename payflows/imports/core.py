@@ -23,6 +23,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,9 +37,9 @@ from payflows.csvfiles import (
     ImportStopped,
     RowError,
     error_file_for,
-    numbered_rows,
     read_header,
     records,
+    redact,
     row_record,
 )
 from payflows.imports._fast import fast_reader
@@ -86,16 +87,24 @@ def iter_batches(
     def batches() -> Iterator[list[tuple[int, Any | RowError]]]:
         with _SeenKeys(fmt.key) as seen:
             batch: list[tuple[int, Any | RowError]] = []
+            # The rows as numbered_rows() numbers them, without a generator step per row.
+            last = reader.line_num
             try:
-                for line, cells in numbered_rows(reader):
-                    # The common row shape in one match; any other row the full way.
-                    item = fast(cells)
-                    if item is None:
-                        item = _parsed(parse, line, row_record(line, cells, names))
-                    batch.append((line, item))
-                    if len(batch) >= _KEY_BATCH:
-                        yield seen.settle(batch)
-                        batch = []
+                try:
+                    for cells in reader:
+                        line, last = last + 1, reader.line_num
+                        # The common row shape in one match; any other row the full way.
+                        item = fast(cells)
+                        if item is None:
+                            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                                continue  # a blank line: skipped, not counted
+                            item = _parsed(parse, line, row_record(line, cells, names))
+                        batch.append((line, item))
+                        if len(batch) >= _KEY_BATCH:
+                            yield seen.settle(batch)
+                            batch = []
+                except csv.Error as exc:
+                    raise FileError(f"line {last + 1}: broken CSV ({redact(str(exc))})") from None
             except Exception:
                 # The file broke half way: the rows before the break are handed on first, as
                 # they were before batching, then the error goes on up.
@@ -131,6 +140,7 @@ class _SeenKeys:
 
     def __init__(self, column: str) -> None:
         self.column = column
+        self.key_of = attrgetter(column)
         self.db = sqlite3.connect("")  # "": a private temporary file, deleted on close
         self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
 
@@ -148,11 +158,8 @@ class _SeenKeys:
         first line; only when fewer rows went in than were offered (a repeat somewhere in the
         batch) is each key looked up, to tell which rows repeat.
         """
-        keys = [
-            (getattr(item, self.column), line)
-            for line, item in batch
-            if not isinstance(item, RowError)
-        ]
+        key_of = self.key_of
+        keys = [(key_of(item), line) for line, item in batch if not isinstance(item, RowError)]
         before = self.db.total_changes
         self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", keys)
         if self.db.total_changes - before == len(keys):
