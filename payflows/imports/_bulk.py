@@ -183,12 +183,10 @@ class New:
         self.table: Table = model.__table__
         self.columns = tuple(columns)
         self.key = self.columns[0]
+        #: The new records by key, each its values in ``columns`` order: the writers add to it
+        #: directly (``rows[key] = values``), a method call per row cost more than the rest.
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.now = utcnow()
-
-    def add(self, values: tuple[Any, ...]) -> None:
-        """A new record, its values in ``columns`` order."""
-        self.rows[values[0]] = values
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The record new in this chunk under ``key`` as ``{column: value}``, or None."""

@@ -12,7 +12,7 @@ changes), applied in bulk.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -58,11 +58,12 @@ def write_customers(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowE
     keys = {r.external_id for _, r in rows}
     known = Known(uow, _CUSTOMERS, "external_id", keys, _CUSTOMER_FIELDS)
     new = New(Customer, _CUSTOMER_COLUMNS)
+    known_rows, new_rows = known.rows, new.rows
     for _, row in rows:
         assert isinstance(row, CustomerRow)
         key = row.external_id
-        if key not in known.rows and key not in new.rows:  # the usual case: a new customer
-            new.add((key, row.email, row.full_name, row.phone, row.country))
+        if key not in known_rows and key not in new_rows:  # the usual case: a new customer
+            new_rows[key] = (key, row.email, row.full_name, row.phone, row.country)
             continue
         fields = {
             "email": row.email,
@@ -131,6 +132,7 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
     keys = {r.recurring_token for _, r in rows}
     known = Known(uow, _METHODS, "recurring_token", keys, _METHOD_FIELDS)
     new = New(PaymentMethod, _METHOD_COLUMNS)
+    known_rows, new_rows = known.rows, new.rows
     for line, row in rows:
         assert isinstance(row, PaymentMethodRow)
         customer_id = customers.get(row.customer_external_id)
@@ -138,19 +140,17 @@ def write_payment_methods(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, lis
             errors.append(_unknown_customer(line, row.customer_external_id))
             continue
         key = row.recurring_token
-        if key not in known.rows and key not in new.rows:  # the usual case: a new card
-            new.add(
-                (
-                    key,
-                    customer_id,
-                    row.network_transaction_id,
-                    row.original_amount_cents,
-                    row.currency,
-                    row.brand,
-                    row.masked_pan,
-                    row.expiry_month,
-                    row.expiry_year,
-                )
+        if key not in known_rows and key not in new_rows:  # the usual case: a new card
+            new_rows[key] = (
+                key,
+                customer_id,
+                row.network_transaction_id,
+                row.original_amount_cents,
+                row.currency,
+                row.brand,
+                row.masked_pan,
+                row.expiry_month,
+                row.expiry_year,
             )
             continue
         fields = {
@@ -251,6 +251,8 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
     new = New(Subscription, _SUBSCRIPTION_COLUMNS)
     active = SubscriptionStatus.ACTIVE
     cards = _usable_cards(methods)
+    known_rows, new_rows = known.rows, new.rows
+    anchors: dict[datetime, int] = {}
     for line, row in rows:
         assert isinstance(row, SubscriptionRow)
         card = cards.get(row.recurring_token)
@@ -264,23 +266,24 @@ def write_subscriptions(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[
             customer_id, method_id = found
         key = row.external_id
         interval = _INTERVAL_UNITS[row.interval]
-        if key not in known.rows and key not in new.rows:  # the usual case: a new subscription
+        if key not in known_rows and key not in new_rows:  # the usual case: a new subscription
             first = row.first_billing_at
-            new.add(
-                (
-                    key,
-                    customer_id,
-                    method_id,
-                    row.plan,
-                    row.amount_cents,
-                    row.currency,
-                    interval,
-                    row.interval_count,
-                    first,
-                    first.astimezone(UTC).day,
-                    active,
-                    0,
-                )
+            anchor = anchors.get(first)
+            if anchor is None:  # a chunk has a few billing dates: each one's day computed once
+                anchor = anchors[first] = first.astimezone(UTC).day
+            new_rows[key] = (
+                key,
+                customer_id,
+                method_id,
+                row.plan,
+                row.amount_cents,
+                row.currency,
+                interval,
+                row.interval_count,
+                first,
+                anchor,
+                active,
+                0,
             )
             continue
         fields = {
@@ -322,6 +325,7 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
     new = New(OneOffCharge, _CHARGE_COLUMNS)
     planned = OneOffChargeStatus.PLANNED
     cards = _usable_cards(methods)
+    known_rows, new_rows = known.rows, new.rows
     for line, row in rows:
         assert isinstance(row, ChargeRow)
         card = cards.get(row.recurring_token)
@@ -334,18 +338,16 @@ def write_charges(uow: UnitOfWork, rows: Rows) -> tuple[ChunkCounts, list[RowErr
                 continue
             customer_id, method_id = found
         key = row.external_id
-        if key not in known.rows and key not in new.rows:  # the usual case: a new charge
-            new.add(
-                (
-                    key,
-                    customer_id,
-                    method_id,
-                    row.amount_cents,
-                    row.currency,
-                    row.description,
-                    row.charge_on,
-                    planned,
-                )
+        if key not in known_rows and key not in new_rows:  # the usual case: a new charge
+            new_rows[key] = (
+                key,
+                customer_id,
+                method_id,
+                row.amount_cents,
+                row.currency,
+                row.description,
+                row.charge_on,
+                planned,
             )
             continue
         fields = {
