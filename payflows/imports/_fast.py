@@ -14,7 +14,9 @@ every cell, then the parser of :mod:`.formats`, which names the column and the r
 - every pattern admits printable ASCII only (no control character, no ``\\x1f``, no space at
   either end of a cell) and bounds each cell far below :data:`MAX_CELL_CHARS`, so the screening's
   other checks would pass; a row with a cell of twelve digits or more (all a card number needs) is
-  never taken here, so :func:`payflows.csvfiles.cell_problem` stays the only judge of those;
+  never taken here (each cell's pattern refuses twelve digits, the test
+  :func:`payflows.csvfiles.has_twelve_digit_cell` makes of a row), so
+  :func:`payflows.csvfiles.cell_problem` stays the only judge of those;
 - what a pattern cannot say (an active currency, an amount's decimals, a day that exists, a
   range) is checked by the same rules the parsers use, and a failure means "the full way".
 
@@ -28,7 +30,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from payflows.csvfiles import has_twelve_digit_cell
 from payflows.domain.money import ISO_4217, MAX_CENTS
 from payflows.imports._cells import (
     _FIRST_YEAR,
@@ -92,13 +93,41 @@ _SHAPES = {
 }
 
 
+#: Columns whose shape admits eleven digits at most (a card number needs twelve or more):
+#: codes, small integers, dates and the masked number (six and four digits). Every other column's
+#: cell is refused by the pattern itself when it holds twelve digits (:data:`_NO_TWELVE_DIGITS`),
+#: which is what :func:`payflows.csvfiles.has_twelve_digit_cell` tells of the row, in the same pass.
+_FEW_DIGITS = frozenset(
+    {
+        "country",
+        "currency",
+        "brand",
+        "masked_pan",
+        "expiry_month",
+        "expiry_year",
+        "interval",
+        "interval_count",
+        "first_billing_date",
+        "charge_on",
+    }
+)
+#: At the start of a cell: not twelve digits before the next cell (the ``\x1f`` mark).
+_NO_TWELVE_DIGITS = r"(?!(?:[^0-9\x1f]*+[0-9]){12})"
+
+
+def _cell(name: str) -> str:
+    """The pattern of one cell of column ``name``, its mark included, its value a group."""
+    guard = "" if name in _FEW_DIGITS else _NO_TWELVE_DIGITS
+    return f"{_SEP}{guard}({_SHAPES[name]})"
+
+
 def fast_reader(fmt: Format, names: Sequence[str]) -> FastReader:
     """The fast path for a file of ``fmt`` whose header is ``names`` (normalised, checked).
 
     The pattern follows the header's order; the captured cells are handed to the builder in
     the format's own column order (an optional column the file lacks reads as empty).
     """
-    pattern = re.compile("".join(f"{_SEP}({_SHAPES[name]})" for name in names) + "()", re.ASCII)
+    pattern = re.compile("".join(_cell(name) for name in names) + "()", re.ASCII)
     absent = len(names) + 1  # the trailing empty group
     order = [names.index(c) + 1 if c in names else absent for c in fmt.columns]
     build = _BUILDERS[fmt.kind]
@@ -111,8 +140,8 @@ def fast_reader(fmt: Format, names: Sequence[str]) -> FastReader:
             return None
         # With the width right, a cell holding the separator itself shows as one cell too many.
         joined = _SEP + _SEP.join(cells)
-        found = match(joined)
-        if found is None or has_twelve_digit_cell(joined):
+        found = match(joined)  # no cell with twelve digits either (see _cell)
+        if found is None:
             return None
         return build(found.group(*order))
 

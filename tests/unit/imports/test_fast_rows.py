@@ -5,6 +5,7 @@ which names the line, column and reason."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -111,3 +112,36 @@ def test_a_row_of_the_wrong_width_or_with_a_control_character_is_left_to_the_ful
     assert read(cells[:-1]) is None and read([*cells, "x"]) is None
     assert read([cells[0] + "\x00", *cells[1:]]) is None
     assert read([cells[0], cells[1] + "\x1f" + cells[2], *cells[3:]]) is None
+
+
+TWELVE_DIGITS = [
+    "123456789012",
+    "x123456789012",
+    "sub-1234567890123",
+    "1234567890123",
+    "12345678901.23",
+    "1234567890.123",
+    "+27 82 555 0001 23",
+    "a1b2c3d4e5f6g7h8i9j0k1l2",
+    "123456@789012.com",
+    "Plan 1234 5678 9012",
+]
+
+
+def test_a_cell_with_twelve_digits_is_left_to_the_screening_in_any_column() -> None:
+    """Not only card numbers: any twelve digits in a cell (a card number typed with odd
+    separators, or a bad check digit) go the full way, where the screening decides; a column
+    whose pattern skips that test (``_FEW_DIGITS``) cannot hold twelve digits at all."""
+    from payflows.imports import _fast
+
+    for kind, cells in PLAIN.items():
+        fmt = FORMATS[kind]  # type: ignore[index]
+        names = list(fmt.columns)
+        read = fast_reader(fmt, names)
+        for i, name in enumerate(names):
+            for cell in TWELVE_DIGITS:
+                assert read([*cells[:i], cell, *cells[i + 1 :]]) is None, (kind, name, cell)
+                if name in _fast._FEW_DIGITS:
+                    shape = _fast._SHAPES[name]
+                    assert re.fullmatch(shape, cell) is None
+                    assert re.fullmatch(shape, "9" * 12) is None
