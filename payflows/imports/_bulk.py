@@ -1,9 +1,10 @@
 """Bulk reads and writes of one import chunk, through the driver with SQLAlchemy's own types.
 
 The writers in :mod:`payflows.imports._store` decide what happens to each row; this module
-makes the few statements a chunk costs: one ``IN`` query per table referred to, one
-``INSERT ... ON CONFLICT DO NOTHING`` ``executemany`` of the new rows, one ``UPDATE``
-``executemany`` of the changed ones. The SQL is the same on SQLite and PostgreSQL and every
+makes the few statements a chunk costs: one ``IN`` query per table referred to (on SQLite one
+range of the key's index when that is cheaper), one ``INSERT ... ON CONFLICT DO NOTHING``
+``executemany`` of the new rows, one ``UPDATE`` ``executemany`` of the changed ones. The SQL is
+the same on SQLite and PostgreSQL (but for that range and the insert's time stamps) and every
 value goes through its column's own type processing, so what lands is what the ORM would have
 written; only the ORM's per-object and per-parameter bookkeeping is skipped, which cost more
 than the database's own work (bench/README.md).

@@ -1,12 +1,12 @@
 """Writing one validated chunk to the ledger: three or four queries per chunk, not per row.
 
-Each writer loads what the chunk refers to in one ``IN`` query per table (customers by external
-id, cards by token, the records themselves by their key), then inserts the new records and
-updates the changed ones in the caller's unit of work. A row whose reference is unknown, or
-that would move a card or a subscription to another customer, becomes a row error; the rest of
-the chunk still lands. The rules are those of :mod:`payflows.ledger.repo`'s upserts (a
-subscription's billing date is set only when it is created; a charged one-off charge no longer
-changes), applied in bulk.
+Each writer loads what the chunk refers to in one query per table (customers by external id,
+cards by token, the records themselves by their key: :func:`._bulk.lookup_rows`), then
+inserts the new records and updates the changed ones in the caller's unit of work. A row whose
+reference is unknown, or that would move a card or a subscription to another customer, becomes
+a row error; the rest of the chunk still lands. The rules are those of
+:mod:`payflows.ledger.repo`'s upserts (a subscription's billing date is set only when it is
+created; a charged one-off charge no longer changes), applied in bulk.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Streaming a billing CSV into the ledger, chunk by chunk, with every bad row reported.
 
 The file is read with the ``csv`` module straight off the open file, never loaded whole: rows
-are parsed and validated one at a time and handed to the ledger in chunks (1,000 rows by
+are parsed and validated one at a time and handed to the ledger in chunks (5,000 rows by
 default), each chunk one unit of work. Memory therefore depends on the chunk size, not on the
 file, and a crash half way leaves whole chunks behind; importing again finishes the job because
 every write is an upsert on the merchant's external ids.
