@@ -87,6 +87,8 @@ def iter_batches(
     def batches() -> Iterator[list[tuple[int, Any | RowError]]]:
         with _SeenKeys(fmt.key) as seen:
             batch: list[tuple[int, Any | RowError]] = []
+            keys: list[tuple[str, int]] = []  # (key, line) of the batch's records
+            key_of = seen.key_of
             # The rows as numbered_rows() numbers them, without a generator step per row.
             last = reader.line_num
             try:
@@ -95,22 +97,26 @@ def iter_batches(
                         line, last = last + 1, reader.line_num
                         # The common row shape in one match; any other row the full way.
                         item = fast(cells)
-                        if item is None:
+                        if item is not None:
+                            keys.append((key_of(item), line))
+                        else:
                             if not cells or (len(cells) == 1 and not cells[0].strip()):
                                 continue  # a blank line: skipped, not counted
                             item = _parsed(parse, line, row_record(line, cells, names))
+                            if not isinstance(item, RowError):
+                                keys.append((key_of(item), line))
                         batch.append((line, item))
                         if len(batch) >= _KEY_BATCH:
-                            yield seen.settle(batch)
-                            batch = []
+                            yield seen.settle(batch, keys)
+                            batch, keys = [], []
                 except csv.Error as exc:
                     raise FileError(f"line {last + 1}: broken CSV ({redact(str(exc))})") from None
             except Exception:
                 # The file broke half way: the rows before the break are handed on first, as
                 # they were before batching, then the error goes on up.
-                yield seen.settle(batch)
+                yield seen.settle(batch, keys)
                 raise
-            yield seen.settle(batch)
+            yield seen.settle(batch, keys)
 
     return kind, batches()
 
@@ -150,16 +156,18 @@ class _SeenKeys:
     def __exit__(self, *exc: object) -> None:
         self.db.close()
 
-    def settle(self, batch: list[tuple[int, Any | RowError]]) -> list[tuple[int, Any | RowError]]:
+    def settle(
+        self, batch: list[tuple[int, Any | RowError]], keys: list[tuple[str, int]]
+    ) -> list[tuple[int, Any | RowError]]:
         """``batch`` in order, each record whose key an earlier row had (in this batch or
-        before it) replaced by a RowError naming that row's line.
+        before it) replaced by a RowError naming that row's line. ``keys`` are the ``(key,
+        line)`` of the batch's records (not its RowErrors), in line order, as the reader
+        collected them.
 
         The keys go in with ``INSERT OR IGNORE`` in line order, so the table keeps each key's
         first line; only when fewer rows went in than were offered (a repeat somewhere in the
         batch) is each key looked up, to tell which rows repeat.
         """
-        key_of = self.key_of
-        keys = [(key_of(item), line) for line, item in batch if not isinstance(item, RowError)]
         before = self.db.total_changes
         self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", keys)
         if self.db.total_changes - before == len(keys):
