@@ -53,7 +53,7 @@ async def preauth_sweep(
     ] = False,
     max_failure_rate: MaxFailureRate = None,
     concurrency: Annotated[
-        int, described(ge=1, le=256, description=technical("holds in flight at once."))
+        int, described(ge=1, le=256, description=technical("gateway calls in flight at once."))
     ] = 16,
     batch_size: Annotated[
         int, described(ge=1, le=10_000, description=technical("holds claimed per batch."))

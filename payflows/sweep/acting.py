@@ -46,7 +46,7 @@ async def process(run: Run, item: Item) -> Result:
     gw = run.ctx.gateway
     pid = item.purchase_id
     try:
-        purchase: PurchaseState = await resend_while_safe(lambda: gw.get_purchase_state(pid))
+        purchase: PurchaseState = await _send(run, lambda: gw.get_purchase_state(pid))
     except PreciumError as exc:
         return Result(
             item, "unknown", f"read-back failed ({type(exc).__name__}); next sweep", alert=True
@@ -109,16 +109,17 @@ async def process(run: Run, item: Item) -> Result:
     return await _action(run, item, purchase, _CAPTURE, amount, plan.reason)
 
 
-async def _send(call: Callable[[], Awaitable[Any]]) -> Any:
-    """Send again while the gateway says the request changed nothing (429, unreachable)."""
-    return await resend_while_safe(call)
+async def _send(run: Run, call: Callable[[], Awaitable[Any]]) -> Any:
+    """One gateway call through the run's gate (a slot per call, not per hold: a hold waiting
+    on its ledger write holds none), sent again while the gateway says the request changed
+    nothing (429, unreachable; the backoff holds no slot either)."""
+    gate = run.gate
+    return await resend_while_safe(lambda: gate.call(call))
 
 
 async def _read(run: Run, pid: str) -> PurchaseState | None:
     try:
-        purchase: PurchaseState = await resend_while_safe(
-            lambda: run.ctx.gateway.get_purchase_state(pid)
-        )
+        purchase: PurchaseState = await _send(run, lambda: run.ctx.gateway.get_purchase_state(pid))
     except PreciumError:
         return None
     return purchase
@@ -162,9 +163,9 @@ async def _action(
     try:
         if capture:
             partial = None if amount >= item.authorised_cents else amount
-            answer = await _send(lambda: gw.capture_state(pid, partial))
+            answer = await _send(run, lambda: gw.capture_state(pid, partial))
         else:
-            answer = await _send(lambda: gw.release_state(pid))
+            answer = await _send(run, lambda: gw.release_state(pid))
     except OutcomeUnknownError:
         fresh = await _read(run, pid)
         if fresh is not None and fresh.status in landed:

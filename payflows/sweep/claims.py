@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from payflows.domain.holds import AuthorisationWindows
 from payflows.domain.states import Status
 from payflows.ledger import AttemptState, Hold, HoldDecision, PaymentAttempt, UnitOfWork
+from payflows.ledger.many import rows_in
 from payflows.ledger.models import HoldPolicy, utcnow
 from payflows.sweep.items import Item, Run
 from payflows.sweep.summary import SweepSummary
@@ -24,17 +25,23 @@ __all__ = ["OPEN", "claim", "count_due", "count_unclaimed", "due_clause", "held_
 
 OPEN = [Status.HOLD, Status.PENDING_CAPTURE, Status.PENDING_RELEASE]
 
+_HOLDS = Hold.__table__  # type: ignore[attr-defined]
+_ATTEMPTS = PaymentAttempt.__table__  # type: ignore[attr-defined]
+#: The columns an Item needs, then the two a claimed row is checked by.
 _ITEM_COLUMNS = (
-    Hold.id,
-    Hold.purchase_id,
-    Hold.authorised_cents,
-    Hold.currency,
-    Hold.brand,
-    Hold.expires_at,
-    Hold.decision,
-    Hold.decision_cents,
-    Hold.policy,
+    "id",
+    "purchase_id",
+    "authorised_cents",
+    "currency",
+    "brand",
+    "expires_at",
+    "decision",
+    "decision_cents",
+    "policy",
+    "claimed_by",
+    "status",
 )
+_CLAIMED_BY, _STATUS = 9, 10
 
 
 def due_clause(run: Run) -> Any:
@@ -95,17 +102,9 @@ def claim_once(run: Run, limit: int) -> tuple[int, list[Item]]:
     if run.only is not None:
         where.append(Hold.id.in_(sorted(run.only)))  # type: ignore[union-attr]
     if run.cursor is not None:
-        at, last_id = run.cursor
-        where.append(
-            or_(Hold.expires_at > at, and_(Hold.expires_at == at, Hold.id > last_id))  # type: ignore[operator]
-        )
+        where.append(_after(run.cursor))
     with UnitOfWork(run.ctx.engine) as uow:
-        rows = uow.session.execute(
-            select(Hold.id, Hold.expires_at)
-            .where(*where)
-            .order_by(Hold.expires_at, Hold.id)
-            .limit(limit)
-        ).all()
+        rows = _next_due(uow, where, limit)
         if not rows:
             return 0, []
         run.cursor = (rows[-1][1], rows[-1][0])
@@ -116,46 +115,79 @@ def claim_once(run: Run, limit: int) -> tuple[int, list[Item]]:
             .values(claimed_by=run.worker_id, claimed_until=now + run.lease)
             .execution_options(synchronize_session=False)
         )
-        # The columns an Item needs, as plain rows: ORM objects for hundreds of holds per
-        # batch cost more than the query.
-        holds = uow.session.execute(
-            select(*_ITEM_COLUMNS).where(
-                Hold.id.in_(ids),  # type: ignore[union-attr]
-                Hold.claimed_by == run.worker_id,
-                Hold.status.in_(OPEN),  # type: ignore[attr-defined]
-            )
-        ).all()
-        keys = [f"{kind}:{h.purchase_id}" for h in holds for kind in ("capture", "void")]
+        # The columns an Item needs, as plain rows through the driver (ledger.many.rows_in):
+        # ORM objects, or even SQLAlchemy's rows and its expanded IN lists, for hundreds of
+        # holds per batch cost more than the queries.
+        holds = [
+            h
+            for h in rows_in(uow, _HOLDS, _ITEM_COLUMNS, "id", ids)
+            if h[_CLAIMED_BY] == run.worker_id and h[_STATUS] in OPEN
+        ]
+        keys = [f"{kind}:{h[1]}" for h in holds for kind in ("capture", "void")]
         attempts = {
             key: (AttemptState(state), amount)
-            for key, state, amount in uow.session.execute(
-                select(
-                    PaymentAttempt.business_key,
-                    PaymentAttempt.state,
-                    PaymentAttempt.amount_cents,
-                ).where(PaymentAttempt.business_key.in_(keys))  # type: ignore[attr-defined]
-            ).all()
+            for key, state, amount in rows_in(
+                uow, _ATTEMPTS, ("business_key", "state", "amount_cents"), "business_key", keys
+            )
         }
         uow.commit()
     run.summary.selected += len(holds)
-    run.met.update(h.id for h in holds)
-    holds.sort(key=lambda h: (h.expires_at, h.id))
+    run.met.update(h[0] for h in holds)
+    holds.sort(key=lambda h: (h[5], h[0]))
     return len(rows), [
         Item(
-            hold_id=h.id,
-            purchase_id=h.purchase_id,
-            authorised_cents=h.authorised_cents,
-            currency=h.currency,
-            brand=h.brand,
-            expires_at=h.expires_at,
-            decision=HoldDecision(h.decision),
-            decision_cents=h.decision_cents,
-            policy=h.policy,
-            capture=attempts.get(f"capture:{h.purchase_id}"),
-            void=attempts.get(f"void:{h.purchase_id}"),
+            hold_id=hold_id,
+            purchase_id=pid,
+            authorised_cents=cents,
+            currency=currency,
+            brand=brand,
+            expires_at=expires_at,
+            decision=HoldDecision(decision),
+            decision_cents=decision_cents,
+            policy=policy,
+            capture=attempts.get(f"capture:{pid}"),
+            void=attempts.get(f"void:{pid}"),
         )
-        for h in holds
+        for (
+            hold_id,
+            pid,
+            cents,
+            currency,
+            brand,
+            expires_at,
+            decision,
+            decision_cents,
+            policy,
+        ) in (h[:_CLAIMED_BY] for h in holds)
     ]
+
+
+def _after(cursor: tuple[datetime, int]) -> Any:
+    """Past the keyset cursor; the plain ``>=`` lets the index start at the cursor."""
+    at, last_id = cursor
+    return and_(
+        Hold.expires_at >= at,  # type: ignore[operator]
+        or_(Hold.expires_at > at, and_(Hold.expires_at == at, Hold.id > last_id)),  # type: ignore[operator]
+    )
+
+
+def _next_due(uow: UnitOfWork, where: list[Any], limit: int) -> list[Any]:
+    """The first ``limit`` (id, expires_at) rows in (deadline, id) order matching ``where``.
+
+    One query per open status, merged: the ``(status, expires_at)`` index walks each status in
+    deadline order and stops at ``limit``, where ``status IN (...)`` read every open hold of the
+    ledger (100k at the benchmark's size) and sorted them, for every batch.
+    """
+    rows: list[Any] = []
+    for status in OPEN:
+        rows += uow.session.execute(
+            select(Hold.id, Hold.expires_at)
+            .where(Hold.status == status, *where)
+            .order_by(Hold.expires_at, Hold.id)
+            .limit(limit)
+        ).all()
+    rows.sort(key=lambda r: (r[1], r[0]))
+    return rows[:limit]
 
 
 def held_by_others(run: Run) -> set[int]:
@@ -192,10 +224,7 @@ def count_unclaimed(run: Run) -> int:
     if run.only is not None:
         where.append(Hold.id.in_(sorted(run.only)))  # type: ignore[union-attr]
     if run.cursor is not None:
-        at, last_id = run.cursor
-        where.append(
-            or_(Hold.expires_at > at, and_(Hold.expires_at == at, Hold.id > last_id))  # type: ignore[operator]
-        )
+        where.append(_after(run.cursor))
     with UnitOfWork(run.ctx.engine) as uow:
         return int(
             uow.session.execute(select(func.count()).select_from(Hold).where(*where)).one()[0]

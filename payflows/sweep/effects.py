@@ -4,7 +4,8 @@
 :class:`payflows.exactly_once.GroupedStore` (the attempt writes, capture or void outcomes and
 withdrawals, come first in the same commit): the purchase status read back moves the hold
 along the purchase table, every action is recorded with its reason (``hold_actions``, and the
-hold's ``last_*`` columns), and the claim is given back.
+hold's ``last_*`` columns), and the claim is given back (in the same statement for an acted
+hold).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ _HOLDS = Hold.__table__  # type: ignore[attr-defined]
 _ACTIONS = HoldAction.__table__  # type: ignore[attr-defined]
 
 # Built once: a sweep runs them once per grouped commit, each for hundreds of holds.
+_MINE = _HOLDS.c.claimed_by == bindparam("worker")
+# An acted hold's columns and its release in one statement (one row visit, not two): the
+# claim is given back only while this worker holds it, as ``_RELEASE`` does (SET expressions
+# read the row as it was before the update).
 _ACTED = (
     update(_HOLDS)
     .where(_HOLDS.c.id == bindparam("hid"))
@@ -40,12 +45,14 @@ _ACTED = (
             else_=null(),
         ),
         updated_at=bindparam("now"),
+        claimed_by=case((_MINE, null()), else_=_HOLDS.c.claimed_by),
+        claimed_until=case((_MINE, null()), else_=_HOLDS.c.claimed_until),
     )
 )
 _RECORD = insert(_ACTIONS)
 _RELEASE = (
     update(_HOLDS)
-    .where(_HOLDS.c.id == bindparam("hid"), _HOLDS.c.claimed_by == bindparam("worker"))
+    .where(_HOLDS.c.id == bindparam("hid"), _MINE)
     .values(claimed_by=None, claimed_until=None)
 )
 
@@ -67,6 +74,7 @@ def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
                     "reason": r.reason[:200],
                     "alert": r.alert,
                     "now": now,
+                    "worker": run.worker_id,
                 }
                 for r in acted
             ],
@@ -88,7 +96,8 @@ def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
                 for r in acted
             ],
         )
-    if results:
+    idle = [r for r in results if r.action is None]  # nothing to record: released only
+    if idle:
         execute_many(
-            uow, _RELEASE, [{"hid": r.item.hold_id, "worker": run.worker_id} for r in results]
+            uow, _RELEASE, [{"hid": r.item.hold_id, "worker": run.worker_id} for r in idle]
         )

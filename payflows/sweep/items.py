@@ -10,6 +10,7 @@ from payflows.domain.states import Status
 from payflows.exactly_once import GroupedStore
 from payflows.ledger import AttemptState, HoldDecision, StatusReport
 from payflows.ledger.models import HoldPolicy
+from payflows.pacing import Gate
 from payflows.payments import PaymentContext
 from payflows.sweep.summary import SweepSummary
 
@@ -59,6 +60,8 @@ class Run:
     summary: SweepSummary
     cursor: tuple[datetime, int] | None = None
     store: GroupedStore = None  # type: ignore[assignment]
+    #: The gateway calls in flight (a slot per call: a hold waiting on the ledger holds none).
+    gate: Gate = None  # type: ignore[assignment]
     #: When set, claims only these holds (a second pass over holds another sweep held).
     only: set[int] | None = None
     #: Holds this run claimed (met): a later pass over held ones never meets one twice.
