@@ -52,10 +52,14 @@ async def test_the_sweeps_custom_run_form_has_text_fields_that_may_stay_empty_an
     with start_prefect_server(home, port=0, ui=True) as (api_url, _process):
         deployment_id = await asyncio.to_thread(register, api_url)
         page = await chromium.new_page(viewport={"width": 1300, "height": 1600})
+        # Generous waits: the Prefect UI is a large single-page app, and on a loaded machine
+        # (a niced CI beside benchmarks took more than 60 s) its first render is slow. A wait
+        # only costs time when the form never comes.
+        page.set_default_timeout(180_000)
         await page.goto(
             f"{api_url.removesuffix('/api')}/deployments/deployment/{deployment_id}/run"
         )
-        await page.get_by_text("as_of (Optional)").wait_for(timeout=60_000)
+        await page.get_by_text("as_of (Optional)").wait_for(timeout=300_000)
 
         # Nothing flagged as the form opens; a switch only for limit and max_failure_rate.
         assert await page.get_by_text("is not of type").count() == 0
@@ -74,7 +78,7 @@ async def test_the_sweeps_custom_run_form_has_text_fields_that_may_stay_empty_an
         await page.locator("input[type=number]").first.fill("25")
         await page.get_by_role("button", name="Submit").click()
         runs: list[dict[str, Any]] = []
-        for _ in range(60):
+        for _ in range(240):  # up to two minutes for the server to store the run
             runs = await _runs_of(api_url, deployment_id)
             if runs:
                 break
