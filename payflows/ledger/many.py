@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from payflows.ledger.db import UnitOfWork
+from payflows.ledger.db import Transaction
 
 __all__ = ["execute_many", "rows_in"]
 
@@ -95,14 +95,14 @@ def _prepare(stmt: Any, dialect: Dialect, keys: frozenset[str]) -> _Prepared:
     return _Prepared(compiled.string, tuple(slots), names)
 
 
-def execute_many(uow: UnitOfWork, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+def execute_many(uow: Transaction, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run ``stmt`` once per row in one driver ``executemany``; the rows it matched (or -1).
 
     Every row must carry the same keys (the bound parameters the statement leaves open).
     """
     if not rows:
         return 0
-    conn = uow.session.connection()
+    conn = uow.connection()
     dialect = conn.dialect
     keys = frozenset(rows[0])
     cache_key = (id(stmt), dialect.name, keys)
@@ -181,7 +181,7 @@ def _driver(conn: Connection, sql: str, params: Any, *, many: bool = True) -> An
 
 
 def rows_in(
-    uow: UnitOfWork, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
+    uow: Transaction, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
 ) -> list[list[Any]]:
     """``SELECT columns FROM table WHERE key IN values``: one list per row, values converted.
 
@@ -191,7 +191,7 @@ def rows_in(
     """
     if not values:
         return []
-    conn = uow.session.connection()
+    conn = uow.connection()
     dialect = conn.dialect
     cols: list[Column[Any]] = [table.c[name] for name in columns]
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols]
