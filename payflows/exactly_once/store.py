@@ -9,6 +9,8 @@ with each pipeline's own effect (a subscription's next date, a hold's audit row)
 commit as the outcome. Both obey the attempt state table: the step adapter through
 :mod:`payflows.ledger.attempts`, the grouped one through :mod:`payflows.ledger.grouped`.
 Every call returns once its write is durable: only then may the next gateway call go out.
+The grouped adapter runs its commits on one connection kept while writes keep coming (no
+session, no pool round trip per commit); a connection that failed a commit is never reused.
 """
 
 from __future__ import annotations
