@@ -30,8 +30,8 @@ from payflows.ledger import (
     PaymentAttempt,
     Subscription,
     SubscriptionStatus,
-    UnitOfWork,
 )
+from payflows.ledger.db import Transaction
 from payflows.ledger.many import execute_many, rows_in
 from payflows.ledger.models import utcnow
 
@@ -71,7 +71,7 @@ class _Sub(NamedTuple):
 _LEFT_CATCH_UP = "catch-up: more periods due"
 
 
-def apply_effects(run: Run, uow: UnitOfWork, items: Sequence[Finish]) -> None:
+def apply_effects(run: Run, uow: Transaction, items: Sequence[Finish]) -> None:
     """Each resolved attempt's effect on its subscription or one-off charge, and the release
     of its lease (the outcomes were written earlier in the same commit)."""
     now = utcnow()
@@ -89,7 +89,7 @@ def apply_effects(run: Run, uow: UnitOfWork, items: Sequence[Finish]) -> None:
 
 
 def _update_grouped(
-    uow: UnitOfWork, table: Any, groups: dict[tuple[str, ...], list[dict[str, Any]]], now: datetime
+    uow: Transaction, table: Any, groups: dict[tuple[str, ...], list[dict[str, Any]]], now: datetime
 ) -> None:
     for names, rows in groups.items():
         # One statement per shape of change (paid, retry, suspend, release only), built once.
@@ -108,7 +108,7 @@ def _update_grouped(
 
 
 def _finish_subscriptions(
-    uow: UnitOfWork,
+    uow: Transaction,
     run: Run,
     items: Sequence[Finish],
     attempts: dict[str, Any],
@@ -141,7 +141,7 @@ def _finish_subscriptions(
 
 
 def _finish_one_offs(
-    uow: UnitOfWork,
+    uow: Transaction,
     run: Run,
     items: Sequence[Finish],
     attempts: dict[str, Any],
@@ -149,7 +149,7 @@ def _finish_one_offs(
 ) -> None:
     charges = {
         row.id: row
-        for row in uow.session.execute(
+        for row in uow.connection().execute(
             select(
                 _ONE_OFFS.c.id,
                 _ONE_OFFS.c.external_id,
@@ -302,32 +302,36 @@ def _refused(run: Run, attempt: Any, failed_before: int) -> dict[str, Any]:
 
 
 def _recent_attempts(
-    uow: UnitOfWork, sub_ids: list[int], as_of: datetime
+    uow: Transaction, sub_ids: list[int], as_of: datetime
 ) -> dict[int, list[datetime]]:
     """When each subscription's card was charged in the 30 days before ``as_of``."""
     return _charged_lately(uow, col(PaymentAttempt.subscription_id), sub_ids, as_of)
 
 
 def _card_attempts(
-    uow: UnitOfWork, method_ids: set[int], as_of: datetime
+    uow: Transaction, method_ids: set[int], as_of: datetime
 ) -> dict[int, list[datetime]]:
     """When each stored card was charged (MIT, any purpose) in the 30 days before ``as_of``."""
     return _charged_lately(uow, col(PaymentAttempt.payment_method_id), list(method_ids), as_of)
 
 
 def _charged_lately(
-    uow: UnitOfWork, owner: Any, ids: list[int], as_of: datetime
+    uow: Transaction, owner: Any, ids: list[int], as_of: datetime
 ) -> dict[int, list[datetime]]:
     """MIT charges that reached the issuer (paid or declined) in the 30 days before ``as_of``,
     by ``owner`` (the dunning policy's velocity rules count them)."""
-    rows = uow.session.execute(
-        select(owner, PaymentAttempt.status_at).where(
-            owner.in_(ids),
-            PaymentAttempt.kind == AttemptKind.MIT,
-            col(PaymentAttempt.state).in_([AttemptState.DECLINED, AttemptState.SUCCEEDED]),
-            col(PaymentAttempt.status_at) > as_of - timedelta(days=30),
+    rows = (
+        uow.connection()
+        .execute(
+            select(owner, PaymentAttempt.status_at).where(
+                owner.in_(ids),
+                PaymentAttempt.kind == AttemptKind.MIT,
+                col(PaymentAttempt.state).in_([AttemptState.DECLINED, AttemptState.SUCCEEDED]),
+                col(PaymentAttempt.status_at) > as_of - timedelta(days=30),
+            )
         )
-    ).all()
+        .all()
+    )
     found: dict[int, list[datetime]] = {}
     for owner_id, at in rows:
         found.setdefault(owner_id, []).append(at)

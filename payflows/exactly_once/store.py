@@ -9,17 +9,20 @@ with each pipeline's own effect (a subscription's next date, a hold's audit row)
 commit as the outcome. Both obey the attempt state table: the step adapter through
 :mod:`payflows.ledger.attempts`, the grouped one through :mod:`payflows.ledger.grouped`.
 Every call returns once its write is durable: only then may the next gateway call go out.
+The grouped adapter runs its commits on one connection kept while writes keep coming (no
+session, no pool round trip per commit); a connection that failed a commit is never reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from payflows.ledger import (
@@ -33,6 +36,7 @@ from payflows.ledger import (
     record_outcomes,
     withdraw_intent,
 )
+from payflows.ledger.db import Transaction
 from payflows.ledger.grouped import (
     attach_and_submit,
     insert_submitted,
@@ -124,6 +128,17 @@ class _Write:
 ITEM_ERRORS: tuple[type[Exception], ...] = (PurchaseConflict, IntegrityError)
 
 
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """A grouped commit's transaction on the store's kept connection (a :class:`Transaction`)."""
+
+    conn: Connection
+    dialect: str
+
+    def connection(self) -> Connection:
+        return self.conn
+
+
 class GroupedStore:
     """The store as shared commits: whatever is written while one commit runs joins the next.
 
@@ -137,7 +152,7 @@ class GroupedStore:
     def __init__(
         self,
         engine: Engine,
-        effects: Callable[[UnitOfWork, Sequence[Any]], None] | None = None,
+        effects: Callable[[Transaction, Sequence[Any]], None] | None = None,
         *,
         gather_seconds: float = 0.0,
     ) -> None:
@@ -147,6 +162,11 @@ class GroupedStore:
         self.gather_seconds = gather_seconds
         self._writes: list[_Write] = []
         self._task: asyncio.Task[None] | None = None
+        # One connection while writes keep coming (see _commit); the lock keeps it to one
+        # commit at a time, even when a cancelled drain's commit is still running in its thread.
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+        self._close_after = False
 
     def attach(self, key: str, purchase_id: str) -> Awaitable[None]:
         """Store the purchase id and mark the attempt submitted, in one commit."""
@@ -193,13 +213,44 @@ class GroupedStore:
         return future
 
     async def _drain(self) -> None:
-        while self._writes:
-            await asyncio.sleep(self.gather_seconds)  # let more items add their writes
-            writes, self._writes = self._writes, []
-            await commit_for(partial(self._commit_each, writes), [w.future for w in writes])
+        try:
+            while self._writes:
+                await asyncio.sleep(self.gather_seconds)  # let more items add their writes
+                writes, self._writes = self._writes, []
+                await commit_for(partial(self._commit_each, writes), [w.future for w in writes])
+        finally:
+            # No write is waiting (or the drain was cancelled): give the connection back. A
+            # write added from now on starts a new drain, which opens a new one.
+            self._release()
+
+    def _release(self) -> None:
+        """Close the kept connection: now, or as soon as the commit still running (that of a
+        cancelled drain, in its thread) is done with it."""
+        self._close_after = True  # before trying the lock: that commit looks after releasing it
+        self._close_if_asked()
+
+    def _close_if_asked(self) -> None:
+        if self._close_after and self._lock.acquire(blocking=False):
+            try:
+                if self._close_after:
+                    self._discard()
+            finally:
+                self._lock.release()
+
+    def _discard(self) -> None:
+        conn, self._conn, self._close_after = self._conn, None, False
+        if conn is not None:
+            conn.close()  # back to the pool (rolled back), or dropped if it was invalidated
 
     def _commit_each(self, writes: list[_Write]) -> list[Exception | None]:
         """Commit ``writes`` together; on an item error, each alone. One error per write."""
+        try:
+            with self._lock:
+                return self._commit_or_each(writes)
+        finally:
+            self._close_if_asked()
+
+    def _commit_or_each(self, writes: list[_Write]) -> list[Exception | None]:
         try:
             self._commit(writes)
             return [None] * len(writes)
@@ -217,19 +268,54 @@ class GroupedStore:
                 return errors + [exc] * (len(writes) - i)
         return errors
 
+    def _connection(self) -> Connection:
+        """The kept connection, checked out of the pool when the first write of a burst comes.
+
+        Kept while writes keep coming (under load, the whole run: no pool round trip, no
+        session per commit) and given back when none is waiting. On a backend whose pool pings
+        each check-out (PostgreSQL), it is pinged before each commit as the pool would, and a
+        dead one replaced; one that failed a commit is never reused (:meth:`_commit`).
+        """
+        conn = self._conn
+        if conn is not None and (conn.invalidated or conn.closed):
+            self._discard()
+            conn = None
+        if conn is not None and self.engine.pool._pre_ping:
+            dbapi_conn = conn.connection.dbapi_connection
+            try:
+                alive = dbapi_conn is not None and conn.dialect.do_ping(dbapi_conn)
+            except conn.dialect.loaded_dbapi.Error:
+                alive = False
+            if not alive:
+                conn.invalidate()
+                self._discard()
+                conn = None
+        if conn is None:
+            conn = self._conn = self.engine.connect()
+        return conn
+
     def _commit(self, writes: Sequence[_Write]) -> None:
         batch = _Batch()
         for write in writes:
             write.add_to(batch)
-        with UnitOfWork(self.engine) as uow:
-            insert_submitted(uow, batch.intents)
-            if batch.attach or batch.submit:
-                attach_and_submit(uow, batch.attach, batch.submit)
-            if batch.resend:
-                submit_grouped(uow, [], resend=batch.resend)
-            withdraw_grouped(uow, batch.withdraw)
-            if batch.outcomes:
-                record_outcomes_grouped(uow, batch.outcomes)
-            if batch.extras and self._effects is not None:
-                self._effects(uow, batch.extras)
-            uow.commit()
+        conn = self._connection()
+        try:
+            # BEGIN (IMMEDIATE on SQLite, through the engine's begin event) ... COMMIT; any
+            # error rolls the whole commit back.
+            with conn.begin():
+                tx = _Open(conn, conn.dialect.name)
+                insert_submitted(tx, batch.intents)
+                if batch.attach or batch.submit:
+                    attach_and_submit(tx, batch.attach, batch.submit)
+                if batch.resend:
+                    submit_grouped(tx, [], resend=batch.resend)
+                withdraw_grouped(tx, batch.withdraw)
+                if batch.outcomes:
+                    record_outcomes_grouped(tx, batch.outcomes)
+                if batch.extras and self._effects is not None:
+                    self._effects(tx, batch.extras)
+        except BaseException:
+            # Whatever failed (a row, the database, the connection itself), the next commit
+            # starts on a fresh connection: a broken one is never reused.
+            self._discard()
+            raise

@@ -18,14 +18,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "UnitOfWork", "make_engine"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "Transaction", "UnitOfWork", "make_engine"]
 
 #: How long a SQLite writer waits for another one before ``database is locked``.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -83,6 +83,17 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     return engine
 
 
+class Transaction(Protocol):
+    """What the Core-SQL writers (:mod:`payflows.ledger.many`, the grouped commits) need of an
+    open transaction: the connection it runs on and the backend's name. A :class:`UnitOfWork`
+    is one; so is the kept connection of :class:`payflows.exactly_once.GroupedStore`."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def connection(self) -> Connection: ...
+
+
 class UnitOfWork:
     """One transaction: ``with UnitOfWork(engine) as uow: ...; uow.commit()``.
 
@@ -115,6 +126,10 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def connection(self) -> Connection:
+        """The session's connection, inside its transaction (begun on first use)."""
+        return self.session.connection()
 
     @property
     def dialect(self) -> str:

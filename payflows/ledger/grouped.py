@@ -29,7 +29,7 @@ from payflows.domain.money import validate_currency
 from payflows.domain.states import Status
 from payflows.ledger._common import non_negative, table_of
 from payflows.ledger.attempts import Intent, Outcome
-from payflows.ledger.db import UnitOfWork
+from payflows.ledger.db import Transaction
 from payflows.ledger.errors import PurchaseConflict
 from payflows.ledger.many import execute_many, rows_in
 from payflows.ledger.models import AttemptKind, PaymentAttempt, StrEnumType, utcnow
@@ -128,7 +128,7 @@ _INSERT_SUBMITTED = {
 }
 
 
-def attach_and_submit(uow: UnitOfWork, attach: Mapping[str, str], submit: Sequence[str]) -> None:
+def attach_and_submit(uow: Transaction, attach: Mapping[str, str], submit: Sequence[str]) -> None:
     """Store new purchase ids (``{key: purchase_id}``) and mark attempts submitted.
 
     The rules of :func:`~payflows.ledger.attach_purchases` and ``mark_submitted``: a purchase id
@@ -155,7 +155,7 @@ def attach_and_submit(uow: UnitOfWork, attach: Mapping[str, str], submit: Sequen
 
 
 def submit_grouped(
-    uow: UnitOfWork,
+    uow: Transaction,
     keys: Sequence[str],
     *,
     resend: Sequence[str] = (),
@@ -190,7 +190,7 @@ def _params(o: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def record_outcomes_grouped(uow: UnitOfWork, outcomes: Iterable[Outcome]) -> None:
+def record_outcomes_grouped(uow: Transaction, outcomes: Iterable[Outcome]) -> None:
     """:func:`~payflows.ledger.record_outcomes` for outcomes named by business key, one
     statement per target state, each guarded by the table."""
     now = utcnow()
@@ -205,7 +205,7 @@ def record_outcomes_grouped(uow: UnitOfWork, outcomes: Iterable[Outcome]) -> Non
         execute_many(uow, _RECORD[state], rows)
 
 
-def insert_submitted(uow: UnitOfWork, intents: Sequence[Mapping[str, Any]]) -> None:
+def insert_submitted(uow: Transaction, intents: Sequence[Mapping[str, Any]]) -> None:
     """Attempts acting on an existing purchase (capture, void), durable as ``submitted`` before
     the request leaves: new ones inserted so, ones a crash left unsent moved so, and ``unknown``
     ones moved back to ``submitted`` (``resend``: the purchase was read back, nothing landed).
@@ -245,7 +245,7 @@ def insert_submitted(uow: UnitOfWork, intents: Sequence[Mapping[str, Any]]) -> N
 INTENT_COLUMNS = ("id", "business_key", "state", "purchase_id", "amount_cents", "currency")
 
 
-def insert_intents(uow: UnitOfWork, intents: Sequence[Intent]) -> list[list[Any]]:
+def insert_intents(uow: Transaction, intents: Sequence[Intent]) -> list[list[Any]]:
     """:func:`~payflows.ledger.record_intents` straight to the driver: each intent inserted
     once (``ON CONFLICT DO NOTHING``: an attempt already there stands, with its state, purchase
     and amount), then every one read back as :data:`INTENT_COLUMNS`, in the order given.
@@ -281,7 +281,7 @@ def insert_intents(uow: UnitOfWork, intents: Sequence[Intent]) -> list[list[Any]
     return [found[key] for key in keys]
 
 
-def withdraw_grouped(uow: UnitOfWork, keys: Sequence[str]) -> None:
+def withdraw_grouped(uow: Transaction, keys: Sequence[str]) -> None:
     """Forget attempts the gateway refused outright (only where the table allows withdrawal)."""
     if keys:
         execute_many(uow, _WITHDRAW, [{"k": k} for k in keys])

@@ -28,7 +28,7 @@ from payflows.domain.attempts import (
 )
 from payflows.domain.states import Status, can_reach
 from payflows.ledger._common import aware, cents, table_of
-from payflows.ledger.db import UnitOfWork
+from payflows.ledger.db import Transaction
 from payflows.ledger.many import execute_many, rows_in
 from payflows.ledger.models import Hold, PaymentAttempt, utcnow
 from payflows.ledger.statuses import StatusReport
@@ -106,7 +106,7 @@ def _is_news(
 
 
 def _rows(
-    uow: UnitOfWork, table: Any, columns: Sequence[str], ids: list[str]
+    uow: Transaction, table: Any, columns: Sequence[str], ids: list[str]
 ) -> dict[str, list[Any]]:
     """``{purchase_id: [purchase_id, *columns]}``, read through the driver (many.rows_in)."""
     return {
@@ -114,7 +114,7 @@ def _rows(
     }
 
 
-def apply_statuses_grouped(uow: UnitOfWork, reports: Iterable[StatusReport]) -> list[str]:
+def apply_statuses_grouped(uow: Transaction, reports: Iterable[StatusReport]) -> list[str]:
     """:func:`~payflows.ledger.apply_gateway_statuses` without ORM objects; the purchase ids
     moved, in order. Several reports for one purchase are applied in the order given."""
     reports = list(reports)
@@ -180,7 +180,7 @@ def apply_statuses_grouped(uow: UnitOfWork, reports: Iterable[StatusReport]) -> 
 
 
 def _write_attempts(
-    uow: UnitOfWork,
+    uow: Transaction,
     attempts: dict[str, list[Any]],
     read_state: dict[str, Any],
     moved: set[str],

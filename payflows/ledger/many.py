@@ -1,22 +1,21 @@
 """One statement, many rows, straight to the driver: the grouped writers' ``executemany``.
 
 The billing run and the hold sweep write the same few statements hundreds of times per grouped
-commit. Through ``Session.execute`` each call pays for the ORM's execution machinery, a cache
-lookup of the compiled form and per-row parameter bookkeeping, which together cost more CPU
-than SQLite's own work (bench/README.md). :func:`execute_many` compiles a Core statement once
-per dialect, keeps the positions and type processors of its bound parameters, and per call
-turns each row into the driver's parameters with those processors before one
-``executemany`` on a cursor of the unit of work's own DBAPI connection (same transaction, same
-commit). What the driver receives is what SQLAlchemy would have sent: the same SQL text, every
-value through its bound parameter's own type processing, literal values in the statement bound
-as SQLAlchemy binds them. A value repeated from the row before (the commit's ``now``, an enum
-member) is processed once. The cursor is the driver's own, not ``exec_driver_sql``:
-SQLAlchemy's execution context and result object per statement cost more than the driver's
-work for a few rows, and a grouped commit runs about ten statements. A driver error is raised
-as SQLAlchemy raises it (:class:`sqlalchemy.exc.IntegrityError`, ...; parameters hidden), and
-a lost connection is invalidated so that the pool does not hand it out again. :func:`rows_in`
-is the matching read: plain tuples for ``WHERE key IN (...)``, each value through its column's
-result processing.
+commit. Through ``Session.execute`` each call pays for the ORM's execution machinery, a cache lookup
+of the compiled form and per-row parameter bookkeeping, which together cost more CPU than SQLite's
+own work (bench/README.md). :func:`execute_many` compiles a Core statement once per dialect, keeps
+the positions and type processors of its bound parameters, and per call turns each row into the
+driver's parameters with those processors before one ``executemany`` on a cursor of the
+transaction's own DBAPI connection (a unit of work's, or the grouped store's kept one: same
+transaction, same commit). What the driver receives is what SQLAlchemy would have sent: the same SQL
+text, every value through its bound parameter's own type processing, literal values in the statement
+bound as SQLAlchemy binds them. A value repeated from the row before (the commit's ``now``, an enum
+member) is processed once. The cursor is the driver's own, not ``exec_driver_sql``: SQLAlchemy's
+execution context and result object per statement cost more than the driver's work for a few rows,
+and a grouped commit runs about ten statements. A driver error is raised as SQLAlchemy raises it
+(:class:`sqlalchemy.exc.IntegrityError`, ...; parameters hidden), and a lost connection is
+invalidated so that the pool does not hand it out again. :func:`rows_in` is the matching read: plain
+tuples for ``WHERE key IN (...)``, each value through its column's result processing.
 
 Only for statements built once (module constants): the compiled form is cached by the
 statement object, and statements with expanding ``IN`` parameters cannot be ``executemany``'d.
@@ -33,7 +32,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from payflows.ledger.db import UnitOfWork
+from payflows.ledger.db import Transaction
 
 __all__ = ["execute_many", "rows_in"]
 
@@ -95,14 +94,14 @@ def _prepare(stmt: Any, dialect: Dialect, keys: frozenset[str]) -> _Prepared:
     return _Prepared(compiled.string, tuple(slots), names)
 
 
-def execute_many(uow: UnitOfWork, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> int:
+def execute_many(uow: Transaction, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run ``stmt`` once per row in one driver ``executemany``; the rows it matched (or -1).
 
     Every row must carry the same keys (the bound parameters the statement leaves open).
     """
     if not rows:
         return 0
-    conn = uow.session.connection()
+    conn = uow.connection()
     dialect = conn.dialect
     keys = frozenset(rows[0])
     cache_key = (id(stmt), dialect.name, keys)
@@ -181,7 +180,7 @@ def _driver(conn: Connection, sql: str, params: Any, *, many: bool = True) -> An
 
 
 def rows_in(
-    uow: UnitOfWork, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
+    uow: Transaction, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
 ) -> list[list[Any]]:
     """``SELECT columns FROM table WHERE key IN values``: one list per row, values converted.
 
@@ -191,7 +190,7 @@ def rows_in(
     """
     if not values:
         return []
-    conn = uow.session.connection()
+    conn = uow.connection()
     dialect = conn.dialect
     cols: list[Column[Any]] = [table.c[name] for name in columns]
     processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols]

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Boolean, bindparam, case, func, insert, null, update
 
-from payflows.ledger import Hold, UnitOfWork
+from payflows.ledger import Hold
+from payflows.ledger.db import Transaction
 from payflows.ledger.grouped_statuses import apply_statuses_grouped
 from payflows.ledger.many import execute_many
 from payflows.ledger.models import HoldAction, UTCDateTime, utcnow
@@ -57,7 +58,7 @@ _RELEASE = (
 )
 
 
-def apply_results(run: Run, uow: UnitOfWork, results: Sequence[Result]) -> None:
+def apply_results(run: Run, uow: Transaction, results: Sequence[Result]) -> None:
     now = utcnow()
     reports = [r.report for r in results if r.report is not None]
     if reports:

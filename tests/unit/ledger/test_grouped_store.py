@@ -1,8 +1,10 @@
-"""GroupedStore: one item's bad write fails that item only; a database failure fails them all."""
+"""GroupedStore: one item's bad write fails that item only; a database failure fails them all;
+its connection is kept while writes come, never after a failure, and given back at the end."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from sqlalchemy import Engine
@@ -94,3 +96,39 @@ def test_writes_that_join_one_commit_are_each_durable_when_awaited(engine: Engin
 
     asyncio.run(run())
     assert all(_attempt(engine, k).purchase_id == f"p-{k}" for k in keys)
+
+
+def test_one_connection_while_writes_come_a_failed_one_replaced_and_given_back(engine: Engine):
+    seen: list[tuple[object, list[str]]] = []
+    running = {name: threading.Event() for name in ("one", "two")}
+    go = {name: threading.Event() for name in ("one", "two")}
+
+    def effects(tx, extras):
+        seen.append((tx.connection(), list(extras)))
+        for name in extras:
+            if name in running:  # hold this commit until the next write has joined the queue
+                running[name].set()
+                assert go[name].wait(10)
+        if "two" in extras:
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    async def run() -> list[BaseException | None]:
+        store = GroupedStore(engine, effects)
+        one = store.add("one")
+        assert await asyncio.to_thread(running["one"].wait, 10)
+        two = store.add("two")  # waits for the next commit of the same drain
+        go["one"].set()
+        assert await asyncio.to_thread(running["two"].wait, 10)
+        three = store.add("three")
+        go["two"].set()
+        results = await asyncio.gather(one, two, three, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        return results
+
+    one, two, three = asyncio.run(run())
+    assert one is None and three is None and isinstance(two, OperationalError)
+    assert [extras for _, extras in seen] == [["one"], ["two"], ["three"]]
+    (first, _), (second, _), (third, _) = seen
+    assert second is first  # kept between the commits of one burst
+    assert third is not second  # the connection of a failed commit is never used again
+    assert engine.pool.checkedout() == 0  # given back when no write was left waiting
