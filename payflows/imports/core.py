@@ -24,7 +24,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from itertools import islice
 from operator import attrgetter, lt
 from pathlib import Path
@@ -163,18 +163,19 @@ class _SeenKeys:
         self.key_of = attrgetter(column)
         self.last: str | None = None  # the greatest key so far, while the keys increase
         self.ordered = True  # False once the keys went through the table
-        self.spilled_keys: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
-        self.spilled_lines: IO[bytes] = tempfile.TemporaryFile("w+b")
+        # Both files closed (and so deleted) by the stack, in __exit__.
+        self.stack = ExitStack()
+        keys_file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self.spilled_keys: IO[str] = self.stack.enter_context(keys_file)
+        lines_file = tempfile.TemporaryFile("w+b")  # noqa: SIM115
+        self.spilled_lines: IO[bytes] = self.stack.enter_context(lines_file)
         self.db: sqlite3.Connection | None = None
 
     def __enter__(self) -> _SeenKeys:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.spilled_keys.close()
-        self.spilled_lines.close()
-        if self.db is not None:
-            self.db.close()
+        self.stack.close()  # the spilled keys, and the table once there is one
 
     def settle(
         self, batch: list[tuple[int, Any | RowError]], keys: list[str], lines: list[int]
@@ -206,15 +207,14 @@ class _SeenKeys:
         on."""
         self.ordered = False
         self.db = sqlite3.connect("")  # "": a private temporary file, deleted on close
+        self.stack.callback(self.db.close)
         self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
         self.spilled_keys.seek(0)
         self.spilled_lines.seek(0)
         while True:
             block = array("q")
-            try:
+            with suppress(EOFError):  # the last, shorter block (or none): read all the same
                 block.fromfile(self.spilled_lines, _KEY_BATCH * 10)
-            except EOFError:  # the last, shorter block (or none): read all the same
-                pass
             if not block:
                 break
             keys = [key[:-1] for key in islice(self.spilled_keys, len(block))]
