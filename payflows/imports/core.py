@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+import tempfile
 import time
+from array import array
 from collections.abc import Iterator
-from contextlib import ExitStack
-from operator import attrgetter
+from contextlib import ExitStack, suppress
+from itertools import islice
+from operator import attrgetter, lt
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,7 +90,8 @@ def iter_batches(
     def batches() -> Iterator[list[tuple[int, Any | RowError]]]:
         with _SeenKeys(fmt.key) as seen:
             batch: list[tuple[int, Any | RowError]] = []
-            keys: list[tuple[str, int]] = []  # (key, line) of the batch's records
+            keys: list[str] = []  # the keys of the batch's records, in line order
+            lines: list[int] = []  # and their lines
             key_of = seen.key_of
             # The rows as numbered_rows() numbers them, without a generator step per row.
             last = reader.line_num
@@ -98,25 +102,27 @@ def iter_batches(
                         # The common row shape in one match; any other row the full way.
                         item = fast(cells)
                         if item is not None:
-                            keys.append((key_of(item), line))
+                            keys.append(key_of(item))
+                            lines.append(line)
                         else:
                             if not cells or (len(cells) == 1 and not cells[0].strip()):
                                 continue  # a blank line: skipped, not counted
                             item = _parsed(parse, line, row_record(line, cells, names))
                             if not isinstance(item, RowError):
-                                keys.append((key_of(item), line))
+                                keys.append(key_of(item))
+                                lines.append(line)
                         batch.append((line, item))
                         if len(batch) >= _KEY_BATCH:
-                            yield seen.settle(batch, keys)
-                            batch, keys = [], []
+                            yield seen.settle(batch, keys, lines)
+                            batch, keys, lines = [], [], []
                 except csv.Error as exc:
                     raise FileError(f"line {last + 1}: broken CSV ({redact(str(exc))})") from None
             except Exception:
                 # The file broke half way: the rows before the break are handed on first, as
                 # they were before batching, then the error goes on up.
-                yield seen.settle(batch, keys)
+                yield seen.settle(batch, keys, lines)
                 raise
-            yield seen.settle(batch, keys)
+            yield seen.settle(batch, keys, lines)
 
     return kind, batches()
 
@@ -139,44 +145,100 @@ def _parsed(parse: Any, line: int, record: dict[str, str] | RowError) -> Any | R
 
 
 class _SeenKeys:
-    """The keys of one file, with the line of their first row, in a temporary on-disk SQLite
-    database: a million keys cost the import no memory of its own (SQLite's page cache is
-    bounded), so a repeat is found however far apart the two rows are. Keys are recorded a
-    batch at a time, in one ``executemany``."""
+    """The keys of one file, with the line of their first row, so that a repeat is found however
+    far apart the two rows are, and the import keeps no memory of its own for them.
+
+    While the file's keys come in strictly increasing order (the usual export: sorted by id) no
+    key can repeat an earlier one, since every earlier key is smaller than the last: only the
+    last key is kept in memory, and the keys with their lines are appended to a temporary file
+    (sequential writes, no index). As soon as a batch's keys do not strictly increase (within
+    the batch or against the last key), the appended keys are loaded into a temporary on-disk
+    SQLite table and every key from then on goes through it, for the rest of the file: ``INSERT
+    OR IGNORE`` a batch at a time, the table keeping each key's first line. A million keys cost
+    no memory either way (SQLite's page cache is bounded).
+    """
 
     def __init__(self, column: str) -> None:
         self.column = column
         self.key_of = attrgetter(column)
-        self.db = sqlite3.connect("")  # "": a private temporary file, deleted on close
-        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+        self.last: str | None = None  # the greatest key so far, while the keys increase
+        self.ordered = True  # False once the keys went through the table
+        # Both files closed (and so deleted) by the stack, in __exit__.
+        self.stack = ExitStack()
+        keys_file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self.spilled_keys: IO[str] = self.stack.enter_context(keys_file)
+        lines_file = tempfile.TemporaryFile("w+b")  # noqa: SIM115
+        self.spilled_lines: IO[bytes] = self.stack.enter_context(lines_file)
+        self.db: sqlite3.Connection | None = None
 
     def __enter__(self) -> _SeenKeys:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.db.close()
+        self.stack.close()  # the spilled keys, and the table once there is one
 
     def settle(
-        self, batch: list[tuple[int, Any | RowError]], keys: list[tuple[str, int]]
+        self, batch: list[tuple[int, Any | RowError]], keys: list[str], lines: list[int]
     ) -> list[tuple[int, Any | RowError]]:
         """``batch`` in order, each record whose key an earlier row had (in this batch or
-        before it) replaced by a RowError naming that row's line. ``keys`` are the ``(key,
-        line)`` of the batch's records (not its RowErrors), in line order, as the reader
-        collected them.
+        before it) replaced by a RowError naming that row's line. ``keys`` and ``lines`` are
+        the keys and lines of the batch's records (not its RowErrors), in line order, as the
+        reader collected them."""
+        if not keys:
+            return batch
+        if self.ordered:
+            joined = "\n".join(keys)
+            if (
+                (self.last is None or keys[0] > self.last)
+                and all(map(lt, keys, islice(keys, 1, None)))
+                # a key is an identifier (no line break); if one ever held one, the table
+                and joined.count("\n") == len(keys) - 1
+            ):
+                self.last = keys[-1]
+                self.spilled_keys.write(joined)
+                self.spilled_keys.write("\n")
+                array("q", lines).tofile(self.spilled_lines)
+                return batch  # strictly increasing: no repeat possible
+            self._to_table()
+        return self._settle_in_table(batch, keys, lines)
 
-        The keys go in with ``INSERT OR IGNORE`` in line order, so the table keeps each key's
-        first line; only when fewer rows went in than were offered (a repeat somewhere in the
-        batch) is each key looked up, to tell which rows repeat.
-        """
-        before = self.db.total_changes
-        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", keys)
-        if self.db.total_changes - before == len(keys):
+    def _to_table(self) -> None:
+        """The keys appended so far into the SQLite table, a block at a time; the table from now
+        on."""
+        self.ordered = False
+        self.db = sqlite3.connect("")  # "": a private temporary file, deleted on close
+        self.stack.callback(self.db.close)
+        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+        self.spilled_keys.seek(0)
+        self.spilled_lines.seek(0)
+        while True:
+            block = array("q")
+            with suppress(EOFError):  # the last, shorter block (or none): read all the same
+                block.fromfile(self.spilled_lines, _KEY_BATCH * 10)
+            if not block:
+                break
+            keys = [key[:-1] for key in islice(self.spilled_keys, len(block))]
+            self.db.executemany("INSERT INTO seen VALUES (?, ?)", zip(keys, block, strict=True))
+        self.spilled_keys.close()
+        self.spilled_lines.close()
+
+    def _settle_in_table(
+        self, batch: list[tuple[int, Any | RowError]], keys: list[str], lines: list[int]
+    ) -> list[tuple[int, Any | RowError]]:
+        """The keys go in with ``INSERT OR IGNORE`` in line order, so the table keeps each
+        key's first line; only when fewer rows went in than were offered (a repeat somewhere in
+        the batch) is each key looked up, to tell which rows repeat."""
+        db = self.db
+        assert db is not None
+        before = db.total_changes
+        db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", zip(keys, lines, strict=True))
+        if db.total_changes - before == len(keys):
             return batch  # no repeat: the usual case
         settled = []
         for line, item in batch:
             if not isinstance(item, RowError):
                 key = getattr(item, self.column)
-                row = self.db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
+                row = db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
                 if int(row[0]) != line:
                     reason = (
                         f"{self.column} repeats the row on line {row[0]}: each key once per file"

@@ -145,3 +145,78 @@ def test_rows_before_a_break_in_the_file_are_handed_on_before_the_error(monkeypa
     assert next(rows)[1].external_id == "a"  # type: ignore[union-attr]
     with pytest.raises(FileError):
         next(rows)
+
+
+def _repeats_reported(monkeypatch, keys: list[str], key_batch: int) -> dict[int, str]:
+    import io
+
+    from payflows.imports import core
+    from payflows.imports.results import RowError
+
+    monkeypatch.setattr(core, "_KEY_BATCH", key_batch)
+    header = "external_id,email,full_name\n"
+    text = header + "".join(f"{k},x@example.co.za,N\n" for k in keys)
+    _kind, rows = core.iter_rows(io.StringIO(text, newline=""), "customers")
+    out = list(rows)
+    assert [line for line, _ in out] == list(range(2, len(keys) + 2))
+    return {line: item.reason for line, item in out if isinstance(item, RowError)}
+
+
+def _expected_repeats(keys: list[str]) -> dict[int, str]:
+    """The rule, by a dict: a key's later rows name its first row's line."""
+    first: dict[str, int] = {}
+    expected = {}
+    for line, key in enumerate(keys, start=2):
+        if key in first:
+            expected[line] = (
+                f"external_id repeats the row on line {first[key]}: each key once per file"
+            )
+        else:
+            first[key] = line
+    return expected
+
+
+def test_repeats_are_found_in_increasing_keys_however_far_apart(monkeypatch) -> None:
+    """While keys strictly increase only the last is kept; the first key out of order, a repeat
+    of the very first row 500 rows later, must still be found, and so must those after it."""
+    keys = [f"k{i:05d}" for i in range(500)]
+    keys += ["k00000", "k00499", "k00250", "k00600", "k00250", "k00600", "k00001"]
+    reported = _repeats_reported(monkeypatch, keys, 7)
+    assert reported == _expected_repeats(keys)
+    assert reported[502] == "external_id repeats the row on line 2: each key once per file"
+    assert len(reported) == 6  # all but the new k00600
+
+
+def test_a_repeat_after_an_out_of_order_new_key_is_found(monkeypatch) -> None:
+    """An out-of-order key that is new ends the increasing run; earlier keys repeated later,
+    in any batch, are found with their first line."""
+    keys = [f"k{i:04d}" for i in range(0, 300, 3)]  # increasing, 100 keys
+    keys += ["k0001"]  # new, but smaller than the last: out of order
+    keys += [f"k{i:04d}" for i in range(400, 450)]  # increasing again, new
+    keys += ["k0003", "k0297", "k0001", "k0449", "k0500"]
+    for key_batch in (1, 4, 1000):
+        assert _repeats_reported(monkeypatch, keys, key_batch) == _expected_repeats(keys)
+    reported = _repeats_reported(monkeypatch, keys, 4)
+    assert reported[2 + 151] == "external_id repeats the row on line 3: each key once per file"
+    assert reported[2 + 153] == "external_id repeats the row on line 102: each key once per file"
+
+
+def test_a_repeat_next_to_itself_in_an_increasing_run_is_found(monkeypatch) -> None:
+    """Equal neighbours are not strictly increasing, in a batch or across two."""
+    keys = ["a", "b", "b", "c", "d", "e", "e", "f"]
+    for key_batch in (1, 2, 3, 100):
+        assert _repeats_reported(monkeypatch, keys, key_batch) == _expected_repeats(keys)
+        assert set(_repeats_reported(monkeypatch, keys, key_batch)) == {4, 8}
+
+
+@given(
+    runs=st.lists(st.lists(st.integers(0, 60), max_size=25).map(sorted), min_size=1, max_size=6),
+    key_batch=st.integers(1, 9),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_repeats_found_match_the_rule_on_runs_of_sorted_keys(monkeypatch, runs, key_batch) -> None:
+    """Sorted runs (with repeats inside and across them), each key checked against the rule."""
+    keys = [f"id{v:03d}" for run in runs for v in run]
+    assert _repeats_reported(monkeypatch, keys, key_batch) == _expected_repeats(keys)
