@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from urllib.parse import quote
@@ -50,11 +51,19 @@ _Auth = Literal["standard", "s2s", "none"]
 #: httpcore's pool bookkeeping is O(connections) per request; stay at or under this per pool.
 CONNECTIONS_PER_POOL = 8
 CONNECT_TIMEOUT = 5.0
+#: A purchase answered in one of these, with a failed attempt, is a decline.
+_DECLINED = frozenset({Status.ERROR, Status.BLOCKED})
+
+
+#: What ``quote(text, safe="")`` leaves as it is: such a part (every id the gateway gives) is
+#: its own quoted form, without ``quote``'s ~3 µs a call.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]+").fullmatch
 
 
 def route(*parts: str) -> str:
     """A relative route with every id quoted, so an id can never add a path segment."""
-    return "".join(f"{quote(str(p), safe='')}/" for p in parts)
+    texts = map(str, parts)
+    return "".join(f"{t}/" if _UNQUOTED(t) else f"{quote(t, safe='')}/" for t in texts)
 
 
 def positive_cents(amount: int | None) -> int | None:
@@ -161,7 +170,7 @@ class HttpGateway:
 
     def _not_declined(self, purchase_id: str, purchase: P) -> P:
         decline = purchase.last_error
-        if purchase.status in {Status.ERROR, Status.BLOCKED} and decline is not None:
+        if purchase.status in _DECLINED and decline is not None:
             path = self._url(route("purchases", purchase_id, "charge")).path
             raise _translate.declined("POST", path, 200, decline, purchase_id=purchase_id)
         return purchase

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import httpx
 import pytest
@@ -26,7 +26,7 @@ from payflows.gateway import (
     ThreeDSResult,
     Webhook,
 )
-from payflows.gateway._http import _pool_sizes
+from payflows.gateway._http import _pool_sizes, route
 from payflows.settings import Settings
 
 from .payloads import (
@@ -576,3 +576,12 @@ def test_routes_are_appended_to_a_base_with_or_without_its_slash() -> None:
     for base in ("https://gw.example/api/v1", "https://gw.example/api/v1/"):
         client = PreciumClient(base, "k", "s", "brand")
         assert str(client._url("purchases/abc/")) == "https://gw.example/api/v1/purchases/abc/"
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["05e8c341-d3c0-4f45-a096-2acb1512e119", "a.b_c~d", "..", "a/b", "a?b#c", "50%", "é", "", 7],
+)
+def test_a_route_quotes_each_part_as_quote_does(part: str) -> None:
+    """Plain ids skip ``quote``; anything else is quoted by it, so no part adds a segment."""
+    assert route("purchases", part, "charge") == f"purchases/{quote(str(part), safe='')}/charge/"
