@@ -82,15 +82,13 @@ class PreciumClient(LightCalls):
     ``httpx.MockTransport`` (then a single pool is used: the transport owns its connections).
     """
 
-    DEFAULT_CONNECTIONS = 16  #: gateway connections of a client from settings, unless told
-
     @classmethod
     def from_settings(
         cls,
         settings: Settings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = DEFAULT_CONNECTIONS,
+        max_connections: int = LightCalls.DEFAULT_CONNECTIONS,
     ) -> PreciumClient:
         """A client for ``PRECIUM_*`` settings (keys held in Prefect blocks are resolved by the
         caller, which passes them to the constructor instead: the core does not import Prefect).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import httpx
 import pytest
@@ -26,7 +26,7 @@ from payflows.gateway import (
     ThreeDSResult,
     Webhook,
 )
-from payflows.gateway._http import _pool_sizes
+from payflows.gateway._http import _pool_sizes, route
 from payflows.settings import Settings
 
 from .payloads import (
@@ -458,6 +458,40 @@ async def test_user_agent_names_payflows_and_httpx(gateway, recorder):
     assert recorder.last.headers["accept"] == "application/json"
 
 
+async def test_requests_carry_what_httpxs_build_request_would_give_them(gateway, recorder):
+    """The client builds its requests itself (its headers once per kind of call): the headers,
+    their order and the timeouts are those ``build_request`` merges from the pool's defaults."""
+    pool = gateway._pools[0]
+    recorder.reply(200, chip_purchase()).reply(200, chip_purchase()).reply(200, THREE_DS_SUCCESS)
+    await gateway.get_purchase(PURCHASE_ID)
+    await gateway.capture_state(PURCHASE_ID, 500)
+    await gateway.complete_3ds("https://gate.test/3ds/callback/md_1/", "md_1", "x")
+    get, capture, form = recorder.requests
+    expected = [
+        pool.build_request("GET", get.url, headers={"Authorization": STANDARD}),
+        pool.build_request(
+            "POST",
+            capture.url,
+            content=capture.content,
+            headers={"Authorization": STANDARD, "Content-Type": "application/json"},
+        ),
+        pool.build_request("POST", form.url, data={"MD": "md_1", "PaRes": "x"}),
+    ]
+    for sent, built in zip(recorder.requests, expected, strict=True):
+        assert sent.headers.multi_items() == built.headers.multi_items()
+        assert sent.extensions == built.extensions
+        assert sent.content == built.content
+
+
+async def test_a_cookie_the_gateway_sets_is_sent_back(gateway, recorder):
+    recorder.reply(200, chip_purchase(), headers={"Set-Cookie": "lb=node-2; Path=/"})
+    recorder.reply(200, chip_purchase())
+    await gateway.get_purchase(PURCHASE_ID)
+    await gateway.get_purchase(PURCHASE_ID)
+    assert "cookie" not in recorder.requests[0].headers
+    assert recorder.requests[1].headers["cookie"] == "lb=node-2"
+
+
 async def test_relative_routes_join_a_base_url_without_trailing_slash(recorder):
     recorder.reply(200, chip_purchase())
     transport = httpx.MockTransport(recorder)
@@ -542,3 +576,12 @@ def test_routes_are_appended_to_a_base_with_or_without_its_slash() -> None:
     for base in ("https://gw.example/api/v1", "https://gw.example/api/v1/"):
         client = PreciumClient(base, "k", "s", "brand")
         assert str(client._url("purchases/abc/")) == "https://gw.example/api/v1/purchases/abc/"
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["05e8c341-d3c0-4f45-a096-2acb1512e119", "a.b_c~d", "..", "a/b", "a?b#c", "50%", "é", "", 7],
+)
+def test_a_route_quotes_each_part_as_quote_does(part: str) -> None:
+    """Plain ids skip ``quote``; anything else is quoted by it, so no part adds a segment."""
+    assert route("purchases", part, "charge") == f"purchases/{quote(str(part), safe='')}/charge/"
