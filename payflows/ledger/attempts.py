@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -143,13 +144,10 @@ def record_intent(
     return record_intents(uow, [intent])[0]
 
 
-def record_intents(uow: UnitOfWork, intents: Iterable[Intent]) -> list[PaymentAttempt]:
-    """:func:`record_intent` for many, in one statement per 500; attempts in the order given."""
-    intents = list(intents)
-    if not intents:
-        return []
-    now = utcnow()
-    rows = [
+def intent_rows(intents: Iterable[Intent], now: datetime) -> list[dict[str, Any]]:
+    """The new ``payment_attempts`` rows of ``intents``, checked (amount, currency, kind): one
+    reading for :func:`record_intents` and the billing claim's driver-level insert."""
+    return [
         {
             "business_key": i.business_key,
             "kind": AttemptKind(i.kind),
@@ -165,6 +163,14 @@ def record_intents(uow: UnitOfWork, intents: Iterable[Intent]) -> list[PaymentAt
         }
         for i in intents
     ]
+
+
+def record_intents(uow: UnitOfWork, intents: Iterable[Intent]) -> list[PaymentAttempt]:
+    """:func:`record_intent` for many, in one statement per 500; attempts in the order given."""
+    intents = list(intents)
+    if not intents:
+        return []
+    rows = intent_rows(intents, utcnow())
     stmt = insert_for(uow, PaymentAttempt).on_conflict_do_nothing(index_elements=["business_key"])
     for chunk in chunks(rows):
         uow.session.exec(stmt, params=list(chunk))

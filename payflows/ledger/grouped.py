@@ -25,14 +25,13 @@ from payflows.domain.attempts import (
     event_to,
     sources,
 )
-from payflows.domain.money import validate_currency
 from payflows.domain.states import Status
-from payflows.ledger._common import non_negative, table_of
-from payflows.ledger.attempts import Intent, Outcome
+from payflows.ledger._common import table_of
+from payflows.ledger.attempts import Intent, Outcome, intent_rows
 from payflows.ledger.db import Transaction
 from payflows.ledger.errors import PurchaseConflict
 from payflows.ledger.many import execute_many, rows_in
-from payflows.ledger.models import AttemptKind, PaymentAttempt, StrEnumType, utcnow
+from payflows.ledger.models import PaymentAttempt, StrEnumType, utcnow
 
 __all__ = [
     "INTENT_COLUMNS",
@@ -255,27 +254,7 @@ def insert_intents(uow: Transaction, intents: Sequence[Intent]) -> list[list[Any
     """
     if not intents:
         return []
-    now = utcnow()
-    execute_many(
-        uow,
-        _INSERT_SUBMITTED[uow.dialect],
-        [
-            {
-                "business_key": i.business_key,
-                "kind": AttemptKind(i.kind),
-                "state": AttemptState.INTENT,
-                "amount_cents": non_negative(i.amount_cents),
-                "currency": validate_currency(i.currency),
-                "customer_id": i.customer_id,
-                "subscription_id": i.subscription_id,
-                "payment_method_id": i.payment_method_id,
-                "related_purchase_id": i.related_purchase_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for i in intents
-        ],
-    )
+    execute_many(uow, _INSERT_SUBMITTED[uow.dialect], intent_rows(intents, utcnow()))
     keys = [i.business_key for i in intents]
     found = {row[1]: row for row in rows_in(uow, _ATTEMPTS, INTENT_COLUMNS, "business_key", keys)}
     return [found[key] for key in keys]
