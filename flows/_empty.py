@@ -14,7 +14,8 @@ Text, not a date-time picker: Prefect writes ``"default": null`` for a parameter
 is None (no annotation can leave it out), the UI fills the field with that null, and its check
 refuses the form ("None is not of type 'string'"); a date-time is never "empty", a text is. Its
 pattern holds the shape (Prefect's server refuses anything else with 409 before a run exists);
-no pattern lets 12 digits through (:data:`flows._patterns.CARD_LIKE_DIGITS`). Over the API a
+no pattern lets a card number's digit run through (:data:`flows._patterns.CARD_LIKE_DIGITS`;
+an ISO time with a zone holds twelve digits and is never one). Over the API a
 time is an ISO text, which is what Prefect itself sends for a ``datetime`` or ``date``
 (``run_deployment(..., parameters={"as_of": datetime(...)})``); ``""``, ``None`` or left out is
 the default.

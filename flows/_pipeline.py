@@ -81,15 +81,18 @@ WorkerId = Annotated[
 ]
 
 
-_UUIDS = re.compile(UUID_PATTERN)
+_UUID = re.compile(UUID_PATTERN)
 
 
 def _owner(value: str | None) -> str | None:
     """A worker id without a card number in it (it is written to every claimed row and the
-    logs). A UUID inside (a shard is named after its parent's run id) may hold 12 digits in a
-    row by chance and is never a card number: it is set aside before the screening."""
+    logs). A ``:``-separated part that is a whole UUID (a shard is named after its parent's run
+    id) may hold 12 digits in a row by chance and is never a card number: it is set aside
+    before the screening, as the server's pattern does. Only whole parts: a UUID-shaped tail
+    of a card number (``4111111111111111-1111-...``) must not hide the card number."""
     if value:
-        screen("worker_id", _UUIDS.sub(":", value))
+        parts = value.split(":")
+        screen("worker_id", ":".join("" if _UUID.fullmatch(p) else p for p in parts))
     return value
 
 

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field
 
 from flows._empty import DATE_PATTERN, EMPTY_IS_NONE, empty_default, text_schema
 from flows._fields import described
+from flows._patterns import TEXT_PATTERN, optional
 from flows._pipeline import AsOf, pipeline_run_name, resolve_as_of, technical
 from payflows.reports import ReportResult, resolve_period
 from payflows.reports.period import zone
@@ -60,7 +61,7 @@ TimeZone = Annotated[
     str | None,
     EMPTY_IS_NONE,
     AfterValidator(_known_zone),
-    text_schema(max_length=64),
+    text_schema(optional(TEXT_PATTERN), max_length=64),
     empty_default(),
     described(
         description="IANA time zone of the merchant's days (e.g. Africa/Johannesburg); "

@@ -280,7 +280,7 @@ class GroupedStore:
         if conn is not None and (conn.invalidated or conn.closed):
             self._discard()
             conn = None
-        if conn is not None and self.engine.pool._pre_ping:
+        if conn is not None and getattr(self.engine.pool, "_pre_ping", True):
             dbapi_conn = conn.connection.dbapi_connection
             try:
                 alive = dbapi_conn is not None and conn.dialect.do_ping(dbapi_conn)

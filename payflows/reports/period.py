@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from payflows.domain.screening import redact
+
 __all__ = ["DEFAULT_TIMEZONE", "Period", "resolve_period", "zone"]
 
 DEFAULT_TIMEZONE = "Africa/Johannesburg"
@@ -23,7 +25,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"unknown time zone {name!r} (use an IANA name such as Africa/Johannesburg)"
+            f"unknown time zone {redact(name)!r} (use an IANA name such as Africa/Johannesburg)"
         ) from None
 
 

@@ -245,3 +245,24 @@ def test_shard_worker_ids_pass_both_checks_whatever_digits_their_uuid_holds() ->
             assert _server_accepts("subscription-billing", {"worker_id": name}), name
             taken = ALL_FLOWS["subscription-billing"].validate_parameters({"worker_id": name})
             assert taken["worker_id"] == name
+
+
+def test_a_uuid_shaped_tail_does_not_hide_a_card_number_in_the_worker_id() -> None:
+    """Only a whole ``:``-part is set aside as a UUID: a card number whose last digits start a
+    UUID-shaped run (``4111111111111111-1111-...``) is still found (the CLI and in-process
+    callers never meet the server's pattern)."""
+    for value in (
+        "4111111111111111-1111-1111-1111-111111111111",
+        "ops:4111111111111111-1111-1111-1111-111111111111:x",
+    ):
+        with pytest.raises(Exception, match="card number"):
+            ALL_FLOWS["preauth-sweep"].validate_parameters({"worker_id": value})
+
+
+def test_a_card_number_typed_as_the_report_zone_is_refused_and_never_echoed() -> None:
+    pan = "4111111111111111"
+    assert not _server_accepts("settlement-report", {"timezone": pan})
+    assert _server_accepts("settlement-report", {"timezone": "Etc/GMT+2"})
+    with pytest.raises(Exception) as refused:
+        ALL_FLOWS["settlement-report"].validate_parameters({"timezone": pan})
+    assert pan not in str(refused.value)
