@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from apps.local_prefect import _client_pointed_at, start_prefect_server
 from deployments.catalog import by_name
@@ -45,8 +46,14 @@ async def test_the_sweeps_custom_run_form_has_text_fields_that_may_stay_empty_an
 
     def register(api_url: str) -> str:
         """As ``payflows serve`` does, outside the test's event loop (Prefect's clients are
-        flushed synchronously when the block ends)."""
-        with _client_pointed_at(api_url, home):
+        flushed synchronously when the block ends). ``temporary_settings`` too: earlier tests
+        of the session leave a settings context pointing at the session's own server, which
+        wins over the global settings ``_client_pointed_at`` refreshes, and the deployment went
+        there (the form here then never appeared)."""
+        with (
+            _client_pointed_at(api_url, home),
+            temporary_settings(updates={PREFECT_API_URL: api_url}),
+        ):
             return str(spec.to_runner_deployment(schedules=False).apply())
 
     with start_prefect_server(home, port=0, ui=True) as (api_url, _process):
