@@ -205,6 +205,19 @@ def lease_columns(
     return list(session.execute(core_select(*wanted).where(table.c.id.in_(ids))))
 
 
+def _claim(
+    as_of: datetime, worker_id: str, limit: int, lease_seconds: float, now: datetime | None
+) -> tuple[Any, dict[str, Any]] | None:
+    """The due rows to lease and the lease's values, for both claims; None for no claim."""
+    aware(as_of, "as_of")
+    now = aware(now, "now") if now is not None else utcnow()
+    if limit <= 0:
+        return None
+    until = now + timedelta(seconds=lease_seconds)
+    values = {"claimed_by": worker_id, "claimed_until": until, "updated_at": now}
+    return _due(as_of, now).limit(limit), values
+
+
 def claim_due_subscription_rows(
     uow: UnitOfWork,
     as_of: datetime,
@@ -217,13 +230,10 @@ def claim_due_subscription_rows(
 ) -> list[Row[Any]]:
     """:func:`claim_due_subscriptions` reading back only ``columns`` (which must include
     ``id`` and ``next_billing_at``), as Core rows in billing order; the same lease."""
-    aware(as_of, "as_of")
-    now = aware(now, "now") if now is not None else utcnow()
-    if limit <= 0:
+    claim = _claim(as_of, worker_id, limit, lease_seconds, now)
+    if claim is None:
         return []
-    until = now + timedelta(seconds=lease_seconds)
-    values = {"claimed_by": worker_id, "claimed_until": until, "updated_at": now}
-    claimed = lease_columns(uow, Subscription, _due(as_of, now).limit(limit), values, columns)
+    claimed = lease_columns(uow, Subscription, *claim, columns)
     return sorted(claimed, key=lambda s: (s.next_billing_at, s.id))
 
 
@@ -244,13 +254,10 @@ def claim_due_subscriptions(
     ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`` inside a ``BEGIN IMMEDIATE``
     transaction. Commit soon after: the claim is durable only then.
     """
-    aware(as_of, "as_of")
-    now = aware(now, "now") if now is not None else utcnow()
-    if limit <= 0:
+    claim = _claim(as_of, worker_id, limit, lease_seconds, now)
+    if claim is None:
         return []
-    until = now + timedelta(seconds=lease_seconds)
-    values = {"claimed_by": worker_id, "claimed_until": until, "updated_at": now}
-    claimed = lease_rows(uow, Subscription, _due(as_of, now).limit(limit), values)
+    claimed = lease_rows(uow, Subscription, *claim)
     return sorted(claimed, key=lambda s: (s.next_billing_at, s.id or 0))
 
 
